@@ -1,0 +1,209 @@
+//! A loaded client certificate: its chain, its private key checked against the leaf, and the facts
+//! that identify it in logs and observer events (thumbprints, subject, validity).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::{CertifiedKey, SigningKey};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// A client certificate ready for the TLS handshake and for signing assertions.
+pub struct Certificate {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    signing_key: Arc<dyn SigningKey>,
+    /// SHA-1 of the leaf's DER in upper-case hex, as Windows shows it.
+    pub thumbprint: String,
+    /// SHA-256 of the leaf's DER in upper-case hex.
+    pub thumbprint_sha256: String,
+    /// The leaf's subject, e.g. "CN=orders-client, O=Contoso".
+    pub subject: String,
+    /// Validity in seconds since the Unix epoch.
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificate")
+            .field("thumbprint", &self.thumbprint)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Certificate {
+    /// Builds a certificate from a chain (in any order) and a private key. The certificate whose
+    /// public key matches the key becomes the leaf; an unusable key or no matching certificate is
+    /// an error. Validity dates are recorded but not checked here (see [`Certificate::check_time`]).
+    pub fn from_parts(
+        mut chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        provider: &CryptoProvider,
+    ) -> Result<Self, String> {
+        if chain.is_empty() {
+            return Err("no certificate found next to the private key".to_string());
+        }
+        let signing_key = provider
+            .key_provider
+            .load_private_key(key.clone_key())
+            .map_err(|e| format!("the private key cannot be used: {e}"))?;
+        // PFX files and PEM bundles do not always put the leaf first.
+        let leaf_index = chain
+            .iter()
+            .position(|cert| {
+                CertifiedKey::new(vec![cert.clone()], signing_key.clone())
+                    .keys_match()
+                    .is_ok()
+            })
+            .ok_or_else(|| "the private key does not match the certificate".to_string())?;
+        chain.swap(0, leaf_index);
+
+        let leaf = &chain[0];
+        let (_, parsed) = X509Certificate::from_der(leaf.as_ref())
+            .map_err(|e| format!("the certificate cannot be parsed: {e}"))?;
+        let validity = parsed.validity();
+        Ok(Certificate {
+            thumbprint: hex_digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf),
+            thumbprint_sha256: hex_digest(&ring::digest::SHA256, leaf),
+            subject: parsed.subject().to_string(),
+            not_before: validity.not_before.timestamp(),
+            not_after: validity.not_after.timestamp(),
+            chain,
+            key,
+            signing_key,
+        })
+    }
+
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    pub fn leaf(&self) -> &CertificateDer<'static> {
+        &self.chain[0]
+    }
+
+    pub fn key(&self) -> PrivateKeyDer<'static> {
+        self.key.clone_key()
+    }
+
+    pub fn signing_key(&self) -> &Arc<dyn SigningKey> {
+        &self.signing_key
+    }
+
+    /// Errors when the certificate is expired or not yet valid at `now` (Unix seconds).
+    pub fn check_time(&self, now: i64) -> Result<(), String> {
+        if now < self.not_before {
+            Err(format!(
+                "certificate {} is not valid before {}",
+                self.thumbprint,
+                format_time(self.not_before)
+            ))
+        } else if now > self.not_after {
+            Err(format!(
+                "certificate {} expired on {}",
+                self.thumbprint,
+                format_time(self.not_after)
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// True when `wanted` names this certificate by SHA-1 or SHA-256 thumbprint; spaces, colons
+    /// and case are ignored, as thumbprints are often copied from Windows dialogs.
+    pub fn matches_thumbprint(&self, wanted: &str) -> bool {
+        let normalized: String = wanted
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        normalized == self.thumbprint || normalized == self.thumbprint_sha256
+    }
+
+    /// True when `wanted` is the subject's distinguished name, comparing its RDNs in any order and
+    /// case ("CN=a, O=b" matches "O=b,CN=a").
+    pub fn matches_distinguished_name(&self, wanted: &str) -> bool {
+        rdn_set(wanted) == rdn_set(&self.subject)
+    }
+
+    /// Windows' `FindBySubjectName`: the text occurs in the subject, ignoring case.
+    pub fn matches_subject_name(&self, wanted: &str) -> bool {
+        self.subject
+            .to_ascii_lowercase()
+            .contains(&wanted.trim().to_ascii_lowercase())
+    }
+}
+
+fn rdn_set(name: &str) -> Vec<String> {
+    let mut parts: Vec<String> = name
+        .split([',', ';'])
+        .map(|part| {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            format!(
+                "{}={}",
+                key.trim().to_ascii_uppercase(),
+                value.trim().to_ascii_lowercase()
+            )
+        })
+        .filter(|part| part != "=")
+        .collect();
+    parts.sort();
+    parts
+}
+
+fn hex_digest(algorithm: &'static ring::digest::Algorithm, data: &[u8]) -> String {
+    ring::digest::digest(algorithm, data)
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02X}"))
+        .collect()
+}
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Renders Unix seconds as an RFC 3339 UTC time without pulling in a date crate.
+pub fn format_time(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let seconds = unix.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_unix_time_as_rfc3339() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1_709_251_199), "2024-02-29T23:59:59Z");
+    }
+
+    #[test]
+    fn distinguished_names_compare_as_sets() {
+        assert_eq!(rdn_set("CN=a, O=B"), rdn_set("o=b,cn=A"));
+        assert_ne!(rdn_set("CN=a"), rdn_set("CN=a, O=b"));
+    }
+}

@@ -1,0 +1,241 @@
+//! `DownstreamApi`: resolves an API's options (configuration merged with per-call overrides), builds
+//! the URL and headers, dispatches on the protocol, and retries once after a certificate rejection.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::config::{ApiOptions, Config, Node, ProtocolScheme};
+use crate::credentials::CredentialsProvider;
+use crate::credentials::observer::{Observer, Usage};
+use crate::error::{Error, ErrorKind, Result};
+use crate::transport::{self, Request, Response, Transport};
+
+pub struct DownstreamApi {
+    config: Config,
+    credentials: CredentialsProvider,
+    transport: Transport,
+}
+
+impl DownstreamApi {
+    pub fn new(config: Config) -> Result<Self> {
+        let crypto = Arc::new(rustls::crypto::ring::default_provider());
+        let transport = Transport::new(&config.http, crypto.clone())?;
+        let credentials = CredentialsProvider::new(&config.identity.client_credentials, crypto);
+        Ok(DownstreamApi {
+            config,
+            credentials,
+            transport,
+        })
+    }
+
+    pub fn from_json(json: &str) -> Result<Self> {
+        DownstreamApi::new(Config::parse(json)?)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn add_observer(&self, observer: Observer) {
+        self.credentials.add_observer(observer);
+    }
+
+    /// Calls the API named `api_name` in `DownstreamApis`. Any HTTP status is a successful call;
+    /// an error means no response could be had.
+    pub fn call(&self, api_name: &str, overrides_json: Option<&str>, body: &[u8]) -> Result<Response> {
+        let options = self.options_for(api_name, overrides_json)?;
+        let url = build_url(&options);
+        match options.protocol_scheme {
+            ProtocolScheme::Mtls => self.call_mtls(&options, &url, body),
+            ProtocolScheme::Bearer | ProtocolScheme::MtlsPop => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "ProtocolScheme {} needs token acquisition, which this build does not have yet",
+                    options.protocol_scheme.name()
+                ),
+            )),
+        }
+        .map_err(|e| e.context(format!("calling API '{api_name}' ({url})")))
+    }
+
+    fn options_for(&self, api_name: &str, overrides_json: Option<&str>) -> Result<Cow<'_, ApiOptions>> {
+        let base = self.config.api(api_name).ok_or_else(|| {
+            let known: Vec<&str> = self.config.apis.iter().map(|(name, _)| name.as_str()).collect();
+            Error::new(
+                ErrorKind::UnknownApi,
+                format!(
+                    "no API named '{api_name}' in DownstreamApis (configured: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            )
+        })?;
+        let Some(json) = overrides_json else {
+            return Ok(Cow::Borrowed(base));
+        };
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+            Error::new(ErrorKind::Config, format!("overrides are not valid JSON: {e}"))
+        })?;
+        let merged = ApiOptions::read(&Node::named(&value, "overrides"), base)?;
+        merged.validate("overrides")?;
+        Ok(Cow::Owned(merged))
+    }
+
+    /// MTLS: the selected certificate in the handshake, no token. A certificate rejection deselects
+    /// it, reloads it from its source and resends the same request once.
+    fn call_mtls(&self, options: &ApiOptions, url: &str, body: &[u8]) -> Result<Response> {
+        if !url.starts_with("https://") {
+            return Err(Error::new(
+                ErrorKind::InsecureUrl,
+                "refusing to present a client certificate over plain http://",
+            ));
+        }
+        let usage = Usage {
+            protocol: ProtocolScheme::Mtls.name(),
+            api_url: url,
+        };
+        let headers = request_headers(options, body);
+        let request = Request {
+            method: &options.http_method,
+            url,
+            headers: &headers,
+            body,
+        };
+        let deadline = transport::deadline_after(self.transport.options().timeout);
+        let mut selection = self.credentials.certificate(&usage)?;
+        let mut retried = false;
+        loop {
+            let agent = self.transport.agent_for(&selection.certificate);
+            let outcome = self.transport.send(&agent, &request, deadline);
+            let rejection = match &outcome {
+                Ok(response) => response_rejects_certificate(response),
+                Err(error) if error.kind() == ErrorKind::CertificateRejected => {
+                    Some(error.message().to_string())
+                }
+                Err(_) => None,
+            };
+            match rejection {
+                None => {
+                    if outcome.is_ok() {
+                        self.credentials.used(&selection, &usage);
+                    }
+                    return outcome;
+                }
+                Some(reason) if !retried => {
+                    retried = true;
+                    self.transport.forget(&selection.certificate);
+                    selection = self.credentials.rotate(&selection, &usage, &reason)?;
+                    crate::log::info(|| {
+                        format!(
+                            "retrying {url} once with certificate {}",
+                            selection.certificate.thumbprint
+                        )
+                    });
+                }
+                // The retry was rejected too: a response is returned as is, an error says so.
+                Some(_) => {
+                    return outcome.map_err(|e| {
+                        e.context(format!(
+                            "certificate {} rejected again after reloading it",
+                            selection.certificate.thumbprint
+                        ))
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// HTTP answers that mean "your client certificate is not accepted" on an MTLS call: nginx's
+/// 495/496, a 401, and nginx's `ssl_verify_client on` answer — a 400 whose body names the SSL
+/// certificate. Other 400s and all 403s are the API's own answers and are not retried.
+fn response_rejects_certificate(response: &Response) -> Option<String> {
+    match response.status {
+        495 | 496 | 401 => Some(format!("the server answered HTTP {}", response.status)),
+        400 if contains(&response.body, b"SSL certificate") => Some(
+            "the server answered HTTP 400 about the SSL certificate (nginx ssl_verify_client)"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+fn request_headers(options: &ApiOptions, body: &[u8]) -> Vec<(String, String)> {
+    let mut headers = vec![("Accept".to_string(), options.accept_header.clone())];
+    if !body.is_empty() {
+        headers.push(("Content-Type".to_string(), options.content_type.clone()));
+    }
+    headers.extend(options.extra_headers.iter().cloned());
+    headers
+}
+
+/// `BaseUrl` without trailing `/` + `/` + `RelativePath` without leading `/`, then
+/// `ExtraQueryParameters` percent-encoded.
+pub fn build_url(options: &ApiOptions) -> String {
+    let base = options.base_url.as_deref().unwrap_or_default().trim_end_matches('/');
+    let relative = options.relative_path.trim_start_matches('/');
+    let mut url = if relative.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}/{relative}")
+    };
+    for (name, value) in &options.extra_query {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&percent_encode(name));
+        url.push('=');
+        url.push_str(&percent_encode(value));
+    }
+    url
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_urls_like_id_web() {
+        let options = ApiOptions {
+            base_url: Some("https://host/api/".into()),
+            relative_path: "/v1/items".into(),
+            extra_query: vec![("q".into(), "a b&c".into()), ("n".into(), "1".into())],
+            ..ApiOptions::default()
+        };
+        assert_eq!(build_url(&options), "https://host/api/v1/items?q=a%20b%26c&n=1");
+        let bare = ApiOptions {
+            base_url: Some("https://host/".into()),
+            ..ApiOptions::default()
+        };
+        assert_eq!(build_url(&bare), "https://host");
+    }
+
+    #[test]
+    fn recognises_certificate_rejections_in_responses() {
+        let response = |status, body: &[u8]| Response {
+            status,
+            headers: Vec::new(),
+            body: body.to_vec(),
+        };
+        assert!(response_rejects_certificate(&response(495, b"")).is_some());
+        assert!(
+            response_rejects_certificate(&response(400, b"<h1>400 The SSL certificate error</h1>"))
+                .is_some()
+        );
+        assert!(response_rejects_certificate(&response(400, b"bad json")).is_none());
+        assert!(response_rejects_certificate(&response(403, b"")).is_none());
+    }
+}

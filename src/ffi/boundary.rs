@@ -1,0 +1,134 @@
+//! Plumbing for every export: the panic boundary, the calling thread's last error, and checked
+//! conversions of C arguments.
+
+use std::cell::RefCell;
+use std::ffi::{CStr, c_char};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
+
+use super::status::{DSAPI_OK, DSAPI_PANIC, dsapi_status, status_of};
+use crate::error::{Error, ErrorKind, Result};
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    static IN_BOUNDARY: RefCell<bool> = const { RefCell::new(false) };
+    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Our hook records panics raised inside an export (they become `DSAPI_PANIC` with the message as
+/// last error) and leaves every other panic to the previous hook, so a Rust host sees its own.
+fn install_panic_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_BOUNDARY.with(|flag| *flag.borrow()) {
+                let location = info
+                    .location()
+                    .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                    .unwrap_or_default();
+                let payload = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_string());
+                PANIC_MESSAGE.with(|m| *m.borrow_mut() = Some(format!("{payload}{location}")));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `body` with panics caught; `on_panic` is what the export returns then.
+pub fn catch<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
+    install_panic_hook();
+    let was_inside = IN_BOUNDARY.with(|flag| flag.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(body));
+    IN_BOUNDARY.with(|flag| *flag.borrow_mut() = was_inside);
+    match result {
+        Ok(value) => value,
+        Err(_) => {
+            let message = PANIC_MESSAGE
+                .with(|m| m.borrow_mut().take())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            set_last_error(&format!("internal error (panic): {message}"));
+            on_panic
+        }
+    }
+}
+
+/// The body of every fallible export: clears the last error, runs `body` inside the panic
+/// boundary, and turns an error into its status and message.
+pub fn status_call(body: impl FnOnce() -> Result<()>) -> dsapi_status {
+    set_last_error("");
+    catch(DSAPI_PANIC, || match body() {
+        Ok(()) => DSAPI_OK,
+        Err(error) => {
+            set_last_error(error.message());
+            status_of(error.kind())
+        }
+    })
+}
+
+pub fn set_last_error(message: &str) {
+    LAST_ERROR.with(|last| {
+        let mut last = last.borrow_mut();
+        last.clear();
+        // A NUL inside would truncate the C string; messages can quote caller input.
+        last.extend(message.chars().map(|c| if c == '\0' { '?' } else { c }));
+    });
+}
+
+pub fn with_last_error<T>(f: impl FnOnce(&str) -> T) -> T {
+    LAST_ERROR.with(|last| f(&last.borrow()))
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message)
+}
+
+/// A required input string: not NULL, valid UTF-8.
+pub fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(invalid(format!("{name} is NULL")));
+    }
+    // SAFETY: the caller passes a NUL-terminated string that lives for the duration of the call.
+    unsafe { CStr::from_ptr(ptr) }
+        .to_str()
+        .map_err(|e| invalid(format!("{name} is not valid UTF-8: {e}")))
+}
+
+/// An optional input string: NULL means absent.
+pub fn optional_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        str_arg(ptr, name).map(Some)
+    }
+}
+
+/// A required handle or struct pointer.
+pub fn ref_arg<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
+    // SAFETY: a non-NULL pointer comes from this library (a handle) and is alive per the contract.
+    unsafe { ptr.as_ref() }.ok_or_else(|| invalid(format!("{name} is NULL")))
+}
+
+/// A required output location.
+pub fn out_arg<'a, T>(ptr: *mut T, name: &str) -> Result<&'a mut T> {
+    // SAFETY: the caller passes writable storage for one T.
+    unsafe { ptr.as_mut() }.ok_or_else(|| invalid(format!("{name} is NULL")))
+}
+
+/// A byte buffer given as pointer + length; NULL is allowed only with length 0.
+pub fn bytes_arg<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(invalid(format!("{name} is NULL but its length is {len}")));
+    }
+    // SAFETY: the caller passes `len` readable bytes at `ptr`.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}

@@ -1,0 +1,210 @@
+//! `dsapi_client`: a configured DownstreamApi, shareable across threads.
+
+use std::ffi::{CString, c_char, c_void};
+use std::sync::Arc;
+
+use super::boundary::{bytes_arg, catch, optional_str_arg, out_arg, ref_arg, status_call, str_arg};
+use super::response::dsapi_response;
+use super::status::dsapi_status;
+use crate::credentials::observer::{CredentialEvent, EventKind};
+use crate::downstream::DownstreamApi;
+use crate::error::{Error, ErrorKind};
+
+/// A client built from an `appsettings.json`: its APIs, credentials, connection pools and caches.
+///
+/// Thread safety: a `const dsapi_client *` may be used from many threads at once
+/// (`dsapi_client_call`, `dsapi_client_add_observer`). Only `dsapi_client_free` needs exclusive
+/// access: call it once, after every other call on the client has returned.
+pub struct dsapi_client {
+    api: DownstreamApi,
+}
+
+/// Kind of a credential event (`dsapi_credential_event.kind`).
+pub type dsapi_event_kind = u32;
+/// A certificate became the one in use (first use or after a rotation).
+pub const DSAPI_EVENT_SELECTED: dsapi_event_kind = 1;
+/// The certificate in use was rejected by a server and dropped; `error` says why.
+pub const DSAPI_EVENT_DESELECTED: dsapi_event_kind = 2;
+/// A call presenting the certificate got a response that was not a certificate rejection.
+pub const DSAPI_EVENT_SUCCESSFULLY_USED: dsapi_event_kind = 3;
+
+/// What an observer receives. All strings are NUL-terminated UTF-8, borrowed for the duration of
+/// the callback only: copy what you keep. `error` is NULL unless `kind` is
+/// `DSAPI_EVENT_DESELECTED`.
+#[repr(C)]
+pub struct dsapi_credential_event {
+    pub kind: dsapi_event_kind,
+    /// SHA-1 thumbprint of the certificate, upper-case hex.
+    pub thumbprint: *const c_char,
+    pub subject: *const c_char,
+    /// Which `ClientCredentials` entry, e.g. `"ClientCredentials[0] (Path)"`.
+    pub source: *const c_char,
+    /// `"MTLS"`, `"Bearer"`, ...
+    pub protocol: *const c_char,
+    pub api_url: *const c_char,
+    pub error: *const c_char,
+}
+
+/// Observer callback. Called on the thread making the call, possibly on several threads at once:
+/// it must be thread-safe and must not call `dsapi_client_free` on the same client.
+pub type dsapi_observer_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const dsapi_credential_event)>;
+
+fn new_client(json: &str, client_out: *mut *mut dsapi_client) -> crate::Result<()> {
+    let out = out_arg(client_out, "client_out")?;
+    let api = DownstreamApi::from_json(json)?;
+    *out = Box::into_raw(Box::new(dsapi_client { api }));
+    Ok(())
+}
+
+/// Creates a client from the JSON text of an `appsettings.json` (`AzureAd` or `MicrosoftIdentity`
+/// section, `DownstreamApis`, optional `Http`). The text is copied; credentials are loaded lazily on
+/// first use, so a missing certificate file is reported by the first call, not here.
+///
+/// On success `*client_out` receives a client the caller owns and frees with `dsapi_client_free`;
+/// on failure it is not written. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
+/// `DSAPI_CONFIG_INVALID` (malformed JSON, wrong type, missing value; the message names the JSON
+/// path), `DSAPI_TLS_ERROR` (no trusted CA certificates found). Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_new(
+    config_json: *const c_char,
+    client_out: *mut *mut dsapi_client,
+) -> dsapi_status {
+    status_call(|| new_client(str_arg(config_json, "config_json")?, client_out))
+}
+
+/// Like `dsapi_client_new`, reading the JSON from the file at `path` (UTF-8).
+/// Errors also include `DSAPI_IO_ERROR` when the file cannot be read. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_new_from_file(
+    path: *const c_char,
+    client_out: *mut *mut dsapi_client,
+) -> dsapi_status {
+    status_call(|| {
+        let path = str_arg(path, "path")?;
+        let json = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot read configuration file '{path}': {e}"),
+            )
+        })?;
+        new_client(&json, client_out).map_err(|e| e.context(format!("configuration file '{path}'")))
+    })
+}
+
+/// Frees a client, its connections and cached credentials. `NULL` is a no-op. Takes ownership:
+/// the pointer is invalid afterwards. Not thread-safe with other calls on the same client.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_free(client: *mut dsapi_client) {
+    catch((), || {
+        if !client.is_null() {
+            // SAFETY: `client` came from `dsapi_client_new*` and is freed once, per the contract.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    })
+}
+
+/// Calls the API named `api_name` (a key of `DownstreamApis`, compared ignoring case).
+///
+/// `overrides_json` (may be NULL) is a JSON object whose keys replace the API's configuration for
+/// this call: `HttpMethod`, `RelativePath`, `ExtraHeaderParameters`, `ExtraQueryParameters`,
+/// `ContentType`, `AcceptHeader`, and the other `DownstreamApis` keys. `body`/`body_len` is the
+/// request body (`body` may be NULL when `body_len` is 0); it is copied and resent as is if the
+/// call is retried.
+///
+/// With `ProtocolScheme: "MTLS"` the selected client certificate is presented in the TLS handshake
+/// and no `Authorization` header is sent. When the server rejects the certificate (TLS alert, HTTP
+/// 495/496/401, or nginx's 400 about the SSL certificate) the certificate is reloaded from its
+/// source and the call is retried once.
+///
+/// Any HTTP status, 4xx and 5xx included, is a success: `*response_out` receives a response the
+/// caller owns and frees with `dsapi_response_free`; on failure it is not written. Errors:
+/// `DSAPI_INVALID_ARGUMENT`, `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
+/// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_CERTIFICATE_REJECTED`, `DSAPI_TLS_ERROR`,
+/// `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_INSECURE_URL`, `DSAPI_PROTOCOL_ERROR`,
+/// `DSAPI_UNSUPPORTED`. Thread-safe: many threads may call one client at once.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_call(
+    client: *const dsapi_client,
+    api_name: *const c_char,
+    overrides_json: *const c_char,
+    body: *const u8,
+    body_len: usize,
+    response_out: *mut *mut dsapi_response,
+) -> dsapi_status {
+    status_call(|| {
+        let client = ref_arg(client, "client")?;
+        let api_name = str_arg(api_name, "api_name")?;
+        let overrides = optional_str_arg(overrides_json, "overrides_json")?;
+        let body = bytes_arg(body, body_len, "body")?;
+        let out = out_arg(response_out, "response_out")?;
+        let response = client.api.call(api_name, overrides, body)?;
+        *out = dsapi_response::boxed(response);
+        Ok(())
+    })
+}
+
+/// The C callback and its context; the caller promised both may be used from any thread.
+struct CObserver {
+    callback: unsafe extern "C" fn(*mut c_void, *const dsapi_credential_event),
+    user_data: *mut c_void,
+}
+
+// SAFETY: `dsapi_client_add_observer` requires a thread-safe callback and user data.
+unsafe impl Send for CObserver {}
+unsafe impl Sync for CObserver {}
+
+impl CObserver {
+    fn deliver(&self, event: &CredentialEvent) {
+        let text = |s: &str| CString::new(s.replace('\0', "?")).unwrap_or_default();
+        let (thumbprint, subject, source) = (
+            text(event.thumbprint),
+            text(event.subject),
+            text(event.source),
+        );
+        let (protocol, api_url) = (text(event.protocol), text(event.api_url));
+        let error = event.error.map(text);
+        let c_event = dsapi_credential_event {
+            kind: match event.kind {
+                EventKind::Selected => DSAPI_EVENT_SELECTED,
+                EventKind::Deselected => DSAPI_EVENT_DESELECTED,
+                EventKind::SuccessfullyUsed => DSAPI_EVENT_SUCCESSFULLY_USED,
+            },
+            thumbprint: thumbprint.as_ptr(),
+            subject: subject.as_ptr(),
+            source: source.as_ptr(),
+            protocol: protocol.as_ptr(),
+            api_url: api_url.as_ptr(),
+            error: error.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
+        };
+        // SAFETY: the callback was registered for exactly this signature; the strings outlive it.
+        unsafe { (self.callback)(self.user_data, &c_event) };
+    }
+}
+
+/// Registers an observer of credential events (Id.Web's `ICredentialsObserver`): `Selected` when
+/// the certificate in use changes, `Deselected` when a server rejected it, `SuccessfullyUsed` after
+/// each call it served. Observers stay registered until the client is freed; `user_data` is
+/// borrowed until then and passed back unchanged.
+///
+/// Errors: `DSAPI_INVALID_ARGUMENT` when `client` or `callback` is NULL. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_add_observer(
+    client: *const dsapi_client,
+    callback: dsapi_observer_callback,
+    user_data: *mut c_void,
+) -> dsapi_status {
+    status_call(|| {
+        let client = ref_arg(client, "client")?;
+        let callback = callback
+            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "callback is NULL"))?;
+        let observer = CObserver {
+            callback,
+            user_data,
+        };
+        client
+            .api
+            .add_observer(Arc::new(move |event| observer.deliver(event)));
+        Ok(())
+    })
+}

@@ -1,0 +1,128 @@
+//! `dsapi_response`: status, headers and body of one HTTP response.
+
+use std::ffi::{CString, c_char};
+
+use super::boundary::{catch, out_arg, ref_arg, status_call, str_arg};
+use super::status::dsapi_status;
+use crate::error::{Error, ErrorKind};
+use crate::transport::Response;
+
+/// An HTTP response. Immutable: a `const dsapi_response *` may be read from several threads.
+/// Strings and bytes it returns are borrowed until `dsapi_response_free`.
+pub struct dsapi_response {
+    status: u16,
+    headers: Vec<(CString, CString)>,
+    body: Vec<u8>,
+}
+
+impl dsapi_response {
+    pub(crate) fn boxed(response: Response) -> *mut dsapi_response {
+        let text = |s: String| CString::new(s.replace('\0', "?")).unwrap_or_default();
+        Box::into_raw(Box::new(dsapi_response {
+            status: response.status,
+            headers: response
+                .headers
+                .into_iter()
+                .map(|(name, value)| (text(name), text(value)))
+                .collect(),
+            body: response.body,
+        }))
+    }
+}
+
+/// The HTTP status code, or 0 when `response` is NULL. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_response_status(response: *const dsapi_response) -> u16 {
+    catch(0, || ref_arg(response, "response").map_or(0, |r| r.status))
+}
+
+/// The response body: returns a pointer to `*len_out` bytes, borrowed until
+/// `dsapi_response_free`. The body is not NUL-terminated. When `response` is NULL, returns NULL
+/// and writes 0. `len_out` may be NULL. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_response_body(
+    response: *const dsapi_response,
+    len_out: *mut usize,
+) -> *const u8 {
+    catch(std::ptr::null(), || {
+        let (pointer, len) = match ref_arg(response, "response") {
+            Ok(r) => (r.body.as_ptr(), r.body.len()),
+            Err(_) => (std::ptr::null(), 0),
+        };
+        if let Ok(out) = out_arg(len_out, "len_out") {
+            *out = len;
+        }
+        pointer
+    })
+}
+
+/// Looks up a response header by name, ignoring ASCII case; with repeated headers, the first.
+/// On success `*value_out` receives a NUL-terminated string borrowed until `dsapi_response_free`.
+/// Errors: `DSAPI_INVALID_ARGUMENT` (a NULL argument, name not UTF-8), `DSAPI_NOT_FOUND`.
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_response_header(
+    response: *const dsapi_response,
+    name: *const c_char,
+    value_out: *mut *const c_char,
+) -> dsapi_status {
+    status_call(|| {
+        let response = ref_arg(response, "response")?;
+        let name = str_arg(name, "name")?;
+        let out = out_arg(value_out, "value_out")?;
+        let (_, value) = response
+            .headers
+            .iter()
+            .find(|(key, _)| key.to_bytes().eq_ignore_ascii_case(name.as_bytes()))
+            .ok_or_else(|| {
+                Error::new(ErrorKind::NotFound, format!("no header named '{name}'"))
+            })?;
+        *out = value.as_ptr();
+        Ok(())
+    })
+}
+
+/// The number of response headers (0 when `response` is NULL). Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_response_header_count(response: *const dsapi_response) -> usize {
+    catch(0, || ref_arg(response, "response").map_or(0, |r| r.headers.len()))
+}
+
+/// The header at `index` (0-based, in received order, names in lower case). On success
+/// `*name_out` and `*value_out` receive strings borrowed until `dsapi_response_free`.
+/// Errors: `DSAPI_INVALID_ARGUMENT` (NULL argument), `DSAPI_NOT_FOUND` (index out of range).
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_response_header_at(
+    response: *const dsapi_response,
+    index: usize,
+    name_out: *mut *const c_char,
+    value_out: *mut *const c_char,
+) -> dsapi_status {
+    status_call(|| {
+        let response = ref_arg(response, "response")?;
+        let name_out = out_arg(name_out, "name_out")?;
+        let value_out = out_arg(value_out, "value_out")?;
+        let (name, value) = response.headers.get(index).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!("header index {index} out of range ({} headers)", response.headers.len()),
+            )
+        })?;
+        *name_out = name.as_ptr();
+        *value_out = value.as_ptr();
+        Ok(())
+    })
+}
+
+/// Frees a response. `NULL` is a no-op. Takes ownership: the response and every pointer obtained
+/// from it are invalid afterwards.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_response_free(response: *mut dsapi_response) {
+    catch((), || {
+        if !response.is_null() {
+            // SAFETY: `response` came from `dsapi_client_call` and is freed once, per the contract.
+            drop(unsafe { Box::from_raw(response) });
+        }
+    })
+}

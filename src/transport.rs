@@ -1,0 +1,286 @@
+//! HTTP over TLS with ureq: one long-lived agent per client certificate (its connection pool and TLS
+//! session cache belong to that certificate), server trust from the OS store or a configured CA
+//! bundle, and failures classified into the kinds the retry logic needs.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use ureq::Agent;
+use ureq::tls::{ClientCert, PrivateKey, RootCerts, TlsConfig};
+
+use crate::config::HttpOptions;
+use crate::credentials::certificate::Certificate;
+use crate::error::{Error, ErrorKind, Result, cause_chain};
+
+/// A request as the downstream layer built it; kept whole so a retry resends the same bytes.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+}
+
+/// A response of any HTTP status.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name`, ignoring ASCII case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+pub struct Transport {
+    crypto: Arc<CryptoProvider>,
+    roots: RootCerts,
+    options: HttpOptions,
+    /// Agents keyed by the certificate's SHA-256 thumbprint.
+    agents: RwLock<HashMap<String, Agent>>,
+}
+
+impl Transport {
+    pub fn new(options: &HttpOptions, crypto: Arc<CryptoProvider>) -> Result<Self> {
+        Ok(Transport {
+            crypto,
+            roots: load_roots(options.ca_bundle_path.as_deref())?,
+            options: options.clone(),
+            agents: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn options(&self) -> &HttpOptions {
+        &self.options
+    }
+
+    /// The agent that presents `certificate`, created on first use and kept until forgotten.
+    pub fn agent_for(&self, certificate: &Certificate) -> Agent {
+        if let Some(agent) = self.agents.read().get(&certificate.thumbprint_sha256) {
+            return agent.clone();
+        }
+        let mut agents = self.agents.write();
+        agents
+            .entry(certificate.thumbprint_sha256.clone())
+            .or_insert_with(|| {
+                crate::log::debug(|| {
+                    format!("new connection pool for certificate {}", certificate.thumbprint)
+                });
+                self.build_agent(Some(certificate))
+            })
+            .clone()
+    }
+
+    /// Drops the agent of a rejected certificate so that no pooled connection or TLS session of it
+    /// is reused.
+    pub fn forget(&self, certificate: &Certificate) {
+        self.agents.write().remove(&certificate.thumbprint_sha256);
+    }
+
+    fn build_agent(&self, certificate: Option<&Certificate>) -> Agent {
+        let client_cert = certificate.map(|certificate| {
+            let chain: Vec<ureq::tls::Certificate<'static>> = certificate
+                .chain()
+                .iter()
+                .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+                .collect();
+            ClientCert::new_with_certs(&chain, ureq_private_key(certificate))
+        });
+        let tls = TlsConfig::builder()
+            .client_cert(client_cert)
+            .root_certs(self.roots.clone())
+            .unversioned_rustls_crypto_provider(self.crypto.clone())
+            .build();
+        Agent::config_builder()
+            .tls_config(tls)
+            .https_only(certificate.is_some())
+            .http_status_as_error(false)
+            // A redirect is returned to the caller: following it would carry credentials elsewhere.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(self.options.connect_timeout))
+            .timeout_global(Some(self.options.timeout))
+            .user_agent(concat!("downstream-api/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent()
+    }
+
+    /// Sends one request; a deadline bounds the whole exchange (the call's remaining time).
+    pub fn send(&self, agent: &Agent, request: &Request, deadline: Instant) -> Result<Response> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(Error::new(ErrorKind::Timeout, "the call's timeout elapsed"));
+        }
+        let mut builder = ureq::http::Request::builder()
+            .method(request.method)
+            .uri(request.url);
+        for (name, value) in request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let http_request = builder.body(request.body).map_err(|e| {
+            Error::new(ErrorKind::InvalidArgument, format!("invalid request: {e}"))
+        })?;
+        let http_request = agent
+            .configure_request(http_request)
+            .timeout_global(Some(remaining.min(self.options.timeout)))
+            .build();
+        let response = agent.run(http_request).map_err(classify)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .into_body()
+            .with_config()
+            .limit(self.options.max_response_bytes)
+            .read_to_vec()
+            .map_err(classify)?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+/// ureq takes keys as its own type whose DER constructor needs a kind it does not export, so the
+/// key goes through PEM, which carries the kind in its label.
+fn ureq_private_key(certificate: &Certificate) -> PrivateKey<'static> {
+    use base64::Engine;
+    use rustls::pki_types::PrivateKeyDer;
+    let key = certificate.key();
+    let (label, der) = match &key {
+        PrivateKeyDer::Pkcs1(k) => ("RSA PRIVATE KEY", k.secret_pkcs1_der()),
+        PrivateKeyDer::Sec1(k) => ("EC PRIVATE KEY", k.secret_sec1_der()),
+        _ => ("PRIVATE KEY", key.secret_der()),
+    };
+    let pem = format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        base64::engine::general_purpose::STANDARD.encode(der)
+    );
+    PrivateKey::from_pem(pem.as_bytes())
+        .expect("a PEM block built from a key that rustls already accepted")
+}
+
+/// Server trust: the configured CA bundle, else the OS store (which honours `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR`). Never the absence of verification.
+fn load_roots(ca_bundle_path: Option<&str>) -> Result<RootCerts> {
+    let certificates: Vec<CertificateDer<'static>> = match ca_bundle_path {
+        Some(path) => CertificateDer::pem_file_iter(path)
+            .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!("Http.CaBundlePath: cannot read CA certificates from '{path}': {e}"),
+                )
+            })?,
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            if found.certs.is_empty() {
+                let reasons: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
+                return Err(Error::new(
+                    ErrorKind::Tls,
+                    format!(
+                        "no trusted CA certificates found in the OS store ({}); set SSL_CERT_FILE \
+                         or Http.CaBundlePath",
+                        reasons.join("; ")
+                    ),
+                ));
+            }
+            found.certs
+        }
+    };
+    if certificates.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "Http.CaBundlePath: the file holds no PEM certificates",
+        ));
+    }
+    Ok(RootCerts::new_with_certs(
+        &certificates
+            .iter()
+            .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// TLS alerts by which a server says it does not accept our client certificate.
+fn is_certificate_alert(alert: rustls::AlertDescription) -> bool {
+    use rustls::AlertDescription::*;
+    matches!(
+        alert,
+        BadCertificate
+            | UnknownCA
+            | CertificateRequired
+            | CertificateExpired
+            | CertificateRevoked
+            | CertificateUnknown
+            | UnsupportedCertificate
+            | AccessDenied
+            | HandshakeFailure
+            | DecryptError
+    )
+}
+
+fn classify_rustls(error: &rustls::Error) -> ErrorKind {
+    match error {
+        rustls::Error::AlertReceived(alert) if is_certificate_alert(*alert) => {
+            ErrorKind::CertificateRejected
+        }
+        _ => ErrorKind::Tls,
+    }
+}
+
+fn classify_io(error: &io::Error) -> ErrorKind {
+    if let Some(tls) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        return classify_rustls(tls);
+    }
+    match error.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ErrorKind::Timeout,
+        _ => ErrorKind::Network,
+    }
+}
+
+/// Maps a ureq error to our kinds; certificate rejections are found inside io errors, where ureq
+/// puts rustls errors raised during the handshake or the first read.
+fn classify(error: ureq::Error) -> Error {
+    let kind = match &error {
+        ureq::Error::Io(io) => classify_io(io),
+        ureq::Error::Rustls(tls) => classify_rustls(tls),
+        ureq::Error::Timeout(_) => ErrorKind::Timeout,
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => ErrorKind::Network,
+        ureq::Error::Tls(_) => ErrorKind::Tls,
+        ureq::Error::BodyExceedsLimit(_)
+        | ureq::Error::LargeResponseHeader(..)
+        | ureq::Error::Protocol(_) => ErrorKind::Protocol,
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::RequireHttpsOnly(_) => {
+            ErrorKind::InvalidArgument
+        }
+        _ => ErrorKind::Network,
+    };
+    Error::new(kind, cause_chain(&error))
+}
+
+/// How long a call may take in total, from now.
+pub fn deadline_after(timeout: Duration) -> Instant {
+    Instant::now() + timeout
+}
