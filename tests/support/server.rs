@@ -1,0 +1,295 @@
+//! An in-process HTTPS/1.1 server on 127.0.0.1 that verifies client certificates with rustls and
+//! records what it saw: completed and failed handshakes, and each request with the connection it
+//! came on and the client certificate presented. Keep-alive is supported.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+
+use super::pki::Issued;
+
+/// A request as the server saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub connection: usize,
+    pub client_cert: Option<CertificateDer<'static>>,
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
+pub type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
+
+struct State {
+    config: RwLock<Arc<ServerConfig>>,
+    handler: RwLock<Handler>,
+    handshakes: AtomicUsize,
+    failed_handshakes: AtomicUsize,
+    seen: Mutex<Vec<Seen>>,
+    live: Mutex<Vec<TcpStream>>,
+    stopping: AtomicBool,
+}
+
+pub struct TestServer {
+    pub port: u16,
+    state: Arc<State>,
+    server_cert: Issued,
+}
+
+/// Client-certificate policy of the server.
+pub enum ClientAuth<'a> {
+    /// A certificate chaining to one of these roots is required.
+    Required(&'a [CertificateDer<'static>]),
+    /// No certificate is asked for.
+    None,
+}
+
+fn server_config(server: &Issued, auth: &ClientAuth) -> Arc<ServerConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions");
+    let builder = match auth {
+        ClientAuth::Required(roots) => {
+            let mut store = RootCertStore::empty();
+            for root in roots.iter() {
+                store.add(root.clone()).expect("client root");
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider)
+                .build()
+                .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+        ClientAuth::None => builder.with_no_client_auth(),
+    };
+    let key = PrivateKeyDer::from_pem_slice(server.key_pem.as_bytes()).expect("server key");
+    Arc::new(
+        builder
+            .with_single_cert(vec![server.cert_der.clone()], key)
+            .expect("server cert"),
+    )
+}
+
+impl TestServer {
+    /// Starts a server presenting `server_cert` and answering with `handler`.
+    pub fn start(server_cert: Issued, auth: ClientAuth, handler: Handler) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("addr").port();
+        let state = Arc::new(State {
+            config: RwLock::new(server_config(&server_cert, &auth)),
+            handler: RwLock::new(handler),
+            handshakes: AtomicUsize::new(0),
+            failed_handshakes: AtomicUsize::new(0),
+            seen: Mutex::new(Vec::new()),
+            live: Mutex::new(Vec::new()),
+            stopping: AtomicBool::new(false),
+        });
+        let accept_state = state.clone();
+        std::thread::spawn(move || {
+            for (id, stream) in listener.incoming().enumerate() {
+                if accept_state.stopping.load(Ordering::Acquire) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let state = accept_state.clone();
+                std::thread::spawn(move || serve(state, stream, id));
+            }
+        });
+        TestServer {
+            port,
+            state,
+            server_cert,
+        }
+    }
+
+    /// A handler answering 200 with "hello <client subject CN or anonymous>".
+    pub fn echo_handler() -> Handler {
+        Arc::new(|seen: &Seen| {
+            let who = seen
+                .client_cert
+                .as_ref()
+                .map(|c| subject_cn(c))
+                .unwrap_or_else(|| "anonymous".to_string());
+            Reply::text(200, &format!("hello {who}"))
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// Changes which client certificates are accepted and closes every open connection, so the
+    /// next request needs a new handshake under the new policy.
+    pub fn set_client_auth(&self, auth: ClientAuth) {
+        *self.state.config.write().unwrap() = server_config(&self.server_cert, &auth);
+        for stream in self.state.live.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    pub fn set_handler(&self, handler: Handler) {
+        *self.state.handler.write().unwrap() = handler;
+    }
+
+    pub fn handshakes(&self) -> usize {
+        self.state.handshakes.load(Ordering::SeqCst)
+    }
+
+    pub fn failed_handshakes(&self) -> usize {
+        self.state.failed_handshakes.load(Ordering::SeqCst)
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.state.stopping.store(true, Ordering::Release);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        for stream in self.state.live.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// The CN of a certificate's subject, for messages.
+pub fn subject_cn(cert: &CertificateDer) -> String {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    X509Certificate::from_der(cert.as_ref())
+        .ok()
+        .and_then(|(_, c)| {
+            c.subject()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok().map(str::to_string))
+        })
+        .unwrap_or_default()
+}
+
+fn serve(state: Arc<State>, tcp: TcpStream, connection: usize) {
+    let _ = tcp.set_nodelay(true);
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    if let Ok(clone) = tcp.try_clone() {
+        state.live.lock().unwrap().push(clone);
+    }
+    let config = state.config.read().unwrap().clone();
+    let Ok(conn) = ServerConnection::new(config) else {
+        return;
+    };
+    let mut tls = StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        if tls.conn.complete_io(&mut tls.sock).is_err() {
+            state.failed_handshakes.fetch_add(1, Ordering::SeqCst);
+            // Send the alert rustls queued, then read what the client already sent before
+            // closing, so the client receives the alert instead of a connection reset.
+            let _ = tls.conn.write_tls(&mut tls.sock);
+            let _ = tls.sock.shutdown(Shutdown::Write);
+            let _ = tls.sock.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut sink = [0u8; 4096];
+            while matches!(tls.sock.read(&mut sink), Ok(n) if n > 0) {}
+            return;
+        }
+    }
+    state.handshakes.fetch_add(1, Ordering::SeqCst);
+    let client_cert = tls
+        .conn
+        .peer_certificates()
+        .and_then(|certs| certs.first().cloned())
+        .map(|c| c.into_owned());
+    let mut reader = BufReader::new(tls);
+    loop {
+        let Some((method, target, headers)) = read_head(&mut reader) else {
+            return;
+        };
+        let length = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let seen = Seen {
+            connection,
+            client_cert: client_cert.clone(),
+            method,
+            target,
+            headers,
+            body,
+        };
+        state.seen.lock().unwrap().push(seen.clone());
+        let handler = state.handler.read().unwrap().clone();
+        let reply = handler(&seen);
+        let mut out = format!("HTTP/1.1 {} Test\r\n", reply.status);
+        for (name, value) in &reply.headers {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+        out.push_str(&format!("Content-Length: {}\r\n\r\n", reply.body.len()));
+        let stream = reader.get_mut();
+        let mut bytes = out.into_bytes();
+        bytes.extend_from_slice(&reply.body);
+        if stream.write_all(&bytes).and_then(|_| stream.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+type Head = (String, String, Vec<(String, String)>);
+
+fn read_head(reader: &mut impl BufRead) -> Option<Head> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            return Some((method, target, headers));
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+}
