@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine (as root): the servers the tests
+# start (nginx, openssl s_server), valgrind, a C compiler, curl for the benchmark, Mono for the C#
+# wrapper, and pytest for the Python wrapper. Already-present tools are left alone.
+set -euo pipefail
+
+need_apt=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)
+command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
+dpkg -s ca-certificates >/dev/null 2>&1 || need_apt+=(ca-certificates)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
