@@ -9,6 +9,7 @@ const FFI_SOURCES: &[&str] = &[
     "src/ffi/log.rs",
     "src/ffi/client.rs",
     "src/ffi/response.rs",
+    "src/ffi/token.rs",
 ];
 
 fn main() {

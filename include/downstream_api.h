@@ -120,6 +120,10 @@ typedef void (*dsapi_observer_callback)(void *user_data, const struct dsapi_cred
 // A bug inside the library was caught at the C boundary; the message says where.
 #define DSAPI_PANIC 15
 
+// The token endpoint refused to issue a token (the message has its `error`, `error_description`
+// and AADSTS code), or OpenID discovery failed.
+#define DSAPI_TOKEN_ACQUISITION_FAILED 16
+
 #define DSAPI_LOG_ERROR 1
 
 #define DSAPI_LOG_WARN 2
@@ -253,6 +257,40 @@ dsapi_status dsapi_response_header_at(const struct dsapi_response *response,
 // Frees a response. `NULL` is a no-op. Takes ownership: the response and every pointer obtained
 // from it are invalid afterwards.
 void dsapi_response_free(struct dsapi_response *response);
+
+// The value of the `Authorization` header a call to `api_name` would carry (Id.Web's
+// `IAuthorizationHeaderProvider`), e.g. `"Bearer eyJ..."`, for a Bearer API. The token comes from
+// the cache when fresh, else from the token endpoint. `overrides_json` (may be NULL) is as for
+// `dsapi_client_call`, e.g. `{"Scopes": [...], "AcquireTokenOptions": {"ForceRefresh": true}}`.
+//
+// On success `*header_out` receives a NUL-terminated string the caller owns and frees with
+// `dsapi_string_free`; it is a secret: do not log it. Errors: `DSAPI_INVALID_ARGUMENT`,
+// `DSAPI_CONFIG_INVALID`, `DSAPI_UNKNOWN_API`, `DSAPI_UNSUPPORTED` (an MTLS API has no such header),
+// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
+// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`. Thread-safe.
+dsapi_status dsapi_client_authorization_header(const struct dsapi_client *client,
+                                               const char *api_name,
+                                               const char *overrides_json,
+                                               char **header_out);
+
+// An app token (client credentials) for `scopes`, space-separated (e.g.
+// `"api://orders/.default"`). `options_json` (may be NULL) is an `AcquireTokenOptions` object:
+// `{"Tenant": "...", "ForceRefresh": true, "Claims": "...", "CorrelationId": "..."}`.
+//
+// On success `*token_out` receives the access token, owned by the caller and freed with
+// `dsapi_string_free` (a secret: do not log it), and `*expires_on_out` (may be NULL) its expiry in
+// Unix seconds. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8, no scope),
+// `DSAPI_CONFIG_INVALID`, `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`,
+// `DSAPI_INSECURE_URL`, `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`. Thread-safe.
+dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
+                                        const char *scopes,
+                                        const char *options_json,
+                                        char **token_out,
+                                        int64_t *expires_on_out);
+
+// Frees a string returned by this library (`dsapi_client_authorization_header`,
+// `dsapi_client_acquire_token`). `NULL` is a no-op. Takes ownership.
+void dsapi_string_free(char *string);
 
 #ifdef __cplusplus
 }  // extern "C"

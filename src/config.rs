@@ -330,6 +330,27 @@ fn parse_source_type(node: &Node) -> Result<SourceType> {
     Ok(source)
 }
 
+impl AcquireTokenOptions {
+    /// Reads an `AcquireTokenOptions` object on top of `base`.
+    pub fn read(node: &Node, base: &AcquireTokenOptions) -> Result<Self> {
+        node.expect_object()?;
+        let mut options = base.clone();
+        if let Some(value) = node.string("Tenant")? {
+            options.tenant = Some(value);
+        }
+        if let Some(value) = node.boolean("ForceRefresh")? {
+            options.force_refresh = value;
+        }
+        if let Some(value) = node.string("Claims")? {
+            options.claims = Some(value);
+        }
+        if let Some(value) = node.string("CorrelationId")? {
+            options.correlation_id = Some(value);
+        }
+        Ok(options)
+    }
+}
+
 impl ApiOptions {
     /// Reads an API entry, or per-call overrides, on top of `base`: keys present replace the base's
     /// values, extra headers and query parameters are merged key by key.
@@ -380,19 +401,7 @@ impl ApiOptions {
             merge_pairs(&mut options.extra_query, &query, false)?;
         }
         if let Some(token) = node.child("AcquireTokenOptions") {
-            let target = &mut options.acquire_token_options;
-            if let Some(value) = token.string("Tenant")? {
-                target.tenant = Some(value);
-            }
-            if let Some(value) = token.boolean("ForceRefresh")? {
-                target.force_refresh = value;
-            }
-            if let Some(value) = token.string("Claims")? {
-                target.claims = Some(value);
-            }
-            if let Some(value) = token.string("CorrelationId")? {
-                target.correlation_id = Some(value);
-            }
+            options.acquire_token_options = AcquireTokenOptions::read(&token, &options.acquire_token_options)?;
         }
         Ok(options)
     }

@@ -4,16 +4,18 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::config::{ApiOptions, Config, Node, ProtocolScheme};
-use crate::credentials::CredentialsProvider;
+use crate::config::{AcquireTokenOptions, ApiOptions, Config, Node, ProtocolScheme};
+use crate::credentials::{CredentialsProvider, Purpose};
 use crate::credentials::observer::{Observer, Usage};
 use crate::error::{Error, ErrorKind, Result};
+use crate::token::{AccessToken, TokenProvider};
 use crate::transport::{self, Request, Response, Transport};
 
 pub struct DownstreamApi {
     config: Config,
     credentials: CredentialsProvider,
     transport: Transport,
+    tokens: TokenProvider,
 }
 
 impl DownstreamApi {
@@ -21,10 +23,21 @@ impl DownstreamApi {
         let crypto = Arc::new(rustls::crypto::ring::default_provider());
         let transport = Transport::new(&config.http, crypto.clone())?;
         let credentials = CredentialsProvider::new(&config.identity.client_credentials, crypto);
+        let tokens = TokenProvider::new(&config.identity);
+        if let Some((name, _)) = config
+            .apis
+            .iter()
+            .find(|(_, api)| api.protocol_scheme != ProtocolScheme::Mtls)
+        {
+            tokens
+                .validate()
+                .map_err(|e| e.context(format!("DownstreamApis.{name} needs tokens")))?;
+        }
         Ok(DownstreamApi {
             config,
             credentials,
             transport,
+            tokens,
         })
     }
 
@@ -47,15 +60,92 @@ impl DownstreamApi {
         let url = build_url(&options);
         match options.protocol_scheme {
             ProtocolScheme::Mtls => self.call_mtls(&options, &url, body),
-            ProtocolScheme::Bearer | ProtocolScheme::MtlsPop => Err(Error::new(
-                ErrorKind::Unsupported,
-                format!(
-                    "ProtocolScheme {} needs token acquisition, which this build does not have yet",
-                    options.protocol_scheme.name()
-                ),
-            )),
+            ProtocolScheme::Bearer => self.call_bearer(&options, &url, body),
+            ProtocolScheme::MtlsPop => Err(mtls_pop_unsupported()),
         }
         .map_err(|e| e.context(format!("calling API '{api_name}' ({url})")))
+    }
+
+    /// The `Authorization` header value a call to `api_name` would carry, for hosts that send
+    /// requests with their own HTTP stack (Id.Web's `IAuthorizationHeaderProvider`).
+    pub fn authorization_header(&self, api_name: &str, overrides_json: Option<&str>) -> Result<String> {
+        let options = self.options_for(api_name, overrides_json)?;
+        match options.protocol_scheme {
+            ProtocolScheme::Bearer => {
+                let deadline = transport::deadline_after(self.transport.options().timeout);
+                let token = self.token(&options.scopes, &options.acquire_token_options, deadline)?;
+                Ok(format!("Bearer {}", token.token))
+            }
+            ProtocolScheme::Mtls => Err(Error::new(
+                ErrorKind::Unsupported,
+                "an MTLS API has no Authorization header: the client certificate authenticates",
+            )),
+            ProtocolScheme::MtlsPop => Err(mtls_pop_unsupported()),
+        }
+        .map_err(|e| e.context(format!("authorization header for API '{api_name}'")))
+    }
+
+    /// An app token for explicit scopes; `options_json` is an `AcquireTokenOptions` object.
+    pub fn acquire_token(&self, scopes: &[&str], options_json: Option<&str>) -> Result<AccessToken> {
+        let options = match options_json {
+            None => AcquireTokenOptions::default(),
+            Some(json) => {
+                let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+                    Error::new(ErrorKind::Config, format!("options are not valid JSON: {e}"))
+                })?;
+                AcquireTokenOptions::read(&Node::named(&value, "options"), &AcquireTokenOptions::default())?
+            }
+        };
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        let deadline = transport::deadline_after(self.transport.options().timeout);
+        self.token(&scopes, &options, deadline)
+    }
+
+    fn token(&self, scopes: &[String], options: &AcquireTokenOptions, deadline: std::time::Instant) -> Result<AccessToken> {
+        self.tokens
+            .acquire(&self.credentials, &self.transport, scopes, options, deadline)
+    }
+
+    /// Bearer: an app token in `Authorization`, no client certificate. A claims challenge (401
+    /// with `error="insufficient_claims"`) gets a token with those claims and one resend.
+    fn call_bearer(&self, options: &ApiOptions, url: &str, body: &[u8]) -> Result<Response> {
+        if !url.starts_with("https://") {
+            return Err(Error::new(
+                ErrorKind::InsecureUrl,
+                "refusing to send a token over plain http://",
+            ));
+        }
+        let deadline = transport::deadline_after(self.transport.options().timeout);
+        let token = self.token(&options.scopes, &options.acquire_token_options, deadline)?;
+        let mut headers = request_headers(options, body);
+        headers.push(("Authorization".to_string(), format!("Bearer {}", token.token)));
+        let agent = self.transport.anonymous_agent();
+        let request = Request {
+            method: &options.http_method,
+            url,
+            headers: &headers,
+            body,
+        };
+        let response = self.transport.send(&agent, &request, deadline)?;
+        let Some(claims) = claims_challenge(&response) else {
+            return Ok(response);
+        };
+        crate::log::info(|| format!("{url} asked for claims; acquiring a new token and resending once"));
+        let with_claims = AcquireTokenOptions {
+            claims: Some(claims),
+            ..options.acquire_token_options.clone()
+        };
+        let token = self.token(&options.scopes, &with_claims, deadline)?;
+        if let Some(header) = headers.last_mut() {
+            header.1 = format!("Bearer {}", token.token);
+        }
+        let request = Request {
+            method: &options.http_method,
+            url,
+            headers: &headers,
+            body,
+        };
+        self.transport.send(&agent, &request, deadline)
     }
 
     fn options_for(&self, api_name: &str, overrides_json: Option<&str>) -> Result<Cow<'_, ApiOptions>> {
@@ -101,10 +191,13 @@ impl DownstreamApi {
             body,
         };
         let deadline = transport::deadline_after(self.transport.options().timeout);
-        let mut selection = self.credentials.certificate(&usage)?;
+        let mut selection = self.credentials.select(Purpose::Mtls, &usage)?;
         let mut retried = false;
         loop {
-            let agent = self.transport.agent_for(&selection.certificate);
+            let certificate = selection.certificate().cloned().ok_or_else(|| {
+                Error::new(ErrorKind::CredentialUnavailable, "the MTLS selection is not a certificate")
+            })?;
+            let agent = self.transport.agent_for(&certificate);
             let outcome = self.transport.send(&agent, &request, deadline);
             let rejection = match &outcome {
                 Ok(response) => response_rejects_certificate(response),
@@ -122,27 +215,55 @@ impl DownstreamApi {
                 }
                 Some(reason) if !retried => {
                     retried = true;
-                    self.transport.forget(&selection.certificate);
-                    selection = self.credentials.rotate(&selection, &usage, &reason)?;
-                    crate::log::info(|| {
-                        format!(
-                            "retrying {url} once with certificate {}",
-                            selection.certificate.thumbprint
-                        )
-                    });
+                    self.transport.forget(&certificate);
+                    selection = self.credentials.rotate(Purpose::Mtls, &selection, &usage, &reason)?;
+                    crate::log::info(|| format!("retrying {url} once after reloading the certificate"));
                 }
                 // The retry was rejected too: a response is returned as is, an error says so.
                 Some(_) => {
                     return outcome.map_err(|e| {
                         e.context(format!(
                             "certificate {} rejected again after reloading it",
-                            selection.certificate.thumbprint
+                            certificate.thumbprint
                         ))
                     });
                 }
             }
         }
     }
+}
+
+fn mtls_pop_unsupported() -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        "ProtocolScheme MTLS_POP is not supported yet; use MTLS or Bearer",
+    )
+}
+
+/// The claims of a 401 `WWW-Authenticate: Bearer ... error="insufficient_claims", claims="..."`
+/// challenge, decoded from base64 when they are encoded (as Entra sends them).
+fn claims_challenge(response: &Response) -> Option<String> {
+    if response.status != 401 {
+        return None;
+    }
+    let challenge = response.header("www-authenticate")?;
+    let parameter = |name: &str| -> Option<String> {
+        let start = challenge.find(&format!("{name}=\""))? + name.len() + 2;
+        let end = challenge[start..].find('"')? + start;
+        Some(challenge[start..end].to_string())
+    };
+    if parameter("error")? != "insufficient_claims" {
+        return None;
+    }
+    let claims = parameter("claims").filter(|c| !c.is_empty())?;
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(&claims)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&claims))
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|text| text.trim_start().starts_with('{'));
+    Some(decoded.unwrap_or(claims))
 }
 
 /// HTTP answers that mean "your client certificate is not accepted" on an MTLS call: nginx's
@@ -221,6 +342,21 @@ mod tests {
             ..ApiOptions::default()
         };
         assert_eq!(build_url(&bare), "https://host");
+    }
+
+    #[test]
+    fn reads_claims_challenges() {
+        let challenge = |value: &str| Response {
+            status: 401,
+            headers: vec![("www-authenticate".into(), value.into())],
+            body: Vec::new(),
+        };
+        let encoded = challenge(
+            r#"Bearer realm="", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnt9fQ==""#,
+        );
+        assert_eq!(claims_challenge(&encoded).as_deref(), Some(r#"{"access_token":{}}"#));
+        let other = challenge(r#"Bearer error="invalid_token""#);
+        assert_eq!(claims_challenge(&other), None);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub enum ErrorKind {
     Unsupported,
     /// A looked-up item (such as a response header) does not exist.
     NotFound,
+    /// The token endpoint refused (its `error`, `error_description` and AADSTS code are in the
+    /// message) or OpenID discovery failed.
+    TokenAcquisition,
 }
 
 /// An error with its full cause chain rendered as text. Messages never contain secrets:

@@ -11,6 +11,7 @@ pub mod downstream;
 pub mod error;
 pub mod ffi;
 pub mod log;
+pub mod token;
 pub mod transport;
 
 pub use downstream::DownstreamApi;

@@ -7,6 +7,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use once_cell::sync::OnceCell;
 use parking_lot::RwLock;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
@@ -50,6 +51,8 @@ pub struct Transport {
     options: HttpOptions,
     /// Agents keyed by the certificate's SHA-256 thumbprint.
     agents: RwLock<HashMap<String, Agent>>,
+    /// The agent presenting no certificate: token endpoints and Bearer APIs.
+    anonymous: OnceCell<Agent>,
 }
 
 impl Transport {
@@ -59,6 +62,7 @@ impl Transport {
             roots: load_roots(options.ca_bundle_path.as_deref())?,
             options: options.clone(),
             agents: RwLock::new(HashMap::new()),
+            anonymous: OnceCell::new(),
         })
     }
 
@@ -83,6 +87,11 @@ impl Transport {
             .clone()
     }
 
+    /// The agent that presents no client certificate.
+    pub fn anonymous_agent(&self) -> Agent {
+        self.anonymous.get_or_init(|| self.build_agent(None)).clone()
+    }
+
     /// Drops the agent of a rejected certificate so that no pooled connection or TLS session of it
     /// is reused.
     pub fn forget(&self, certificate: &Certificate) {
@@ -105,7 +114,8 @@ impl Transport {
             .build();
         Agent::config_builder()
             .tls_config(tls)
-            .https_only(certificate.is_some())
+            // Every request carries a certificate or a credential: never over plain http.
+            .https_only(true)
             .http_status_as_error(false)
             // A redirect is returned to the caller: following it would carry credentials elsewhere.
             .max_redirects(0)

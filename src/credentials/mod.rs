@@ -42,13 +42,66 @@ impl Credential {
     }
 }
 
-/// The certificate currently in use and the entry it came from.
+/// What a credential is selected for: the TLS handshake needs a certificate, a token request
+/// takes any credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Mtls,
+    Token,
+}
+
+impl Purpose {
+    fn slot(self) -> usize {
+        match self {
+            Purpose::Mtls => 0,
+            Purpose::Token => 1,
+        }
+    }
+
+    fn accepts(self, credential: &Credential) -> bool {
+        match self {
+            Purpose::Mtls => matches!(credential, Credential::Certificate(_)),
+            Purpose::Token => true,
+        }
+    }
+}
+
+/// The credential currently in use for one purpose and the entry it came from.
 #[derive(Clone)]
 pub struct Selection {
     pub index: usize,
-    pub certificate: Arc<Certificate>,
+    pub credential: Credential,
     /// "ClientCredentials[0] (Path)", for events and messages.
     pub source: Arc<str>,
+}
+
+impl Selection {
+    pub fn certificate(&self) -> Option<&Arc<Certificate>> {
+        match &self.credential {
+            Credential::Certificate(certificate) => Some(certificate),
+            _ => None,
+        }
+    }
+
+    /// The same loaded credential (a reload makes a new one, even from identical bytes).
+    fn same_as(&self, other: &Selection) -> bool {
+        self.index == other.index
+            && match (&self.credential, &other.credential) {
+                (Credential::Certificate(a), Credential::Certificate(b)) => Arc::ptr_eq(a, b),
+                (Credential::ClientSecret(a), Credential::ClientSecret(b)) => Arc::ptr_eq(a, b),
+                (Credential::SignedAssertionFile(a), Credential::SignedAssertionFile(b)) => {
+                    Arc::ptr_eq(a, b)
+                }
+                _ => false,
+            }
+    }
+
+    fn describe(&self) -> String {
+        match &self.credential {
+            Credential::Certificate(c) => format!("certificate {} from {}", c.thumbprint, self.source),
+            other => format!("{} from {}", other.kind_name(), self.source),
+        }
+    }
 }
 
 struct Entry {
@@ -60,8 +113,9 @@ struct Entry {
 pub struct CredentialsProvider {
     entries: Vec<Entry>,
     crypto: Arc<CryptoProvider>,
-    selected: RwLock<Option<Selection>>,
-    /// Serialises selection and rotation; the fast path only takes `selected`'s read lock.
+    /// One selection per [`Purpose`].
+    selected: [RwLock<Option<Selection>>; 2],
+    /// Serialises selection and rotation; the fast path only takes a read lock.
     selecting: Mutex<()>,
     observers: RwLock<Vec<Observer>>,
 }
@@ -77,7 +131,7 @@ impl CredentialsProvider {
                 })
                 .collect(),
             crypto,
-            selected: RwLock::new(None),
+            selected: [RwLock::new(None), RwLock::new(None)],
             selecting: Mutex::new(()),
             observers: RwLock::new(Vec::new()),
         }
@@ -87,40 +141,50 @@ impl CredentialsProvider {
         self.observers.write().push(observer);
     }
 
-    /// The certificate to present, selecting (and loading) one on first use.
-    pub fn certificate(&self, usage: &Usage) -> Result<Selection> {
-        if let Some(selection) = self.selected.read().clone() {
+    /// The credential to use for `purpose`, selecting (and loading) one on first use: for MTLS
+    /// the first usable certificate, for tokens the first usable credential of any kind.
+    pub fn select(&self, purpose: Purpose, usage: &Usage) -> Result<Selection> {
+        let slot = &self.selected[purpose.slot()];
+        if let Some(selection) = slot.read().clone() {
             return Ok(selection);
         }
         let _guard = self.selecting.lock();
-        if let Some(selection) = self.selected.read().clone() {
+        if let Some(selection) = slot.read().clone() {
             return Ok(selection);
         }
-        self.select(usage)
+        self.select_first_usable(purpose, usage)
     }
 
     /// Called when a server rejected `rejected`: deselects it, reloads its entry from the source
     /// and selects again. When another thread already rotated, returns that newer selection.
-    pub fn rotate(&self, rejected: &Selection, usage: &Usage, reason: &str) -> Result<Selection> {
+    /// The other purpose's selection, if it was the same credential, is dropped so that it is
+    /// selected afresh on its next use.
+    pub fn rotate(
+        &self,
+        purpose: Purpose,
+        rejected: &Selection,
+        usage: &Usage,
+        reason: &str,
+    ) -> Result<Selection> {
         let _guard = self.selecting.lock();
-        if let Some(current) = self.selected.read().clone()
-            && !Arc::ptr_eq(&current.certificate, &rejected.certificate)
+        let slot = &self.selected[purpose.slot()];
+        if let Some(current) = slot.read().clone()
+            && !current.same_as(rejected)
         {
             return Ok(current);
         }
         self.notify(rejected, EventKind::Deselected, usage, Some(reason));
         crate::log::warn(|| {
-            format!(
-                "certificate {} from {} was rejected ({reason}); reloading it",
-                rejected.certificate.thumbprint, rejected.source
-            )
+            format!("{} was rejected ({reason}); reloading it", rejected.describe())
         });
         *self.entries[rejected.index].loaded.lock() = None;
-        let result = self.select(usage);
-        if result.is_err() {
-            *self.selected.write() = None;
+        for other in &self.selected {
+            let mut other = other.write();
+            if other.as_ref().is_some_and(|s| s.same_as(rejected)) {
+                *other = None;
+            }
         }
-        result
+        self.select_first_usable(purpose, usage)
     }
 
     /// Reports a successful use of `selection`.
@@ -128,8 +192,8 @@ impl CredentialsProvider {
         self.notify(selection, EventKind::SuccessfullyUsed, usage, None);
     }
 
-    /// Picks the first usable certificate in order. Called with `selecting` held.
-    fn select(&self, usage: &Usage) -> Result<Selection> {
+    /// Picks the first usable credential for `purpose` in order. Called with `selecting` held.
+    fn select_first_usable(&self, purpose: Purpose, usage: &Usage) -> Result<Selection> {
         let mut problems = Vec::new();
         for (index, entry) in self.entries.iter().enumerate() {
             if entry.description.skip {
@@ -137,22 +201,14 @@ impl CredentialsProvider {
             }
             let label = entry.description.label();
             match self.load(entry) {
-                Ok(Credential::Certificate(certificate)) => {
-                    let source = source_name(&entry.description);
+                Ok(credential) if purpose.accepts(&credential) => {
                     let selection = Selection {
                         index,
-                        certificate,
-                        source: source.into(),
+                        credential,
+                        source: source_name(&entry.description).into(),
                     };
-                    *self.selected.write() = Some(selection.clone());
-                    crate::log::info(|| {
-                        format!(
-                            "selected certificate {} ({}) from {}",
-                            selection.certificate.thumbprint,
-                            selection.certificate.subject,
-                            selection.source
-                        )
-                    });
+                    *self.selected[purpose.slot()].write() = Some(selection.clone());
+                    crate::log::info(|| format!("selected {}", selection.describe()));
                     self.notify(&selection, EventKind::Selected, usage, None);
                     return Ok(selection);
                 }
@@ -160,12 +216,17 @@ impl CredentialsProvider {
                 Err(error) => problems.push(format!("{label}: {error}")),
             }
         }
+        *self.selected[purpose.slot()].write() = None;
         if problems.is_empty() {
             problems.push("AzureAd.ClientCredentials has no entry to use".to_string());
         }
+        let wanted = match purpose {
+            Purpose::Mtls => "client certificate",
+            Purpose::Token => "client credential",
+        };
         Err(Error::new(
             ErrorKind::CredentialUnavailable,
-            format!("no usable client certificate: {}", problems.join("; ")),
+            format!("no usable {wanted}: {}", problems.join("; ")),
         ))
     }
 
@@ -185,10 +246,14 @@ impl CredentialsProvider {
         if observers.is_empty() {
             return;
         }
+        let (thumbprint, subject) = match selection.certificate() {
+            Some(certificate) => (certificate.thumbprint.as_str(), certificate.subject.as_str()),
+            None => ("", ""),
+        };
         let event = CredentialEvent {
             kind,
-            thumbprint: &selection.certificate.thumbprint,
-            subject: &selection.certificate.subject,
+            thumbprint,
+            subject,
             source: &selection.source,
             protocol: usage.protocol,
             api_url: usage.api_url,

@@ -19,6 +19,12 @@ pub struct dsapi_client {
     api: DownstreamApi,
 }
 
+impl dsapi_client {
+    pub(crate) fn api(&self) -> &DownstreamApi {
+        &self.api
+    }
+}
+
 /// Kind of a credential event (`dsapi_credential_event.kind`).
 pub type dsapi_event_kind = u32;
 /// A certificate became the one in use (first use or after a rotation).

@@ -12,3 +12,4 @@ pub mod client;
 pub mod log;
 pub mod response;
 pub mod status;
+pub mod token;

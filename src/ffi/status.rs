@@ -43,6 +43,9 @@ pub const DSAPI_NOT_FOUND: dsapi_status = 13;
 pub const DSAPI_BUFFER_TOO_SMALL: dsapi_status = 14;
 /// A bug inside the library was caught at the C boundary; the message says where.
 pub const DSAPI_PANIC: dsapi_status = 15;
+/// The token endpoint refused to issue a token (the message has its `error`, `error_description`
+/// and AADSTS code), or OpenID discovery failed.
+pub const DSAPI_TOKEN_ACQUISITION_FAILED: dsapi_status = 16;
 
 pub(crate) fn status_of(kind: ErrorKind) -> dsapi_status {
     match kind {
@@ -59,6 +62,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> dsapi_status {
         ErrorKind::Protocol => DSAPI_PROTOCOL_ERROR,
         ErrorKind::Unsupported => DSAPI_UNSUPPORTED,
         ErrorKind::NotFound => DSAPI_NOT_FOUND,
+        ErrorKind::TokenAcquisition => DSAPI_TOKEN_ACQUISITION_FAILED,
     }
 }
 
@@ -84,6 +88,7 @@ pub extern "C" fn dsapi_status_str(status: dsapi_status) -> *const c_char {
         DSAPI_NOT_FOUND => b"DSAPI_NOT_FOUND\0",
         DSAPI_BUFFER_TOO_SMALL => b"DSAPI_BUFFER_TOO_SMALL\0",
         DSAPI_PANIC => b"DSAPI_PANIC\0",
+        DSAPI_TOKEN_ACQUISITION_FAILED => b"DSAPI_TOKEN_ACQUISITION_FAILED\0",
         _ => b"DSAPI_UNKNOWN_STATUS\0",
     };
     name.as_ptr().cast()

@@ -1,0 +1,88 @@
+//! Tokens for hosts that send requests with their own HTTP stack.
+
+use std::ffi::{CString, c_char};
+
+use super::boundary::{catch, optional_str_arg, out_arg, ref_arg, status_call, str_arg};
+use super::client::dsapi_client;
+use super::status::dsapi_status;
+use crate::error::{Error, ErrorKind};
+
+fn owned_string(text: String) -> crate::Result<*mut c_char> {
+    CString::new(text)
+        .map(CString::into_raw)
+        .map_err(|_| Error::new(ErrorKind::Protocol, "the value contains a NUL byte"))
+}
+
+/// The value of the `Authorization` header a call to `api_name` would carry (Id.Web's
+/// `IAuthorizationHeaderProvider`), e.g. `"Bearer eyJ..."`, for a Bearer API. The token comes from
+/// the cache when fresh, else from the token endpoint. `overrides_json` (may be NULL) is as for
+/// `dsapi_client_call`, e.g. `{"Scopes": [...], "AcquireTokenOptions": {"ForceRefresh": true}}`.
+///
+/// On success `*header_out` receives a NUL-terminated string the caller owns and frees with
+/// `dsapi_string_free`; it is a secret: do not log it. Errors: `DSAPI_INVALID_ARGUMENT`,
+/// `DSAPI_CONFIG_INVALID`, `DSAPI_UNKNOWN_API`, `DSAPI_UNSUPPORTED` (an MTLS API has no such header),
+/// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
+/// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_authorization_header(
+    client: *const dsapi_client,
+    api_name: *const c_char,
+    overrides_json: *const c_char,
+    header_out: *mut *mut c_char,
+) -> dsapi_status {
+    status_call(|| {
+        let client = ref_arg(client, "client")?;
+        let api_name = str_arg(api_name, "api_name")?;
+        let overrides = optional_str_arg(overrides_json, "overrides_json")?;
+        let out = out_arg(header_out, "header_out")?;
+        let header = client.api().authorization_header(api_name, overrides)?;
+        *out = owned_string(header)?;
+        Ok(())
+    })
+}
+
+/// An app token (client credentials) for `scopes`, space-separated (e.g.
+/// `"api://orders/.default"`). `options_json` (may be NULL) is an `AcquireTokenOptions` object:
+/// `{"Tenant": "...", "ForceRefresh": true, "Claims": "...", "CorrelationId": "..."}`.
+///
+/// On success `*token_out` receives the access token, owned by the caller and freed with
+/// `dsapi_string_free` (a secret: do not log it), and `*expires_on_out` (may be NULL) its expiry in
+/// Unix seconds. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8, no scope),
+/// `DSAPI_CONFIG_INVALID`, `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`,
+/// `DSAPI_INSECURE_URL`, `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_acquire_token(
+    client: *const dsapi_client,
+    scopes: *const c_char,
+    options_json: *const c_char,
+    token_out: *mut *mut c_char,
+    expires_on_out: *mut i64,
+) -> dsapi_status {
+    status_call(|| {
+        let client = ref_arg(client, "client")?;
+        let scopes: Vec<&str> = str_arg(scopes, "scopes")?.split_whitespace().collect();
+        let options = optional_str_arg(options_json, "options_json")?;
+        let out = out_arg(token_out, "token_out")?;
+        if scopes.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidArgument, "scopes is empty"));
+        }
+        let token = client.api().acquire_token(&scopes, options)?;
+        *out = owned_string(token.token)?;
+        if let Ok(expires_on) = out_arg(expires_on_out, "expires_on_out") {
+            *expires_on = token.expires_on;
+        }
+        Ok(())
+    })
+}
+
+/// Frees a string returned by this library (`dsapi_client_authorization_header`,
+/// `dsapi_client_acquire_token`). `NULL` is a no-op. Takes ownership.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_string_free(string: *mut c_char) {
+    catch((), || {
+        if !string.is_null() {
+            // SAFETY: `string` came from `CString::into_raw` in this library and is freed once.
+            drop(unsafe { CString::from_raw(string) });
+        }
+    })
+}
