@@ -173,15 +173,27 @@ impl Default for HttpOptions {
 }
 
 impl Config {
+    /// Parses the JSON, then applies environment overrides in .NET's style
+    /// (`AzureAd__ClientCredentials__0__CertificatePassword=...`).
     pub fn parse(json: &str) -> Result<Config> {
-        let value: Value = serde_json::from_str(json).map_err(|e| {
+        Config::parse_with_environment(json, std::env::vars())
+    }
+
+    pub fn parse_with_environment(
+        json: &str,
+        environment: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let mut value: Value = serde_json::from_str(json).map_err(|e| {
             Error::new(
                 ErrorKind::Config,
                 format!("configuration is not valid JSON: {e}"),
             )
         })?;
+        Node::root(&value).expect_object()?;
+        for (name, text) in environment {
+            apply_environment_override(&mut value, &name, text);
+        }
         let root = Node::root(&value);
-        root.expect_object()?;
 
         let identity = match root.child_any(&["AzureAd", "MicrosoftIdentity"]) {
             Some(section) => IdentityOptions::read(&section)?,
@@ -279,6 +291,52 @@ impl CredentialDescription {
             None
         }
     }
+}
+
+/// The sections environment variables may override; other variables are not configuration.
+const OVERRIDABLE_SECTIONS: &[&str] = &["AzureAd", "MicrosoftIdentity", "DownstreamApis", "Http"];
+
+/// Sets the value at the path `Section__Key__0__Key` (keys matched ignoring case, numbers
+/// indexing arrays), creating objects on the way, as .NET's environment configuration does.
+fn apply_environment_override(root: &mut Value, name: &str, text: String) {
+    let segments: Vec<&str> = name.split("__").collect();
+    if segments.len() < 2
+        || !OVERRIDABLE_SECTIONS
+            .iter()
+            .any(|section| section.eq_ignore_ascii_case(segments[0]))
+    {
+        return;
+    }
+    let mut current = root;
+    for segment in segments {
+        current = match current {
+            Value::Array(items) => match segment.parse::<usize>() {
+                Ok(index) => {
+                    if index >= items.len() {
+                        items.resize(index + 1, Value::Object(Default::default()));
+                    }
+                    &mut items[index]
+                }
+                Err(_) => return,
+            },
+            Value::Object(map) => {
+                let key = map
+                    .keys()
+                    .find(|key| key.eq_ignore_ascii_case(segment))
+                    .cloned()
+                    .unwrap_or_else(|| segment.to_string());
+                map.entry(key).or_insert(Value::Null)
+            }
+            other => {
+                *other = Value::Object(Default::default());
+                match other {
+                    Value::Object(map) => map.entry(segment.to_string()).or_insert(Value::Null),
+                    _ => return,
+                }
+            }
+        };
+    }
+    *current = Value::String(text);
 }
 
 /// Accepts Id.Web's `CredentialSource` names (any case) and its numeric values.
@@ -706,6 +764,30 @@ mod tests {
         assert!(error.message().contains("DownstreamApis.A.Scopes: missing"), "{error}");
         let error = Config::parse("{").unwrap_err();
         assert!(error.message().contains("not valid JSON"), "{error}");
+    }
+
+    #[test]
+    fn environment_variables_override_like_dotnet() {
+        let environment = [
+            ("AZUREAD__ClientId".to_string(), "from-env".to_string()),
+            (
+                "AzureAd__ClientCredentials__0__CertificatePassword".to_string(),
+                "p".to_string(),
+            ),
+            ("DownstreamApis__Orders__ProtocolScheme".to_string(), "MTLS".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let config = Config::parse_with_environment(
+            r#"{"AzureAd": {"ClientId": "file", "ClientCredentials": [{"SourceType": "Path", "CertificateDiskPath": "/a.pfx"}]},
+                "DownstreamApis": {"Orders": {"BaseUrl": "https://x"}}}"#,
+            environment,
+        )
+        .unwrap();
+        assert_eq!(config.identity.client_id.as_deref(), Some("from-env"));
+        let credential = &config.identity.client_credentials[0];
+        assert_eq!(credential.certificate_password.as_deref(), Some("p"));
+        assert_eq!(credential.certificate_disk_path.as_deref(), Some("/a.pfx"));
+        assert_eq!(config.api("orders").unwrap().protocol_scheme, ProtocolScheme::Mtls);
     }
 
     #[test]

@@ -132,3 +132,28 @@ pub fn bytes_arg<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a [u8]>
     // SAFETY: the caller passes `len` readable bytes at `ptr`.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ffi::status::{DSAPI_CONFIG_INVALID, DSAPI_PANIC};
+
+    #[test]
+    fn panics_become_a_status_with_the_message_and_location() {
+        let status = status_call(|| panic!("boom in a test"));
+        assert_eq!(status, DSAPI_PANIC);
+        with_last_error(|message| {
+            assert!(message.contains("boom in a test"), "{message}");
+            assert!(message.contains("boundary.rs"), "{message}");
+        });
+    }
+
+    #[test]
+    fn errors_set_and_success_clears_the_thread_message() {
+        let status = status_call(|| Err(Error::new(ErrorKind::Config, "bad\0value")));
+        assert_eq!(status, DSAPI_CONFIG_INVALID);
+        with_last_error(|message| assert_eq!(message, "bad?value"));
+        assert_eq!(status_call(|| Ok(())), DSAPI_OK);
+        with_last_error(|message| assert_eq!(message, ""));
+    }
+}
