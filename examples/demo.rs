@@ -84,7 +84,7 @@ fn main() {
     let client_cert = ca.client("demo-client", Validity::CURRENT);
     let api_server = TestServer::start(
         ca.server(),
-        ClientAuth::Required(&[ca.cert_der.clone()]),
+        ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
         TestServer::echo_handler(),
     );
     let dir = TempDir::new("demo");

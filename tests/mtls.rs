@@ -376,7 +376,7 @@ fn a_rotated_certificate_is_reloaded_and_the_call_retried_once() {
     // The server now trusts only the renewed CA, and the file on disk is replaced.
     setup
         .server
-        .set_client_auth(ClientAuth::Required(&[new_ca.cert_der.clone()]));
+        .set_client_auth(ClientAuth::Required(std::slice::from_ref(&new_ca.cert_der)));
     std::fs::write(&cert_path, new.bundle_pem()).unwrap();
 
     let response = api.call("orders", Some(r#"{"HttpMethod": "PUT"}"#), b"same bytes").unwrap();

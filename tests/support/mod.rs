@@ -5,6 +5,7 @@
 
 pub mod pki;
 pub mod server;
+pub mod token_server;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,0 +1,75 @@
+//! Starts the loopback servers that the Python and C# wrapper tests call, writes an
+//! appsettings.json describing them, prints `READY <path>`, and runs until its standard input
+//! closes (so a test harness that dies never leaves it behind).
+//!
+//! APIs in the written configuration:
+//! - `Mtls`: an MTLS API answering "hello <client CN>".
+//! - `Echo`: the same server, answering with the request's method, target and body.
+//!
+//! Run: `cargo run --example loopback_servers -- <directory for the configuration>`
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::io::Read;
+use std::sync::Arc;
+
+use support::json_str;
+use support::pki::{TestCa, Validity};
+use support::server::{ClientAuth, Reply, Seen, TestServer};
+
+fn main() {
+    let directory = std::env::args().nth(1).unwrap_or_else(|| {
+        eprintln!("usage: loopback_servers <directory>");
+        std::process::exit(2);
+    });
+    let directory = std::path::PathBuf::from(directory);
+    std::fs::create_dir_all(&directory).expect("create the configuration directory");
+    let write = |name: &str, contents: &str| {
+        let path = directory.join(name);
+        std::fs::write(&path, contents).expect("write a file");
+        path.to_string_lossy().into_owned()
+    };
+
+    let ca = TestCa::new("Wrapper Test CA");
+    let client = ca.client("wrapper-client", Validity::CURRENT);
+    let server = TestServer::start(
+        ca.server(),
+        ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
+        Arc::new(|seen: &Seen| {
+            if seen.target.starts_with("/echo") {
+                let mut body = format!("{} {}\n", seen.method, seen.target).into_bytes();
+                body.extend_from_slice(&seen.body);
+                return Reply {
+                    status: 200,
+                    headers: vec![("X-Echo".into(), "yes".into())],
+                    body,
+                };
+            }
+            let who = seen
+                .client_cert
+                .as_ref()
+                .map(support::server::subject_cn)
+                .unwrap_or_default();
+            Reply::text(200, &format!("hello {who}"))
+        }),
+    );
+    let config = format!(
+        r#"{{
+  "AzureAd": {{ "ClientCredentials": [ {{ "SourceType": "Path", "CertificateDiskPath": {cert} }} ] }},
+  "DownstreamApis": {{
+    "Mtls": {{ "BaseUrl": "{url}", "RelativePath": "hello", "ProtocolScheme": "MTLS" }},
+    "Echo": {{ "BaseUrl": "{url}", "RelativePath": "echo", "ProtocolScheme": "MTLS" }}
+  }},
+  "Http": {{ "CaBundlePath": {ca} }}
+}}"#,
+        cert = json_str(&write("client.pem", &client.bundle_pem())),
+        url = server.url(),
+        ca = json_str(&write("ca.pem", &ca.cert_pem)),
+    );
+    let config_path = write("appsettings.json", &config);
+    println!("READY {config_path}");
+    // Serve until the parent closes our standard input.
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+}
