@@ -1,5 +1,6 @@
 //! The README's first command: a self-contained demo on loopback. It generates certificates,
-//! starts a local mTLS API, writes an appsettings.json, and calls the API through the C ABI
+//! starts a local mTLS API, a token endpoint (Entra ID's wire format, verifying the signed client
+//! assertion) and a Bearer API, writes an appsettings.json, and calls both APIs through the C ABI
 //! (the same `dsapi_*` functions a C, Python or .NET host calls).
 //!
 //! Run: `cargo run --example demo`
@@ -16,6 +17,7 @@ use downstream_api::ffi::response::*;
 use downstream_api::ffi::status::*;
 use support::pki::{TestCa, Validity};
 use support::server::{ClientAuth, TestServer};
+use support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
 use support::{TempDir, json_str};
 
 unsafe extern "C" fn print_log(_: *mut c_void, level: dsapi_log_level, message: *const c_char) {
@@ -87,21 +89,36 @@ fn main() {
         ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
         TestServer::echo_handler(),
     );
+    // The identity provider knows the app by its client id and certificate.
+    let issuer = TokenIssuer::new("demo-app");
+    issuer.set_certificate(Some(client_cert.cert_der.as_ref()));
+    let token_server = TokenServer::start(&ca, issuer.clone());
+    let bearer_server = TestServer::start(
+        ca.server(),
+        ClientAuth::None,
+        bearer_resource_handler(issuer.clone()),
+    );
     let dir = TempDir::new("demo");
     let config = format!(
         r#"{{
   "AzureAd": {{
+    "Instance": "{instance}",
+    "TenantId": "demo-tenant",
+    "ClientId": "demo-app",
     "ClientCredentials": [
       {{ "SourceType": "Path", "CertificateDiskPath": {cert} }}
     ]
   }},
   "DownstreamApis": {{
-    "OrdersMtls": {{ "BaseUrl": "{url}", "RelativePath": "orders", "ProtocolScheme": "MTLS" }}
+    "OrdersMtls": {{ "BaseUrl": "{url}", "RelativePath": "orders", "ProtocolScheme": "MTLS" }},
+    "ProfileBearer": {{ "BaseUrl": "{bearer_url}", "RelativePath": "me", "Scopes": ["api://demo-resource/.default"] }}
   }},
   "Http": {{ "CaBundlePath": {ca} }}
 }}"#,
+        instance = token_server.instance(),
         cert = json_str(&dir.write("client.pem", client_cert.bundle_pem())),
         url = api_server.url(),
+        bearer_url = bearer_server.url(),
         ca = json_str(&dir.write("ca.pem", &ca.cert_pem)),
     );
     let config_path = dir.write("appsettings.json", &config);
@@ -126,6 +143,16 @@ fn main() {
         "server saw: client certificate CN={}, Authorization header: {}",
         support::server::subject_cn(last.client_cert.as_ref().expect("client certificate")),
         last.header("authorization").unwrap_or("(none)")
+    );
+
+
+    call(client, "ProfileBearer");
+    call(client, "ProfileBearer");
+    issuer.assert_no_failures();
+    println!(
+        "token endpoint: {} request(s), assertion verified (signature, aud, exp, single-use jti); \
+         the second Bearer call used the cached token",
+        issuer.token_request_count()
     );
 
     dsapi_client_free(client);

@@ -5,6 +5,9 @@
 //! APIs in the written configuration:
 //! - `Mtls`: an MTLS API answering "hello <client CN>".
 //! - `Echo`: the same server, answering with the request's method, target and body.
+//! - `Bearer`: a Bearer API accepting tokens from the fake Entra token endpoint (scope
+//!   `api://wrapper-resource/.default`), which verifies the client assertion signed with the
+//!   same certificate.
 //!
 //! Run: `cargo run --example loopback_servers -- <directory for the configuration>`
 
@@ -17,6 +20,7 @@ use std::sync::Arc;
 use support::json_str;
 use support::pki::{TestCa, Validity};
 use support::server::{ClientAuth, Reply, Seen, TestServer};
+use support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
 
 fn main() {
     let directory = std::env::args().nth(1).unwrap_or_else(|| {
@@ -54,17 +58,25 @@ fn main() {
             Reply::text(200, &format!("hello {who}"))
         }),
     );
+    let issuer = TokenIssuer::new("wrapper-app");
+    issuer.set_certificate(Some(client.cert_der.as_ref()));
+    let token_server = TokenServer::start(&ca, issuer.clone());
+    let bearer_server = TestServer::start(ca.server(), ClientAuth::None, bearer_resource_handler(issuer));
     let config = format!(
         r#"{{
-  "AzureAd": {{ "ClientCredentials": [ {{ "SourceType": "Path", "CertificateDiskPath": {cert} }} ] }},
+  "AzureAd": {{ "Instance": "{instance}", "TenantId": "wrapper-tenant", "ClientId": "wrapper-app",
+               "ClientCredentials": [ {{ "SourceType": "Path", "CertificateDiskPath": {cert} }} ] }},
   "DownstreamApis": {{
     "Mtls": {{ "BaseUrl": "{url}", "RelativePath": "hello", "ProtocolScheme": "MTLS" }},
-    "Echo": {{ "BaseUrl": "{url}", "RelativePath": "echo", "ProtocolScheme": "MTLS" }}
+    "Echo": {{ "BaseUrl": "{url}", "RelativePath": "echo", "ProtocolScheme": "MTLS" }},
+    "Bearer": {{ "BaseUrl": "{bearer_url}", "RelativePath": "me", "Scopes": ["api://wrapper-resource/.default"] }}
   }},
   "Http": {{ "CaBundlePath": {ca} }}
 }}"#,
         cert = json_str(&write("client.pem", &client.bundle_pem())),
         url = server.url(),
+        instance = token_server.instance(),
+        bearer_url = bearer_server.url(),
         ca = json_str(&write("ca.pem", &ca.cert_pem)),
     );
     let config_path = write("appsettings.json", &config);

@@ -208,8 +208,18 @@ impl CredentialsProvider {
                         source: source_name(&entry.description).into(),
                     };
                     *self.selected[purpose.slot()].write() = Some(selection.clone());
-                    crate::log::info(|| format!("selected {}", selection.describe()));
-                    self.notify(&selection, EventKind::Selected, usage, None);
+                    // One credential serving both purposes is one selection, announced once.
+                    let already_announced = self
+                        .selected
+                        .iter()
+                        .filter_map(|slot| slot.read().clone())
+                        .filter(|other| other.same_as(&selection))
+                        .count()
+                        > 1;
+                    if !already_announced {
+                        crate::log::info(|| format!("selected {}", selection.describe()));
+                        self.notify(&selection, EventKind::Selected, usage, None);
+                    }
                     return Ok(selection);
                 }
                 Ok(other) => problems.push(format!("{label}: is {}", other.kind_name())),
