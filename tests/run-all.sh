@@ -18,5 +18,7 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 fi
 echo "== cargo test"
 cargo test --no-fail-fast
+echo "== Python and C# wrappers"
+bash bindings/run-tests.sh
 echo "== demo (README)"
 cargo run --quiet --example demo

@@ -1,0 +1,123 @@
+using System;
+
+namespace DownstreamApi
+{
+    /// <summary>A native call failed: <see cref="Status"/> is the code and <see cref="Exception.Message"/>
+    /// the library's message with the full cause chain (never secrets).</summary>
+    public class DownstreamApiException : Exception
+    {
+        public DownstreamApiException(Status status, string statusName, string message)
+            : base(string.IsNullOrEmpty(message) ? statusName : message)
+        {
+            Status = status;
+            StatusName = statusName;
+        }
+
+        /// <summary>The native status code.</summary>
+        public Status Status { get; private set; }
+
+        /// <summary>The status name, e.g. <c>"DSAPI_CONFIG_INVALID"</c>.</summary>
+        public string StatusName { get; private set; }
+
+        public override string ToString()
+        {
+            return StatusName + ": " + base.ToString();
+        }
+    }
+
+    /// <summary>DSAPI_INVALID_ARGUMENT: a NULL, non-UTF-8 or otherwise unusable argument.</summary>
+    public class InvalidArgumentException : DownstreamApiException
+    {
+        public InvalidArgumentException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_CONFIG_INVALID: malformed JSON, wrong type or missing value; the message names the JSON path.</summary>
+    public class ConfigurationException : DownstreamApiException
+    {
+        public ConfigurationException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_IO_ERROR: the configuration file could not be read (not a System.IO.IOException).</summary>
+    public class DownstreamApiIOException : DownstreamApiException
+    {
+        public DownstreamApiIOException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_UNKNOWN_API: the API name is not a key of DownstreamApis.</summary>
+    public class UnknownApiException : DownstreamApiException
+    {
+        public UnknownApiException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_CREDENTIAL_UNAVAILABLE: no configured credential could be loaded.</summary>
+    public class CredentialUnavailableException : DownstreamApiException
+    {
+        public CredentialUnavailableException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_CERTIFICATE_REJECTED: the server rejected the client certificate, also after a reload and one retry.</summary>
+    public class CertificateRejectedException : DownstreamApiException
+    {
+        public CertificateRejectedException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_TLS_ERROR: another TLS failure, e.g. an untrusted server certificate.</summary>
+    public class TlsException : DownstreamApiException
+    {
+        public TlsException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_NETWORK_ERROR: connection refused or reset, or name resolution failed.</summary>
+    public class NetworkException : DownstreamApiException
+    {
+        public NetworkException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_TIMEOUT: the connect or overall timeout elapsed (not a System.TimeoutException).</summary>
+    public class DownstreamApiTimeoutException : DownstreamApiException
+    {
+        public DownstreamApiTimeoutException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_INSECURE_URL: a certificate or token would have gone over plain http://.</summary>
+    public class InsecureUrlException : DownstreamApiException
+    {
+        public InsecureUrlException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_PROTOCOL_ERROR: the answer was not valid HTTP or was too large.</summary>
+    public class ProtocolException : DownstreamApiException
+    {
+        public ProtocolException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_UNSUPPORTED: the configuration asks for something this build does not do.</summary>
+    public class UnsupportedException : DownstreamApiException
+    {
+        public UnsupportedException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_NOT_FOUND: the looked-up item does not exist.</summary>
+    public class NotFoundException : DownstreamApiException
+    {
+        public NotFoundException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_BUFFER_TOO_SMALL (handled inside the wrapper).</summary>
+    public class BufferTooSmallException : DownstreamApiException
+    {
+        public BufferTooSmallException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_PANIC: a bug inside the library was caught at the C boundary.</summary>
+    public class NativePanicException : DownstreamApiException
+    {
+        public NativePanicException(Status s, string n, string m) : base(s, n, m) { }
+    }
+
+    /// <summary>DSAPI_TOKEN_ACQUISITION_FAILED: the token endpoint refused, or discovery failed.</summary>
+    public class TokenAcquisitionException : DownstreamApiException
+    {
+        public TokenAcquisitionException(Status s, string n, string m) : base(s, n, m) { }
+    }
+}

@@ -1,0 +1,367 @@
+"""Loads ``libdownstream_api`` and declares its C ABI for ctypes.
+
+This is the only module that touches the shared library. It declares ``argtypes`` and
+``restype`` for every function of ``include/downstream_api.h``, the opaque handle types, the
+callback types, the status codes, and the exceptions that the ``errcheck`` of every
+status-returning function raises.
+
+Where the library is looked for, first match wins:
+
+1. the file named by the ``DSAPI_LIBRARY`` environment variable;
+2. a library shipped inside this package directory (package data of a wheel);
+3. for development in a checkout, ``target/release`` then ``target/debug`` of the repository.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char,
+    c_char_p,
+    c_int64,
+    c_size_t,
+    c_uint16,
+    c_uint32,
+    c_void_p,
+)
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Type
+
+__all__ = [
+    "lib",
+    "library_path",
+    "status_name",
+    "last_error_message",
+    "error_for",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Status codes (mirror the #defines of the header; never renumbered)
+# ---------------------------------------------------------------------------------------------
+
+DSAPI_OK = 0
+DSAPI_INVALID_ARGUMENT = 1
+DSAPI_CONFIG_INVALID = 2
+DSAPI_IO_ERROR = 3
+DSAPI_UNKNOWN_API = 4
+DSAPI_CREDENTIAL_UNAVAILABLE = 5
+DSAPI_CERTIFICATE_REJECTED = 6
+DSAPI_TLS_ERROR = 7
+DSAPI_NETWORK_ERROR = 8
+DSAPI_TIMEOUT = 9
+DSAPI_INSECURE_URL = 10
+DSAPI_PROTOCOL_ERROR = 11
+DSAPI_UNSUPPORTED = 12
+DSAPI_NOT_FOUND = 13
+DSAPI_BUFFER_TOO_SMALL = 14
+DSAPI_PANIC = 15
+DSAPI_TOKEN_ACQUISITION_FAILED = 16
+
+DSAPI_LOG_ERROR = 1
+DSAPI_LOG_WARN = 2
+DSAPI_LOG_INFO = 3
+DSAPI_LOG_DEBUG = 4
+
+DSAPI_EVENT_SELECTED = 1
+DSAPI_EVENT_DESELECTED = 2
+DSAPI_EVENT_SUCCESSFULLY_USED = 3
+
+# ---------------------------------------------------------------------------------------------
+# Exceptions
+# ---------------------------------------------------------------------------------------------
+
+
+class DownstreamApiError(Exception):
+    """A call into the native library failed.
+
+    Attributes:
+        code: the ``dsapi_status`` number (``DSAPI_CONFIG_INVALID`` is 2, ...).
+        status_name: its name, e.g. ``"DSAPI_CONFIG_INVALID"``.
+        message: the library's message with the full cause chain (never contains secrets).
+    """
+
+    def __init__(self, code: int, status_name: str, message: str) -> None:
+        super().__init__(code, status_name, message)
+        self.code = code
+        self.status_name = status_name
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.status_name}: {self.message}" if self.message else self.status_name
+
+
+class InvalidArgumentError(DownstreamApiError):
+    """``DSAPI_INVALID_ARGUMENT``: a NULL, non-UTF-8 or otherwise unusable argument."""
+
+
+class ConfigError(DownstreamApiError):
+    """``DSAPI_CONFIG_INVALID``: malformed JSON, a wrong type or a missing value (the message
+    names the JSON path)."""
+
+
+class DsapiIOError(DownstreamApiError):
+    """``DSAPI_IO_ERROR``: a file named by the caller (the configuration file) could not be read.
+
+    Named with a prefix so that it is not confused with the built-in ``IOError``."""
+
+
+class UnknownApiError(DownstreamApiError):
+    """``DSAPI_UNKNOWN_API``: the API name is not a key of ``DownstreamApis``."""
+
+
+class CredentialUnavailableError(DownstreamApiError):
+    """``DSAPI_CREDENTIAL_UNAVAILABLE``: no configured credential could be loaded."""
+
+
+class CertificateRejectedError(DownstreamApiError):
+    """``DSAPI_CERTIFICATE_REJECTED``: the server rejected the client certificate, also after a
+    reload and one retry."""
+
+
+class TlsError(DownstreamApiError):
+    """``DSAPI_TLS_ERROR``: another TLS failure, e.g. an untrusted server certificate."""
+
+
+class NetworkError(DownstreamApiError):
+    """``DSAPI_NETWORK_ERROR``: connection refused or reset, or name resolution failed."""
+
+
+class DsapiTimeoutError(DownstreamApiError):
+    """``DSAPI_TIMEOUT``: the connect timeout or the call's overall timeout elapsed.
+
+    Named with a prefix so that it is not confused with the built-in ``TimeoutError``."""
+
+
+class InsecureUrlError(DownstreamApiError):
+    """``DSAPI_INSECURE_URL``: a certificate or token would have gone over plain ``http://``."""
+
+
+class ProtocolError(DownstreamApiError):
+    """``DSAPI_PROTOCOL_ERROR``: the answer was not valid HTTP or was too large."""
+
+
+class UnsupportedError(DownstreamApiError):
+    """``DSAPI_UNSUPPORTED``: the configuration asks for something this build does not do."""
+
+
+class NotFoundError(DownstreamApiError):
+    """``DSAPI_NOT_FOUND``: the looked-up item does not exist."""
+
+
+class BufferTooSmallError(DownstreamApiError):
+    """``DSAPI_BUFFER_TOO_SMALL`` (handled inside the wrapper; not expected by users)."""
+
+
+class NativePanicError(DownstreamApiError):
+    """``DSAPI_PANIC``: a bug inside the library was caught at the C boundary."""
+
+
+class TokenAcquisitionError(DownstreamApiError):
+    """``DSAPI_TOKEN_ACQUISITION_FAILED``: the token endpoint refused, or discovery failed."""
+
+
+ERROR_TYPES: Dict[int, Type[DownstreamApiError]] = {
+    DSAPI_INVALID_ARGUMENT: InvalidArgumentError,
+    DSAPI_CONFIG_INVALID: ConfigError,
+    DSAPI_IO_ERROR: DsapiIOError,
+    DSAPI_UNKNOWN_API: UnknownApiError,
+    DSAPI_CREDENTIAL_UNAVAILABLE: CredentialUnavailableError,
+    DSAPI_CERTIFICATE_REJECTED: CertificateRejectedError,
+    DSAPI_TLS_ERROR: TlsError,
+    DSAPI_NETWORK_ERROR: NetworkError,
+    DSAPI_TIMEOUT: DsapiTimeoutError,
+    DSAPI_INSECURE_URL: InsecureUrlError,
+    DSAPI_PROTOCOL_ERROR: ProtocolError,
+    DSAPI_UNSUPPORTED: UnsupportedError,
+    DSAPI_NOT_FOUND: NotFoundError,
+    DSAPI_BUFFER_TOO_SMALL: BufferTooSmallError,
+    DSAPI_PANIC: NativePanicError,
+    DSAPI_TOKEN_ACQUISITION_FAILED: TokenAcquisitionError,
+}
+
+# ---------------------------------------------------------------------------------------------
+# Finding and loading the library
+# ---------------------------------------------------------------------------------------------
+
+if sys.platform == "win32":
+    _LIBRARY_NAMES = ["downstream_api.dll"]
+elif sys.platform == "darwin":
+    _LIBRARY_NAMES = ["libdownstream_api.dylib"]
+else:
+    _LIBRARY_NAMES = ["libdownstream_api.so"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# bindings/python/downstream_api -> the repository root (only meaningful in a checkout).
+_REPO_ROOT = _PACKAGE_DIR.parents[2]
+
+
+def _candidates() -> List[Path]:
+    """The places searched after ``DSAPI_LIBRARY``, in order."""
+    places = [_PACKAGE_DIR]
+    places += [_REPO_ROOT / "target" / profile for profile in ("release", "debug")]
+    return [place / name for place in places for name in _LIBRARY_NAMES]
+
+
+def _find_library() -> str:
+    override = os.environ.get("DSAPI_LIBRARY")
+    if override:
+        if not Path(override).is_file():
+            raise OSError(f"DSAPI_LIBRARY names '{override}', which is not a file")
+        return override
+    for candidate in _candidates():
+        if candidate.is_file():
+            return str(candidate)
+    searched = ", ".join(str(c) for c in _candidates())
+    raise OSError(
+        "cannot find the downstream_api native library: set DSAPI_LIBRARY to its path "
+        f"(searched {searched})"
+    )
+
+
+library_path: str = _find_library()
+lib = ctypes.CDLL(library_path)
+
+# ---------------------------------------------------------------------------------------------
+# Types
+# ---------------------------------------------------------------------------------------------
+
+
+class dsapi_client(Structure):
+    """Opaque ``dsapi_client``; only ever used through ``POINTER(dsapi_client)``."""
+
+
+class dsapi_response(Structure):
+    """Opaque ``dsapi_response``; only ever used through ``POINTER(dsapi_response)``."""
+
+
+ClientPtr = POINTER(dsapi_client)
+ResponsePtr = POINTER(dsapi_response)
+
+
+class dsapi_credential_event(Structure):
+    """``struct dsapi_credential_event``; strings are borrowed for the callback only."""
+
+    _fields_ = [
+        ("kind", c_uint32),
+        ("thumbprint", c_char_p),
+        ("subject", c_char_p),
+        ("source", c_char_p),
+        ("protocol", c_char_p),
+        ("api_url", c_char_p),
+        ("error", c_char_p),
+    ]
+
+
+LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p)
+OBSERVER_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(dsapi_credential_event))
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+def status_name(status: int) -> str:
+    """The static name of a status, e.g. ``"DSAPI_TIMEOUT"`` (``"DSAPI_UNKNOWN_STATUS"``)."""
+    return lib.dsapi_status_str(status).decode("utf-8", "replace")
+
+
+def last_error_message() -> str:
+    """The calling thread's last error message ("" after a successful call)."""
+    needed = c_size_t(0)
+    status = lib.dsapi_last_error_message(None, 0, ctypes.byref(needed))
+    # The message can only change on this thread, so a buffer of the announced size fits.
+    while status == DSAPI_BUFFER_TOO_SMALL:
+        buffer = ctypes.create_string_buffer(max(needed.value, 1))
+        status = lib.dsapi_last_error_message(buffer, len(buffer), ctypes.byref(needed))
+        if status == DSAPI_OK:
+            return buffer.value.decode("utf-8", "replace")
+    return ""
+
+
+def error_for(status: int, message: Optional[str] = None) -> DownstreamApiError:
+    """The exception for ``status``, carrying the calling thread's last error message."""
+    if message is None:
+        message = last_error_message()
+    error_type = ERROR_TYPES.get(status, DownstreamApiError)
+    return error_type(status, status_name(status), message)
+
+
+def _check_status(result: int, func: Any, arguments: Any) -> int:
+    """``errcheck`` of every function returning ``dsapi_status``: raise unless ``DSAPI_OK``.
+
+    ctypes runs it on the calling thread right after the call, so the thread-local last error
+    still belongs to this call."""
+    if result != DSAPI_OK:
+        raise error_for(result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Declarations (one per exported function of the header)
+# ---------------------------------------------------------------------------------------------
+
+
+def _declare(name: str, restype: Any, argtypes: List[Any]) -> Callable[..., Any]:
+    function = getattr(lib, name)
+    function.restype = restype
+    function.argtypes = argtypes
+    return function
+
+
+def _declare_status(name: str, argtypes: List[Any]) -> Callable[..., Any]:
+    function = _declare(name, c_uint32, argtypes)
+    function.errcheck = _check_status
+    return function
+
+
+# Plain declarations first: error reporting itself uses them.
+_declare("dsapi_status_str", c_char_p, [c_uint32])
+_declare("dsapi_version", c_char_p, [])
+# No errcheck: BUFFER_TOO_SMALL is part of its protocol, and it must not recurse.
+_declare("dsapi_last_error_message", c_uint32, [POINTER(c_char), c_size_t, POINTER(c_size_t)])
+
+_declare_status("dsapi_set_log_callback", [LOG_CALLBACK, c_void_p, c_uint32])
+
+_declare_status("dsapi_client_new", [c_char_p, POINTER(ClientPtr)])
+_declare_status("dsapi_client_new_from_file", [c_char_p, POINTER(ClientPtr)])
+_declare("dsapi_client_free", None, [ClientPtr])
+# `body` is `const uint8_t *`; declared as c_char_p so that a bytes object is passed without a
+# copy (the length travels separately, so embedded NULs are fine).
+_declare_status(
+    "dsapi_client_call",
+    [ClientPtr, c_char_p, c_char_p, c_char_p, c_size_t, POINTER(ResponsePtr)],
+)
+_declare_status("dsapi_client_add_observer", [ClientPtr, OBSERVER_CALLBACK, c_void_p])
+
+_declare("dsapi_response_status", c_uint16, [ResponsePtr])
+_declare("dsapi_response_body", c_void_p, [ResponsePtr, POINTER(c_size_t)])
+_declare_status("dsapi_response_header", [ResponsePtr, c_char_p, POINTER(c_char_p)])
+_declare("dsapi_response_header_count", c_size_t, [ResponsePtr])
+_declare_status(
+    "dsapi_response_header_at", [ResponsePtr, c_size_t, POINTER(c_char_p), POINTER(c_char_p)]
+)
+_declare("dsapi_response_free", None, [ResponsePtr])
+
+# Owned strings come back as c_void_p (not c_char_p, which ctypes would turn into bytes and
+# lose the pointer that dsapi_string_free needs).
+_declare_status(
+    "dsapi_client_authorization_header", [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p)]
+)
+_declare_status(
+    "dsapi_client_acquire_token",
+    [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p), POINTER(c_int64)],
+)
+_declare("dsapi_string_free", None, [c_void_p])
+
+
+def take_string(pointer: c_void_p) -> str:
+    """Copies an owned string returned by the library and frees it."""
+    try:
+        return ctypes.string_at(pointer.value).decode("utf-8") if pointer.value else ""
+    finally:
+        lib.dsapi_string_free(pointer)
