@@ -177,3 +177,12 @@ def test_log_level_mapping(level, expected):
 def test_log_handler_can_be_set_and_removed():
     downstream_api.set_log_handler(logging.getLogger("test"), logging.DEBUG)
     downstream_api.set_log_handler(None)
+
+
+def test_constants_match_the_generated_header():
+    """Every #define of include/downstream_api.h is mirrored with the same value."""
+    header = Path(__file__).resolve().parents[3] / "include" / "downstream_api.h"
+    defines = dict(re.findall(r"^#define (DSAPI_[A-Z_]+) (\d+)$", header.read_text(), re.MULTILINE))
+    assert len(defines) > 20
+    for name, value in defines.items():
+        assert getattr(_native, name) == int(value), name
