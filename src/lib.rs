@@ -11,6 +11,7 @@ pub mod downstream;
 pub mod error;
 pub mod ffi;
 pub mod log;
+mod resolver;
 pub mod token;
 pub mod transport;
 

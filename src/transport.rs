@@ -18,6 +18,7 @@ use ureq::tls::{ClientCert, PrivateKey, RootCerts, TlsConfig};
 use crate::config::HttpOptions;
 use crate::credentials::certificate::Certificate;
 use crate::error::{Error, ErrorKind, Result, cause_chain};
+use crate::resolver::CachingResolver;
 
 /// A request as the downstream layer built it; kept whole so a retry resends the same bytes.
 pub struct Request<'a> {
@@ -112,7 +113,7 @@ impl Transport {
             .root_certs(self.roots.clone())
             .unversioned_rustls_crypto_provider(self.crypto.clone())
             .build();
-        Agent::config_builder()
+        let config = Agent::config_builder()
             .tls_config(tls)
             // Every request carries a certificate or a credential: never over plain http.
             .https_only(true)
@@ -122,9 +123,17 @@ impl Transport {
             .max_redirects_will_error(false)
             .timeout_connect(Some(self.options.connect_timeout))
             .timeout_global(Some(self.options.timeout))
+            // ureq's 128 KiB default buffers per agent dominate a client's memory; the input
+            // buffer stays at the 64 KiB response-header limit.
+            .input_buffer_size(64 * 1024)
+            .output_buffer_size(16 * 1024)
             .user_agent(concat!("downstream-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .new_agent()
+            .build();
+        Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            CachingResolver::default(),
+        )
     }
 
     /// Sends one request; a deadline bounds the whole exchange (the call's remaining time).

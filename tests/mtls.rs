@@ -225,6 +225,7 @@ fn loading_errors_name_the_entry_and_the_reason_but_never_the_password() {
         ),
         (path(&fixture("rsa-client.encrypted.pem"), None), "CertificatePassword is not set"),
         (path(&fixture("mismatched.pem"), None), "does not match the certificate"),
+        (path(&fixture("v1-client.pem"), None), "X.509 v1"),
         (setup.path_credential("expired.pem", &expired), "expired on"),
         (setup.path_credential("future.pem", &future), "is not valid before"),
         (

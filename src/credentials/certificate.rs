@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::InconsistentKeys;
 use rustls::sign::{CertifiedKey, SigningKey};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -51,14 +52,31 @@ impl Certificate {
             .load_private_key(key.clone_key())
             .map_err(|e| format!("the private key cannot be used: {e}"))?;
         // PFX files and PEM bundles do not always put the leaf first.
+        let mut unusable = None;
         let leaf_index = chain
             .iter()
             .position(|cert| {
-                CertifiedKey::new(vec![cert.clone()], signing_key.clone())
-                    .keys_match()
-                    .is_ok()
+                match CertifiedKey::new(vec![cert.clone()], signing_key.clone()).keys_match() {
+                    Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => true,
+                    Err(rustls::Error::InconsistentKeys(_)) => false,
+                    // rustls (and so the handshake) cannot use this certificate at all.
+                    Err(other) => {
+                        unusable.get_or_insert(other);
+                        false
+                    }
+                }
             })
-            .ok_or_else(|| "the private key does not match the certificate".to_string())?;
+            .ok_or_else(|| match unusable {
+                Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(e)))
+                    if format!("{e:?}").contains("Version") =>
+                {
+                    "the certificate is X.509 v1, which TLS clients do not accept; reissue it as \
+                     v3 (openssl x509 -req ... -extfile with basicConstraints)"
+                        .to_string()
+                }
+                Some(other) => format!("the certificate cannot be used: {other}"),
+                None => "the private key does not match the certificate".to_string(),
+            })?;
         chain.swap(0, leaf_index);
 
         let leaf = &chain[0];
