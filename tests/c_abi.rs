@@ -1,0 +1,740 @@
+//! The C ABI from C: compiles tests/c/ffi_test.c against `include/downstream_api.h` and the
+//! `libdownstream_api.so` that `cargo test` builds (the crate is a cdylib), runs it under
+//! AddressSanitizer + UndefinedBehaviorSanitizer with leak detection (and, in a second test, under
+//! valgrind), against in-process mTLS servers on 127.0.0.1, then checks what the servers saw.
+
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use support::pki::{Issued, TestCa, Validity};
+use support::server::{ClientAuth, Handler, Reply, Seen, TestServer, subject_cn};
+use support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
+use support::{FIXTURE_PASSWORD, TempDir, fixture, json_str};
+
+const LIBRARY: &str = "libdownstream_api.so";
+const CLIENT_CN: &str = "c-abi-client";
+/// CN of the certificate in tests/fixtures/rsa-client.aes.pfx (see tests/fixtures/generate.sh).
+const PFX_CN: &str = "rsa-fixture-client";
+/// Written into pfx-wrong-password.json; must never show up in a message or log line.
+const WRONG_PASSWORD: &str = "Wr0ng-Pa55word-c-abi";
+const APP_CLIENT_ID: &str = "c-abi-app";
+const TENANT: &str = "c-abi-tenant";
+/// The registered client secret, and a wrong one; neither may show up in a message or log line.
+const CLIENT_SECRET: &str = "c-abi-S3cret~value";
+const WRONG_SECRET: &str = "c-abi-Wr0ng~secret";
+/// Scope of the "Resource" Bearer API; the C program's threads use `THREADS_SCOPE`.
+const RESOURCE_SCOPE: &str = "api://resource/.default";
+const THREADS_SCOPE: &str = "api://threads/.default";
+
+/// Echoes what the server saw as text lines, then the raw request body, so the C program can check
+/// the request. `/api/status/NNN` answers with status NNN (204 without a body), `/api/slow`
+/// answers after 3 s. Response headers include a repeated header around another one (`X-Dup`,
+/// `X-Other`, `X-Dup`).
+fn echo_everything() -> Handler {
+    Arc::new(|seen: &Seen| {
+        if seen.target == "/api/slow" {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        let header = |name: &str| seen.header(name).unwrap_or("<absent>").to_string();
+        let cn = seen
+            .client_cert
+            .as_ref()
+            .map(|cert| subject_cn(cert))
+            .unwrap_or_else(|| "<none>".to_string());
+        let mut body = format!(
+            "method={}\ntarget={}\ncn={cn}\nauthorization={}\naccept={}\ncontent-type={}\n\
+             x-custom={}\nx-thread={}\nbody-length={}\nbody:\n",
+            seen.method,
+            seen.target,
+            header("authorization"),
+            header("accept"),
+            header("content-type"),
+            header("x-custom"),
+            header("x-thread"),
+            seen.body.len(),
+        )
+        .into_bytes();
+        body.extend_from_slice(&seen.body);
+        let status = seen
+            .target
+            .strip_prefix("/api/status/")
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(200);
+        if status == 204 {
+            body.clear();
+        }
+        let pair = |name: &str, value: &str| (name.to_string(), value.to_string());
+        Reply {
+            status,
+            headers: vec![
+                pair("Content-Type", "text/plain"),
+                pair("X-Echo-Method", &seen.method),
+                pair("X-Dup", "first"),
+                pair("X-Other", "middle"),
+                pair("X-Dup", "second"),
+            ],
+            body,
+        }
+    })
+}
+
+/// The directory holding `libdownstream_api.so`: the profile directory of this test executable
+/// (`target/<profile>/deps/c_abi-…` → `target/<profile>`), else `$CARGO_TARGET_DIR/<profile>` or
+/// `<manifest>/target/<profile>`.
+fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile_dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf);
+    let profile = profile_dir
+        .as_deref()
+        .and_then(Path::file_name)
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "debug".to_string());
+    let mut candidates: Vec<PathBuf> = profile_dir.into_iter().collect();
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(PathBuf::from(dir).join(&profile));
+    }
+    candidates.push(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(&profile),
+    );
+    let dir = candidates
+        .iter()
+        .find(|dir| dir.join(LIBRARY).is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "{LIBRARY} not found in any of {candidates:?}. `cargo test` builds it because the \
+                 crate's [lib] has crate-type \"cdylib\"; if that changed, run `cargo build --lib` \
+                 first"
+            )
+        });
+    // The .so, .a and .rlib come out of one rustc invocation; a .so much older than the rlib means
+    // cargo no longer builds the cdylib for tests and the one found is stale.
+    let modified = |name: &str| {
+        std::fs::metadata(dir.join(name))
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    if let (Some(so), Some(rlib)) = (modified(LIBRARY), modified("libdownstream_api.rlib")) {
+        let lag = rlib.duration_since(so).unwrap_or(Duration::ZERO);
+        assert!(
+            lag < Duration::from_secs(120),
+            "{} is {lag:?} older than libdownstream_api.rlib: it looks stale (is the cdylib still \
+             built by `cargo test`?). Run `cargo build --lib` and retry",
+            dir.join(LIBRARY).display()
+        );
+    }
+    dir
+}
+
+/// Compiles tests/c/ffi_test.c into `out`, with or without the sanitizers.
+fn compile(out: &Path, sanitizers: bool) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib_dir = library_dir();
+    let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_string()));
+    cc.current_dir(root)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g"]);
+    if sanitizers {
+        cc.args(["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]);
+    } else {
+        cc.arg("-O0");
+    }
+    cc.arg("-I")
+        .arg(root.join("include"))
+        .arg(root.join("tests/c/ffi_test.c"))
+        .arg("-o")
+        .arg(out)
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg(format!("-l:{LIBRARY}"))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-lpthread");
+    let output = cc
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler ({cc:?}): {e}"));
+    assert!(
+        output.status.success(),
+        "compiling tests/c/ffi_test.c failed ({:?}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The servers, certificates and configuration files one run of the C program needs.
+struct Fixture {
+    dir: TempDir,
+    client: Issued,
+    /// Requires the rcgen client certificate; answers with [`echo_everything`].
+    server: TestServer,
+    /// Requires a certificate from the fixture CA (the RSA PFX); also the server that rejects
+    /// the rcgen client certificate and that `untrusted.json` does not trust.
+    pfx_server: TestServer,
+    /// Fake Entra ID token endpoint and a resource server accepting its tokens (no client auth).
+    tokens: TokenServer,
+    resource: TestServer,
+    /// A 127.0.0.1 port nothing listens on.
+    closed_port: u16,
+}
+
+impl Fixture {
+    fn new(tag: &str) -> Fixture {
+        let ca = TestCa::new("C ABI Test CA");
+        let client = ca.client(CLIENT_CN, Validity::CURRENT);
+        let server = TestServer::start(
+            ca.server(),
+            ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
+            echo_everything(),
+        );
+        let fixture_ca = CertificateDer::from_pem_file(fixture("ca.pem")).expect("fixture CA");
+        let pfx_server = TestServer::start(
+            ca.server(),
+            ClientAuth::Required(&[fixture_ca]),
+            echo_everything(),
+        );
+
+        let issuer = TokenIssuer::new(APP_CLIENT_ID);
+        issuer.set_client_secret(Some(CLIENT_SECRET));
+        let tokens = TokenServer::start(&ca, issuer.clone());
+        let resource = TestServer::start(
+            ca.server(),
+            ClientAuth::None,
+            bearer_resource_handler(issuer),
+        );
+        let closed_port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+            listener.local_addr().expect("addr").port()
+        };
+
+        let dir = TempDir::new(tag);
+        let cert = dir.write("client.pem", client.bundle_pem());
+        let ca_bundle = dir.write("ca.pem", &ca.cert_pem);
+        let missing = dir.path().join("no-such-client.pem");
+        let config_with = |credential: String, base_url: &str, http: &str, ca_path: &str| {
+            format!(
+                r#"{{
+  "AzureAd": {{"ClientId": "c-abi-tests", "ClientCredentials": [{credential}]}},
+  "DownstreamApis": {{
+    "Orders": {{"BaseUrl": {base}, "RelativePath": "orders", "ProtocolScheme": "MTLS"}},
+    "Plain": {{"BaseUrl": {plain}, "RelativePath": "insecure", "ProtocolScheme": "MTLS"}}
+  }},
+  "Http": {{"CaBundlePath": {ca}{http}}}
+}}"#,
+                base = json_str(&format!("{base_url}/api")),
+                plain = json_str(&format!("http://127.0.0.1:{}/api", server.port)),
+                ca = json_str(ca_path),
+            )
+        };
+        let config =
+            |credential: String, base_url: &str| config_with(credential, base_url, "", &ca_bundle);
+        let path_credential = |path: &str| {
+            format!(
+                r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
+                json_str(path)
+            )
+        };
+        let pfx_credential = |password: &str| {
+            format!(
+                r#"{{"SourceType": "Path", "CertificateDiskPath": {}, "CertificatePassword": {}}}"#,
+                json_str(&fixture("rsa-client.aes.pfx")),
+                json_str(password)
+            )
+        };
+        dir.write("good.json", config(path_credential(&cert), &server.url()));
+        dir.write(
+            "missing-cert.json",
+            config(path_credential(&missing.to_string_lossy()), &server.url()),
+        );
+        dir.write(
+            "pfx-good.json",
+            config(pfx_credential(FIXTURE_PASSWORD), &pfx_server.url()),
+        );
+        dir.write(
+            "pfx-wrong-password.json",
+            config(pfx_credential(WRONG_PASSWORD), &pfx_server.url()),
+        );
+        dir.write("malformed.json", r#"{"AzureAd": ["#);
+        dir.write(
+            "not-utf8.json",
+            b"{\"AzureAd\": {\"ClientId\": \"\xff\xfe\"}}",
+        );
+        // The fixture CA did not issue the servers' certificates.
+        dir.write(
+            "untrusted.json",
+            config_with(
+                path_credential(&cert),
+                &pfx_server.url(),
+                "",
+                &fixture("ca.pem"),
+            ),
+        );
+        // The PFX server only accepts certificates of the fixture CA.
+        dir.write(
+            "rejected.json",
+            config(path_credential(&cert), &pfx_server.url()),
+        );
+        dir.write(
+            "small-limit.json",
+            config_with(
+                path_credential(&cert),
+                &server.url(),
+                r#", "MaxResponseBytes": 64"#,
+                &ca_bundle,
+            ),
+        );
+        dir.write(
+            "timeout.json",
+            config_with(
+                path_credential(&cert),
+                &server.url(),
+                r#", "TimeoutSeconds": 1"#,
+                &ca_bundle,
+            ),
+        );
+        let bearer = |secret: &str| {
+            format!(
+                r#"{{
+  "AzureAd": {{"Instance": {instance}, "TenantId": "{TENANT}", "ClientId": "{APP_CLIENT_ID}",
+              "ClientCredentials": [{{"SourceType": "ClientSecret", "ClientSecret": {secret}}}]}},
+  "DownstreamApis": {{
+    "Resource": {{"BaseUrl": {base}, "RelativePath": "me", "Scopes": ["{RESOURCE_SCOPE}"]}}
+  }},
+  "Http": {{"CaBundlePath": {ca}}}
+}}"#,
+                instance = json_str(&tokens.instance()),
+                secret = json_str(secret),
+                base = json_str(&resource.url()),
+                ca = json_str(&ca_bundle),
+            )
+        };
+        dir.write("bearer.json", bearer(CLIENT_SECRET));
+        dir.write("bearer-wrong-secret.json", bearer(WRONG_SECRET));
+        Fixture {
+            dir,
+            client,
+            server,
+            pfx_server,
+            tokens,
+            resource,
+            closed_port,
+        }
+    }
+
+    /// Runs `program` (optionally under `wrapper`, e.g. valgrind) with the fixture's inputs and
+    /// returns its combined output; panics with that output unless it exited 0 and reported
+    /// "N passed, 0 failed".
+    fn run(
+        &self,
+        wrapper: Option<&[&str]>,
+        program: &Path,
+        threads: usize,
+        calls: usize,
+        env: &[(&str, String)],
+        time_limit: Duration,
+    ) -> String {
+        let mut command = match wrapper {
+            Some(wrapper) => {
+                let mut command = Command::new(wrapper[0]);
+                command.args(&wrapper[1..]).arg(program);
+                command
+            }
+            None => Command::new(program),
+        };
+        command
+            .env("DSAPI_TEST_DIR", self.dir.path())
+            .env("DSAPI_TEST_BASE_URL", format!("{}/api", self.server.url()))
+            .env("DSAPI_TEST_CLIENT_CN", CLIENT_CN)
+            .env("DSAPI_TEST_THUMBPRINT", self.client.sha1_thumbprint())
+            .env("DSAPI_TEST_PFX_CN", PFX_CN)
+            .env("DSAPI_TEST_WRONG_PASSWORD", WRONG_PASSWORD)
+            .env("DSAPI_TEST_VERSION", env!("CARGO_PKG_VERSION"))
+            .env("DSAPI_TEST_THREADS", threads.to_string())
+            .env("DSAPI_TEST_CALLS", calls.to_string())
+            .env("DSAPI_TEST_CLOSED_PORT", self.closed_port.to_string())
+            .env("DSAPI_TEST_CLIENT_SECRET", CLIENT_SECRET)
+            .env("DSAPI_TEST_WRONG_SECRET", WRONG_SECRET)
+            .env("DSAPI_TEST_SCOPE", RESOURCE_SCOPE)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            // The library must not depend on the OS trust store: every config sets CaBundlePath.
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let (status, output) = run_with_time_limit(command, time_limit);
+        let passed_line = output.lines().rev().find_map(|line| {
+            let rest = line.strip_prefix("ffi_test: ")?;
+            let (passed, failed) = rest.split_once(" passed, ")?;
+            Some((passed.parse::<usize>().ok()?, failed.to_string()))
+        });
+        // Findings the program reports without failing (see the NOTE lines in ffi_test.c); the
+        // whole output with DSAPI_C_ABI_VERBOSE=1 (and `-- --nocapture`).
+        if std::env::var_os("DSAPI_C_ABI_VERBOSE").is_some() {
+            eprintln!("{output}");
+        }
+        for note in output.lines().filter(|line| line.starts_with("NOTE ")) {
+            eprintln!("ffi_test: {note}");
+        }
+        match (status, passed_line) {
+            (Some(0), Some((passed, failed))) if failed == "0 failed" && passed > 100 => {}
+            (status, line) => panic!(
+                "ffi_test did not succeed (exit status {status:?}, summary {line:?}, wanted \
+                 \"N passed, 0 failed\"); its output:\n{output}"
+            ),
+        }
+        output
+    }
+}
+
+/// Runs `command`, killing it after `limit`; returns its exit code (None when killed or signalled)
+/// and its stdout followed by its stderr.
+fn run_with_time_limit(mut command: Command, limit: Duration) -> (Option<i32>, String) {
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    // Drain both pipes on threads so a chatty child cannot block on a full pipe.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_thread = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.read_to_end(&mut text);
+        text
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        text
+    });
+    let started = Instant::now();
+    let mut killed = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for ffi_test") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            killed = true;
+            break child.wait().expect("wait for the killed ffi_test");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut output = String::from_utf8_lossy(&out_thread.join().unwrap_or_default()).into_owned();
+    let stderr = err_thread.join().unwrap_or_default();
+    if !stderr.is_empty() {
+        output.push_str("\n--- stderr ---\n");
+        output.push_str(&String::from_utf8_lossy(&stderr));
+    }
+    if killed {
+        output.push_str(&format!("\n--- killed after {limit:?} ---\n"));
+    }
+    (status.code(), output)
+}
+
+/// What the servers must have seen after a run with `threads` × `calls`.
+fn check_server_side(fixture: &Fixture, threads: usize, calls: usize, output: &str) {
+    let seen = fixture.server.seen();
+    let context = || format!("\nffi_test output:\n{output}");
+
+    // Every request on the MTLS server came with the configured certificate and no token.
+    for request in &seen {
+        assert_eq!(
+            request.client_cert.as_ref(),
+            Some(&fixture.client.cert_der),
+            "request {} {} without the configured client certificate{}",
+            request.method,
+            request.target,
+            context()
+        );
+        assert_eq!(
+            request.header("authorization"),
+            None,
+            "Authorization header on an MTLS call to {}{}",
+            request.target,
+            context()
+        );
+    }
+    // Nothing was attempted over plain http:// (the "Plain" API and the http BaseUrl override
+    // point at this TLS server's port: a plaintext request would be a failed handshake).
+    assert_eq!(
+        fixture.server.failed_handshakes(),
+        0,
+        "failed handshakes: something spoke plain HTTP to the TLS port{}",
+        context()
+    );
+    assert!(
+        !seen.iter().any(|r| r.target.contains("insecure")),
+        "a request for the http:// API reached the server{}",
+        context()
+    );
+    assert!(
+        !seen.iter().any(|r| r.target.contains("missing")),
+        "a call to an unknown API sent a request{}",
+        context()
+    );
+
+    // One client used from `threads` threads: each thread's calls arrived exactly once.
+    for thread in 0..threads {
+        for call in 0..calls {
+            let target = format!("/api/threads/{thread}/{call}");
+            let hits: Vec<&Seen> = seen.iter().filter(|r| r.target == target).collect();
+            assert_eq!(hits.len(), 1, "requests for {target}{}", context());
+            assert_eq!(hits[0].method, "GET");
+            assert_eq!(
+                hits[0].header("x-thread"),
+                Some(thread.to_string().as_str())
+            );
+        }
+    }
+    let threaded = seen
+        .iter()
+        .filter(|r| r.target.starts_with("/api/threads/"))
+        .count();
+    assert_eq!(threaded, threads * calls, "threaded requests{}", context());
+
+    // The POST with overrides, as sent.
+    let posts: Vec<&Seen> = seen
+        .iter()
+        .filter(|r| r.target.starts_with("/api/echo/post"))
+        .collect();
+    assert_eq!(posts.len(), 1, "POST requests{}", context());
+    let post = posts[0];
+    assert_eq!(post.method, "POST");
+    // JSON object order is not kept by the configuration parser, so either order is fine.
+    assert!(
+        post.target == "/api/echo/post?q=a%20b%26c&n=1"
+            || post.target == "/api/echo/post?n=1&q=a%20b%26c",
+        "POST target {}",
+        post.target
+    );
+    assert_eq!(post.header("x-custom"), Some("custom-value"));
+    assert_eq!(post.header("content-type"), Some("application/x-test"));
+    assert_eq!(post.header("accept"), Some("text/plain"));
+    assert_eq!(post.body, b"{\"n\":1}\x00\xffend");
+
+    // 401 on MTLS is a certificate rejection: exactly one retry. 403 is not: no retry.
+    let count = |target: &str| seen.iter().filter(|r| r.target == target).count();
+    assert_eq!(
+        count("/api/status/401"),
+        2,
+        "401 requests (one retry){}",
+        context()
+    );
+    assert_eq!(
+        count("/api/status/403"),
+        1,
+        "403 requests (no retry){}",
+        context()
+    );
+    assert_eq!(count("/api/status/404"), 1, "404 requests{}", context());
+
+    // Header injection attempts were refused, not sent.
+    assert!(
+        !seen
+            .iter()
+            .any(|r| r.header("x-injected").is_some() || r.header("bad name").is_some()),
+        "an injected header reached the server{}",
+        context()
+    );
+    // A call made from inside an observer callback went out.
+    assert_eq!(count("/api/reentrant"), 1, "re-entrant call{}", context());
+    let big = seen
+        .iter()
+        .find(|r| r.target == "/api/echo/big")
+        .unwrap_or_else(|| panic!("no large POST{}", context()));
+    assert_eq!(big.body.len(), 300 * 1024);
+    assert!(
+        big.body
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == ((i * 31 + 7) & 0xff) as u8),
+        "the large body arrived altered"
+    );
+
+    // The PFX server saw only the fixture certificate opened with the right password, once; the
+    // untrusted-server call (1) and the rejected certificate with its single retry (2) failed
+    // their handshakes.
+    let pfx_seen = fixture.pfx_server.seen();
+    assert_eq!(pfx_seen.len(), 1, "requests on the PFX server{}", context());
+    let presented = pfx_seen[0].client_cert.as_ref().map(|c| subject_cn(c));
+    assert_eq!(presented.as_deref(), Some(PFX_CN));
+    assert_eq!(pfx_seen[0].header("authorization"), None);
+    assert_eq!(
+        fixture.pfx_server.failed_handshakes(),
+        3,
+        "failed handshakes on the PFX server (untrusted server 1 + rejected certificate 2){}",
+        context()
+    );
+
+    // Tokens: one request per scope however many callers (cache, single flight across the 8
+    // threads); the wrong secret was refused once; the secret went only to the token endpoint.
+    let issuer = &fixture.tokens.issuer;
+    let issued = issuer.issued();
+    let issued_for = |scope: &str| issued.iter().filter(|t| t.scope == scope).count();
+    assert_eq!(
+        issued_for(RESOURCE_SCOPE),
+        1,
+        "tokens for {RESOURCE_SCOPE}{}",
+        context()
+    );
+    assert_eq!(
+        issued_for(THREADS_SCOPE),
+        1,
+        "tokens for {THREADS_SCOPE}{}",
+        context()
+    );
+    let failures = issuer.failures();
+    assert!(
+        failures.len() == 1 && failures[0].contains("AADSTS7000215"),
+        "token endpoint failures: {failures:?}{}",
+        context()
+    );
+    for request in issuer.token_requests() {
+        assert_eq!(request.tenant.as_deref(), Some(TENANT));
+        assert_eq!(request.param("client_id"), Some(APP_CLIENT_ID));
+    }
+    let resource_seen = fixture.resource.seen();
+    assert_eq!(resource_seen.len(), 1, "Bearer calls{}", context());
+    let authorization = resource_seen[0].header("authorization").unwrap_or_default();
+    assert!(
+        authorization.starts_with("Bearer tok-"),
+        "Authorization on the Bearer call: {authorization:?}"
+    );
+    for request in seen.iter().chain(&pfx_seen).chain(&resource_seen) {
+        let text = format!(
+            "{:?}{}",
+            request.headers,
+            String::from_utf8_lossy(&request.body)
+        );
+        assert!(
+            !text.contains(CLIENT_SECRET) && !text.contains(WRONG_SECRET),
+            "a client secret reached an API server"
+        );
+    }
+}
+
+fn tool_available(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+#[test]
+fn c_abi_under_address_and_undefined_behavior_sanitizers() {
+    let fixture = Fixture::new("c-abi-asan");
+    let program = fixture.dir.path().join("ffi_test_asan");
+    compile(&program, true);
+    // DSAPI_C_ABI_CALLS=N runs N calls per thread instead (a local stress knob).
+    let calls = std::env::var("DSAPI_C_ABI_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(25);
+    let threads = 8;
+    let started = Instant::now();
+    let output = fixture.run(
+        None,
+        &program,
+        threads,
+        calls,
+        &[
+            (
+                "ASAN_OPTIONS",
+                "detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:\
+                 strict_string_checks=1"
+                    .to_string(),
+            ),
+            (
+                "UBSAN_OPTIONS",
+                "halt_on_error=1:print_stacktrace=1".to_string(),
+            ),
+        ],
+        Duration::from_secs(300),
+    );
+    check_server_side(&fixture, threads, calls, &output);
+    assert!(
+        !output.contains("ERROR: AddressSanitizer")
+            && !output.contains("ERROR: LeakSanitizer")
+            && !output.contains("runtime error:"),
+        "sanitizer report in the output:\n{output}"
+    );
+    eprintln!(
+        "ffi_test under ASan+UBSan took {:?}: {}",
+        started.elapsed(),
+        output
+            .lines()
+            .rev()
+            .find(|line| line.starts_with("ffi_test: "))
+            .unwrap_or_default()
+    );
+}
+
+/// Two reports memcheck makes inside ring's hand-written assembly during every TLS 1.3 handshake,
+/// both false positives (the bytes are correct: the server verifies the signature and the tags
+/// match on every call). Memcheck's definedness tracking loses precision through ring's
+/// constant-time assembly (AES-GCM, P-256), so it believes:
+/// - the AEAD tag comparison in `ring::aead::…::open_within` branches on undefined bytes (origin:
+///   the AES key schedule built in `rustls::crypto::ring::tls13::AeadAlgorithm::decrypter`);
+/// - the CertificateVerify signature made by ring (origin: `emit_certverify_tls13`) holds
+///   undefined bytes when rustls writes the encrypted record to the socket.
+///
+/// Both are matched by ring/rustls frames, nothing in this crate or in the C program. (The libc
+/// frame of the second is named `send` or `__libc_send` depending on the run, hence the `...`.)
+const RING_VALGRIND_SUPPRESSIONS: &str = r#"{
+   ring-aead-open-tag-compare-false-positive
+   Memcheck:Cond
+   fun:_ZN4ring2bb23verify_slices_are_equal*
+   fun:_ZN4ring4aead9algorithm9Algorithm11open_within*
+}
+{
+   ring-signature-in-rustls-record-false-positive
+   Memcheck:Param
+   socketcall.sendto(msg)
+   ...
+   fun:_ZN6rustls4conn28ConnectionCommon$LT$Data$GT$9write_tls*
+}
+"#;
+
+#[test]
+fn c_abi_under_valgrind() {
+    const VALGRIND: &str = "valgrind";
+    assert!(
+        tool_available(VALGRIND),
+        "valgrind is not installed (expected /usr/bin/valgrind); install it to run this test"
+    );
+    let fixture = Fixture::new("c-abi-valgrind");
+    let program = fixture.dir.path().join("ffi_test_plain");
+    compile(&program, false);
+    let suppressions = fixture
+        .dir
+        .write("valgrind.supp", RING_VALGRIND_SUPPRESSIONS);
+    let suppressions = format!("--suppressions={suppressions}");
+    // Valgrind serialises threads and is ~50x slower: few calls, still 8 threads on one client.
+    let (threads, calls) = (8, 3);
+    let output = fixture.run(
+        Some(&[
+            VALGRIND,
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+            "--track-origins=yes",
+            &suppressions,
+            "--quiet",
+        ]),
+        &program,
+        threads,
+        calls,
+        &[],
+        Duration::from_secs(600),
+    );
+    check_server_side(&fixture, threads, calls, &output);
+}
