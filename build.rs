@@ -24,7 +24,9 @@ fn main() {
     for source in FFI_SOURCES {
         builder = builder.with_src(root.join(source));
     }
-    let bindings = builder.generate().expect("cbindgen could not parse src/ffi");
+    let bindings = builder
+        .generate()
+        .expect("cbindgen could not parse src/ffi");
     // write_to_file only touches the file when its content changes.
     bindings.write_to_file(root.join("include/downstream_api.h"));
 }

@@ -93,18 +93,28 @@ fn main() {
         per_call_us.push(started.elapsed().as_secs_f64() * 1e6 / batch as f64);
     }
     let ours = median(per_call_us);
-    assert_eq!(issuer.token_request_count(), cold_requests, "cache hits made requests");
+    assert_eq!(
+        issuer.token_request_count(),
+        cold_requests,
+        "cache hits made requests"
+    );
     dsapi_client_free(raw);
 
     issuer.set_delay(None);
     let msal = std::process::Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/bench/msal_reference.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/bench/msal_reference.py"
+        ))
         .args([&server.oidc_authority(), &ca_path, CLIENT_ID, SECRET, SCOPE])
         .output();
     let msal_us = msal.ok().and_then(|output| {
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         if !output.status.success() {
-            eprintln!("MSAL reference failed: {}", String::from_utf8_lossy(&output.stderr));
+            eprintln!(
+                "MSAL reference failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         text.lines()
             .find_map(|l| l.strip_prefix("msal_cache_hit_median_us "))
@@ -112,7 +122,9 @@ fn main() {
     });
 
     println!("token requests by 32 threads on a cold cache: {cold_requests} (target 1)");
-    println!("cache-hit dsapi_client_authorization_header: median {ours:.3} us per call (target <= 2 us)");
+    println!(
+        "cache-hit dsapi_client_authorization_header: median {ours:.3} us per call (target <= 2 us)"
+    );
     match msal_us {
         Some(reference) => println!(
             "MSAL Python acquire_token_for_client cache hit: median {reference:.2} us per call; ratio {:.0}x faster",

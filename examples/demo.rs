@@ -66,7 +66,14 @@ fn call(client: *const dsapi_client, api: &str) {
     let api_name = CString::new(api).unwrap();
     let mut response: *mut dsapi_response = ptr::null_mut();
     check(
-        dsapi_client_call(client, api_name.as_ptr(), ptr::null(), ptr::null(), 0, &mut response),
+        dsapi_client_call(
+            client,
+            api_name.as_ptr(),
+            ptr::null(),
+            ptr::null(),
+            0,
+            &mut response,
+        ),
         &format!("calling {api}"),
     );
     let mut len = 0usize;
@@ -130,7 +137,10 @@ fn main() {
     );
     let path = CString::new(config_path).unwrap();
     let mut client: *mut dsapi_client = ptr::null_mut();
-    check(dsapi_client_new_from_file(path.as_ptr(), &mut client), "dsapi_client_new_from_file");
+    check(
+        dsapi_client_new_from_file(path.as_ptr(), &mut client),
+        "dsapi_client_new_from_file",
+    );
     check(
         dsapi_client_add_observer(client, Some(print_event), ptr::null_mut()),
         "dsapi_client_add_observer",
@@ -144,7 +154,6 @@ fn main() {
         support::server::subject_cn(last.client_cert.as_ref().expect("client certificate")),
         last.header("authorization").unwrap_or("(none)")
     );
-
 
     call(client, "ProfileBearer");
     call(client, "ProfileBearer");

@@ -61,7 +61,11 @@ fn main() {
     let issuer = TokenIssuer::new("wrapper-app");
     issuer.set_certificate(Some(client.cert_der.as_ref()));
     let token_server = TokenServer::start(&ca, issuer.clone());
-    let bearer_server = TestServer::start(ca.server(), ClientAuth::None, bearer_resource_handler(issuer));
+    let bearer_server = TestServer::start(
+        ca.server(),
+        ClientAuth::None,
+        bearer_resource_handler(issuer),
+    );
     let config = format!(
         r#"{{
   "AzureAd": {{ "Instance": "{instance}", "TenantId": "wrapper-tenant", "ClientId": "wrapper-app",

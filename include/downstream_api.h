@@ -67,7 +67,8 @@ typedef struct dsapi_credential_event {
 } dsapi_credential_event;
 
 // Observer callback. Called on the thread making the call, possibly on several threads at once:
-// it must be thread-safe and must not call `dsapi_client_free` on the same client.
+// it must be thread-safe and must not call `dsapi_client_free` on the same client. It is called
+// with no internal lock held, so it may call other functions of this library.
 typedef void (*dsapi_observer_callback)(void *user_data, const struct dsapi_credential_event *event);
 
 // Success.
@@ -183,7 +184,8 @@ dsapi_status dsapi_set_log_callback(dsapi_log_callback callback,
 dsapi_status dsapi_client_new(const char *config_json, struct dsapi_client **client_out);
 
 // Like `dsapi_client_new`, reading the JSON from the file at `path` (UTF-8).
-// Errors also include `DSAPI_IO_ERROR` when the file cannot be read. Thread-safe.
+// Errors also include `DSAPI_IO_ERROR` when the file cannot be read; content that is not UTF-8
+// is `DSAPI_CONFIG_INVALID`. Thread-safe.
 dsapi_status dsapi_client_new_from_file(const char *path, struct dsapi_client **client_out);
 
 // Frees a client, its connections and cached credentials. `NULL` is a no-op. Takes ownership:
@@ -230,7 +232,8 @@ dsapi_status dsapi_client_add_observer(const struct dsapi_client *client,
 uint16_t dsapi_response_status(const struct dsapi_response *response);
 
 // The response body: returns a pointer to `*len_out` bytes, borrowed until
-// `dsapi_response_free`. The body is not NUL-terminated. When `response` is NULL, returns NULL
+// `dsapi_response_free`; never NULL for a valid response, even when the body is empty. The body
+// is not NUL-terminated. When `response` is NULL, returns NULL
 // and writes 0. `len_out` may be NULL. Thread-safe.
 const uint8_t *dsapi_response_body(const struct dsapi_response *response, size_t *len_out);
 
@@ -245,7 +248,8 @@ dsapi_status dsapi_response_header(const struct dsapi_response *response,
 // The number of response headers (0 when `response` is NULL). Thread-safe.
 size_t dsapi_response_header_count(const struct dsapi_response *response);
 
-// The header at `index` (0-based, in received order, names in lower case). On success
+// The header at `index` (0-based; names in lower case; repeated names are adjacent, in the order
+// they were received). On success
 // `*name_out` and `*value_out` receive strings borrowed until `dsapi_response_free`.
 // Errors: `DSAPI_INVALID_ARGUMENT` (NULL argument), `DSAPI_NOT_FOUND` (index out of range).
 // Thread-safe.

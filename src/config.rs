@@ -16,7 +16,8 @@ use crate::error::{Error, ErrorKind, Result};
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub identity: IdentityOptions,
-    /// `DownstreamApis` in file order; names are compared case-insensitively.
+    /// `DownstreamApis` (in key order, as .NET configuration lists them); names are compared
+    /// case-insensitively.
     pub apis: Vec<(String, ApiOptions)>,
     pub http: HttpOptions,
 }
@@ -271,7 +272,10 @@ impl CredentialDescription {
         if description.source_type.is_none() && !description.skip {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("{}.SourceType: missing, and no field tells which source is meant", node.path),
+                format!(
+                    "{}.SourceType: missing, and no field tells which source is meant",
+                    node.path
+                ),
             ));
         }
         Ok(description)
@@ -375,7 +379,10 @@ fn parse_source_type(node: &Node) -> Result<SourceType> {
         "storewithsubjectname" => SourceType::StoreWithSubjectName,
         "clientsecret" => SourceType::ClientSecret,
         "signedassertionfilepath" => SourceType::SignedAssertionFilePath,
-        _ if by_number.iter().any(|known| known.eq_ignore_ascii_case(&name)) => {
+        _ if by_number
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(&name)) =>
+        {
             SourceType::NotSupported(name)
         }
         _ => {
@@ -459,16 +466,18 @@ impl ApiOptions {
             merge_pairs(&mut options.extra_query, &query, false)?;
         }
         if let Some(token) = node.child("AcquireTokenOptions") {
-            options.acquire_token_options = AcquireTokenOptions::read(&token, &options.acquire_token_options)?;
+            options.acquire_token_options =
+                AcquireTokenOptions::read(&token, &options.acquire_token_options)?;
         }
         Ok(options)
     }
 
     /// Checks what a call will need, naming the field at `path` when it is missing or wrong.
     pub fn validate(&self, path: &str) -> Result<()> {
-        let base_url = self.base_url.as_deref().ok_or_else(|| {
-            Error::new(ErrorKind::Config, format!("{path}.BaseUrl: missing"))
-        })?;
+        let base_url = self
+            .base_url
+            .as_deref()
+            .ok_or_else(|| Error::new(ErrorKind::Config, format!("{path}.BaseUrl: missing")))?;
         if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -479,7 +488,10 @@ impl ApiOptions {
         {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("{path}.HttpMethod: '{}' is not an HTTP method", self.http_method),
+                format!(
+                    "{path}.HttpMethod: '{}' is not an HTTP method",
+                    self.http_method
+                ),
             ));
         }
         if self.protocol_scheme != ProtocolScheme::Mtls && self.scopes.is_empty() {
@@ -497,7 +509,11 @@ impl ApiOptions {
 
 /// Merges a JSON object of string values into `pairs`; header names compare case-insensitively,
 /// query parameter names exactly.
-fn merge_pairs(pairs: &mut Vec<(String, String)>, node: &Node, case_insensitive: bool) -> Result<()> {
+fn merge_pairs(
+    pairs: &mut Vec<(String, String)>,
+    node: &Node,
+    case_insensitive: bool,
+) -> Result<()> {
     for (key, value) in node.entries()? {
         let value = value
             .as_scalar_string()
@@ -523,7 +539,9 @@ impl HttpOptions {
         let seconds = |key: &str, default: Duration| -> Result<Duration> {
             match node.number(key)? {
                 None => Ok(default),
-                Some(value) if value > 0.0 && value.is_finite() => Ok(Duration::from_secs_f64(value)),
+                Some(value) if value > 0.0 && value.is_finite() => {
+                    Ok(Duration::from_secs_f64(value))
+                }
                 Some(_) => Err(Error::new(
                     ErrorKind::Config,
                     format!("{}.{key}: must be a positive number of seconds", node.path),
@@ -587,7 +605,11 @@ impl<'a> Node<'a> {
             Value::Array(_) => "an array",
             Value::Object(_) => "an object",
         };
-        let path = if self.path.is_empty() { "(root)" } else { &self.path };
+        let path = if self.path.is_empty() {
+            "(root)"
+        } else {
+            &self.path
+        };
         Error::new(
             ErrorKind::Config,
             format!("{path}: expected {expected}, found {found}"),
@@ -759,9 +781,12 @@ mod tests {
                 .contains("AzureAd.ClientCredentials[1].CertificateDiskPath: expected a string"),
             "{error}"
         );
-        let error = Config::parse(r#"{"DownstreamApis": {"A": {"BaseUrl": "https://x"}}}"#)
-            .unwrap_err();
-        assert!(error.message().contains("DownstreamApis.A.Scopes: missing"), "{error}");
+        let error =
+            Config::parse(r#"{"DownstreamApis": {"A": {"BaseUrl": "https://x"}}}"#).unwrap_err();
+        assert!(
+            error.message().contains("DownstreamApis.A.Scopes: missing"),
+            "{error}"
+        );
         let error = Config::parse("{").unwrap_err();
         assert!(error.message().contains("not valid JSON"), "{error}");
     }
@@ -774,7 +799,10 @@ mod tests {
                 "AzureAd__ClientCredentials__0__CertificatePassword".to_string(),
                 "p".to_string(),
             ),
-            ("DownstreamApis__Orders__ProtocolScheme".to_string(), "MTLS".to_string()),
+            (
+                "DownstreamApis__Orders__ProtocolScheme".to_string(),
+                "MTLS".to_string(),
+            ),
             ("PATH".to_string(), "/bin".to_string()),
         ];
         let config = Config::parse_with_environment(
@@ -787,7 +815,10 @@ mod tests {
         let credential = &config.identity.client_credentials[0];
         assert_eq!(credential.certificate_password.as_deref(), Some("p"));
         assert_eq!(credential.certificate_disk_path.as_deref(), Some("/a.pfx"));
-        assert_eq!(config.api("orders").unwrap().protocol_scheme, ProtocolScheme::Mtls);
+        assert_eq!(
+            config.api("orders").unwrap().protocol_scheme,
+            ProtocolScheme::Mtls
+        );
     }
 
     #[test]

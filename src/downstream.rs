@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::config::{AcquireTokenOptions, ApiOptions, Config, Node, ProtocolScheme};
-use crate::credentials::{CredentialsProvider, Purpose};
 use crate::credentials::observer::{Observer, Usage};
+use crate::credentials::{CredentialsProvider, Purpose};
 use crate::error::{Error, ErrorKind, Result};
 use crate::token::{AccessToken, TokenProvider};
 use crate::transport::{self, Request, Response, Transport};
@@ -55,7 +55,12 @@ impl DownstreamApi {
 
     /// Calls the API named `api_name` in `DownstreamApis`. Any HTTP status is a successful call;
     /// an error means no response could be had.
-    pub fn call(&self, api_name: &str, overrides_json: Option<&str>, body: &[u8]) -> Result<Response> {
+    pub fn call(
+        &self,
+        api_name: &str,
+        overrides_json: Option<&str>,
+        body: &[u8],
+    ) -> Result<Response> {
         let options = self.options_for(api_name, overrides_json)?;
         let url = build_url(&options);
         match options.protocol_scheme {
@@ -68,12 +73,17 @@ impl DownstreamApi {
 
     /// The `Authorization` header value a call to `api_name` would carry, for hosts that send
     /// requests with their own HTTP stack (Id.Web's `IAuthorizationHeaderProvider`).
-    pub fn authorization_header(&self, api_name: &str, overrides_json: Option<&str>) -> Result<String> {
+    pub fn authorization_header(
+        &self,
+        api_name: &str,
+        overrides_json: Option<&str>,
+    ) -> Result<String> {
         let options = self.options_for(api_name, overrides_json)?;
         match options.protocol_scheme {
             ProtocolScheme::Bearer => {
                 let deadline = transport::deadline_after(self.transport.options().timeout);
-                let token = self.token(&options.scopes, &options.acquire_token_options, deadline)?;
+                let token =
+                    self.token(&options.scopes, &options.acquire_token_options, deadline)?;
                 Ok(format!("Bearer {}", token.token))
             }
             ProtocolScheme::Mtls => Err(Error::new(
@@ -86,14 +96,24 @@ impl DownstreamApi {
     }
 
     /// An app token for explicit scopes; `options_json` is an `AcquireTokenOptions` object.
-    pub fn acquire_token(&self, scopes: &[&str], options_json: Option<&str>) -> Result<AccessToken> {
+    pub fn acquire_token(
+        &self,
+        scopes: &[&str],
+        options_json: Option<&str>,
+    ) -> Result<AccessToken> {
         let options = match options_json {
             None => AcquireTokenOptions::default(),
             Some(json) => {
                 let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
-                    Error::new(ErrorKind::Config, format!("options are not valid JSON: {e}"))
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("options are not valid JSON: {e}"),
+                    )
                 })?;
-                AcquireTokenOptions::read(&Node::named(&value, "options"), &AcquireTokenOptions::default())?
+                AcquireTokenOptions::read(
+                    &Node::named(&value, "options"),
+                    &AcquireTokenOptions::default(),
+                )?
             }
         };
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
@@ -101,9 +121,19 @@ impl DownstreamApi {
         self.token(&scopes, &options, deadline)
     }
 
-    fn token(&self, scopes: &[String], options: &AcquireTokenOptions, deadline: std::time::Instant) -> Result<AccessToken> {
-        self.tokens
-            .acquire(&self.credentials, &self.transport, scopes, options, deadline)
+    fn token(
+        &self,
+        scopes: &[String],
+        options: &AcquireTokenOptions,
+        deadline: std::time::Instant,
+    ) -> Result<AccessToken> {
+        self.tokens.acquire(
+            &self.credentials,
+            &self.transport,
+            scopes,
+            options,
+            deadline,
+        )
     }
 
     /// Bearer: an app token in `Authorization`, no client certificate. A claims challenge (401
@@ -118,7 +148,10 @@ impl DownstreamApi {
         let deadline = transport::deadline_after(self.transport.options().timeout);
         let token = self.token(&options.scopes, &options.acquire_token_options, deadline)?;
         let mut headers = request_headers(options, body);
-        headers.push(("Authorization".to_string(), format!("Bearer {}", token.token)));
+        headers.push((
+            "Authorization".to_string(),
+            format!("Bearer {}", token.token),
+        ));
         let agent = self.transport.anonymous_agent();
         let request = Request {
             method: &options.http_method,
@@ -130,7 +163,9 @@ impl DownstreamApi {
         let Some(claims) = claims_challenge(&response) else {
             return Ok(response);
         };
-        crate::log::info(|| format!("{url} asked for claims; acquiring a new token and resending once"));
+        crate::log::info(|| {
+            format!("{url} asked for claims; acquiring a new token and resending once")
+        });
         let with_claims = AcquireTokenOptions {
             claims: Some(claims),
             ..options.acquire_token_options.clone()
@@ -148,14 +183,27 @@ impl DownstreamApi {
         self.transport.send(&agent, &request, deadline)
     }
 
-    fn options_for(&self, api_name: &str, overrides_json: Option<&str>) -> Result<Cow<'_, ApiOptions>> {
+    fn options_for(
+        &self,
+        api_name: &str,
+        overrides_json: Option<&str>,
+    ) -> Result<Cow<'_, ApiOptions>> {
         let base = self.config.api(api_name).ok_or_else(|| {
-            let known: Vec<&str> = self.config.apis.iter().map(|(name, _)| name.as_str()).collect();
+            let known: Vec<&str> = self
+                .config
+                .apis
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect();
             Error::new(
                 ErrorKind::UnknownApi,
                 format!(
                     "no API named '{api_name}' in DownstreamApis (configured: {})",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             )
         })?;
@@ -163,7 +211,10 @@ impl DownstreamApi {
             return Ok(Cow::Borrowed(base));
         };
         let value: serde_json::Value = serde_json::from_str(json).map_err(|e| {
-            Error::new(ErrorKind::Config, format!("overrides are not valid JSON: {e}"))
+            Error::new(
+                ErrorKind::Config,
+                format!("overrides are not valid JSON: {e}"),
+            )
         })?;
         let merged = ApiOptions::read(&Node::named(&value, "overrides"), base)?;
         merged.validate("overrides")?;
@@ -195,7 +246,10 @@ impl DownstreamApi {
         let mut retried = false;
         loop {
             let certificate = selection.certificate().cloned().ok_or_else(|| {
-                Error::new(ErrorKind::CredentialUnavailable, "the MTLS selection is not a certificate")
+                Error::new(
+                    ErrorKind::CredentialUnavailable,
+                    "the MTLS selection is not a certificate",
+                )
             })?;
             let agent = self.transport.agent_for(&certificate);
             let outcome = self.transport.send(&agent, &request, deadline);
@@ -216,8 +270,12 @@ impl DownstreamApi {
                 Some(reason) if !retried => {
                     retried = true;
                     self.transport.forget(&certificate);
-                    selection = self.credentials.rotate(Purpose::Mtls, &selection, &usage, &reason)?;
-                    crate::log::info(|| format!("retrying {url} once after reloading the certificate"));
+                    selection =
+                        self.credentials
+                            .rotate(Purpose::Mtls, &selection, &usage, &reason)?;
+                    crate::log::info(|| {
+                        format!("retrying {url} once after reloading the certificate")
+                    });
                 }
                 // The retry was rejected too: a response is returned as is, an error says so.
                 Some(_) => {
@@ -281,7 +339,9 @@ fn response_rejects_certificate(response: &Response) -> Option<String> {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 fn request_headers(options: &ApiOptions, body: &[u8]) -> Vec<(String, String)> {
@@ -296,12 +356,16 @@ fn request_headers(options: &ApiOptions, body: &[u8]) -> Vec<(String, String)> {
 /// `BaseUrl` without trailing `/` + `/` + `RelativePath` without leading `/`, then
 /// `ExtraQueryParameters` percent-encoded.
 pub fn build_url(options: &ApiOptions) -> String {
-    let base = options.base_url.as_deref().unwrap_or_default().trim_end_matches('/');
+    let base = options
+        .base_url
+        .as_deref()
+        .unwrap_or_default()
+        .trim_end_matches('/');
     let relative = options.relative_path.trim_start_matches('/');
     let mut url = if relative.is_empty() {
-        base.to_string()
+        encode_unsafe_url_characters(base)
     } else {
-        format!("{base}/{relative}")
+        encode_unsafe_url_characters(&format!("{base}/{relative}"))
     };
     for (name, value) in &options.extra_query {
         url.push(if url.contains('?') { '&' } else { '?' });
@@ -310,6 +374,20 @@ pub fn build_url(options: &ApiOptions) -> String {
         url.push_str(&percent_encode(value));
     }
     url
+}
+
+/// Percent-encodes what may not appear in a URL (spaces, quotes, non-ASCII, ...), as .NET's `Uri`
+/// does, leaving delimiters and existing escapes alone.
+fn encode_unsafe_url_characters(url: &str) -> String {
+    let mut encoded = String::with_capacity(url.len());
+    for byte in url.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#[]%".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 fn percent_encode(text: &str) -> String {
@@ -336,7 +414,19 @@ mod tests {
             extra_query: vec![("q".into(), "a b&c".into()), ("n".into(), "1".into())],
             ..ApiOptions::default()
         };
-        assert_eq!(build_url(&options), "https://host/api/v1/items?q=a%20b%26c&n=1");
+        assert_eq!(
+            build_url(&options),
+            "https://host/api/v1/items?q=a%20b%26c&n=1"
+        );
+        let spaced = ApiOptions {
+            base_url: Some("https://host".into()),
+            relative_path: "files/my report é.txt".into(),
+            ..ApiOptions::default()
+        };
+        assert_eq!(
+            build_url(&spaced),
+            "https://host/files/my%20report%20%C3%A9.txt"
+        );
         let bare = ApiOptions {
             base_url: Some("https://host/".into()),
             ..ApiOptions::default()
@@ -354,7 +444,10 @@ mod tests {
         let encoded = challenge(
             r#"Bearer realm="", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnt9fQ==""#,
         );
-        assert_eq!(claims_challenge(&encoded).as_deref(), Some(r#"{"access_token":{}}"#));
+        assert_eq!(
+            claims_challenge(&encoded).as_deref(),
+            Some(r#"{"access_token":{}}"#)
+        );
         let other = challenge(r#"Bearer error="invalid_token""#);
         assert_eq!(claims_challenge(&other), None);
     }

@@ -32,8 +32,15 @@ impl Resolver for CachingResolver {
         let authority = uri.authority().ok_or(ureq::Error::HostNotFound)?;
         let port = authority
             .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+            .unwrap_or(if uri.scheme_str() == Some("http") {
+                80
+            } else {
+                443
+            });
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         if let Ok(ip) = host.parse::<IpAddr>() {
             let mut addresses = self.lookup.empty();
             addresses.push(SocketAddr::new(ip, port));

@@ -81,7 +81,10 @@ impl Transport {
             .entry(certificate.thumbprint_sha256.clone())
             .or_insert_with(|| {
                 crate::log::debug(|| {
-                    format!("new connection pool for certificate {}", certificate.thumbprint)
+                    format!(
+                        "new connection pool for certificate {}",
+                        certificate.thumbprint
+                    )
                 });
                 self.build_agent(Some(certificate))
             })
@@ -90,7 +93,9 @@ impl Transport {
 
     /// The agent that presents no client certificate.
     pub fn anonymous_agent(&self) -> Agent {
-        self.anonymous.get_or_init(|| self.build_agent(None)).clone()
+        self.anonymous
+            .get_or_init(|| self.build_agent(None))
+            .clone()
     }
 
     /// Drops the agent of a rejected certificate so that no pooled connection or TLS session of it
@@ -146,11 +151,21 @@ impl Transport {
             .method(request.method)
             .uri(request.url);
         for (name, value) in request.headers {
-            builder = builder.header(name.as_str(), value.as_str());
+            let invalid = |what: &str| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("header '{}': invalid {what}", name.escape_debug()),
+                )
+            };
+            let header_name =
+                ureq::http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("name"))?;
+            let header_value = ureq::http::HeaderValue::from_str(value)
+                .map_err(|_| invalid("value (control characters?)"))?;
+            builder = builder.header(header_name, header_value);
         }
-        let http_request = builder.body(request.body).map_err(|e| {
-            Error::new(ErrorKind::InvalidArgument, format!("invalid request: {e}"))
-        })?;
+        let http_request = builder
+            .body(request.body)
+            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid request: {e}")))?;
         let http_request = agent
             .configure_request(http_request)
             .timeout_global(Some(remaining.min(self.options.timeout)))
@@ -270,7 +285,10 @@ fn classify_rustls(error: &rustls::Error) -> ErrorKind {
 }
 
 fn classify_io(error: &io::Error) -> ErrorKind {
-    if let Some(tls) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+    if let Some(tls) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
         return classify_rustls(tls);
     }
     match error.kind() {

@@ -1089,3 +1089,41 @@ fn the_fake_endpoint_verifies_what_it_receives() {
         "{challenge}"
     );
 }
+
+/// Observers run without the library's internal locks: a `Selected` observer fired by an MTLS
+/// selection may ask the same client for a token (which selects the credential for tokens).
+#[test]
+fn an_observer_may_call_back_into_the_same_client() {
+    let setup = setup();
+    let api = Arc::new(setup.entra_rsa());
+    let nested = Arc::new(Mutex::new(Vec::new()));
+    let weak = Arc::downgrade(&api);
+    let results = nested.clone();
+    api.add_observer(Arc::new(move |event: &CredentialEvent| {
+        if event.kind == EventKind::Selected
+            && event.protocol == "MTLS"
+            && let Some(api) = weak.upgrade()
+        {
+            let header = api.authorization_header("Graph", None);
+            results
+                .lock()
+                .unwrap()
+                .push(header.map(|h| h.starts_with("Bearer ")));
+        }
+    }));
+    let (done, finished) = std::sync::mpsc::channel();
+    let caller = api.clone();
+    std::thread::spawn(move || {
+        // An MTLS call selects the certificate for the handshake; the answer does not matter.
+        let _ = caller.call("Graph", Some(r#"{"ProtocolScheme": "MTLS"}"#), b"");
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the call finished: no deadlock when an observer calls back into the client");
+    // The resource answers 401 to a call without a token, which on MTLS means "reload the
+    // certificate and retry": two selections, each asking for a token from inside the observer.
+    let nested = nested.lock().unwrap();
+    assert!(!nested.is_empty(), "the observer ran");
+    assert!(nested.iter().all(|r| *r == Ok(true)), "{nested:?}");
+}

@@ -61,7 +61,10 @@ impl Setup {
 
     fn path_credential(&self, name: &str, issued: &Issued) -> String {
         let path = self.dir.write(name, issued.bundle_pem());
-        format!(r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#, json_str(&path))
+        format!(
+            r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
+            json_str(&path)
+        )
     }
 }
 
@@ -129,9 +132,8 @@ fn every_source_type_loads() {
     store.write("not-a-cert.txt", "hello");
     let rsa_thumbprint = {
         use rustls::pki_types::pem::PemObject;
-        let der =
-            rustls::pki_types::CertificateDer::from_pem_file(fixture("rsa-client.pkcs8.pem"))
-                .unwrap();
+        let der = rustls::pki_types::CertificateDer::from_pem_file(fixture("rsa-client.pkcs8.pem"))
+            .unwrap();
         ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der)
             .as_ref()
             .iter()
@@ -141,14 +143,35 @@ fn every_source_type_loads() {
     let password = json_str(FIXTURE_PASSWORD);
     let store_path = json_str(&store.path().to_string_lossy());
     let cases: Vec<(&str, String)> = vec![
-        ("PEM, rcgen EC key (PKCS#8)", setup.path_credential("rcgen.pem", &rcgen_client)),
-        ("PEM, RSA PKCS#8", path(&fixture("rsa-client.pkcs8.pem"), None)),
-        ("PEM, RSA PKCS#1", path(&fixture("rsa-client.pkcs1.pem"), None)),
-        ("PEM, encrypted PKCS#8", path(&fixture("rsa-client.encrypted.pem"), Some(FIXTURE_PASSWORD))),
+        (
+            "PEM, rcgen EC key (PKCS#8)",
+            setup.path_credential("rcgen.pem", &rcgen_client),
+        ),
+        (
+            "PEM, RSA PKCS#8",
+            path(&fixture("rsa-client.pkcs8.pem"), None),
+        ),
+        (
+            "PEM, RSA PKCS#1",
+            path(&fixture("rsa-client.pkcs1.pem"), None),
+        ),
+        (
+            "PEM, encrypted PKCS#8",
+            path(&fixture("rsa-client.encrypted.pem"), Some(FIXTURE_PASSWORD)),
+        ),
         ("PEM, EC SEC1", path(&fixture("ec-client.sec1.pem"), None)),
-        ("PFX, AES", path(&fixture("rsa-client.aes.pfx"), Some(FIXTURE_PASSWORD))),
-        ("PFX, 3DES", path(&fixture("rsa-client.3des.pfx"), Some(FIXTURE_PASSWORD))),
-        ("PFX, RC2", path(&fixture("rsa-client.rc2.pfx"), Some(FIXTURE_PASSWORD))),
+        (
+            "PFX, AES",
+            path(&fixture("rsa-client.aes.pfx"), Some(FIXTURE_PASSWORD)),
+        ),
+        (
+            "PFX, 3DES",
+            path(&fixture("rsa-client.3des.pfx"), Some(FIXTURE_PASSWORD)),
+        ),
+        (
+            "PFX, RC2",
+            path(&fixture("rsa-client.rc2.pfx"), Some(FIXTURE_PASSWORD)),
+        ),
         (
             "Base64Encoded PFX",
             format!(
@@ -203,7 +226,10 @@ fn path(file: &str, password: Option<&str>) -> String {
             json_str(file),
             json_str(p)
         ),
-        None => format!(r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#, json_str(file)),
+        None => format!(
+            r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
+            json_str(file)
+        ),
     }
 }
 
@@ -214,7 +240,10 @@ fn loading_errors_name_the_entry_and_the_reason_but_never_the_password() {
     let future = setup.ca.client("future", Validity::NOT_YET_VALID);
     let wrong_password = "not-the-password-123";
     let cases = vec![
-        (path("/nonexistent/client.pem", None), "cannot read '/nonexistent/client.pem'"),
+        (
+            path("/nonexistent/client.pem", None),
+            "cannot read '/nonexistent/client.pem'",
+        ),
         (
             path(&fixture("rsa-client.aes.pfx"), Some(wrong_password)),
             "wrong CertificatePassword",
@@ -223,11 +252,20 @@ fn loading_errors_name_the_entry_and_the_reason_but_never_the_password() {
             path(&fixture("rsa-client.encrypted.pem"), Some(wrong_password)),
             "cannot decrypt the private key",
         ),
-        (path(&fixture("rsa-client.encrypted.pem"), None), "CertificatePassword is not set"),
-        (path(&fixture("mismatched.pem"), None), "does not match the certificate"),
+        (
+            path(&fixture("rsa-client.encrypted.pem"), None),
+            "CertificatePassword is not set",
+        ),
+        (
+            path(&fixture("mismatched.pem"), None),
+            "does not match the certificate",
+        ),
         (path(&fixture("v1-client.pem"), None), "X.509 v1"),
         (setup.path_credential("expired.pem", &expired), "expired on"),
-        (setup.path_credential("future.pem", &future), "is not valid before"),
+        (
+            setup.path_credential("future.pem", &future),
+            "is not valid before",
+        ),
         (
             r#"{"SourceType": "ClientSecret", "ClientSecret": "s3cret-value"}"#.to_string(),
             "is a client secret",
@@ -239,7 +277,10 @@ fn loading_errors_name_the_entry_and_the_reason_but_never_the_password() {
             ),
             "no time-valid certificate with thumbprint 00",
         ),
-        (r#"{"SourceType": "KeyVault"}"#.to_string(), "KeyVault is not supported"),
+        (
+            r#"{"SourceType": "KeyVault"}"#.to_string(),
+            "KeyVault is not supported",
+        ),
     ];
     for (credential, reason) in cases {
         let api = setup.client_with(&credential);
@@ -247,7 +288,10 @@ fn loading_errors_name_the_entry_and_the_reason_but_never_the_password() {
         assert_eq!(error.kind(), ErrorKind::CredentialUnavailable, "{error}");
         let message = error.message();
         assert!(message.contains("ClientCredentials[0]"), "{message}");
-        assert!(message.contains(reason), "expected '{reason}' in: {message}");
+        assert!(
+            message.contains(reason),
+            "expected '{reason}' in: {message}"
+        );
         assert!(!message.contains(wrong_password), "{message}");
         assert!(!message.contains("s3cret-value"), "{message}");
     }
@@ -276,7 +320,11 @@ fn skips_skipped_entries_and_secrets_to_the_first_usable_certificate() {
     let kinds: Vec<EventKind> = events.lock().unwrap().iter().map(|e| e.0).collect();
     assert_eq!(
         kinds,
-        [EventKind::Selected, EventKind::SuccessfullyUsed, EventKind::SuccessfullyUsed]
+        [
+            EventKind::Selected,
+            EventKind::SuccessfullyUsed,
+            EventKind::SuccessfullyUsed
+        ]
     );
 }
 
@@ -284,8 +332,20 @@ fn skips_skipped_entries_and_secrets_to_the_first_usable_certificate() {
 fn a_store_directory_yields_the_newest_time_valid_match() {
     let setup = setup();
     let store = TempDir::new("store");
-    let older = setup.ca.client("svc", Validity { from_days: -20, to_days: 300 });
-    let newer = setup.ca.client("svc", Validity { from_days: -2, to_days: 300 });
+    let older = setup.ca.client(
+        "svc",
+        Validity {
+            from_days: -20,
+            to_days: 300,
+        },
+    );
+    let newer = setup.ca.client(
+        "svc",
+        Validity {
+            from_days: -2,
+            to_days: 300,
+        },
+    );
     let expired = setup.ca.client("svc", Validity::EXPIRED);
     store.write("1-older.pem", older.bundle_pem());
     store.write("2-newer.pem", newer.bundle_pem());
@@ -321,8 +381,14 @@ fn two_clients_with_different_certificates_never_share_a_connection() {
     let api_alice = setup.client_with(&setup.path_credential("alice.pem", &alice));
     let api_bob = setup.client_with(&setup.path_credential("bob.pem", &bob));
     for _ in 0..10 {
-        assert_eq!(api_alice.call("orders", None, b"").unwrap().body, b"hello alice");
-        assert_eq!(api_bob.call("orders", None, b"").unwrap().body, b"hello bob");
+        assert_eq!(
+            api_alice.call("orders", None, b"").unwrap().body,
+            b"hello alice"
+        );
+        assert_eq!(
+            api_bob.call("orders", None, b"").unwrap().body,
+            b"hello bob"
+        );
     }
     let seen = setup.server.seen();
     for request in &seen {
@@ -360,7 +426,10 @@ fn one_client_serves_many_threads() {
         .iter()
         .filter(|e| e.0 == EventKind::Selected)
         .count();
-    assert_eq!(selected, 1, "one selection, however many threads raced to make it");
+    assert_eq!(
+        selected, 1,
+        "one selection, however many threads raced to make it"
+    );
 }
 
 #[test]
@@ -380,7 +449,9 @@ fn a_rotated_certificate_is_reloaded_and_the_call_retried_once() {
         .set_client_auth(ClientAuth::Required(std::slice::from_ref(&new_ca.cert_der)));
     std::fs::write(&cert_path, new.bundle_pem()).unwrap();
 
-    let response = api.call("orders", Some(r#"{"HttpMethod": "PUT"}"#), b"same bytes").unwrap();
+    let response = api
+        .call("orders", Some(r#"{"HttpMethod": "PUT"}"#), b"same bytes")
+        .unwrap();
     assert_eq!(response.body, b"hello new");
     assert_eq!(setup.server.failed_handshakes(), 1);
     let seen = setup.server.seen();
@@ -408,7 +479,10 @@ fn a_server_rejecting_every_certificate_costs_exactly_two_attempts() {
     let events = record_events(&api);
     let error = api.call("orders", None, b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::CertificateRejected, "{error}");
-    assert!(error.message().contains("rejected again after reloading"), "{error}");
+    assert!(
+        error.message().contains("rejected again after reloading"),
+        "{error}"
+    );
     assert!(error.message().to_lowercase().contains("alert"), "{error}");
     assert_eq!(setup.server.failed_handshakes(), 2);
     assert!(setup.server.seen().is_empty());
@@ -433,7 +507,9 @@ fn http_answers_about_the_certificate_are_retried_once_others_are_not() {
         let status = pop.lock().unwrap().pop().unwrap_or(200);
         Reply::text(status, "answer")
     }));
-    let response = api.call("orders", Some(r#"{"HttpMethod": "POST"}"#), b"payload").unwrap();
+    let response = api
+        .call("orders", Some(r#"{"HttpMethod": "POST"}"#), b"payload")
+        .unwrap();
     assert_eq!(response.status, 200);
     let seen = setup.server.seen();
     assert_eq!(seen.len(), 2);
@@ -449,9 +525,9 @@ fn http_answers_about_the_certificate_are_retried_once_others_are_not() {
 
     // 403 and an ordinary 400 are the API's answers: no retry.
     for status in [403u16, 400] {
-        setup
-            .server
-            .set_handler(Arc::new(move |_: &Seen| Reply::text(status, "validation failed")));
+        setup.server.set_handler(Arc::new(move |_: &Seen| {
+            Reply::text(status, "validation failed")
+        }));
         let before = setup.server.seen().len();
         assert_eq!(api.call("orders", None, b"").unwrap().status, status);
         assert_eq!(setup.server.seen().len(), before + 1);
@@ -464,7 +540,11 @@ fn refuses_to_present_a_certificate_over_plain_http() {
     let client = setup.ca.client("client", Validity::CURRENT);
     let api = setup.client_with(&setup.path_credential("client.pem", &client));
     let error = api
-        .call("orders", Some(r#"{"BaseUrl": "http://127.0.0.1:9/api"}"#), b"")
+        .call(
+            "orders",
+            Some(r#"{"BaseUrl": "http://127.0.0.1:9/api"}"#),
+            b"",
+        )
         .unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InsecureUrl, "{error}");
 }
@@ -479,7 +559,10 @@ fn unknown_api_names_list_the_configured_ones() {
     assert!(error.message().contains("Orders"), "{error}");
     let error = api.call("orders", Some("{not json"), b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Config);
-    assert!(error.message().contains("overrides are not valid JSON"), "{error}");
+    assert!(
+        error.message().contains("overrides are not valid JSON"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -517,7 +600,10 @@ fn network_failures_and_timeouts_are_told_apart() {
     let config = setup
         .config(&setup.path_credential("client2.pem", &client))
         .replace("\"TimeoutSeconds\": 10", "\"TimeoutSeconds\": 0.5")
-        .replace(&setup.server.url(), &format!("https://127.0.0.1:{silent_port}"));
+        .replace(
+            &setup.server.url(),
+            &format!("https://127.0.0.1:{silent_port}"),
+        );
     let api = DownstreamApi::from_json(&config).unwrap();
     let started = std::time::Instant::now();
     let error = api.call("orders", None, b"").unwrap_err();
@@ -530,7 +616,10 @@ fn network_failures_and_timeouts_are_told_apart() {
 fn configuration_errors_are_reported_at_creation_with_their_path() {
     let cases = [
         ("[]", "(root): expected an object"),
-        (r#"{"AzureAd": {"SendX5C": "maybe"}}"#, "AzureAd.SendX5C: expected true or false"),
+        (
+            r#"{"AzureAd": {"SendX5C": "maybe"}}"#,
+            "AzureAd.SendX5C: expected true or false",
+        ),
         (
             r#"{"DownstreamApis": {"A": {"BaseUrl": "https://x", "ProtocolScheme": "MTLS", "HttpMethod": "G E T"}}}"#,
             "DownstreamApis.A.HttpMethod",
@@ -548,7 +637,10 @@ fn configuration_errors_are_reported_at_creation_with_their_path() {
             "AzureAd.ClientCredentials[0].SourceType: unknown credential source 'Teleport'",
         ),
         (r#"{"Http": {"TimeoutSeconds": -1}}"#, "Http.TimeoutSeconds"),
-        (r#"{"Http": {"CaBundlePath": "/nonexistent/ca.pem"}}"#, "Http.CaBundlePath"),
+        (
+            r#"{"Http": {"CaBundlePath": "/nonexistent/ca.pem"}}"#,
+            "Http.CaBundlePath",
+        ),
     ];
     for (json, expected) in cases {
         let error = DownstreamApi::from_json(json).err().expect(json);

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use rustls::InconsistentKeys;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::InconsistentKeys;
 use rustls::sign::{CertifiedKey, SigningKey};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -57,7 +57,9 @@ impl Certificate {
             .iter()
             .position(|cert| {
                 match CertifiedKey::new(vec![cert.clone()], signing_key.clone()).keys_match() {
-                    Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => true,
+                    Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => {
+                        true
+                    }
                     Err(rustls::Error::InconsistentKeys(_)) => false,
                     // rustls (and so the handshake) cannot use this certificate at all.
                     Err(other) => {

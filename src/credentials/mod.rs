@@ -98,7 +98,9 @@ impl Selection {
 
     fn describe(&self) -> String {
         match &self.credential {
-            Credential::Certificate(c) => format!("certificate {} from {}", c.thumbprint, self.source),
+            Credential::Certificate(c) => {
+                format!("certificate {} from {}", c.thumbprint, self.source)
+            }
             other => format!("{} from {}", other.kind_name(), self.source),
         }
     }
@@ -148,11 +150,15 @@ impl CredentialsProvider {
         if let Some(selection) = slot.read().clone() {
             return Ok(selection);
         }
-        let _guard = self.selecting.lock();
-        if let Some(selection) = slot.read().clone() {
-            return Ok(selection);
-        }
-        self.select_first_usable(purpose, usage)
+        let (result, is_new) = {
+            let _guard = self.selecting.lock();
+            if let Some(selection) = slot.read().clone() {
+                return Ok(selection);
+            }
+            self.select_first_usable(purpose)
+        };
+        self.announce(&result, is_new, usage);
+        result
     }
 
     /// Called when a server rejected `rejected`: deselects it, reloads its entry from the source
@@ -166,25 +172,34 @@ impl CredentialsProvider {
         usage: &Usage,
         reason: &str,
     ) -> Result<Selection> {
-        let _guard = self.selecting.lock();
-        let slot = &self.selected[purpose.slot()];
-        if let Some(current) = slot.read().clone()
-            && !current.same_as(rejected)
-        {
-            return Ok(current);
-        }
-        self.notify(rejected, EventKind::Deselected, usage, Some(reason));
-        crate::log::warn(|| {
-            format!("{} was rejected ({reason}); reloading it", rejected.describe())
-        });
-        *self.entries[rejected.index].loaded.lock() = None;
-        for other in &self.selected {
-            let mut other = other.write();
-            if other.as_ref().is_some_and(|s| s.same_as(rejected)) {
-                *other = None;
+        let (result, is_new) = {
+            let _guard = self.selecting.lock();
+            let slot = &self.selected[purpose.slot()];
+            if let Some(current) = slot.read().clone()
+                && !current.same_as(rejected)
+            {
+                return Ok(current);
             }
-        }
-        self.select_first_usable(purpose, usage)
+            *self.entries[rejected.index].loaded.lock() = None;
+            for other in &self.selected {
+                let mut other = other.write();
+                if other.as_ref().is_some_and(|s| s.same_as(rejected)) {
+                    *other = None;
+                }
+            }
+            self.select_first_usable(purpose)
+        };
+        // Observers and the log sink run without our locks held: they may call back into the
+        // library (even on this client) without deadlocking.
+        crate::log::warn(|| {
+            format!(
+                "{} was rejected ({reason}); reloaded it",
+                rejected.describe()
+            )
+        });
+        self.notify(rejected, EventKind::Deselected, usage, Some(reason));
+        self.announce(&result, is_new, usage);
+        result
     }
 
     /// Reports a successful use of `selection`.
@@ -192,8 +207,17 @@ impl CredentialsProvider {
         self.notify(selection, EventKind::SuccessfullyUsed, usage, None);
     }
 
-    /// Picks the first usable credential for `purpose` in order. Called with `selecting` held.
-    fn select_first_usable(&self, purpose: Purpose, usage: &Usage) -> Result<Selection> {
+    fn announce(&self, result: &Result<Selection>, is_new: bool, usage: &Usage) {
+        if let (Ok(selection), true) = (result, is_new) {
+            crate::log::info(|| format!("selected {}", selection.describe()));
+            self.notify(selection, EventKind::Selected, usage, None);
+        }
+    }
+
+    /// Picks the first usable credential for `purpose` in order. Called with `selecting` held;
+    /// also says whether the selection is news (a credential already selected for the other
+    /// purpose is one selection, announced once).
+    fn select_first_usable(&self, purpose: Purpose) -> (Result<Selection>, bool) {
         let mut problems = Vec::new();
         for (index, entry) in self.entries.iter().enumerate() {
             if entry.description.skip {
@@ -208,19 +232,14 @@ impl CredentialsProvider {
                         source: source_name(&entry.description).into(),
                     };
                     *self.selected[purpose.slot()].write() = Some(selection.clone());
-                    // One credential serving both purposes is one selection, announced once.
-                    let already_announced = self
+                    let selected_elsewhere = self
                         .selected
                         .iter()
                         .filter_map(|slot| slot.read().clone())
                         .filter(|other| other.same_as(&selection))
                         .count()
                         > 1;
-                    if !already_announced {
-                        crate::log::info(|| format!("selected {}", selection.describe()));
-                        self.notify(&selection, EventKind::Selected, usage, None);
-                    }
-                    return Ok(selection);
+                    return (Ok(selection), !selected_elsewhere);
                 }
                 Ok(other) => problems.push(format!("{label}: is {}", other.kind_name())),
                 Err(error) => problems.push(format!("{label}: {error}")),
@@ -234,10 +253,11 @@ impl CredentialsProvider {
             Purpose::Mtls => "client certificate",
             Purpose::Token => "client credential",
         };
-        Err(Error::new(
+        let error = Error::new(
             ErrorKind::CredentialUnavailable,
             format!("no usable {wanted}: {}", problems.join("; ")),
-        ))
+        );
+        (Err(error), false)
     }
 
     /// Loads an entry once; a failure is not cached, so a file that appears later is found.
@@ -257,7 +277,10 @@ impl CredentialsProvider {
             return;
         }
         let (thumbprint, subject) = match selection.certificate() {
-            Some(certificate) => (certificate.thumbprint.as_str(), certificate.subject.as_str()),
+            Some(certificate) => (
+                certificate.thumbprint.as_str(),
+                certificate.subject.as_str(),
+            ),
             None => ("", ""),
         };
         let event = CredentialEvent {
@@ -312,11 +335,17 @@ fn load_credential(
     let now = unix_now();
     let certificate = match description.source_type.as_ref() {
         Some(SourceType::Path) => {
-            let path = required(description.certificate_disk_path.as_ref(), "CertificateDiskPath")?;
+            let path = required(
+                description.certificate_disk_path.as_ref(),
+                "CertificateDiskPath",
+            )?;
             sources::load_file(Path::new(path), password, crypto)?
         }
         Some(SourceType::Base64Encoded) => {
-            let value = required(description.base64_encoded_value.as_ref(), "Base64EncodedValue")?;
+            let value = required(
+                description.base64_encoded_value.as_ref(),
+                "Base64EncodedValue",
+            )?;
             sources::load_base64(value, password, crypto)?
         }
         Some(
@@ -324,16 +353,21 @@ fn load_credential(
             | SourceType::StoreWithDistinguishedName
             | SourceType::StoreWithSubjectName),
         ) => {
-            let directory = required(description.certificate_store_path.as_ref(), "CertificateStorePath")?;
+            let directory = required(
+                description.certificate_store_path.as_ref(),
+                "CertificateStorePath",
+            )?;
             let criterion = match store {
-                SourceType::StoreWithThumbprint => StoreCriterion::Thumbprint(required(description.certificate_thumbprint.as_ref(),
+                SourceType::StoreWithThumbprint => StoreCriterion::Thumbprint(required(
+                    description.certificate_thumbprint.as_ref(),
                     "CertificateThumbprint",
                 )?),
-                SourceType::StoreWithDistinguishedName => StoreCriterion::DistinguishedName(
-                    required(description.certificate_distinguished_name.as_ref(),
+                SourceType::StoreWithDistinguishedName => {
+                    StoreCriterion::DistinguishedName(required(
+                        description.certificate_distinguished_name.as_ref(),
                         "CertificateDistinguishedName",
-                    )?,
-                ),
+                    )?)
+                }
                 _ => StoreCriterion::SubjectName(required(
                     description
                         .certificate_subject_name
@@ -358,7 +392,9 @@ fn load_credential(
             return Ok(Credential::SignedAssertionFile(Path::new(&path).into()));
         }
         Some(SourceType::NotSupported(name)) => {
-            return Err(format!("source type {name} is not supported by this library"));
+            return Err(format!(
+                "source type {name} is not supported by this library"
+            ));
         }
         None => return Err("SourceType is missing".to_string()),
     };

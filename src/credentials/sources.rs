@@ -131,9 +131,11 @@ fn parse_pem(
         Some(encrypted) => decrypt_pkcs8(&encrypted, password)?,
         None => {
             if contains(data, b"Proc-Type: 4,ENCRYPTED") {
-                return Err("the key uses legacy OpenSSL PEM encryption; convert it to encrypted \
+                return Err(
+                    "the key uses legacy OpenSSL PEM encryption; convert it to encrypted \
                             PKCS#8 (openssl pkcs8 -topk8)"
-                    .to_string());
+                        .to_string(),
+                );
             }
             PrivateKeyDer::from_pem_slice(data).map_err(|e| match e {
                 rustls::pki_types::pem::Error::NoItemsFound => {
@@ -147,7 +149,9 @@ fn parse_pem(
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 /// The DER of an `ENCRYPTED PRIVATE KEY` block, if the PEM has one.
@@ -176,7 +180,8 @@ fn decrypt_pkcs8(der: &[u8], password: Option<&str>) -> Result<PrivateKeyDer<'st
     let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
         .map_err(|e| format!("invalid encrypted PKCS#8 key: {e}"))?;
     let document = info.decrypt(password).map_err(|_| {
-        "cannot decrypt the private key: wrong CertificatePassword or unsupported cipher".to_string()
+        "cannot decrypt the private key: wrong CertificatePassword or unsupported cipher"
+            .to_string()
     })?;
     Ok(PrivatePkcs8KeyDer::from(document.as_bytes().to_vec()).into())
 }

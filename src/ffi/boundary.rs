@@ -64,7 +64,11 @@ pub fn catch<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
 pub fn status_call(body: impl FnOnce() -> Result<()>) -> dsapi_status {
     set_last_error("");
     catch(DSAPI_PANIC, || match body() {
-        Ok(()) => DSAPI_OK,
+        // Cleared again: a callback run during the call may have failed a nested call.
+        Ok(()) => {
+            set_last_error("");
+            DSAPI_OK
+        }
         Err(error) => {
             set_last_error(error.message());
             status_of(error.kind())

@@ -52,7 +52,8 @@ pub struct dsapi_credential_event {
 }
 
 /// Observer callback. Called on the thread making the call, possibly on several threads at once:
-/// it must be thread-safe and must not call `dsapi_client_free` on the same client.
+/// it must be thread-safe and must not call `dsapi_client_free` on the same client. It is called
+/// with no internal lock held, so it may call other functions of this library.
 pub type dsapi_observer_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const dsapi_credential_event)>;
 
@@ -80,7 +81,8 @@ pub extern "C" fn dsapi_client_new(
 }
 
 /// Like `dsapi_client_new`, reading the JSON from the file at `path` (UTF-8).
-/// Errors also include `DSAPI_IO_ERROR` when the file cannot be read. Thread-safe.
+/// Errors also include `DSAPI_IO_ERROR` when the file cannot be read; content that is not UTF-8
+/// is `DSAPI_CONFIG_INVALID`. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_new_from_file(
     path: *const c_char,
@@ -88,10 +90,16 @@ pub extern "C" fn dsapi_client_new_from_file(
 ) -> dsapi_status {
     status_call(|| {
         let path = str_arg(path, "path")?;
-        let json = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| {
             Error::new(
                 ErrorKind::Io,
                 format!("cannot read configuration file '{path}': {e}"),
+            )
+        })?;
+        let json = String::from_utf8(bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("configuration file '{path}' is not valid UTF-8: {e}"),
             )
         })?;
         new_client(&json, client_out).map_err(|e| e.context(format!("configuration file '{path}'")))
@@ -202,8 +210,8 @@ pub extern "C" fn dsapi_client_add_observer(
 ) -> dsapi_status {
     status_call(|| {
         let client = ref_arg(client, "client")?;
-        let callback = callback
-            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "callback is NULL"))?;
+        let callback =
+            callback.ok_or_else(|| Error::new(ErrorKind::InvalidArgument, "callback is NULL"))?;
         let observer = CObserver {
             callback,
             user_data,

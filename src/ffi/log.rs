@@ -72,7 +72,9 @@ pub extern "C" fn dsapi_set_log_callback(
             user_data,
         };
         set_sink(
-            Some(Arc::new(move |level: Level, message: &str| sink.deliver(level, message))),
+            Some(Arc::new(move |level: Level, message: &str| {
+                sink.deliver(level, message)
+            })),
             level,
         );
         Ok(())

@@ -37,7 +37,8 @@ pub extern "C" fn dsapi_response_status(response: *const dsapi_response) -> u16 
 }
 
 /// The response body: returns a pointer to `*len_out` bytes, borrowed until
-/// `dsapi_response_free`. The body is not NUL-terminated. When `response` is NULL, returns NULL
+/// `dsapi_response_free`; never NULL for a valid response, even when the body is empty. The body
+/// is not NUL-terminated. When `response` is NULL, returns NULL
 /// and writes 0. `len_out` may be NULL. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_body(
@@ -45,7 +46,10 @@ pub extern "C" fn dsapi_response_body(
     len_out: *mut usize,
 ) -> *const u8 {
     catch(std::ptr::null(), || {
+        // An empty Vec's pointer is dangling; C callers may pass the result to memcpy.
+        static EMPTY: [u8; 1] = [0];
         let (pointer, len) = match ref_arg(response, "response") {
+            Ok(r) if r.body.is_empty() => (EMPTY.as_ptr(), 0),
             Ok(r) => (r.body.as_ptr(), r.body.len()),
             Err(_) => (std::ptr::null(), 0),
         };
@@ -74,9 +78,7 @@ pub extern "C" fn dsapi_response_header(
             .headers
             .iter()
             .find(|(key, _)| key.to_bytes().eq_ignore_ascii_case(name.as_bytes()))
-            .ok_or_else(|| {
-                Error::new(ErrorKind::NotFound, format!("no header named '{name}'"))
-            })?;
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no header named '{name}'")))?;
         *out = value.as_ptr();
         Ok(())
     })
@@ -85,10 +87,13 @@ pub extern "C" fn dsapi_response_header(
 /// The number of response headers (0 when `response` is NULL). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_header_count(response: *const dsapi_response) -> usize {
-    catch(0, || ref_arg(response, "response").map_or(0, |r| r.headers.len()))
+    catch(0, || {
+        ref_arg(response, "response").map_or(0, |r| r.headers.len())
+    })
 }
 
-/// The header at `index` (0-based, in received order, names in lower case). On success
+/// The header at `index` (0-based; names in lower case; repeated names are adjacent, in the order
+/// they were received). On success
 /// `*name_out` and `*value_out` receive strings borrowed until `dsapi_response_free`.
 /// Errors: `DSAPI_INVALID_ARGUMENT` (NULL argument), `DSAPI_NOT_FOUND` (index out of range).
 /// Thread-safe.
@@ -106,7 +111,10 @@ pub extern "C" fn dsapi_response_header_at(
         let (name, value) = response.headers.get(index).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!("header index {index} out of range ({} headers)", response.headers.len()),
+                format!(
+                    "header index {index} out of range ({} headers)",
+                    response.headers.len()
+                ),
             )
         })?;
         *name_out = name.as_ptr();

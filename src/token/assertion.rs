@@ -51,12 +51,16 @@ pub fn sign(
     let mut header = json!({"alg": alg, "typ": "JWT"});
     match dialect {
         Dialect::Entra => {
-            header["x5t#S256"] =
-                URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, leaf)).into();
+            header["x5t#S256"] = URL_SAFE_NO_PAD
+                .encode(ring::digest::digest(&ring::digest::SHA256, leaf))
+                .into();
         }
         Dialect::Generic => {
             header["x5t"] = URL_SAFE_NO_PAD
-                .encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf))
+                .encode(ring::digest::digest(
+                    &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                    leaf,
+                ))
                 .into();
         }
     }
@@ -86,7 +90,10 @@ pub fn sign(
     } else {
         signature
     };
-    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
 }
 
 /// A random 128-bit identifier as a UUID-shaped string.

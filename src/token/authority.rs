@@ -38,8 +38,16 @@ pub struct Authority {
 
 impl Authority {
     pub fn from_options(identity: &IdentityOptions) -> Result<Authority> {
-        let nonempty = |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-        if let (Some(instance), Some(tenant)) = (nonempty(&identity.instance), nonempty(&identity.tenant_id)) {
+        let nonempty = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        if let (Some(instance), Some(tenant)) =
+            (nonempty(&identity.instance), nonempty(&identity.tenant_id))
+        {
             return Ok(Authority {
                 kind: Kind::Entra {
                     instance: format!("{}/", instance.trim_end_matches('/')),
@@ -128,7 +136,8 @@ impl Authority {
                     return Ok(known.clone());
                 }
                 let url = format!("{authority}/.well-known/openid-configuration");
-                let found = discover(&url).map_err(|e| e.context(format!("OpenID discovery at {url}")))?;
+                let found =
+                    discover(&url).map_err(|e| e.context(format!("OpenID discovery at {url}")))?;
                 *endpoint = Some(found.clone());
                 Ok(found)
             }
@@ -153,7 +162,11 @@ fn split_url(url: &str) -> Option<(&str, &str)> {
 mod tests {
     use super::*;
 
-    fn identity(instance: Option<&str>, tenant: Option<&str>, authority: Option<&str>) -> IdentityOptions {
+    fn identity(
+        instance: Option<&str>,
+        tenant: Option<&str>,
+        authority: Option<&str>,
+    ) -> IdentityOptions {
         IdentityOptions {
             instance: instance.map(str::to_string),
             tenant_id: tenant.map(str::to_string),
@@ -164,38 +177,70 @@ mod tests {
 
     fn endpoint(authority: &Authority) -> String {
         authority
-            .token_endpoint(authority.tenant(None), |_| unreachable!("no discovery for Entra"))
+            .token_endpoint(authority.tenant(None), |_| {
+                unreachable!("no discovery for Entra")
+            })
             .unwrap()
     }
 
     #[test]
     fn entra_endpoints_follow_the_instance_as_written() {
-        let a = Authority::from_options(&identity(Some("https://login.microsoftonline.us"), Some("t1"), None)).unwrap();
-        assert_eq!(endpoint(&a), "https://login.microsoftonline.us/t1/oauth2/v2.0/token");
+        let a = Authority::from_options(&identity(
+            Some("https://login.microsoftonline.us"),
+            Some("t1"),
+            None,
+        ))
+        .unwrap();
+        assert_eq!(
+            endpoint(&a),
+            "https://login.microsoftonline.us/t1/oauth2/v2.0/token"
+        );
         assert_eq!(a.dialect(), Dialect::Entra);
-        let b = Authority::from_options(&identity(None, None, Some("https://login.microsoftonline.com/contoso/v2.0"))).unwrap();
-        assert_eq!(endpoint(&b), "https://login.microsoftonline.com/contoso/oauth2/v2.0/token");
-        let private = Authority::from_options(&identity(Some("https://127.0.0.1:8443/"), Some("t"), None)).unwrap();
-        assert_eq!(endpoint(&private), "https://127.0.0.1:8443/t/oauth2/v2.0/token");
+        let b = Authority::from_options(&identity(
+            None,
+            None,
+            Some("https://login.microsoftonline.com/contoso/v2.0"),
+        ))
+        .unwrap();
+        assert_eq!(
+            endpoint(&b),
+            "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
+        );
+        let private =
+            Authority::from_options(&identity(Some("https://127.0.0.1:8443/"), Some("t"), None))
+                .unwrap();
+        assert_eq!(
+            endpoint(&private),
+            "https://127.0.0.1:8443/t/oauth2/v2.0/token"
+        );
     }
 
     #[test]
     fn other_authorities_are_discovered_once() {
-        let a = Authority::from_options(&identity(None, None, Some("https://idp.example/realms/x/"))).unwrap();
+        let a =
+            Authority::from_options(&identity(None, None, Some("https://idp.example/realms/x/")))
+                .unwrap();
         assert_eq!(a.dialect(), Dialect::Generic);
         let first = a
             .token_endpoint("", |url| {
-                assert_eq!(url, "https://idp.example/realms/x/.well-known/openid-configuration");
+                assert_eq!(
+                    url,
+                    "https://idp.example/realms/x/.well-known/openid-configuration"
+                );
                 Ok("https://idp.example/token".to_string())
             })
             .unwrap();
-        let second = a.token_endpoint("", |_| unreachable!("discovered once")).unwrap();
+        let second = a
+            .token_endpoint("", |_| unreachable!("discovered once"))
+            .unwrap();
         assert_eq!(first, second);
     }
 
     #[test]
     fn a_missing_authority_names_the_fields() {
-        let error = Authority::from_options(&identity(None, Some("t"), None)).err().unwrap();
+        let error = Authority::from_options(&identity(None, Some("t"), None))
+            .err()
+            .unwrap();
         assert!(error.message().contains("AzureAd.Instance"), "{error}");
     }
 }

@@ -139,7 +139,9 @@ impl TokenCache {
             Err(error) => match self.tokens.read().get(key) {
                 Some(old) if lookup == Lookup::UseCache && old.usable(unix_now()) => {
                     crate::log::warn(|| {
-                        format!("token refresh failed, using the cached token until it expires: {error}")
+                        format!(
+                            "token refresh failed, using the cached token until it expires: {error}"
+                        )
                     });
                     Ok(old.token.clone())
                 }
@@ -207,12 +209,20 @@ mod tests {
             fetches.fetch_add(1, Ordering::SeqCst);
             Ok((token("t", lifetime), None))
         };
-        cache.get_or_fetch(&key, Lookup::UseCache, || fetch(3600)).unwrap();
-        cache.get_or_fetch(&key, Lookup::UseCache, || fetch(3600)).unwrap();
+        cache
+            .get_or_fetch(&key, Lookup::UseCache, || fetch(3600))
+            .unwrap();
+        cache
+            .get_or_fetch(&key, Lookup::UseCache, || fetch(3600))
+            .unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
-        cache.get_or_fetch(&key, Lookup::Bypass, || fetch(200)).unwrap();
+        cache
+            .get_or_fetch(&key, Lookup::Bypass, || fetch(200))
+            .unwrap();
         // 200 s left is inside the five-minute margin: not handed out again.
-        cache.get_or_fetch(&key, Lookup::UseCache, || fetch(3600)).unwrap();
+        cache
+            .get_or_fetch(&key, Lookup::UseCache, || fetch(3600))
+            .unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 3);
     }
 

@@ -97,11 +97,17 @@ pub fn exchange(
     }
     let body = encode_form(&form);
     let mut headers = vec![
-        ("Content-Type".to_string(), "application/x-www-form-urlencoded".to_string()),
+        (
+            "Content-Type".to_string(),
+            "application/x-www-form-urlencoded".to_string(),
+        ),
         ("Accept".to_string(), "application/json".to_string()),
     ];
     if exchange.dialect == Dialect::Entra {
-        headers.push(("x-ms-lib-capability".to_string(), "retry-after, h429".to_string()));
+        headers.push((
+            "x-ms-lib-capability".to_string(),
+            "retry-after, h429".to_string(),
+        ));
     }
     if let Some(id) = exchange.correlation_id {
         headers.push(("client-request-id".to_string(), id.to_string()));
@@ -124,8 +130,12 @@ pub fn exchange(
             None if response.status == 503 => Retry::After(QUICK_RETRY),
             None => Retry::No,
         },
-        500..=599 => Retry::After(retry_after(response.header("retry-after")).unwrap_or(QUICK_RETRY)),
-        _ if is_certificate_refusal(json.as_ref()) && matches!(credential, Credential::Certificate(_)) => {
+        500..=599 => {
+            Retry::After(retry_after(response.header("retry-after")).unwrap_or(QUICK_RETRY))
+        }
+        _ if is_certificate_refusal(json.as_ref())
+            && matches!(credential, Credential::Certificate(_)) =>
+        {
             Retry::ReloadCertificate
         }
         _ => Retry::No,
@@ -177,7 +187,10 @@ fn describe_error(status: u16, json: Option<&Value>, endpoint: &str) -> Error {
     }
     if let Some(description) = field("error_description") {
         // Entra descriptions carry trace and correlation ids on later lines; the first says why.
-        message.push_str(&format!(": {}", description.lines().next().unwrap_or_default()));
+        message.push_str(&format!(
+            ": {}",
+            description.lines().next().unwrap_or_default()
+        ));
     }
     let codes = error_codes(json);
     if !codes.is_empty() && !message.contains("AADSTS") {
@@ -194,7 +207,10 @@ fn error_codes(json: Option<&Value>) -> Vec<u64> {
         .and_then(Value::as_array)
         .map(|list| list.iter().filter_map(Value::as_u64).collect())
         .unwrap_or_default();
-    if let Some(description) = json.and_then(|j| j.get("error_description")).and_then(Value::as_str) {
+    if let Some(description) = json
+        .and_then(|j| j.get("error_description"))
+        .and_then(Value::as_str)
+    {
         for piece in description.split("AADSTS").skip(1) {
             let digits: String = piece.chars().take_while(char::is_ascii_digit).collect();
             if let Ok(code) = digits.parse() {
@@ -210,7 +226,10 @@ fn is_certificate_refusal(json: Option<&Value>) -> bool {
         .and_then(|j| j.get("error"))
         .and_then(Value::as_str)
         .is_some_and(|e| e == "invalid_client");
-    is_invalid_client && error_codes(json).iter().any(|c| CERTIFICATE_ERROR_CODES.contains(c))
+    is_invalid_client
+        && error_codes(json)
+            .iter()
+            .any(|c| CERTIFICATE_ERROR_CODES.contains(c))
 }
 
 /// `Retry-After` in seconds, capped; HTTP dates are not honoured (Entra sends seconds).
@@ -274,7 +293,8 @@ mod tests {
 
     #[test]
     fn certificate_refusals_match_whole_codes_only() {
-        let refused = json!({"error": "invalid_client", "error_description": "AADSTS700027: not registered"});
+        let refused =
+            json!({"error": "invalid_client", "error_description": "AADSTS700027: not registered"});
         assert!(is_certificate_refusal(Some(&refused)));
         let bad_secret = json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret"});
         assert!(!is_certificate_refusal(Some(&bad_secret)));

@@ -57,10 +57,12 @@ impl TokenProvider {
     /// Checks that tokens can be requested at all: an authority and a client id are configured.
     pub fn validate(&self) -> Result<(&Authority, &str)> {
         let authority = self.authority.as_ref().map_err(Clone::clone)?;
-        let client_id = self
-            .client_id
-            .as_deref()
-            .ok_or_else(|| Error::new(ErrorKind::Config, "AzureAd.ClientId: missing; a token needs it"))?;
+        let client_id = self.client_id.as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                "AzureAd.ClientId: missing; a token needs it",
+            )
+        })?;
         Ok((authority, client_id))
     }
 
@@ -76,7 +78,10 @@ impl TokenProvider {
     ) -> Result<AccessToken> {
         let (authority, client_id) = self.validate()?;
         if scopes.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidArgument, "no scopes to request a token for"));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "no scopes to request a token for",
+            ));
         }
         let tenant = authority.tenant(options.tenant.as_deref());
         let key = CacheKey::new(authority.cache_name(), client_id, tenant, scopes, "Bearer");
@@ -108,7 +113,6 @@ impl TokenProvider {
         })
     }
 }
-
 
 /// Runs the exchange with at most one retry for throttling or a server error and at most one for
 /// a refused certificate (after reloading it).

@@ -2,8 +2,8 @@
 //! server and client certificates, with chosen validity.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::CertificateDer;
 
@@ -90,7 +90,10 @@ impl TestCa {
     /// A client certificate with subject `CN=<cn>, O=Contoso`.
     pub fn client(&self, cn: &str, validity: Validity) -> Issued {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.distinguished_name = dn(&[(DnType::OrganizationName, "Contoso"), (DnType::CommonName, cn)]);
+        params.distinguished_name = dn(&[
+            (DnType::OrganizationName, "Contoso"),
+            (DnType::CommonName, cn),
+        ]);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         self.issue(params, validity)
     }

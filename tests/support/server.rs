@@ -265,7 +265,11 @@ fn serve(state: Arc<State>, tcp: TcpStream, connection: usize) {
         let stream = reader.get_mut();
         let mut bytes = out.into_bytes();
         bytes.extend_from_slice(&reply.body);
-        if stream.write_all(&bytes).and_then(|_| stream.flush()).is_err() {
+        if stream
+            .write_all(&bytes)
+            .and_then(|_| stream.flush())
+            .is_err()
+        {
             return;
         }
     }
