@@ -1127,3 +1127,108 @@ fn an_observer_may_call_back_into_the_same_client() {
     assert!(!nested.is_empty(), "the observer ran");
     assert!(nested.iter().all(|r| *r == Ok(true)), "{nested:?}");
 }
+
+/// Workload identity federation: the assertion comes from a file (as Kubernetes projects it) and
+/// is re-read for each token request, so a rotated file is picked up.
+#[test]
+fn a_signed_assertion_file_is_sent_and_reread_when_it_changes() {
+    let setup = setup();
+    let url = setup.tokens.entra_token_url(TENANT);
+    let header = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(
+        ring::digest::digest(&ring::digest::SHA256, &rsa_fixture_der()))});
+    let assertion = |jti: &str| {
+        let now = unix_now();
+        let claims = json!({"aud": url, "iss": CLIENT_ID, "sub": CLIENT_ID, "jti": jti,
+                            "nbf": now, "iat": now, "exp": now + 600});
+        sign_rsa(&header, &claims, false)
+    };
+    let file = setup
+        .dir
+        .write("federated-token", format!("{}\n", assertion("file-1")));
+    let credential = format!(
+        r#"{{"SourceType": "SignedAssertionFilePath", "SignedAssertionFileDiskPath": {}}}"#,
+        json_str(&file)
+    );
+    let api = setup.api(Idp::Entra, &credential);
+    api.acquire_token(&[GRAPH_SCOPE], None).unwrap();
+
+    std::fs::write(&file, assertion("file-2")).unwrap();
+    api.acquire_token(&[GRAPH_SCOPE], Some(r#"{"ForceRefresh": true}"#))
+        .unwrap();
+
+    setup.issuer().assert_no_failures();
+    let sent: Vec<String> = setup
+        .issuer()
+        .token_requests()
+        .iter()
+        .map(|r| r.param("client_assertion").unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(jti_of(&sent[0]), "file-1");
+    assert_eq!(jti_of(&sent[1]), "file-2");
+}
+
+fn jti_of(jwt: &str) -> String {
+    let payload = jwt.split('.').nth(1).unwrap_or_default();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims["jti"].as_str().unwrap_or_default().to_string()
+}
+
+/// One resource server taking both protocols (client certificates optional): the MTLS API gets
+/// the certificate and no token, the Bearer API a verified token and no certificate.
+#[test]
+fn one_server_sees_mtls_calls_with_the_certificate_and_bearer_calls_with_the_token() {
+    let setup = setup();
+    let fixture_ca = CertificateDer::from_pem_file(fixture("ca.pem")).unwrap();
+    let tokens_only = bearer_resource_handler(setup.tokens.issuer.clone());
+    let both = TestServer::start(
+        setup.ca.server(),
+        ClientAuth::Optional(std::slice::from_ref(&fixture_ca)),
+        Arc::new(
+            move |seen: &support::server::Seen| match &seen.client_cert {
+                Some(cert) if seen.target.starts_with("/mtls") => support::server::Reply::text(
+                    200,
+                    &format!("certificate {}", support::server::subject_cn(cert)),
+                ),
+                _ => tokens_only(seen),
+            },
+        ),
+    );
+    let config = setup
+        .config(
+            Idp::Entra,
+            &path_credential(&fixture("rsa-client.pkcs8.pem")),
+            false,
+        )
+        .replace(&setup.resource.url(), &both.url());
+    let api = DownstreamApi::from_json(&config).unwrap();
+
+    let mtls = api
+        .call(
+            "Graph",
+            Some(r#"{"ProtocolScheme": "MTLS", "RelativePath": "mtls"}"#),
+            b"",
+        )
+        .unwrap();
+    assert_eq!(mtls.status, 200);
+    assert_eq!(mtls.body, b"certificate rsa-fixture-client");
+    let bearer = api.call("Graph", None, b"").unwrap();
+    assert_eq!(
+        bearer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&bearer.body)
+    );
+
+    let seen = both.seen();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[0].client_cert.is_some() && seen[0].header("authorization").is_none());
+    assert!(seen[1].client_cert.is_none());
+    assert!(
+        seen[1]
+            .header("authorization")
+            .unwrap()
+            .starts_with("Bearer tok-")
+    );
+    setup.issuer().assert_no_failures();
+}

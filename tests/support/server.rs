@@ -73,6 +73,8 @@ pub struct TestServer {
 pub enum ClientAuth<'a> {
     /// A certificate chaining to one of these roots is required.
     Required(&'a [CertificateDer<'static>]),
+    /// A certificate is asked for and verified when sent, but not required.
+    Optional(&'a [CertificateDer<'static>]),
     /// No certificate is asked for.
     None,
 }
@@ -83,15 +85,17 @@ fn server_config(server: &Issued, auth: &ClientAuth) -> Arc<ServerConfig> {
         .with_safe_default_protocol_versions()
         .expect("protocol versions");
     let builder = match auth {
-        ClientAuth::Required(roots) => {
+        ClientAuth::Required(roots) | ClientAuth::Optional(roots) => {
             let mut store = RootCertStore::empty();
             for root in roots.iter() {
                 store.add(root.clone()).expect("client root");
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider)
-                .build()
-                .expect("client verifier");
-            builder.with_client_cert_verifier(verifier)
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(store), provider);
+            let verifier = match auth {
+                ClientAuth::Optional(_) => verifier.allow_unauthenticated(),
+                _ => verifier,
+            };
+            builder.with_client_cert_verifier(verifier.build().expect("client verifier"))
         }
         ClientAuth::None => builder.with_no_client_auth(),
     };
