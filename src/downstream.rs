@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::config::{AcquireTokenOptions, ApiOptions, Config, Node, ProtocolScheme};
 use crate::credentials::observer::{Observer, Usage};
 use crate::credentials::{CredentialsProvider, Purpose};
+use crate::encoding::{encode_unsafe_url_characters, percent_encode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::token::{AccessToken, TokenProvider};
 use crate::transport::{self, Request, Response, Transport};
@@ -374,32 +375,6 @@ pub fn build_url(options: &ApiOptions) -> String {
         url.push_str(&percent_encode(value));
     }
     url
-}
-
-/// Percent-encodes what may not appear in a URL (spaces, quotes, non-ASCII, ...), as .NET's `Uri`
-/// does, leaving delimiters and existing escapes alone.
-fn encode_unsafe_url_characters(url: &str) -> String {
-    let mut encoded = String::with_capacity(url.len());
-    for byte in url.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#[]%".contains(&byte) {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod credentials;
 pub mod downstream;
+mod encoding;
 pub mod error;
 pub mod ffi;
 pub mod log;

@@ -822,7 +822,8 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn post_form(setup: &Setup, url: &str, body: &str) -> (u16, String) {
+/// A plain HTTPS client trusting the test CA, to talk to the fakes without the library.
+fn raw_agent(setup: &Setup) -> ureq::Agent {
     let roots = ureq::tls::RootCerts::new_with_certs(&[ureq::tls::Certificate::from_der(
         setup.ca.cert_der.as_ref(),
     )
@@ -831,11 +832,15 @@ fn post_form(setup: &Setup, url: &str, body: &str) -> (u16, String) {
         .root_certs(roots)
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    ureq::Agent::config_builder()
         .tls_config(tls)
         .http_status_as_error(false)
         .build()
-        .new_agent();
+        .new_agent()
+}
+
+fn post_form(setup: &Setup, url: &str, body: &str) -> (u16, String) {
+    let agent = raw_agent(setup);
     let mut response = agent
         .post(url)
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -1048,19 +1053,7 @@ fn the_fake_endpoint_verifies_what_it_receives() {
 
     // The resource server: only live tokens the issuer issued.
     let resource = |authorization: Option<&str>| {
-        let roots = ureq::tls::RootCerts::new_with_certs(&[ureq::tls::Certificate::from_der(
-            setup.ca.cert_der.as_ref(),
-        )
-        .to_owned()]);
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(roots)
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
+        let agent = raw_agent(&setup);
         let mut request = agent.get(format!("{}/me", setup.resource.url()));
         if let Some(value) = authorization {
             request = request.header("Authorization", value);

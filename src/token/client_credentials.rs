@@ -9,6 +9,7 @@ use super::AccessToken;
 use super::assertion::{self, Dialect};
 use crate::credentials::Credential;
 use crate::credentials::certificate::unix_now;
+use crate::encoding::percent_encode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Request, Transport};
 
@@ -244,19 +245,6 @@ pub fn encode_form(pairs: &[(&str, String)]) -> String {
         .map(|(name, value)| format!("{}={}", percent_encode(name), percent_encode(value)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// RFC 3986 unreserved characters pass; everything else is %-encoded.
-pub fn percent_encode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            encoded.push(byte as char);
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
 }
 
 /// Reads `token_endpoint` from an OpenID discovery document.
