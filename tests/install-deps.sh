@@ -5,7 +5,8 @@
 set -euo pipefail
 
 need_apt=()
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+need_nginx=0
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_nginx=1
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
@@ -14,11 +15,18 @@ command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)
 command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
 dpkg -s ca-certificates >/dev/null 2>&1 || need_apt+=(ca-certificates)
 
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "installing: ${need_apt[*]}"
+if [ ${#need_apt[@]} -gt 0 ] || [ $need_nginx = 1 ]; then
+  echo "installing: ${need_apt[*]} $([ $need_nginx = 1 ] && echo nginx)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  if [ ${#need_apt[@]} -gt 0 ]; then
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  fi
+  # The tests start nginx themselves; Debian 12 has the small nginx-light, later releases only nginx.
+  if [ $need_nginx = 1 ]; then
+    apt-get install -y -qq --no-install-recommends nginx-light >/dev/null 2>&1 ||
+      apt-get install -y -qq --no-install-recommends nginx >/dev/null
+  fi
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
