@@ -1225,3 +1225,53 @@ fn one_server_sees_mtls_calls_with_the_certificate_and_bearer_calls_with_the_tok
     );
     setup.issuer().assert_no_failures();
 }
+
+/// A server asking to wait longer than the library's cap (60 s) is not hammered early: the call
+/// fails at once with the wait it asked for.
+#[test]
+fn a_retry_after_beyond_the_cap_fails_without_waiting() {
+    let setup = setup();
+    setup.issuer().push_answer(FakeAnswer::Throttled {
+        retry_after_secs: 3600,
+    });
+    let api = setup.entra_rsa();
+    let started = Instant::now();
+    let error = api.authorization_header("Graph", None).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(error.kind(), ErrorKind::TokenAcquisition, "{error}");
+    assert!(error.message().contains("Retry-After: 3600 s"), "{error}");
+    assert_eq!(setup.issuer().token_request_count(), 1);
+}
+
+/// Observer events of a token request arrive after the request's single flight has ended: an
+/// observer asking the same client for the same token gets it (from the cache) instead of
+/// waiting for itself.
+#[test]
+fn an_observer_of_a_token_request_may_ask_for_the_same_token() {
+    let setup = setup();
+    let api = Arc::new(setup.entra_rsa());
+    let weak = Arc::downgrade(&api);
+    let nested = Arc::new(Mutex::new(Vec::new()));
+    let results = nested.clone();
+    api.add_observer(Arc::new(move |event: &CredentialEvent| {
+        if event.kind == EventKind::SuccessfullyUsed
+            && let Some(api) = weak.upgrade()
+        {
+            results
+                .lock()
+                .unwrap()
+                .push(api.authorization_header("Graph", None));
+        }
+    }));
+    let (done, finished) = std::sync::mpsc::channel();
+    let caller = api.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(caller.authorization_header("Graph", None));
+    });
+    let outer = finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("no deadlock: the observer ran after the token request's flight ended");
+    assert_eq!(outer.unwrap(), "Bearer tok-1");
+    assert_eq!(*nested.lock().unwrap(), vec![Ok("Bearer tok-1".to_string())]);
+    assert_eq!(setup.issuer().token_request_count(), 1);
+}

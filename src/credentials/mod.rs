@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod observer;
 pub mod sources;
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -277,25 +278,98 @@ impl CredentialsProvider {
             return;
         }
         let (thumbprint, subject) = match selection.certificate() {
-            Some(certificate) => (
-                certificate.thumbprint.as_str(),
-                certificate.subject.as_str(),
-            ),
-            None => ("", ""),
+            Some(certificate) => (certificate.thumbprint.clone(), certificate.subject.clone()),
+            None => (String::new(), String::new()),
         };
-        let event = CredentialEvent {
+        let event = PendingEvent {
+            observers,
             kind,
             thumbprint,
             subject,
-            source: &selection.source,
-            protocol: usage.protocol,
-            api_url: usage.api_url,
-            error,
+            source: selection.source.clone(),
+            protocol: usage.protocol.to_string(),
+            api_url: usage.api_url.to_string(),
+            error: error.map(str::to_string),
         };
-        for observer in observers {
+        let deferred = DEFERRED.with(|queue| match queue.borrow_mut().as_mut() {
+            Some(queue) => {
+                queue.push(event);
+                None
+            }
+            None => Some(event),
+        });
+        if let Some(event) = deferred {
+            event.deliver();
+        }
+    }
+}
+
+/// An observer event kept, with its observers, until it can be delivered.
+struct PendingEvent {
+    observers: Vec<Observer>,
+    kind: EventKind,
+    thumbprint: String,
+    subject: String,
+    source: Arc<str>,
+    protocol: String,
+    api_url: String,
+    error: Option<String>,
+}
+
+impl PendingEvent {
+    fn deliver(self) {
+        let event = CredentialEvent {
+            kind: self.kind,
+            thumbprint: &self.thumbprint,
+            subject: &self.subject,
+            source: &self.source,
+            protocol: &self.protocol,
+            api_url: &self.api_url,
+            error: self.error.as_deref(),
+        };
+        for observer in &self.observers {
             observer(&event);
         }
     }
+}
+
+thread_local! {
+    /// Events raised on this thread inside [`deferring_events`], not yet delivered.
+    static DEFERRED: RefCell<Option<Vec<PendingEvent>>> = const { RefCell::new(None) };
+}
+
+/// Runs `body`, holding back the observer events it raises on this thread until it returns. Used
+/// around work that others may be waiting for (a token request in flight), so that an observer
+/// calling back into the library does not wait for the very work that is notifying it.
+pub fn deferring_events<T>(body: impl FnOnce() -> T) -> T {
+    let outermost = DEFERRED.with(|queue| {
+        let mut queue = queue.borrow_mut();
+        let outermost = queue.is_none();
+        if outermost {
+            *queue = Some(Vec::new());
+        }
+        outermost
+    });
+    if !outermost {
+        return body();
+    }
+    /// Ends the deferral even if `body` unwinds (its events are then dropped).
+    struct EndDeferral;
+    impl Drop for EndDeferral {
+        fn drop(&mut self) {
+            DEFERRED.with(|queue| queue.borrow_mut().take());
+        }
+    }
+    let end = EndDeferral;
+    let result = body();
+    let pending = DEFERRED
+        .with(|queue| queue.borrow_mut().take())
+        .unwrap_or_default();
+    drop(end);
+    for event in pending {
+        event.deliver();
+    }
+    result
 }
 
 fn source_name(description: &CredentialDescription) -> String {

@@ -9,7 +9,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::AccessToken;
 use crate::credentials::certificate::unix_now;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 
 /// Tokens are not handed out during their last five minutes.
 pub const EXPIRY_MARGIN_SECONDS: i64 = 300;
@@ -65,15 +65,53 @@ struct Flight {
 impl Flight {
     fn wait(&self) -> Result<AccessToken> {
         let mut outcome = self.outcome.lock();
-        while outcome.is_none() {
+        loop {
+            if let Some(result) = outcome.as_ref() {
+                return result.clone();
+            }
             self.done.wait(&mut outcome);
         }
-        outcome.clone().expect("checked above")
+    }
+}
+
+/// The leader's duty to end its flight: normally by [`FlightGuard::finish`], and if the fetch
+/// unwinds, by `Drop`, so that waiters and later callers are never stuck on a dead flight.
+struct FlightGuard<'a> {
+    cache: &'a TokenCache,
+    key: &'a CacheKey,
+    flight: Arc<Flight>,
+    finished: bool,
+}
+
+impl FlightGuard<'_> {
+    fn finish(mut self, result: Result<AccessToken>) {
+        self.end(result);
+        self.finished = true;
     }
 
-    fn finish(&self, result: Result<AccessToken>) {
-        *self.outcome.lock() = Some(result);
-        self.done.notify_all();
+    fn end(&self, result: Result<AccessToken>) {
+        {
+            let mut flights = self.cache.flights.lock();
+            if flights
+                .get(self.key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+            {
+                flights.remove(self.key);
+            }
+        }
+        *self.flight.outcome.lock() = Some(result);
+        self.flight.done.notify_all();
+    }
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.end(Err(Error::new(
+                ErrorKind::TokenAcquisition,
+                "the token request was interrupted by an internal error",
+            )));
+        }
     }
 }
 
@@ -92,70 +130,93 @@ pub enum Lookup {
     Bypass,
 }
 
+/// Why a fetch runs, so that it can decide how long it may wait (on `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// No usable token exists: the caller needs this fetch.
+    Needed,
+    /// A proactive refresh: a usable token exists and is returned if the fetch fails.
+    Proactive,
+}
+
+/// After a failed proactive refresh, the next attempt waits this long.
+const REFRESH_BACKOFF_SECONDS: i64 = 30;
+
 impl TokenCache {
-    /// Returns a cached token or runs `fetch` once for all threads missing the same key.
-    /// When a proactive refresh fails while the old token is still usable, the old token is used.
+    /// Returns a cached token or runs `fetch` once for all threads missing the same key. During
+    /// a proactive refresh, other callers keep using the still-valid token instead of waiting, and
+    /// when the refresh fails the old token is used and the next attempt is delayed.
     pub fn get_or_fetch(
         &self,
         key: &CacheKey,
         lookup: Lookup,
-        fetch: impl FnOnce() -> Result<(AccessToken, Option<i64>)>,
+        fetch: impl FnOnce(Urgency) -> Result<(AccessToken, Option<i64>)>,
     ) -> Result<AccessToken> {
-        if lookup == Lookup::UseCache
-            && let Some(cached) = self.tokens.read().get(key)
-            && cached.fresh(unix_now())
-        {
+        let usable = |now| match lookup {
+            Lookup::UseCache => self.tokens.read().get(key).filter(|c| c.usable(now)).cloned(),
+            Lookup::Bypass => None,
+        };
+        let now = unix_now();
+        let fallback = usable(now);
+        if let Some(cached) = fallback.as_ref().filter(|c| c.fresh(now)) {
             return Ok(cached.token.clone());
         }
-        let (flight, leader) = {
+        let flight = {
             let mut flights = self.flights.lock();
             // A token may have arrived while we waited for the lock.
-            if lookup == Lookup::UseCache
-                && let Some(cached) = self.tokens.read().get(key)
-                && cached.fresh(unix_now())
-            {
+            let fallback = usable(unix_now());
+            if let Some(cached) = fallback.as_ref().filter(|c| c.fresh(unix_now())) {
                 return Ok(cached.token.clone());
             }
-            match flights.get(key) {
-                Some(flight) if lookup == Lookup::UseCache => (flight.clone(), false),
+            match (flights.get(key), lookup, &fallback) {
+                (Some(_), Lookup::UseCache, Some(cached)) => return Ok(cached.token.clone()),
+                (Some(flight), Lookup::UseCache, None) => Err(flight.clone()),
                 _ => {
                     let flight = Arc::new(Flight {
                         outcome: Mutex::new(None),
                         done: Condvar::new(),
                     });
                     flights.insert(key.clone(), flight.clone());
-                    (flight, true)
+                    Ok(flight)
                 }
             }
         };
-        if !leader {
-            return flight.wait();
-        }
-        let result = fetch().map(|(token, refresh_on)| {
-            self.store(key, &token, refresh_on);
-            token
-        });
-        let result = match result {
-            Err(error) => match self.tokens.read().get(key) {
-                Some(old) if lookup == Lookup::UseCache && old.usable(unix_now()) => {
+        let flight = match flight {
+            Err(someone_elses) => return someone_elses.wait(),
+            Ok(ours) => ours,
+        };
+        let guard = FlightGuard {
+            cache: self,
+            key,
+            flight,
+            finished: false,
+        };
+        let urgency = if fallback.is_some() {
+            Urgency::Proactive
+        } else {
+            Urgency::Needed
+        };
+        let result = match fetch(urgency) {
+            Ok((token, refresh_on)) => {
+                self.store(key, &token, refresh_on);
+                Ok(token)
+            }
+            Err(error) => match fallback {
+                Some(old) => {
+                    if let Some(cached) = self.tokens.write().get_mut(key)
+                        && cached.token == old.token
+                    {
+                        cached.refresh_on = unix_now() + REFRESH_BACKOFF_SECONDS;
+                    }
                     crate::log::warn(|| {
-                        format!(
-                            "token refresh failed, using the cached token until it expires: {error}"
-                        )
+                        format!("token refresh failed, using the cached token until it expires: {error}")
                     });
-                    Ok(old.token.clone())
+                    Ok(old.token)
                 }
-                _ => Err(error),
+                None => Err(error),
             },
-            ok => ok,
         };
-        {
-            let mut flights = self.flights.lock();
-            if flights.get(key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-                flights.remove(key);
-            }
-        }
-        flight.finish(result.clone());
+        guard.finish(result.clone());
         result
     }
 
@@ -210,20 +271,53 @@ mod tests {
             Ok((token("t", lifetime), None))
         };
         cache
-            .get_or_fetch(&key, Lookup::UseCache, || fetch(3600))
+            .get_or_fetch(&key, Lookup::UseCache, |_| fetch(3600))
             .unwrap();
         cache
-            .get_or_fetch(&key, Lookup::UseCache, || fetch(3600))
+            .get_or_fetch(&key, Lookup::UseCache, |_| fetch(3600))
             .unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
         cache
-            .get_or_fetch(&key, Lookup::Bypass, || fetch(200))
+            .get_or_fetch(&key, Lookup::Bypass, |_| fetch(200))
             .unwrap();
         // 200 s left is inside the five-minute margin: not handed out again.
         cache
-            .get_or_fetch(&key, Lookup::UseCache, || fetch(3600))
+            .get_or_fetch(&key, Lookup::UseCache, |_| fetch(3600))
             .unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_panicking_fetch_does_not_strand_its_flight() {
+        let cache = TokenCache::default();
+        let key = CacheKey::new("a", "c", "t", &["s".into()], "Bearer");
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.get_or_fetch(&key, Lookup::UseCache, |_| panic!("fetch failed hard"))
+        }));
+        assert!(unwound.is_err());
+        let token = cache.get_or_fetch(&key, Lookup::UseCache, |_| Ok((token("next", 3600), None)));
+        assert_eq!(token.unwrap().token, "next");
+    }
+
+    #[test]
+    fn a_failed_proactive_refresh_keeps_the_old_token_and_backs_off() {
+        let cache = TokenCache::default();
+        let key = CacheKey::new("a", "c", "t", &["s".into()], "Bearer");
+        // Refresh is due now, the token is valid for an hour.
+        let refresh_now = Some(unix_now() - 1);
+        cache
+            .get_or_fetch(&key, Lookup::Bypass, |_| Ok((token("old", 3600), refresh_now)))
+            .unwrap();
+        let mut urgency = None;
+        let token = cache.get_or_fetch(&key, Lookup::UseCache, |u| {
+            urgency = Some(u);
+            Err(Error::new(ErrorKind::TokenAcquisition, "throttled"))
+        });
+        assert_eq!(token.unwrap().token, "old");
+        assert_eq!(urgency, Some(Urgency::Proactive));
+        // Backing off: the next call neither fetches nor fails.
+        let token = cache.get_or_fetch(&key, Lookup::UseCache, |_| unreachable!("backing off"));
+        assert_eq!(token.unwrap().token, "old");
     }
 
     #[test]

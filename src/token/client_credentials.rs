@@ -17,7 +17,7 @@ use crate::transport::{Request, Transport};
 /// reloading it may help. AADSTS7000215 (bad secret) is deliberately absent.
 const CERTIFICATE_ERROR_CODES: &[u64] = &[700027, 700024, 7000214, 1000502, 7000274, 7000277];
 
-/// Longest `Retry-After` honoured; longer waits fail the call instead of hanging it.
+/// Longest `Retry-After` waited for; a server asking for more fails the call instead of hanging it.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// The pause before the one quick retry on a 5xx without `Retry-After`.
 const QUICK_RETRY: Duration = Duration::from_millis(200);
@@ -42,6 +42,8 @@ pub struct Exchange<'a> {
     pub correlation_id: Option<&'a str>,
     pub send_x5c: bool,
     pub deadline: Instant,
+    /// Whether a `Retry-After` may be waited for (not during a proactive refresh).
+    pub may_wait: bool,
 }
 
 /// A successful exchange: the token and when to refresh it proactively.
@@ -125,21 +127,27 @@ pub fn exchange(
         return parse_token(json.as_ref()).map(Ok);
     }
     let error = describe_error(response.status, json.as_ref(), exchange.endpoint);
-    let retry = match response.status {
-        429 | 503 => match retry_after(response.header("retry-after")) {
-            Some(wait) => Retry::After(wait),
-            None if response.status == 503 => Retry::After(QUICK_RETRY),
-            None => Retry::No,
-        },
-        500..=599 => {
-            Retry::After(retry_after(response.header("retry-after")).unwrap_or(QUICK_RETRY))
-        }
+    // A wait longer than MAX_RETRY_AFTER is not shortened: the server asked for it, so the call
+    // fails and says how long the server asked to wait.
+    let asked_wait = retry_after(response.header("retry-after"));
+    let retry = match (response.status, asked_wait) {
+        (429 | 500..=599, Some(wait)) if wait <= MAX_RETRY_AFTER => Retry::After(wait),
+        (429 | 500..=599, Some(_)) => Retry::No,
+        (429, None) => Retry::No,
+        (500..=599, None) => Retry::After(QUICK_RETRY),
         _ if is_certificate_refusal(json.as_ref())
             && matches!(credential, Credential::Certificate(_)) =>
         {
             Retry::ReloadCertificate
         }
         _ => Retry::No,
+    };
+    let error = match asked_wait {
+        Some(wait) => Error::new(
+            error.kind(),
+            format!("{error} (Retry-After: {} s)", wait.as_secs()),
+        ),
+        None => error,
     };
     Ok(Err((error, retry)))
 }
@@ -233,10 +241,10 @@ fn is_certificate_refusal(json: Option<&Value>) -> bool {
             .any(|c| CERTIFICATE_ERROR_CODES.contains(c))
 }
 
-/// `Retry-After` in seconds, capped; HTTP dates are not honoured (Entra sends seconds).
+/// `Retry-After` in seconds; HTTP dates are not honoured (Entra sends seconds).
 fn retry_after(header: Option<&str>) -> Option<Duration> {
     let seconds: u64 = header?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+    Some(Duration::from_secs(seconds))
 }
 
 pub fn encode_form(pairs: &[(&str, String)]) -> String {
@@ -307,6 +315,6 @@ mod tests {
         assert_eq!(seconds(Some(&json!("3599"))), Some(3599));
         assert_eq!(seconds(Some(&json!(60))), Some(60));
         assert_eq!(retry_after(Some("7")), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(Some("100000")), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after(Some("100000")), Some(Duration::from_secs(100_000)));
     }
 }

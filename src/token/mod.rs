@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use crate::config::{AcquireTokenOptions, IdentityOptions};
 use crate::credentials::observer::Usage;
-use crate::credentials::{CredentialsProvider, Purpose};
+use crate::credentials::{self, CredentialsProvider, Purpose};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::Transport;
 use authority::Authority;
-use cache::{CacheKey, Lookup, TokenCache};
+use cache::{CacheKey, Lookup, TokenCache, Urgency};
 use client_credentials::{Exchange, Retry};
 
 /// An access token and when it expires (Unix seconds). Never logged.
@@ -90,7 +90,10 @@ impl TokenProvider {
         } else {
             Lookup::UseCache
         };
-        self.cache.get_or_fetch(&key, lookup, || {
+        // Observer events of the token request are delivered after its flight has ended, so an
+        // observer asking this client for the same token gets it instead of waiting on itself.
+        credentials::deferring_events(|| {
+            self.cache.get_or_fetch(&key, lookup, |urgency| {
             let endpoint = authority.token_endpoint(tenant, |url| {
                 client_credentials::discover(transport, url, deadline)
             })?;
@@ -103,13 +106,16 @@ impl TokenProvider {
                 correlation_id: options.correlation_id.as_deref(),
                 send_x5c: self.send_x5c,
                 deadline,
+                // A proactive refresh falls back to the valid token rather than sleeping.
+                may_wait: urgency == Urgency::Needed,
             };
             let issued = request(credentials, transport, &exchange)?;
-            let now = crate::credentials::certificate::unix_now();
+            let now = credentials::certificate::unix_now();
             Ok((
                 issued.token,
                 cache::refresh_on(now, issued.expires_in, issued.refresh_in),
             ))
+            })
         })
     }
 }
@@ -150,7 +156,7 @@ fn request(
                 });
                 return Ok(issued);
             }
-            Err((error, Retry::After(wait))) if !waited => {
+            Err((error, Retry::After(wait))) if !waited && exchange.may_wait => {
                 if Instant::now() + wait >= exchange.deadline {
                     return Err(error.context(format!(
                         "not retrying after {} s: that would exceed the call's timeout",
@@ -163,8 +169,9 @@ fn request(
             }
             Err((error, Retry::ReloadCertificate)) if !reloaded => {
                 reloaded = true;
-                selection =
-                    credentials.rotate(Purpose::Token, &selection, &usage, error.message())?;
+                selection = credentials
+                    .rotate(Purpose::Token, &selection, &usage, error.message())
+                    .map_err(|e| e.context(error.message()))?;
             }
             Err((error, _)) => return Err(error),
         }
