@@ -648,3 +648,39 @@ fn configuration_errors_are_reported_at_creation_with_their_path() {
         assert!(error.message().contains(expected), "{json}: {error}");
     }
 }
+
+#[test]
+fn a_failed_reload_keeps_the_old_certificate_and_is_retried_on_the_next_rejection() {
+    let setup = setup();
+    let old = setup.ca.client("old", Validity::CURRENT);
+    let new_ca = TestCa::new("Renewed CA");
+    let new = new_ca.client("new", Validity::CURRENT);
+    let cert_path = setup.dir.write("client.pem", old.bundle_pem());
+    let api = setup.client_with(&path(&cert_path, None));
+    let events = record_events(&api);
+    api.call("orders", None, b"").unwrap();
+
+    // Rejected while the file is half-written: the reload fails, the call says why.
+    setup
+        .server
+        .set_client_auth(ClientAuth::Required(std::slice::from_ref(&new_ca.cert_der)));
+    std::fs::write(&cert_path, "-----BEGIN CERTIFICATE-----\ntrunc").unwrap();
+    let error = api.call("orders", None, b"").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::CredentialUnavailable, "{error}");
+    assert!(error.message().contains("ClientCredentials[0]"), "{error}");
+
+    // The file is complete now: the next rejection reloads it, without a second Deselected.
+    std::fs::write(&cert_path, new.bundle_pem()).unwrap();
+    assert_eq!(api.call("orders", None, b"").unwrap().body, b"hello new");
+    let kinds: Vec<EventKind> = events.lock().unwrap().iter().map(|e| e.0).collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::Selected,
+            EventKind::SuccessfullyUsed,
+            EventKind::Deselected,
+            EventKind::Selected,
+            EventKind::SuccessfullyUsed
+        ]
+    );
+}

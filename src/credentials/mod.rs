@@ -34,6 +34,18 @@ pub enum Credential {
 }
 
 impl Credential {
+    /// The same loaded credential: a reload makes a new one, even from identical bytes.
+    fn same_as(&self, other: &Credential) -> bool {
+        match (self, other) {
+            (Credential::Certificate(a), Credential::Certificate(b)) => Arc::ptr_eq(a, b),
+            (Credential::ClientSecret(a), Credential::ClientSecret(b)) => Arc::ptr_eq(a, b),
+            (Credential::SignedAssertionFile(a), Credential::SignedAssertionFile(b)) => {
+                Arc::ptr_eq(a, b)
+            }
+            _ => false,
+        }
+    }
+
     fn kind_name(&self) -> &'static str {
         match self {
             Credential::Certificate(_) => "a certificate",
@@ -86,15 +98,7 @@ impl Selection {
 
     /// The same loaded credential (a reload makes a new one, even from identical bytes).
     fn same_as(&self, other: &Selection) -> bool {
-        self.index == other.index
-            && match (&self.credential, &other.credential) {
-                (Credential::Certificate(a), Credential::Certificate(b)) => Arc::ptr_eq(a, b),
-                (Credential::ClientSecret(a), Credential::ClientSecret(b)) => Arc::ptr_eq(a, b),
-                (Credential::SignedAssertionFile(a), Credential::SignedAssertionFile(b)) => {
-                    Arc::ptr_eq(a, b)
-                }
-                _ => false,
-            }
+        self.index == other.index && self.credential.same_as(&other.credential)
     }
 
     fn describe(&self) -> String {
@@ -173,7 +177,7 @@ impl CredentialsProvider {
         usage: &Usage,
         reason: &str,
     ) -> Result<Selection> {
-        let (result, is_new) = {
+        let (first_report, result, is_new) = {
             let _guard = self.selecting.lock();
             let slot = &self.selected[purpose.slot()];
             if let Some(current) = slot.read().clone()
@@ -181,24 +185,43 @@ impl CredentialsProvider {
             {
                 return Ok(current);
             }
-            *self.entries[rejected.index].loaded.lock() = None;
-            for other in &self.selected {
-                let mut other = other.write();
-                if other.as_ref().is_some_and(|s| s.same_as(rejected)) {
-                    *other = None;
+            // Only the first report of this loaded credential (from either purpose) deselects it;
+            // a later one finds the entry already reloaded, or being retried after a failure.
+            let entry = &self.entries[rejected.index];
+            let first_report = {
+                let mut loaded = entry.loaded.lock();
+                let holds = loaded
+                    .as_ref()
+                    .is_some_and(|c| c.same_as(&rejected.credential));
+                if holds {
+                    *loaded = None;
+                }
+                holds
+            };
+            // The rejected selection stays in its slot until a replacement is loaded, so other
+            // threads never see "no credential"; then the swap is one write.
+            let (result, is_new) = self.select_first_usable(purpose);
+            if result.is_ok() {
+                for other in &self.selected {
+                    let mut other = other.write();
+                    if other.as_ref().is_some_and(|s| s.same_as(rejected)) {
+                        *other = None;
+                    }
                 }
             }
-            self.select_first_usable(purpose)
+            (first_report, result, is_new)
         };
         // Observers and the log sink run without our locks held: they may call back into the
         // library (even on this client) without deadlocking.
-        crate::log::warn(|| {
-            format!(
-                "{} was rejected ({reason}); reloaded it",
-                rejected.describe()
-            )
-        });
-        self.notify(rejected, EventKind::Deselected, usage, Some(reason));
+        if first_report {
+            crate::log::warn(|| {
+                format!(
+                    "{} was rejected ({reason}); reloading it",
+                    rejected.describe()
+                )
+            });
+            self.notify(rejected, EventKind::Deselected, usage, Some(reason));
+        }
         self.announce(&result, is_new, usage);
         result
     }
@@ -246,7 +269,6 @@ impl CredentialsProvider {
                 Err(error) => problems.push(format!("{label}: {error}")),
             }
         }
-        *self.selected[purpose.slot()].write() = None;
         if problems.is_empty() {
             problems.push("AzureAd.ClientCredentials has no entry to use".to_string());
         }
