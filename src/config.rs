@@ -117,7 +117,7 @@ pub struct AcquireTokenOptions {
 }
 
 /// One entry of `DownstreamApis` (Id.Web's `DownstreamApiOptions`), or the same after per-call overrides.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ApiOptions {
     pub base_url: Option<String>,
     pub relative_path: String,
@@ -130,6 +130,24 @@ pub struct ApiOptions {
     pub extra_headers: Vec<(String, String)>,
     pub extra_query: Vec<(String, String)>,
     pub acquire_token_options: AcquireTokenOptions,
+}
+
+// Header and query values may be keys (`Ocp-Apim-Subscription-Key`, SAS signatures): Debug output
+// names them without their values.
+impl std::fmt::Debug for ApiOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names =
+            |pairs: &[(String, String)]| pairs.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        f.debug_struct("ApiOptions")
+            .field("base_url", &self.base_url)
+            .field("relative_path", &self.relative_path)
+            .field("http_method", &self.http_method)
+            .field("scopes", &self.scopes)
+            .field("protocol_scheme", &self.protocol_scheme)
+            .field("extra_headers", &names(&self.extra_headers))
+            .field("extra_query", &names(&self.extra_query))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ApiOptions {
@@ -149,6 +167,9 @@ impl Default for ApiOptions {
         }
     }
 }
+
+/// Timeouts above a day are configuration mistakes (and far larger ones overflow clocks).
+const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
 
 /// This library's `Http` section: server trust and timeouts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +198,11 @@ impl Config {
     /// Parses the JSON, then applies environment overrides in .NET's style
     /// (`AzureAd__ClientCredentials__0__CertificatePassword=...`).
     pub fn parse(json: &str) -> Result<Config> {
-        Config::parse_with_environment(json, std::env::vars())
+        // vars_os: one variable that is not UTF-8 must not make every client fail.
+        let environment = std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        });
+        Config::parse_with_environment(json, environment)
     }
 
     pub fn parse_with_environment(
@@ -303,38 +328,52 @@ const OVERRIDABLE_SECTIONS: &[&str] = &["AzureAd", "MicrosoftIdentity", "Downstr
 /// Sets the value at the path `Section__Key__0__Key` (keys matched ignoring case, numbers
 /// indexing arrays), creating objects on the way, as .NET's environment configuration does.
 fn apply_environment_override(root: &mut Value, name: &str, text: String) {
-    let segments: Vec<&str> = name.split("__").collect();
+    let mut segments: Vec<String> = name.split("__").map(str::to_string).collect();
     if segments.len() < 2
         || !OVERRIDABLE_SECTIONS
             .iter()
-            .any(|section| section.eq_ignore_ascii_case(segments[0]))
+            .any(|section| section.eq_ignore_ascii_case(&segments[0]))
     {
         return;
     }
+    // `AzureAd` and `MicrosoftIdentity` are one section under two names: an override of either
+    // goes to whichever the file uses.
+    let identity = ["AzureAd", "MicrosoftIdentity"];
+    if identity
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(&segments[0]))
+        && let Value::Object(map) = &*root
+        && let Some(existing) = map
+            .keys()
+            .find(|key| identity.iter().any(|n| n.eq_ignore_ascii_case(key)))
+    {
+        segments[0] = existing.clone();
+    }
     let mut current = root;
-    for segment in segments {
+    for segment in &segments {
         current = match current {
             Value::Array(items) => match segment.parse::<usize>() {
-                Ok(index) => {
+                // .NET arrays are dense and short; a huge index is a typo, not a request for memory.
+                Ok(index) if index <= items.len() + MAX_ARRAY_GROWTH => {
                     if index >= items.len() {
                         items.resize(index + 1, Value::Object(Default::default()));
                     }
                     &mut items[index]
                 }
-                Err(_) => return,
+                _ => return,
             },
             Value::Object(map) => {
                 let key = map
                     .keys()
                     .find(|key| key.eq_ignore_ascii_case(segment))
                     .cloned()
-                    .unwrap_or_else(|| segment.to_string());
+                    .unwrap_or_else(|| segment.clone());
                 map.entry(key).or_insert(Value::Null)
             }
             other => {
                 *other = Value::Object(Default::default());
                 match other {
-                    Value::Object(map) => map.entry(segment.to_string()).or_insert(Value::Null),
+                    Value::Object(map) => map.entry(segment.clone()).or_insert(Value::Null),
                     _ => return,
                 }
             }
@@ -342,6 +381,9 @@ fn apply_environment_override(root: &mut Value, name: &str, text: String) {
     }
     *current = Value::String(text);
 }
+
+/// How far past an array's end an environment override may write.
+const MAX_ARRAY_GROWTH: usize = 16;
 
 /// Accepts Id.Web's `CredentialSource` names (any case) and its numeric values.
 fn parse_source_type(node: &Node) -> Result<SourceType> {
@@ -539,12 +581,15 @@ impl HttpOptions {
         let seconds = |key: &str, default: Duration| -> Result<Duration> {
             match node.number(key)? {
                 None => Ok(default),
-                Some(value) if value > 0.0 && value.is_finite() => {
+                Some(value) if value > 0.0 && value <= MAX_TIMEOUT_SECONDS => {
                     Ok(Duration::from_secs_f64(value))
                 }
                 Some(_) => Err(Error::new(
                     ErrorKind::Config,
-                    format!("{}.{key}: must be a positive number of seconds", node.path),
+                    format!(
+                        "{}.{key}: must be a positive number of seconds, at most {MAX_TIMEOUT_SECONDS}",
+                        node.path
+                    ),
                 )),
             }
         };

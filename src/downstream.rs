@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::config::{AcquireTokenOptions, ApiOptions, Config, Node, ProtocolScheme};
 use crate::credentials::observer::{Observer, Usage};
 use crate::credentials::{CredentialsProvider, Purpose};
-use crate::encoding::{encode_unsafe_url_characters, percent_encode};
+use crate::encoding::{encode_unsafe_url_characters, percent_encode, redact_url};
 use crate::error::{Error, ErrorKind, Result};
 use crate::token::{AccessToken, TokenProvider};
 use crate::transport::{self, Request, Response, Transport};
@@ -69,7 +69,7 @@ impl DownstreamApi {
             ProtocolScheme::Bearer => self.call_bearer(&options, &url, body),
             ProtocolScheme::MtlsPop => Err(mtls_pop_unsupported()),
         }
-        .map_err(|e| e.context(format!("calling API '{api_name}' ({url})")))
+        .map_err(|e| e.context(format!("calling API '{api_name}' ({})", redact_url(&url))))
     }
 
     /// The `Authorization` header value a call to `api_name` would carry, for hosts that send
@@ -155,6 +155,7 @@ impl DownstreamApi {
         ));
         let agent = self.transport.anonymous_agent();
         let request = Request {
+            client_certificate: false,
             method: &options.http_method,
             url,
             headers: &headers,
@@ -165,7 +166,10 @@ impl DownstreamApi {
             return Ok(response);
         };
         crate::log::info(|| {
-            format!("{url} asked for claims; acquiring a new token and resending once")
+            format!(
+                "{} asked for claims; acquiring a new token and resending once",
+                redact_url(url)
+            )
         });
         let with_claims = AcquireTokenOptions {
             claims: Some(claims),
@@ -176,6 +180,7 @@ impl DownstreamApi {
             header.1 = format!("Bearer {}", token.token);
         }
         let request = Request {
+            client_certificate: false,
             method: &options.http_method,
             url,
             headers: &headers,
@@ -231,12 +236,14 @@ impl DownstreamApi {
                 "refusing to present a client certificate over plain http://",
             ));
         }
+        let shown_url = redact_url(url);
         let usage = Usage {
             protocol: ProtocolScheme::Mtls.name(),
-            api_url: url,
+            api_url: &shown_url,
         };
         let headers = request_headers(options, body);
         let request = Request {
+            client_certificate: true,
             method: &options.http_method,
             url,
             headers: &headers,
@@ -270,12 +277,24 @@ impl DownstreamApi {
                 }
                 Some(reason) if !retried => {
                     retried = true;
+                    // No pooled connection or TLS session of the rejected certificate is reused,
+                    // now or by a thread that was still using it during the reload.
                     self.transport.forget(&certificate);
-                    selection =
-                        self.credentials
-                            .rotate(Purpose::Mtls, &selection, &usage, &reason)?;
+                    selection = self
+                        .credentials
+                        .rotate(Purpose::Mtls, &selection, &usage, &reason)
+                        .map_err(|e| e.context(&reason))?;
+                    if selection
+                        .certificate()
+                        .is_none_or(|c| !Arc::ptr_eq(c, &certificate))
+                    {
+                        self.transport.forget(&certificate);
+                    }
                     crate::log::info(|| {
-                        format!("retrying {url} once after reloading the certificate")
+                        format!(
+                            "retrying {} once after reloading the certificate",
+                            redact_url(url)
+                        )
                     });
                 }
                 // The retry was rejected too: a response is returned as is, an error says so.
@@ -305,16 +324,13 @@ fn claims_challenge(response: &Response) -> Option<String> {
     if response.status != 401 {
         return None;
     }
-    let challenge = response.header("www-authenticate")?;
-    let parameter = |name: &str| -> Option<String> {
-        let start = challenge.find(&format!("{name}=\""))? + name.len() + 2;
-        let end = challenge[start..].find('"')? + start;
-        Some(challenge[start..end].to_string())
-    };
-    if parameter("error")? != "insufficient_claims" {
-        return None;
-    }
-    let claims = parameter("claims").filter(|c| !c.is_empty())?;
+    let claims = response
+        .headers_named("www-authenticate")
+        .find_map(|challenge| {
+            let error = challenge_parameter(challenge, "error")?;
+            let claims = challenge_parameter(challenge, "claims")?;
+            (error == "insufficient_claims" && !claims.is_empty()).then_some(claims)
+        })?;
     use base64::Engine;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(&claims)
@@ -323,6 +339,23 @@ fn claims_challenge(response: &Response) -> Option<String> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .filter(|text| text.trim_start().starts_with('{'));
     Some(decoded.unwrap_or(claims))
+}
+
+/// The quoted value of `name="..."` in a `WWW-Authenticate` value; names ignore case.
+fn challenge_parameter(challenge: &str, name: &str) -> Option<String> {
+    let lower = challenge.to_ascii_lowercase();
+    let needle = format!("{name}=\"");
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(&needle) {
+        let at = from + found;
+        let start = at + needle.len();
+        if at == 0 || matches!(lower.as_bytes()[at - 1], b' ' | b',' | b'\t') {
+            let end = challenge[start..].find('"')? + start;
+            return Some(challenge[start..end].to_string());
+        }
+        from = start;
+    }
+    None
 }
 
 /// HTTP answers that mean "your client certificate is not accepted" on an MTLS call: nginx's
@@ -363,11 +396,7 @@ pub fn build_url(options: &ApiOptions) -> String {
         .unwrap_or_default()
         .trim_end_matches('/');
     let relative = options.relative_path.trim_start_matches('/');
-    let mut url = if relative.is_empty() {
-        encode_unsafe_url_characters(base)
-    } else {
-        encode_unsafe_url_characters(&format!("{base}/{relative}"))
-    };
+    let mut url = encode_unsafe_url_characters(&format!("{base}/{relative}"));
     for (name, value) in &options.extra_query {
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&percent_encode(name));
@@ -406,7 +435,7 @@ mod tests {
             base_url: Some("https://host/".into()),
             ..ApiOptions::default()
         };
-        assert_eq!(build_url(&bare), "https://host");
+        assert_eq!(build_url(&bare), "https://host/");
     }
 
     #[test]
@@ -425,6 +454,12 @@ mod tests {
         );
         let other = challenge(r#"Bearer error="invalid_token""#);
         assert_eq!(claims_challenge(&other), None);
+        let mut two = challenge(r#"PoP realm="""#);
+        two.headers.push((
+            "WWW-Authenticate".into(),
+            r#"Bearer Error="insufficient_claims", Claims="eyJhIjoxfQ==""#.into(),
+        ));
+        assert_eq!(claims_challenge(&two).as_deref(), Some(r#"{"a":1}"#));
     }
 
     #[test]

@@ -8,10 +8,32 @@ pub fn percent_encode(text: &str) -> String {
     encode_except(text, UNRESERVED)
 }
 
-/// Encodes only what may not appear in a URL (spaces, quotes, non-ASCII, ...), as .NET's `Uri`
-/// does, leaving delimiters and existing escapes alone.
+/// Encodes only what may not appear in a URL path or query (spaces, quotes, `#`, non-ASCII, ...),
+/// as .NET's `Uri` does, leaving delimiters and existing escapes alone.
 pub fn encode_unsafe_url_characters(url: &str) -> String {
-    encode_except(url, b"-._~!$&'()*+,;=:@/?#[]%")
+    encode_except(url, b"-._~!$&'()*+,;=:@/?[]%")
+}
+
+/// A URL fit for messages, logs and observer events: query strings (SAS signatures, function keys)
+/// and user:password are replaced by `…`.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path_and_more) = rest.split_at(authority_end);
+    let host = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("…@{host}"),
+        None => authority.to_string(),
+    };
+    let (path, query) = match path_and_more.find(['?', '#']) {
+        Some(at) => (&path_and_more[..at], "?…"),
+        None => (path_and_more, ""),
+    };
+    let scheme = if scheme.is_empty() {
+        String::new()
+    } else {
+        format!("{scheme}://")
+    };
+    format!("{scheme}{host}{path}{query}")
 }
 
 fn encode_except(text: &str, keep: &[u8]) -> String {
@@ -24,4 +46,28 @@ fn encode_except(text: &str, keep: &[u8]) -> String {
         }
     }
     encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_queries_and_user_information() {
+        assert_eq!(
+            redact_url("https://h/p/a?sig=secret&x=1"),
+            "https://h/p/a?…"
+        );
+        assert_eq!(redact_url("https://user:pw@h:8443/p"), "https://…@h:8443/p");
+        assert_eq!(redact_url("https://h"), "https://h");
+    }
+
+    #[test]
+    fn encodes_what_urls_cannot_hold() {
+        assert_eq!(
+            encode_unsafe_url_characters("/a b#c?d=é"),
+            "/a%20b%23c?d=%C3%A9"
+        );
+        assert_eq!(percent_encode("a b&c=d"), "a%20b%26c%3Dd");
+    }
 }

@@ -22,6 +22,9 @@ use crate::resolver::CachingResolver;
 
 /// A request as the downstream layer built it; kept whole so a retry resends the same bytes.
 pub struct Request<'a> {
+    /// Whether the agent presents a client certificate: only then can a TLS alert mean that the
+    /// certificate was rejected.
+    pub client_certificate: bool,
     pub method: &'a str,
     pub url: &'a str,
     pub headers: &'a [(String, String)],
@@ -29,14 +32,33 @@ pub struct Request<'a> {
 }
 
 /// A response of any HTTP status.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
+// A token endpoint's body holds the token: Debug shows its size only.
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers.len())
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
 impl Response {
+    /// Every header named `name`, ignoring ASCII case, in received order.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
     /// The first header named `name`, ignoring ASCII case.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -76,19 +98,26 @@ impl Transport {
         if let Some(agent) = self.agents.read().get(&certificate.thumbprint_sha256) {
             return agent.clone();
         }
-        let mut agents = self.agents.write();
-        agents
-            .entry(certificate.thumbprint_sha256.clone())
-            .or_insert_with(|| {
-                crate::log::debug(|| {
-                    format!(
-                        "new connection pool for certificate {}",
-                        certificate.thumbprint
-                    )
-                });
-                self.build_agent(Some(certificate))
-            })
-            .clone()
+        let (agent, created) = {
+            let mut agents = self.agents.write();
+            match agents.get(&certificate.thumbprint_sha256) {
+                Some(agent) => (agent.clone(), false),
+                None => {
+                    let agent = self.build_agent(Some(certificate));
+                    agents.insert(certificate.thumbprint_sha256.clone(), agent.clone());
+                    (agent, true)
+                }
+            }
+        };
+        if created {
+            crate::log::debug(|| {
+                format!(
+                    "new connection pool for certificate {}",
+                    certificate.thumbprint
+                )
+            });
+        }
+        agent
     }
 
     /// The agent that presents no client certificate.
@@ -166,10 +195,18 @@ impl Transport {
         let http_request = builder
             .body(request.body)
             .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid request: {e}")))?;
-        let http_request = agent
-            .configure_request(http_request)
-            .timeout_global(Some(remaining.min(self.options.timeout)))
-            .build();
+        // A request-level config makes ureq rebuild its TLS config (and lose the TLS session
+        // cache) for each new connection: only a retry, with less than the agent's timeout left,
+        // needs one.
+        let http_request = if remaining + Duration::from_millis(100) < self.options.timeout {
+            agent
+                .configure_request(http_request)
+                .timeout_global(Some(remaining))
+                .build()
+        } else {
+            http_request
+        };
+        let classify = |error| classify(error, request.client_certificate);
         let response = agent.run(http_request).map_err(classify)?;
         let status = response.status().as_u16();
         let headers = response
@@ -298,8 +335,9 @@ fn classify_io(error: &io::Error) -> ErrorKind {
 }
 
 /// Maps a ureq error to our kinds; certificate rejections are found inside io errors, where ureq
-/// puts rustls errors raised during the handshake or the first read.
-fn classify(error: ureq::Error) -> Error {
+/// puts rustls errors raised during the handshake or the first read. Without a client
+/// certificate, the same alerts are plain TLS failures.
+fn classify(error: ureq::Error, client_certificate: bool) -> Error {
     let kind = match &error {
         ureq::Error::Io(io) => classify_io(io),
         ureq::Error::Rustls(tls) => classify_rustls(tls),
@@ -309,10 +347,13 @@ fn classify(error: ureq::Error) -> Error {
         ureq::Error::BodyExceedsLimit(_)
         | ureq::Error::LargeResponseHeader(..)
         | ureq::Error::Protocol(_) => ErrorKind::Protocol,
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) | ureq::Error::RequireHttpsOnly(_) => {
-            ErrorKind::InvalidArgument
-        }
+        ureq::Error::RequireHttpsOnly(_) => ErrorKind::InsecureUrl,
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => ErrorKind::InvalidArgument,
         _ => ErrorKind::Network,
+    };
+    let kind = match kind {
+        ErrorKind::CertificateRejected if !client_certificate => ErrorKind::Tls,
+        kind => kind,
     };
     Error::new(kind, cause_chain(&error))
 }

@@ -1272,6 +1272,9 @@ fn an_observer_of_a_token_request_may_ask_for_the_same_token() {
         .recv_timeout(Duration::from_secs(20))
         .expect("no deadlock: the observer ran after the token request's flight ended");
     assert_eq!(outer.unwrap(), "Bearer tok-1");
-    assert_eq!(*nested.lock().unwrap(), vec![Ok("Bearer tok-1".to_string())]);
+    assert_eq!(
+        *nested.lock().unwrap(),
+        vec![Ok("Bearer tok-1".to_string())]
+    );
     assert_eq!(setup.issuer().token_request_count(), 1);
 }

@@ -76,8 +76,10 @@ pub fn status_call(body: impl FnOnce() -> Result<()>) -> dsapi_status {
     })
 }
 
+// `try_with`: during thread teardown the thread-locals may be gone, and a panic here would be
+// outside any boundary.
 pub fn set_last_error(message: &str) {
-    LAST_ERROR.with(|last| {
+    let _ = LAST_ERROR.try_with(|last| {
         let mut last = last.borrow_mut();
         last.clear();
         // A NUL inside would truncate the C string; messages can quote caller input.
@@ -86,7 +88,10 @@ pub fn set_last_error(message: &str) {
 }
 
 pub fn with_last_error<T>(f: impl FnOnce(&str) -> T) -> T {
-    LAST_ERROR.with(|last| f(&last.borrow()))
+    let message = LAST_ERROR
+        .try_with(|last| last.borrow().clone())
+        .unwrap_or_default();
+    f(&message)
 }
 
 fn invalid(message: String) -> Error {

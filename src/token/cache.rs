@@ -153,7 +153,12 @@ impl TokenCache {
         fetch: impl FnOnce(Urgency) -> Result<(AccessToken, Option<i64>)>,
     ) -> Result<AccessToken> {
         let usable = |now| match lookup {
-            Lookup::UseCache => self.tokens.read().get(key).filter(|c| c.usable(now)).cloned(),
+            Lookup::UseCache => self
+                .tokens
+                .read()
+                .get(key)
+                .filter(|c| c.usable(now))
+                .cloned(),
             Lookup::Bypass => None,
         };
         let now = unix_now();
@@ -209,7 +214,9 @@ impl TokenCache {
                         cached.refresh_on = unix_now() + REFRESH_BACKOFF_SECONDS;
                     }
                     crate::log::warn(|| {
-                        format!("token refresh failed, using the cached token until it expires: {error}")
+                        format!(
+                            "token refresh failed, using the cached token until it expires: {error}"
+                        )
                     });
                     Ok(old.token)
                 }
@@ -306,7 +313,9 @@ mod tests {
         // Refresh is due now, the token is valid for an hour.
         let refresh_now = Some(unix_now() - 1);
         cache
-            .get_or_fetch(&key, Lookup::Bypass, |_| Ok((token("old", 3600), refresh_now)))
+            .get_or_fetch(&key, Lookup::Bypass, |_| {
+                Ok((token("old", 3600), refresh_now))
+            })
             .unwrap();
         let mut urgency = None;
         let token = cache.get_or_fetch(&key, Lookup::UseCache, |u| {

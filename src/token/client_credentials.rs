@@ -116,6 +116,7 @@ pub fn exchange(
         headers.push(("client-request-id".to_string(), id.to_string()));
     }
     let request = Request {
+        client_certificate: false,
         method: "POST",
         url: exchange.endpoint,
         headers: &headers,
@@ -259,6 +260,7 @@ pub fn encode_form(pairs: &[(&str, String)]) -> String {
 pub fn discover(transport: &Transport, url: &str, deadline: Instant) -> Result<String> {
     let headers = [("Accept".to_string(), "application/json".to_string())];
     let request = Request {
+        client_certificate: false,
         method: "GET",
         url,
         headers: &headers,
@@ -315,6 +317,9 @@ mod tests {
         assert_eq!(seconds(Some(&json!("3599"))), Some(3599));
         assert_eq!(seconds(Some(&json!(60))), Some(60));
         assert_eq!(retry_after(Some("7")), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(Some("100000")), Some(Duration::from_secs(100_000)));
+        assert_eq!(
+            retry_after(Some("100000")),
+            Some(Duration::from_secs(100_000))
+        );
     }
 }

@@ -94,27 +94,27 @@ impl TokenProvider {
         // observer asking this client for the same token gets it instead of waiting on itself.
         credentials::deferring_events(|| {
             self.cache.get_or_fetch(&key, lookup, |urgency| {
-            let endpoint = authority.token_endpoint(tenant, |url| {
-                client_credentials::discover(transport, url, deadline)
-            })?;
-            let exchange = Exchange {
-                endpoint: &endpoint,
-                dialect: authority.dialect(),
-                client_id,
-                scopes,
-                claims: options.claims.as_deref(),
-                correlation_id: options.correlation_id.as_deref(),
-                send_x5c: self.send_x5c,
-                deadline,
-                // A proactive refresh falls back to the valid token rather than sleeping.
-                may_wait: urgency == Urgency::Needed,
-            };
-            let issued = request(credentials, transport, &exchange)?;
-            let now = credentials::certificate::unix_now();
-            Ok((
-                issued.token,
-                cache::refresh_on(now, issued.expires_in, issued.refresh_in),
-            ))
+                let endpoint = authority.token_endpoint(tenant, |url| {
+                    client_credentials::discover(transport, url, deadline)
+                })?;
+                let exchange = Exchange {
+                    endpoint: &endpoint,
+                    dialect: authority.dialect(),
+                    client_id,
+                    scopes,
+                    claims: options.claims.as_deref(),
+                    correlation_id: options.correlation_id.as_deref(),
+                    send_x5c: self.send_x5c,
+                    deadline,
+                    // A proactive refresh falls back to the valid token rather than sleeping.
+                    may_wait: urgency == Urgency::Needed,
+                };
+                let issued = request(credentials, transport, &exchange)?;
+                let now = credentials::certificate::unix_now();
+                Ok((
+                    issued.token,
+                    cache::refresh_on(now, issued.expires_in, issued.refresh_in),
+                ))
             })
         })
     }
