@@ -154,14 +154,17 @@ impl DownstreamApi {
             format!("Bearer {}", token.token),
         ));
         let agent = self.transport.anonymous_agent();
-        let request = Request {
-            client_certificate: false,
-            method: &options.http_method,
-            url,
-            headers: &headers,
-            body,
+        let send = |headers: &[(String, String)]| {
+            let request = Request {
+                client_certificate: false,
+                method: &options.http_method,
+                url,
+                headers,
+                body,
+            };
+            self.transport.send(&agent, &request, deadline)
         };
-        let response = self.transport.send(&agent, &request, deadline)?;
+        let response = send(&headers)?;
         let Some(claims) = claims_challenge(&response) else {
             return Ok(response);
         };
@@ -179,14 +182,7 @@ impl DownstreamApi {
         if let Some(header) = headers.last_mut() {
             header.1 = format!("Bearer {}", token.token);
         }
-        let request = Request {
-            client_certificate: false,
-            method: &options.http_method,
-            url,
-            headers: &headers,
-            body,
-        };
-        self.transport.send(&agent, &request, deadline)
+        send(&headers)
     }
 
     fn options_for(
