@@ -259,7 +259,8 @@ dsapi_status dsapi_response_header_at(const struct dsapi_response *response,
                                       const char **value_out);
 
 // Frees a response. `NULL` is a no-op. Takes ownership: the response and every pointer obtained
-// from it are invalid afterwards.
+// from it are invalid afterwards. Not thread-safe with other calls on the same response; different
+// responses may be freed on different threads.
 void dsapi_response_free(struct dsapi_response *response);
 
 // The value of the `Authorization` header a call to `api_name` would carry (Id.Web's
@@ -293,7 +294,8 @@ dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
                                         int64_t *expires_on_out);
 
 // Frees a string returned by this library (`dsapi_client_authorization_header`,
-// `dsapi_client_acquire_token`). `NULL` is a no-op. Takes ownership.
+// `dsapi_client_acquire_token`). `NULL` is a no-op. Takes ownership: the pointer is invalid
+// afterwards. Thread-safe for different strings; free each string once.
 void dsapi_string_free(char *string);
 
 #ifdef __cplusplus

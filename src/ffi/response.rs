@@ -124,7 +124,8 @@ pub extern "C" fn dsapi_response_header_at(
 }
 
 /// Frees a response. `NULL` is a no-op. Takes ownership: the response and every pointer obtained
-/// from it are invalid afterwards.
+/// from it are invalid afterwards. Not thread-safe with other calls on the same response; different
+/// responses may be freed on different threads.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_free(response: *mut dsapi_response) {
     catch((), || {

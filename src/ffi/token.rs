@@ -76,7 +76,8 @@ pub extern "C" fn dsapi_client_acquire_token(
 }
 
 /// Frees a string returned by this library (`dsapi_client_authorization_header`,
-/// `dsapi_client_acquire_token`). `NULL` is a no-op. Takes ownership.
+/// `dsapi_client_acquire_token`). `NULL` is a no-op. Takes ownership: the pointer is invalid
+/// afterwards. Thread-safe for different strings; free each string once.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_string_free(string: *mut c_char) {
     catch((), || {
