@@ -48,6 +48,22 @@ pub enum SourceType {
     NotSupported(String),
 }
 
+impl SourceType {
+    /// The name as written in configuration.
+    pub fn name(&self) -> &str {
+        match self {
+            SourceType::Path => "Path",
+            SourceType::Base64Encoded => "Base64Encoded",
+            SourceType::StoreWithThumbprint => "StoreWithThumbprint",
+            SourceType::StoreWithDistinguishedName => "StoreWithDistinguishedName",
+            SourceType::StoreWithSubjectName => "StoreWithSubjectName",
+            SourceType::ClientSecret => "ClientSecret",
+            SourceType::SignedAssertionFilePath => "SignedAssertionFilePath",
+            SourceType::NotSupported(name) => name,
+        }
+    }
+}
+
 /// One entry of `AzureAd.ClientCredentials`.
 #[derive(Clone, Default)]
 pub struct CredentialDescription {

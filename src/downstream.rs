@@ -156,7 +156,6 @@ impl DownstreamApi {
         let agent = self.transport.anonymous_agent();
         let send = |headers: &[(String, String)]| {
             let request = Request {
-                client_certificate: false,
                 method: &options.http_method,
                 url,
                 headers,
@@ -232,14 +231,12 @@ impl DownstreamApi {
                 "refusing to present a client certificate over plain http://",
             ));
         }
-        let shown_url = redact_url(url);
         let usage = Usage {
             protocol: ProtocolScheme::Mtls.name(),
-            api_url: &shown_url,
+            api_url: url,
         };
         let headers = request_headers(options, body);
         let request = Request {
-            client_certificate: true,
             method: &options.http_method,
             url,
             headers: &headers,

@@ -22,9 +22,6 @@ use crate::resolver::CachingResolver;
 
 /// A request as the downstream layer built it; kept whole so a retry resends the same bytes.
 pub struct Request<'a> {
-    /// Whether the agent presents a client certificate: only then can a TLS alert mean that the
-    /// certificate was rejected.
-    pub client_certificate: bool,
     pub method: &'a str,
     pub url: &'a str,
     pub headers: &'a [(String, String)],
@@ -52,7 +49,10 @@ impl std::fmt::Debug for Response {
 
 impl Response {
     /// Every header named `name`, ignoring ASCII case, in received order.
-    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn headers_named<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.headers
             .iter()
             .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
@@ -61,11 +61,16 @@ impl Response {
 
     /// The first header named `name`, ignoring ASCII case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        self.headers_named(name).next()
     }
+}
+
+/// A ureq agent and whether it presents a client certificate: only then can a TLS alert mean
+/// that the certificate was rejected.
+#[derive(Clone)]
+pub struct ClientAgent {
+    agent: Agent,
+    presents_certificate: bool,
 }
 
 pub struct Transport {
@@ -75,7 +80,7 @@ pub struct Transport {
     /// Agents keyed by the certificate's SHA-256 thumbprint.
     agents: RwLock<HashMap<String, Agent>>,
     /// The agent presenting no certificate: token endpoints and Bearer APIs.
-    anonymous: OnceCell<Agent>,
+    anonymous: OnceCell<ClientAgent>,
 }
 
 impl Transport {
@@ -94,9 +99,12 @@ impl Transport {
     }
 
     /// The agent that presents `certificate`, created on first use and kept until forgotten.
-    pub fn agent_for(&self, certificate: &Certificate) -> Agent {
+    pub fn agent_for(&self, certificate: &Certificate) -> ClientAgent {
         if let Some(agent) = self.agents.read().get(&certificate.thumbprint_sha256) {
-            return agent.clone();
+            return ClientAgent {
+                agent: agent.clone(),
+                presents_certificate: true,
+            };
         }
         let (agent, created) = {
             let mut agents = self.agents.write();
@@ -117,13 +125,19 @@ impl Transport {
                 )
             });
         }
-        agent
+        ClientAgent {
+            agent,
+            presents_certificate: true,
+        }
     }
 
     /// The agent that presents no client certificate.
-    pub fn anonymous_agent(&self) -> Agent {
+    pub fn anonymous_agent(&self) -> ClientAgent {
         self.anonymous
-            .get_or_init(|| self.build_agent(None))
+            .get_or_init(|| ClientAgent {
+                agent: self.build_agent(None),
+                presents_certificate: false,
+            })
             .clone()
     }
 
@@ -171,7 +185,13 @@ impl Transport {
     }
 
     /// Sends one request; a deadline bounds the whole exchange (the call's remaining time).
-    pub fn send(&self, agent: &Agent, request: &Request, deadline: Instant) -> Result<Response> {
+    pub fn send(
+        &self,
+        client: &ClientAgent,
+        request: &Request,
+        deadline: Instant,
+    ) -> Result<Response> {
+        let agent = &client.agent;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Error::new(ErrorKind::Timeout, "the call's timeout elapsed"));
@@ -206,7 +226,7 @@ impl Transport {
         } else {
             http_request
         };
-        let classify = |error| classify(error, request.client_certificate);
+        let classify = |error| classify(error, client.presents_certificate);
         let response = agent.run(http_request).map_err(classify)?;
         let status = response.status().as_u16();
         let headers = response

@@ -684,3 +684,40 @@ fn a_failed_reload_keeps_the_old_certificate_and_is_retried_on_the_next_rejectio
         ]
     );
 }
+
+/// Query strings can carry keys (SAS signatures, function keys): they stay out of error messages
+/// and observer events.
+#[test]
+fn query_strings_stay_out_of_messages_and_events() {
+    let setup = setup();
+    let client = setup.ca.client("client", Validity::CURRENT);
+    let api = setup.client_with(&setup.path_credential("client.pem", &client));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    api.add_observer(Arc::new(move |event: &CredentialEvent| {
+        sink.lock().unwrap().push(event.api_url.to_string());
+    }));
+    let with_key = r#"{"ExtraQueryParameters": {"sig": "top-secret-signature"}}"#;
+    api.call("orders", Some(with_key), b"").unwrap();
+    assert!(
+        setup.server.seen()[0]
+            .target
+            .contains("sig=top-secret-signature")
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let unreachable = format!(
+        r#"{{"BaseUrl": "https://127.0.0.1:{port}", "ExtraQueryParameters": {{"sig": "top-secret-signature"}}}}"#
+    );
+    let error = api.call("orders", Some(&unreachable), b"").unwrap_err();
+    assert!(!error.message().contains("top-secret"), "{error}");
+    assert!(error.message().contains("/orders?…"), "{error}");
+    let events = events.lock().unwrap();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().all(|url| !url.contains("top-secret")),
+        "{events:?}"
+    );
+}

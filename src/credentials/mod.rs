@@ -18,6 +18,7 @@ use parking_lot::{Mutex, RwLock};
 use rustls::crypto::CryptoProvider;
 
 use crate::config::{CredentialDescription, SourceType};
+use crate::encoding::redact_url;
 use crate::error::{Error, ErrorKind, Result};
 use certificate::{Certificate, unix_now};
 use observer::{CredentialEvent, EventKind, Observer, Usage};
@@ -310,7 +311,8 @@ impl CredentialsProvider {
             subject,
             source: selection.source.clone(),
             protocol: usage.protocol.to_string(),
-            api_url: usage.api_url.to_string(),
+            // Query strings may carry keys (SAS signatures, function keys).
+            api_url: redact_url(usage.api_url),
             error: error.map(str::to_string),
         };
         let deferred = DEFERRED.with(|queue| match queue.borrow_mut().as_mut() {
@@ -395,25 +397,11 @@ pub fn deferring_events<T>(body: impl FnOnce() -> T) -> T {
 }
 
 fn source_name(description: &CredentialDescription) -> String {
-    let kind = match &description.source_type {
-        Some(SourceType::NotSupported(name)) => name.as_str(),
-        Some(source) => source_name_of(source),
-        None => "unknown",
-    };
+    let kind = description
+        .source_type
+        .as_ref()
+        .map_or("unknown", SourceType::name);
     format!("{} ({kind})", description.label())
-}
-
-fn source_name_of(source: &SourceType) -> &'static str {
-    match source {
-        SourceType::Path => "Path",
-        SourceType::Base64Encoded => "Base64Encoded",
-        SourceType::StoreWithThumbprint => "StoreWithThumbprint",
-        SourceType::StoreWithDistinguishedName => "StoreWithDistinguishedName",
-        SourceType::StoreWithSubjectName => "StoreWithSubjectName",
-        SourceType::ClientSecret => "ClientSecret",
-        SourceType::SignedAssertionFilePath => "SignedAssertionFilePath",
-        SourceType::NotSupported(_) => "not supported",
-    }
 }
 
 fn required<'a>(value: Option<&'a String>, field: &str) -> std::result::Result<&'a str, String> {

@@ -29,7 +29,7 @@ pub struct CredentialEvent<'a> {
 
 pub type Observer = Arc<dyn Fn(&CredentialEvent) + Send + Sync>;
 
-/// The call a credential event belongs to.
+/// The call a credential event belongs to (its URL is redacted when an event is emitted).
 #[derive(Debug, Clone, Copy)]
 pub struct Usage<'a> {
     pub protocol: &'a str,

@@ -2,7 +2,7 @@
 //! conversions of C arguments.
 
 use std::cell::RefCell;
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
 
@@ -78,6 +78,12 @@ pub fn status_call(body: impl FnOnce() -> Result<()>) -> dsapi_status {
 
 // `try_with`: during thread teardown the thread-locals may be gone, and a panic here would be
 // outside any boundary.
+/// `text` as a C string; a NUL inside (messages can quote caller input) would truncate it, so it
+/// becomes `?`.
+pub fn c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', "?")).unwrap_or_default()
+}
+
 pub fn set_last_error(message: &str) {
     let _ = LAST_ERROR.try_with(|last| {
         let mut last = last.borrow_mut();

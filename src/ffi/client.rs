@@ -1,9 +1,11 @@
 //! `dsapi_client`: a configured DownstreamApi, shareable across threads.
 
-use std::ffi::{CString, c_char, c_void};
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use super::boundary::{bytes_arg, catch, optional_str_arg, out_arg, ref_arg, status_call, str_arg};
+use super::boundary::{
+    bytes_arg, c_string, catch, optional_str_arg, out_arg, ref_arg, status_call, str_arg,
+};
 use super::response::dsapi_response;
 use super::status::dsapi_status;
 use crate::credentials::observer::{CredentialEvent, EventKind};
@@ -170,14 +172,13 @@ unsafe impl Sync for CObserver {}
 
 impl CObserver {
     fn deliver(&self, event: &CredentialEvent) {
-        let text = |s: &str| CString::new(s.replace('\0', "?")).unwrap_or_default();
         let (thumbprint, subject, source) = (
-            text(event.thumbprint),
-            text(event.subject),
-            text(event.source),
+            c_string(event.thumbprint),
+            c_string(event.subject),
+            c_string(event.source),
         );
-        let (protocol, api_url) = (text(event.protocol), text(event.api_url));
-        let error = event.error.map(text);
+        let (protocol, api_url) = (c_string(event.protocol), c_string(event.api_url));
+        let error = event.error.map(c_string);
         let c_event = dsapi_credential_event {
             kind: match event.kind {
                 EventKind::Selected => DSAPI_EVENT_SELECTED,

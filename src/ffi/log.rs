@@ -1,9 +1,9 @@
 //! The process-wide log callback.
 
-use std::ffi::{CString, c_char, c_void};
+use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
-use super::boundary::status_call;
+use super::boundary::{c_string, status_call};
 use super::status::dsapi_status;
 use crate::error::{Error, ErrorKind};
 use crate::log::{Level, set_sink};
@@ -33,7 +33,7 @@ unsafe impl Sync for CSink {}
 
 impl CSink {
     fn deliver(&self, level: Level, message: &str) {
-        let text = CString::new(message.replace('\0', "?")).unwrap_or_default();
+        let text = c_string(message);
         // SAFETY: registered for this signature; `text` outlives the call.
         unsafe { (self.callback)(self.user_data, level as u32, text.as_ptr()) };
     }

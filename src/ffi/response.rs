@@ -2,7 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
-use super::boundary::{catch, out_arg, ref_arg, status_call, str_arg};
+use super::boundary::{c_string, catch, out_arg, ref_arg, status_call, str_arg};
 use super::status::dsapi_status;
 use crate::error::{Error, ErrorKind};
 use crate::transport::Response;
@@ -17,13 +17,12 @@ pub struct dsapi_response {
 
 impl dsapi_response {
     pub(crate) fn boxed(response: Response) -> *mut dsapi_response {
-        let text = |s: String| CString::new(s.replace('\0', "?")).unwrap_or_default();
         Box::into_raw(Box::new(dsapi_response {
             status: response.status,
             headers: response
                 .headers
                 .into_iter()
-                .map(|(name, value)| (text(name), text(value)))
+                .map(|(name, value)| (c_string(&name), c_string(&value)))
                 .collect(),
             body: response.body,
         }))

@@ -116,7 +116,6 @@ pub fn exchange(
         headers.push(("client-request-id".to_string(), id.to_string()));
     }
     let request = Request {
-        client_certificate: false,
         method: "POST",
         url: exchange.endpoint,
         headers: &headers,
@@ -260,7 +259,6 @@ pub fn encode_form(pairs: &[(&str, String)]) -> String {
 pub fn discover(transport: &Transport, url: &str, deadline: Instant) -> Result<String> {
     let headers = [("Accept".to_string(), "application/json".to_string())];
     let request = Request {
-        client_certificate: false,
         method: "GET",
         url,
         headers: &headers,
