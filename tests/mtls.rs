@@ -10,7 +10,7 @@ use downstream_api::credentials::observer::{CredentialEvent, EventKind};
 use downstream_api::{DownstreamApi, ErrorKind};
 use support::pki::{Issued, TestCa, Validity};
 use support::server::{ClientAuth, Reply, Seen, TestServer, subject_cn};
-use support::{FIXTURE_PASSWORD, TempDir, fixture, json_str};
+use support::{FIXTURE_PASSWORD, TempDir, fixture, free_port, json_str};
 
 /// A test CA, a server trusting it (and the committed fixture CA), and a temp dir with the CA file.
 struct Setup {
@@ -432,16 +432,45 @@ fn one_client_serves_many_threads() {
     );
 }
 
+/// A client using certificate "old" from a file, and "new" from a renewed CA the server does not
+/// trust yet.
+struct Rotation {
+    cert_path: String,
+    api: DownstreamApi,
+    events: Arc<Mutex<Vec<(EventKind, String)>>>,
+    new_ca: TestCa,
+    new: Issued,
+}
+
+impl Setup {
+    fn rotation(&self) -> Rotation {
+        let old = self.ca.client("old", Validity::CURRENT);
+        let new_ca = TestCa::new("Renewed CA");
+        let new = new_ca.client("new", Validity::CURRENT);
+        let cert_path = self.dir.write("client.pem", old.bundle_pem());
+        let api = self.client_with(&path(&cert_path, None));
+        let events = record_events(&api);
+        assert_eq!(api.call("orders", None, b"").unwrap().body, b"hello old");
+        Rotation {
+            cert_path,
+            api,
+            events,
+            new_ca,
+            new,
+        }
+    }
+}
+
 #[test]
 fn a_rotated_certificate_is_reloaded_and_the_call_retried_once() {
     let setup = setup();
-    let old = setup.ca.client("old", Validity::CURRENT);
-    let new_ca = TestCa::new("Renewed CA");
-    let new = new_ca.client("new", Validity::CURRENT);
-    let cert_path = setup.dir.write("client.pem", old.bundle_pem());
-    let api = setup.client_with(&path(&cert_path, None));
-    let events = record_events(&api);
-    assert_eq!(api.call("orders", None, b"").unwrap().body, b"hello old");
+    let Rotation {
+        cert_path,
+        api,
+        events,
+        new_ca,
+        new,
+    } = setup.rotation();
 
     // The server now trusts only the renewed CA, and the file on disk is replaced.
     setup
@@ -587,9 +616,7 @@ fn network_failures_and_timeouts_are_told_apart() {
     let api = setup.client_with(&setup.path_credential("client.pem", &client));
 
     // A port where nothing listens.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed_port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let closed_port = free_port();
     let overrides = format!(r#"{{"BaseUrl": "https://127.0.0.1:{closed_port}"}}"#);
     let error = api.call("orders", Some(&overrides), b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Network, "{error}");
@@ -652,13 +679,13 @@ fn configuration_errors_are_reported_at_creation_with_their_path() {
 #[test]
 fn a_failed_reload_keeps_the_old_certificate_and_is_retried_on_the_next_rejection() {
     let setup = setup();
-    let old = setup.ca.client("old", Validity::CURRENT);
-    let new_ca = TestCa::new("Renewed CA");
-    let new = new_ca.client("new", Validity::CURRENT);
-    let cert_path = setup.dir.write("client.pem", old.bundle_pem());
-    let api = setup.client_with(&path(&cert_path, None));
-    let events = record_events(&api);
-    api.call("orders", None, b"").unwrap();
+    let Rotation {
+        cert_path,
+        api,
+        events,
+        new_ca,
+        new,
+    } = setup.rotation();
 
     // Rejected while the file is half-written: the reload fails, the call says why.
     setup
@@ -705,9 +732,7 @@ fn query_strings_stay_out_of_messages_and_events() {
             .contains("sig=top-secret-signature")
     );
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = free_port();
     let unreachable = format!(
         r#"{{"BaseUrl": "https://127.0.0.1:{port}", "ExtraQueryParameters": {{"sig": "top-secret-signature"}}}}"#
     );

@@ -126,10 +126,15 @@ pub fn exchange(
     if (200..300).contains(&response.status) {
         return parse_token(json.as_ref()).map(Ok);
     }
-    let error = describe_error(response.status, json.as_ref(), exchange.endpoint);
     // A wait longer than MAX_RETRY_AFTER is not shortened: the server asked for it, so the call
     // fails and says how long the server asked to wait.
     let asked_wait = retry_after(response.header("retry-after"));
+    let error = describe_error(
+        response.status,
+        json.as_ref(),
+        exchange.endpoint,
+        asked_wait,
+    );
     let retry = match (response.status, asked_wait) {
         (429 | 500..=599, Some(wait)) if wait <= MAX_RETRY_AFTER => Retry::After(wait),
         (429 | 500..=599, Some(_)) => Retry::No,
@@ -141,13 +146,6 @@ pub fn exchange(
             Retry::ReloadCertificate
         }
         _ => Retry::No,
-    };
-    let error = match asked_wait {
-        Some(wait) => Error::new(
-            error.kind(),
-            format!("{error} (Retry-After: {} s)", wait.as_secs()),
-        ),
-        None => error,
     };
     Ok(Err((error, retry)))
 }
@@ -188,7 +186,12 @@ fn seconds(value: Option<&Value>) -> Option<i64> {
     }
 }
 
-fn describe_error(status: u16, json: Option<&Value>, endpoint: &str) -> Error {
+fn describe_error(
+    status: u16,
+    json: Option<&Value>,
+    endpoint: &str,
+    asked_wait: Option<Duration>,
+) -> Error {
     let field = |name: &str| json.and_then(|j| j.get(name)).and_then(Value::as_str);
     let mut message = format!("the token endpoint {endpoint} answered HTTP {status}");
     if let Some(error) = field("error") {
@@ -205,6 +208,9 @@ fn describe_error(status: u16, json: Option<&Value>, endpoint: &str) -> Error {
     if !codes.is_empty() && !message.contains("AADSTS") {
         let codes: Vec<String> = codes.iter().map(|c| format!("AADSTS{c}")).collect();
         message.push_str(&format!(" ({})", codes.join(", ")));
+    }
+    if let Some(wait) = asked_wait {
+        message.push_str(&format!(" (Retry-After: {} s)", wait.as_secs()));
     }
     Error::new(ErrorKind::TokenAcquisition, message)
 }
@@ -247,7 +253,7 @@ fn retry_after(header: Option<&str>) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
-pub fn encode_form(pairs: &[(&str, String)]) -> String {
+fn encode_form(pairs: &[(&str, String)]) -> String {
     pairs
         .iter()
         .map(|(name, value)| format!("{}={}", percent_encode(name), percent_encode(value)))
@@ -303,7 +309,7 @@ mod tests {
     #[test]
     fn messages_keep_the_first_line_of_the_description() {
         let body = json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret.\r\nTrace ID: 1"});
-        let error = describe_error(401, Some(&body), "https://x/token");
+        let error = describe_error(401, Some(&body), "https://x/token", None);
         assert_eq!(
             error.message(),
             "the token endpoint https://x/token answered HTTP 401: invalid_client: AADSTS7000215: Invalid client secret."

@@ -4,13 +4,13 @@
 #![allow(dead_code)]
 
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::TempDir;
 use crate::support::pki::Issued;
+use crate::support::{TempDir, free_port};
 
 /// How long a server may take to start accepting connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,14 +45,6 @@ pub fn require_tool(name: &str, package: &str) -> PathBuf {
                  (install it with `apt-get install -y {package}`); they fail rather than skip"
             )
         })
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
 }
 
 /// A child process killed (and reaped) on drop, with its output going to files.

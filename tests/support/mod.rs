@@ -56,6 +56,14 @@ pub fn fixture(name: &str) -> String {
 /// The password of every encrypted fixture.
 pub const FIXTURE_PASSWORD: &str = "fixture-pass";
 
+/// A port on 127.0.0.1 that was free a moment ago (nothing listens there now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
 /// JSON string literal for `text` (paths may hold characters that need escaping).
 pub fn json_str(text: &str) -> String {
     serde_json::Value::String(text.to_string()).to_string()
