@@ -1104,16 +1104,11 @@ fn an_observer_may_call_back_into_the_same_client() {
                 .push(header.map(|h| h.starts_with("Bearer ")));
         }
     }));
-    let (done, finished) = std::sync::mpsc::channel();
     let caller = api.clone();
-    std::thread::spawn(move || {
+    finishes_without_deadlock(move || {
         // An MTLS call selects the certificate for the handshake; the answer does not matter.
         let _ = caller.call("Graph", Some(r#"{"ProtocolScheme": "MTLS"}"#), b"");
-        let _ = done.send(());
     });
-    finished
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the call finished: no deadlock when an observer calls back into the client");
     // The resource answers 401 to a call without a token, which on MTLS means "reload the
     // certificate and retry": two selections, each asking for a token from inside the observer.
     let nested = nested.lock().unwrap();
@@ -1263,18 +1258,24 @@ fn an_observer_of_a_token_request_may_ask_for_the_same_token() {
                 .push(api.authorization_header("Graph", None));
         }
     }));
-    let (done, finished) = std::sync::mpsc::channel();
     let caller = api.clone();
-    std::thread::spawn(move || {
-        let _ = done.send(caller.authorization_header("Graph", None));
-    });
-    let outer = finished
-        .recv_timeout(Duration::from_secs(20))
-        .expect("no deadlock: the observer ran after the token request's flight ended");
+    let outer = finishes_without_deadlock(move || caller.authorization_header("Graph", None));
     assert_eq!(outer.unwrap(), "Bearer tok-1");
     assert_eq!(
         *nested.lock().unwrap(),
         vec![Ok("Bearer tok-1".to_string())]
     );
     assert_eq!(setup.issuer().token_request_count(), 1);
+}
+
+/// Runs `work` on its own thread and returns its result; fails the test if it has not finished
+/// after 20 s (a deadlock would otherwise hang the test run).
+fn finishes_without_deadlock<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the work finished: no deadlock")
 }
