@@ -155,22 +155,21 @@ def test_log_bridge_to_a_callable(config_path):
 
 
 def test_log_bridge_to_a_logger_respects_the_level(config_path, caplog):
-    downstream_api.set_log_handler(logging.getLogger("downstream_api.test"), logging.WARNING)
-    try:
-        with caplog.at_level(logging.DEBUG, logger="downstream_api.test"):
-            with downstream_api.Client.from_file(config_path) as client:
-                client.call("Mtls")
-    finally:
-        downstream_api.set_log_handler(None)
-    assert not [r for r in caplog.records if r.levelno < logging.WARNING and r.name == "downstream_api.test"]
+    logger = logging.getLogger("downstream_api.test")
 
-    downstream_api.set_log_handler(logging.getLogger("downstream_api.test"), logging.INFO)
-    try:
-        with caplog.at_level(logging.DEBUG, logger="downstream_api.test"):
-            with downstream_api.Client.from_file(config_path) as client:
-                client.call("Mtls")
-    finally:
-        downstream_api.set_log_handler(None)
+    def call_logging_at(level):
+        downstream_api.set_log_handler(logger, level)
+        try:
+            with caplog.at_level(logging.DEBUG, logger=logger.name):
+                with downstream_api.Client.from_file(config_path) as client:
+                    client.call("Mtls")
+        finally:
+            downstream_api.set_log_handler(None)
+
+    call_logging_at(logging.WARNING)
+    assert not [r for r in caplog.records if r.levelno < logging.WARNING and r.name == logger.name]
+
+    call_logging_at(logging.INFO)
     assert any(r.levelno == logging.INFO and "selected" in r.getMessage() for r in caplog.records)
 
 
