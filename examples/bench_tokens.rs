@@ -5,20 +5,15 @@
 //! Run: `cargo run --release --example bench_tokens` (MSAL Python is measured when
 //! `python3 -c 'import msal'` works; `bash tests/bench/run.sh` installs it).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::ffi::{CString, c_char};
 use std::ptr;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use downstream_api::ffi::client::*;
-use downstream_api::ffi::status::*;
-use downstream_api::ffi::token::*;
-use support::pki::TestCa;
-use support::token_server::{TokenIssuer, TokenServer};
-use support::{TempDir, json_str};
+use downstream_api::ffi::*;
+use test_support::pki::TestCa;
+use test_support::token_server::{TokenIssuer, TokenServer};
+use test_support::{TempDir, json_str};
 
 const CLIENT_ID: &str = "bench-app";
 const SECRET: &str = "bench-secret";

@@ -5,20 +5,14 @@
 //!
 //! Run: `cargo run --example demo`
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::ffi::{CStr, CString, c_char, c_void};
 use std::ptr;
 
-use downstream_api::ffi::client::*;
-use downstream_api::ffi::log::*;
-use downstream_api::ffi::response::*;
-use downstream_api::ffi::status::*;
-use support::pki::{TestCa, Validity};
-use support::server::{ClientAuth, TestServer};
-use support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
-use support::{TempDir, json_str};
+use downstream_api::ffi::*;
+use test_support::pki::{TestCa, Validity};
+use test_support::server::{ClientAuth, TestServer};
+use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
+use test_support::{TempDir, json_str};
 
 unsafe extern "C" fn print_log(_: *mut c_void, level: dsapi_log_level, message: *const c_char) {
     // SAFETY: the library passes a valid NUL-terminated string for the duration of the call.
@@ -151,7 +145,7 @@ fn main() {
     let last = seen.last().expect("the server saw the call");
     println!(
         "server saw: client certificate CN={}, Authorization header: {}",
-        support::server::subject_cn(last.client_cert.as_ref().expect("client certificate")),
+        test_support::server::subject_cn(last.client_cert.as_ref().expect("client certificate")),
         last.header("authorization").unwrap_or("(none)")
     );
 

@@ -11,16 +11,13 @@
 //!
 //! Run: `cargo run --example loopback_servers -- <directory for the configuration>`
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::io::Read;
 use std::sync::Arc;
 
-use support::json_str;
-use support::pki::{TestCa, Validity};
-use support::server::{ClientAuth, Reply, Seen, TestServer};
-use support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
+use test_support::json_str;
+use test_support::pki::{TestCa, Validity};
+use test_support::server::{ClientAuth, Reply, Seen, TestServer};
+use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
 
 fn main() {
     let directory = std::env::args().nth(1).unwrap_or_else(|| {
@@ -53,7 +50,7 @@ fn main() {
             let who = seen
                 .client_cert
                 .as_ref()
-                .map(support::server::subject_cn)
+                .map(test_support::server::subject_cn)
                 .unwrap_or_default();
             Reply::text(200, &format!("hello {who}"))
         }),

@@ -125,12 +125,16 @@ typedef void (*dsapi_observer_callback)(void *user_data, const struct dsapi_cred
 // and AADSTS code), or OpenID discovery failed.
 #define DSAPI_TOKEN_ACQUISITION_FAILED 16
 
+// A call failed in a way the host should know about.
 #define DSAPI_LOG_ERROR 1
 
+// Something went wrong and was handled: a rejected certificate reloaded, a failed token refresh.
 #define DSAPI_LOG_WARN 2
 
+// What was selected and retried.
 #define DSAPI_LOG_INFO 3
 
+// Connection pools and tokens, per request.
 #define DSAPI_LOG_DEBUG 4
 
 // A certificate became the one in use (first use or after a rotation).
@@ -184,8 +188,11 @@ dsapi_status dsapi_set_log_callback(dsapi_log_callback callback,
 dsapi_status dsapi_client_new(const char *config_json, struct dsapi_client **client_out);
 
 // Like `dsapi_client_new`, reading the JSON from the file at `path` (UTF-8).
-// Errors also include `DSAPI_IO_ERROR` when the file cannot be read; content that is not UTF-8
-// is `DSAPI_CONFIG_INVALID`. Thread-safe.
+//
+// Ownership as for `dsapi_client_new`. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
+// `DSAPI_IO_ERROR` (the file cannot be read), `DSAPI_CONFIG_INVALID` (content that is not UTF-8,
+// or as for `dsapi_client_new`), `DSAPI_TLS_ERROR` (no trusted CA certificates found).
+// Thread-safe.
 dsapi_status dsapi_client_new_from_file(const char *path, struct dsapi_client **client_out);
 
 // Frees a client, its connections and cached credentials. `NULL` is a no-op. Takes ownership:
@@ -203,14 +210,17 @@ void dsapi_client_free(struct dsapi_client *client);
 // With `ProtocolScheme: "MTLS"` the selected client certificate is presented in the TLS handshake
 // and no `Authorization` header is sent. When the server rejects the certificate (TLS alert, HTTP
 // 495/496/401, or nginx's 400 about the SSL certificate) the certificate is reloaded from its
-// source and the call is retried once.
+// source and the call is retried once. With `"Bearer"` (the default) an app token for the API's
+// `Scopes` (from the cache, else from the token endpoint) is sent as `Authorization: Bearer ...`
+// and no client certificate; a 401 claims challenge gets a token with those claims and one resend.
 //
 // Any HTTP status, 4xx and 5xx included, is a success: `*response_out` receives a response the
 // caller owns and frees with `dsapi_response_free`; on failure it is not written. Errors:
 // `DSAPI_INVALID_ARGUMENT`, `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
 // `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_CERTIFICATE_REJECTED`, `DSAPI_TLS_ERROR`,
 // `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_INSECURE_URL`, `DSAPI_PROTOCOL_ERROR`,
-// `DSAPI_UNSUPPORTED`. Thread-safe: many threads may call one client at once.
+// `DSAPI_UNSUPPORTED` (`MTLS_POP`), `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer: the token endpoint
+// refused). Thread-safe: many threads may call one client at once.
 dsapi_status dsapi_client_call(const struct dsapi_client *client,
                                const char *api_name,
                                const char *overrides_json,
@@ -272,7 +282,8 @@ void dsapi_response_free(struct dsapi_response *response);
 // `dsapi_string_free`; it is a secret: do not log it. Errors: `DSAPI_INVALID_ARGUMENT`,
 // `DSAPI_CONFIG_INVALID`, `DSAPI_UNKNOWN_API`, `DSAPI_UNSUPPORTED` (an MTLS API has no such header),
 // `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
-// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`. Thread-safe.
+// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (the token
+// endpoint's answer was not valid HTTP or too large). Thread-safe.
 dsapi_status dsapi_client_authorization_header(const struct dsapi_client *client,
                                                const char *api_name,
                                                const char *overrides_json,
@@ -285,8 +296,10 @@ dsapi_status dsapi_client_authorization_header(const struct dsapi_client *client
 // On success `*token_out` receives the access token, owned by the caller and freed with
 // `dsapi_string_free` (a secret: do not log it), and `*expires_on_out` (may be NULL) its expiry in
 // Unix seconds. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8, no scope),
-// `DSAPI_CONFIG_INVALID`, `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`,
-// `DSAPI_INSECURE_URL`, `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`. Thread-safe.
+// `DSAPI_CONFIG_INVALID` (bad options, or no authority or client id configured),
+// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
+// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (as for
+// `dsapi_client_authorization_header`). Thread-safe.
 dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
                                         const char *scopes,
                                         const char *options_json,

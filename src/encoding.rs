@@ -1,4 +1,5 @@
-//! Percent-encoding for URLs and form bodies (RFC 3986).
+//! Text as it goes on the wire or into messages: percent-encoding for URLs and form bodies
+//! (RFC 3986), URLs redacted for messages, and byte search in bodies and files.
 
 /// RFC 3986 unreserved characters: never encoded.
 const UNRESERVED: &[u8] = b"-._~";
@@ -34,6 +35,13 @@ pub fn redact_url(url: &str) -> String {
         format!("{scheme}://")
     };
     format!("{scheme}{host}{path}{query}")
+}
+
+/// True when `needle` occurs in `haystack` (a PEM marker in a file, a phrase in a body).
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 fn encode_except(text: &str, keep: &[u8]) -> String {

@@ -3,25 +3,23 @@
 //! issued: assertions and secrets, caching, single flight, early refresh, claims challenges,
 //! throttling, 5xx retries and certificate rotation on the token path.
 
-mod support;
-
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use downstream_api::credentials::observer::{CredentialEvent, EventKind};
+use downstream_api::{CredentialEvent, EventKind};
 use downstream_api::{DownstreamApi, ErrorKind};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
-use support::pki::{Issued, TestCa, Validity};
-use support::server::{ClientAuth, TestServer};
-use support::token_server::{
+use test_support::pki::{Issued, TestCa, Validity};
+use test_support::server::{ClientAuth, TestServer};
+use test_support::token_server::{
     CLAIMS_JSON, CLIENT_ASSERTION_TYPE, ClaimsPolicy, FakeAnswer, Flavor, LIB_CAPABILITY,
     TokenIssuer, TokenServer, bearer_resource_handler,
 };
-use support::{TempDir, fixture, json_str};
+use test_support::{TempDir, fixture, json_str};
 
 const CLIENT_ID: &str = "app-client-id";
 const TENANT: &str = "contoso-tenant";
@@ -1173,11 +1171,13 @@ fn one_server_sees_mtls_calls_with_the_certificate_and_bearer_calls_with_the_tok
         setup.ca.server(),
         ClientAuth::Optional(std::slice::from_ref(&fixture_ca)),
         Arc::new(
-            move |seen: &support::server::Seen| match &seen.client_cert {
-                Some(cert) if seen.target.starts_with("/mtls") => support::server::Reply::text(
-                    200,
-                    &format!("certificate {}", support::server::subject_cn(cert)),
-                ),
+            move |seen: &test_support::server::Seen| match &seen.client_cert {
+                Some(cert) if seen.target.starts_with("/mtls") => {
+                    test_support::server::Reply::text(
+                        200,
+                        &format!("certificate {}", test_support::server::subject_cn(cert)),
+                    )
+                }
                 _ => tokens_only(seen),
             },
         ),

@@ -1,9 +1,7 @@
 //! The C ABI from C: compiles tests/c/ffi_test.c against `include/downstream_api.h` and the
-//! `libdownstream_api.so` that `cargo test` builds (the crate is a cdylib), runs it under
+//! shared library (`libdownstream_api.so`, `.dylib`, or `downstream_api.dll`) that `cargo test` builds (the crate is a cdylib), runs it under
 //! AddressSanitizer + UndefinedBehaviorSanitizer with leak detection (and, in a second test, under
 //! valgrind), against in-process mTLS servers on 127.0.0.1, then checks what the servers saw.
-
-mod support;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,12 +11,19 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use support::pki::{Issued, TestCa, Validity};
-use support::server::{ClientAuth, Handler, Reply, Seen, TestServer, subject_cn};
-use support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
-use support::{FIXTURE_PASSWORD, TempDir, fixture, json_str};
+use test_support::pki::{Issued, TestCa, Validity};
+use test_support::server::{ClientAuth, Handler, Reply, Seen, TestServer, subject_cn};
+use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
+use test_support::{FIXTURE_PASSWORD, TempDir, fixture, json_str};
 
-const LIBRARY: &str = "libdownstream_api.so";
+/// The shared library's file name on this platform.
+fn library_file() -> String {
+    format!(
+        "{}downstream_api{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
 const CLIENT_CN: &str = "c-abi-client";
 /// CN of the certificate in tests/fixtures/rsa-client.aes.pfx (see tests/fixtures/generate.sh).
 const PFX_CN: &str = "rsa-fixture-client";
@@ -85,10 +90,11 @@ fn echo_everything() -> Handler {
     })
 }
 
-/// The directory holding `libdownstream_api.so`: the profile directory of this test executable
+/// The directory holding the shared library: the profile directory of this test executable
 /// (`target/<profile>/deps/c_abi-…` → `target/<profile>`), else `$CARGO_TARGET_DIR/<profile>` or
 /// `<manifest>/target/<profile>`.
 fn library_dir() -> PathBuf {
+    let library = library_file();
     let exe = std::env::current_exe().expect("current_exe");
     let profile_dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf);
     let profile = profile_dir
@@ -107,11 +113,11 @@ fn library_dir() -> PathBuf {
     );
     let dir = candidates
         .iter()
-        .find(|dir| dir.join(LIBRARY).is_file())
+        .find(|dir| dir.join(&library).is_file())
         .cloned()
         .unwrap_or_else(|| {
             panic!(
-                "{LIBRARY} not found in any of {candidates:?}. `cargo test` builds it because the \
+                "{library} not found in any of {candidates:?}. `cargo test` builds it because the \
                  crate's [lib] has crate-type \"cdylib\"; if that changed, run `cargo build --lib` \
                  first"
             )
@@ -123,13 +129,13 @@ fn library_dir() -> PathBuf {
             .and_then(|m| m.modified())
             .ok()
     };
-    if let (Some(so), Some(rlib)) = (modified(LIBRARY), modified("libdownstream_api.rlib")) {
+    if let (Some(so), Some(rlib)) = (modified(&library), modified("libdownstream_api.rlib")) {
         let lag = rlib.duration_since(so).unwrap_or(Duration::ZERO);
         assert!(
             lag < Duration::from_secs(120),
             "{} is {lag:?} older than libdownstream_api.rlib: it looks stale (is the cdylib still \
              built by `cargo test`?). Run `cargo build --lib` and retry",
-            dir.join(LIBRARY).display()
+            dir.join(&library).display()
         );
     }
     dir
@@ -152,8 +158,8 @@ fn compile(out: &Path, sanitizers: bool) {
         .arg(root.join("tests/c/ffi_test.c"))
         .arg("-o")
         .arg(out)
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg(format!("-l:{LIBRARY}"))
+        // The library by its path: `-l` would prefer no particular file among .so and .a.
+        .arg(lib_dir.join(library_file()))
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .arg("-lpthread");
     let output = cc

@@ -6,17 +6,14 @@
 //! certificate error" answer, keep-alive and connection numbering. `openssl` and `nginx` must be
 //! installed (CI installs them): a missing binary fails the test, it is not skipped.
 
-mod external;
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use downstream_api::credentials::observer::{CredentialEvent, EventKind};
+use downstream_api::{CredentialEvent, EventKind};
 use downstream_api::{DownstreamApi, ErrorKind};
-use external::{AccessLine, Nginx, SServer, TlsVersion};
-use support::pki::{Issued, TestCa, Validity};
-use support::{TempDir, json_str};
+use test_support::external::{AccessLine, Nginx, SServer, TlsVersion};
+use test_support::pki::{Issued, TestCa, Validity};
+use test_support::{TempDir, json_str};
 
 /// The certificates of one test: a CA the client trusts for the server, a CA the server trusts for
 /// clients, a client it issued, and a client from a CA the server does not know.

@@ -1,16 +1,14 @@
 //! MTLS-only calls against the in-process rustls server on 127.0.0.1: certificate sources,
 //! selection, keep-alive, isolation between clients, rotation with a single retry, and errors.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use downstream_api::credentials::observer::{CredentialEvent, EventKind};
+use downstream_api::{CredentialEvent, EventKind};
 use downstream_api::{DownstreamApi, ErrorKind};
-use support::pki::{Issued, TestCa, Validity};
-use support::server::{ClientAuth, Reply, Seen, TestServer, subject_cn};
-use support::{FIXTURE_PASSWORD, TempDir, fixture, free_port, json_str};
+use test_support::pki::{Issued, TestCa, Validity};
+use test_support::server::{ClientAuth, Reply, Seen, TestServer, subject_cn};
+use test_support::{FIXTURE_PASSWORD, TempDir, fixture, free_port, json_str};
 
 /// A test CA, a server trusting it (and the committed fixture CA), and a temp dir with the CA file.
 struct Setup {

@@ -7,14 +7,27 @@ cd "$(dirname "$0")/.."
 bash tests/install-deps.sh
 
 echo "== cargo fmt --check"
-cargo fmt --check
+cargo fmt --all --check
 echo "== cargo clippy"
-cargo clippy --quiet --all-targets -- -D warnings
-echo "== header is up to date"
+# clippy also holds the std APIs used to the declared rust-version (incompatible_msrv).
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+echo "== generated files are up to date"
+# build.rs writes the header and the wrappers' status enums from src/ffi/.
+generated=(include/downstream_api.h bindings/python/downstream_api/_status.py
+  bindings/csharp/DownstreamApi/Status.g.cs)
 cargo build --quiet
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  git diff --exit-code -- include/downstream_api.h ||
-    { echo "include/downstream_api.h is stale: commit the regenerated header"; exit 1; }
+  git diff --exit-code -- "${generated[@]}" ||
+    { echo "a generated file is stale: commit what cargo build regenerated"; exit 1; }
+  untracked=$(git ls-files --others --exclude-standard -- "${generated[@]}")
+  [ -z "$untracked" ] || { echo "generated but not committed: $untracked"; exit 1; }
+fi
+echo "== minimum Rust version"
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+if rustup toolchain list 2>/dev/null | grep -q "^$msrv"; then
+  cargo "+$msrv" check --quiet --workspace --all-targets
+else
+  echo "no $msrv toolchain installed here: the declared minimum is not built (clippy checks std APIs against it)"
 fi
 echo "== cargo test"
 cargo test --no-fail-fast

@@ -2,12 +2,10 @@
 //! CA file (as OpenSSL and curl honour it). One test in its own binary, because it sets a
 //! process-wide environment variable.
 
-mod support;
-
 use downstream_api::{DownstreamApi, ErrorKind};
-use support::pki::{TestCa, Validity};
-use support::server::{ClientAuth, TestServer};
-use support::{TempDir, json_str};
+use test_support::pki::{TestCa, Validity};
+use test_support::server::{ClientAuth, TestServer};
+use test_support::{TempDir, json_str};
 
 #[test]
 fn ssl_cert_file_decides_which_servers_are_trusted() {

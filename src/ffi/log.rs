@@ -10,9 +10,13 @@ use crate::log::{Level, set_sink};
 
 /// Log severity; a callback installed at a level also receives the more severe ones.
 pub type dsapi_log_level = u32;
+/// A call failed in a way the host should know about.
 pub const DSAPI_LOG_ERROR: dsapi_log_level = 1;
+/// Something went wrong and was handled: a rejected certificate reloaded, a failed token refresh.
 pub const DSAPI_LOG_WARN: dsapi_log_level = 2;
+/// What was selected and retried.
 pub const DSAPI_LOG_INFO: dsapi_log_level = 3;
+/// Connection pools and tokens, per request.
 pub const DSAPI_LOG_DEBUG: dsapi_log_level = 4;
 
 /// Log callback: `message` is NUL-terminated UTF-8, borrowed for the duration of the call. Called

@@ -8,8 +8,14 @@
 #![allow(non_camel_case_types)]
 
 mod boundary;
-pub mod client;
-pub mod log;
-pub mod response;
-pub mod status;
-pub mod token;
+mod client;
+mod log;
+mod response;
+mod status;
+mod token;
+
+pub use client::*;
+pub use log::*;
+pub use response::*;
+pub use status::*;
+pub use token::*;

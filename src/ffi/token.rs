@@ -22,7 +22,8 @@ fn owned_string(text: String) -> crate::Result<*mut c_char> {
 /// `dsapi_string_free`; it is a secret: do not log it. Errors: `DSAPI_INVALID_ARGUMENT`,
 /// `DSAPI_CONFIG_INVALID`, `DSAPI_UNKNOWN_API`, `DSAPI_UNSUPPORTED` (an MTLS API has no such header),
 /// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
-/// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`. Thread-safe.
+/// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (the token
+/// endpoint's answer was not valid HTTP or too large). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_authorization_header(
     client: *const dsapi_client,
@@ -48,8 +49,10 @@ pub extern "C" fn dsapi_client_authorization_header(
 /// On success `*token_out` receives the access token, owned by the caller and freed with
 /// `dsapi_string_free` (a secret: do not log it), and `*expires_on_out` (may be NULL) its expiry in
 /// Unix seconds. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8, no scope),
-/// `DSAPI_CONFIG_INVALID`, `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`,
-/// `DSAPI_INSECURE_URL`, `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`. Thread-safe.
+/// `DSAPI_CONFIG_INVALID` (bad options, or no authority or client id configured),
+/// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
+/// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (as for
+/// `dsapi_client_authorization_header`). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_acquire_token(
     client: *const dsapi_client,

@@ -7,7 +7,8 @@ use ring::rand::SecureRandom;
 use rustls::SignatureScheme;
 use serde_json::json;
 
-use crate::credentials::certificate::{Certificate, unix_now};
+use crate::clock::unix_now;
+use crate::credentials::Certificate;
 
 /// Which header conventions the token endpoint expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

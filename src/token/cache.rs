@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::AccessToken;
-use crate::credentials::certificate::unix_now;
+use crate::clock::unix_now;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Tokens are not handed out during their last five minutes.

@@ -1,21 +1,21 @@
 //! App tokens (OAuth2 client credentials) for Bearer calls: authority resolution, the signed
 //! client assertion, the token cache with single flight, throttling and certificate rotation.
 
-pub mod assertion;
-pub mod authority;
-pub mod cache;
-pub mod client_credentials;
+mod assertion;
+mod authority;
+mod cache;
+mod client_credentials;
+mod endpoint_answer;
 
-use std::time::Instant;
-
+use crate::clock::Deadline;
 use crate::config::{AcquireTokenOptions, IdentityOptions};
-use crate::credentials::observer::Usage;
-use crate::credentials::{self, CredentialsProvider, Purpose};
+use crate::credentials::{self, CredentialsProvider, Purpose, Usage};
 use crate::error::{Error, ErrorKind, Result};
-use crate::transport::Transport;
+use crate::transport::{Transport, require_https};
 use authority::Authority;
 use cache::{CacheKey, Lookup, TokenCache, Urgency};
-use client_credentials::{Exchange, Retry};
+use client_credentials::Exchange;
+use endpoint_answer::{Issued, Retry};
 
 /// An access token and when it expires (Unix seconds). Never logged.
 #[derive(Clone, PartialEq, Eq)]
@@ -74,7 +74,7 @@ impl TokenProvider {
         transport: &Transport,
         scopes: &[String],
         options: &AcquireTokenOptions,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<AccessToken> {
         let (authority, client_id) = self.validate()?;
         if scopes.is_empty() {
@@ -110,7 +110,7 @@ impl TokenProvider {
                     may_wait: urgency == Urgency::Needed,
                 };
                 let issued = request(credentials, transport, &exchange)?;
-                let now = credentials::certificate::unix_now();
+                let now = crate::clock::unix_now();
                 Ok((
                     issued.token,
                     cache::refresh_on(now, issued.expires_in, issued.refresh_in),
@@ -126,16 +126,11 @@ fn request(
     credentials: &CredentialsProvider,
     transport: &Transport,
     exchange: &Exchange,
-) -> Result<client_credentials::Issued> {
-    if !exchange.endpoint.starts_with("https://") {
-        return Err(Error::new(
-            ErrorKind::InsecureUrl,
-            format!(
-                "refusing to send client credentials to {} over plain http://",
-                exchange.endpoint
-            ),
-        ));
-    }
+) -> Result<Issued> {
+    require_https(
+        exchange.endpoint,
+        &format!("client credentials to {}", exchange.endpoint),
+    )?;
     let usage = Usage {
         protocol: "Bearer",
         api_url: exchange.endpoint,
@@ -157,7 +152,7 @@ fn request(
                 return Ok(issued);
             }
             Err((error, Retry::After(wait))) if !waited && exchange.may_wait => {
-                if Instant::now() + wait >= exchange.deadline {
+                if !exchange.deadline.allows(wait) {
                     return Err(error.context(format!(
                         "not retrying after {} s: that would exceed the call's timeout",
                         wait.as_secs_f32()

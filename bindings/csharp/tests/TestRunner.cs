@@ -111,7 +111,7 @@ namespace DownstreamApi.Tests
             {
                 using (var servers = new LoopbackServers(executable, directory))
                 {
-                    var tests = new Tests(servers.ConfigPath, directory);
+                    var tests = new Tests(servers.ConfigPath, directory, repo);
                     foreach (var test in tests.All())
                     {
                         try

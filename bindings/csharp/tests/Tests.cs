@@ -19,11 +19,13 @@ namespace DownstreamApi.Tests
         private readonly string configPath;
         private readonly string configJson;
         private readonly string directory;
+        private readonly string repo;
 
-        public Tests(string configPath, string directory)
+        public Tests(string configPath, string directory, string repo)
         {
             this.configPath = configPath;
             this.directory = directory;
+            this.repo = repo;
             configJson = File.ReadAllText(configPath);
         }
 
@@ -33,6 +35,7 @@ namespace DownstreamApi.Tests
             Action<string, Action> add = (name, body) => tests.Add(new KeyValuePair<string, Action>(name, body));
             add("version is semver", VersionIsSemver);
             add("status names mirror the header", StatusNamesMirrorTheHeader);
+            add("enums are exactly the header's constants", EnumsAreTheHeadersConstants);
             add("every status maps to its exception", EveryStatusMapsToItsException);
             add("malformed JSON is a configuration error", MalformedJson);
             add("wrong type names the JSON path", WrongTypeNamesThePath);
@@ -89,6 +92,34 @@ namespace DownstreamApi.Tests
                 Assert.Equal("DSAPI_" + Snake(status.ToString()), DownstreamApiLibrary.StatusName(status), "name of " + status);
             }
             Assert.Equal("DSAPI_UNKNOWN_STATUS", DownstreamApiLibrary.StatusName((Status)9999), "unknown status");
+        }
+
+        private void EnumsAreTheHeadersConstants()
+        {
+            string header = File.ReadAllText(Path.Combine(repo, "include", "downstream_api.h"));
+            var defines = new SortedDictionary<string, uint>(StringComparer.Ordinal);
+            foreach (Match match in Regex.Matches(header, @"^#define (DSAPI_\w+) (\d+)$", RegexOptions.Multiline))
+            {
+                defines.Add(match.Groups[1].Value, uint.Parse(match.Groups[2].Value));
+            }
+            var mirrored = new SortedDictionary<string, uint>(StringComparer.Ordinal);
+            foreach (Status status in Enum.GetValues(typeof(Status)))
+            {
+                mirrored.Add("DSAPI_" + Snake(status.ToString()), (uint)status);
+            }
+            foreach (LogLevel level in Enum.GetValues(typeof(LogLevel)))
+            {
+                mirrored.Add("DSAPI_LOG_" + Snake(level.ToString()), (uint)level);
+            }
+            foreach (CredentialEventKind kind in Enum.GetValues(typeof(CredentialEventKind)))
+            {
+                mirrored.Add("DSAPI_EVENT_" + Snake(kind.ToString()), (uint)kind);
+            }
+            Assert.True(defines.Count > 20, "the header's #defines were found");
+            Assert.Equal(
+                string.Join(", ", defines.Select(d => d.Key + "=" + d.Value)),
+                string.Join(", ", mirrored.Select(d => d.Key + "=" + d.Value)),
+                "constants");
         }
 
         private void EveryStatusMapsToItsException()

@@ -47,6 +47,7 @@ from ._native import (
     UnknownApiError,
     UnsupportedError,
 )
+from ._status import Status
 
 __all__ = [
     "AccessToken",
@@ -81,28 +82,6 @@ __all__ = [
 
 JsonObject = Union[str, Mapping[str, Any]]
 Body = Union[bytes, bytearray, memoryview, str]
-
-
-class Status(enum.IntEnum):
-    """The library's status codes (``dsapi_status``)."""
-
-    OK = _native.DSAPI_OK
-    INVALID_ARGUMENT = _native.DSAPI_INVALID_ARGUMENT
-    CONFIG_INVALID = _native.DSAPI_CONFIG_INVALID
-    IO_ERROR = _native.DSAPI_IO_ERROR
-    UNKNOWN_API = _native.DSAPI_UNKNOWN_API
-    CREDENTIAL_UNAVAILABLE = _native.DSAPI_CREDENTIAL_UNAVAILABLE
-    CERTIFICATE_REJECTED = _native.DSAPI_CERTIFICATE_REJECTED
-    TLS_ERROR = _native.DSAPI_TLS_ERROR
-    NETWORK_ERROR = _native.DSAPI_NETWORK_ERROR
-    TIMEOUT = _native.DSAPI_TIMEOUT
-    INSECURE_URL = _native.DSAPI_INSECURE_URL
-    PROTOCOL_ERROR = _native.DSAPI_PROTOCOL_ERROR
-    UNSUPPORTED = _native.DSAPI_UNSUPPORTED
-    NOT_FOUND = _native.DSAPI_NOT_FOUND
-    BUFFER_TOO_SMALL = _native.DSAPI_BUFFER_TOO_SMALL
-    PANIC = _native.DSAPI_PANIC
-    TOKEN_ACQUISITION_FAILED = _native.DSAPI_TOKEN_ACQUISITION_FAILED
 
 
 class LogLevel(enum.IntEnum):

@@ -32,6 +32,8 @@ from ctypes import (
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Type
 
+from ._status import Status
+
 __all__ = [
     "lib",
     "library_path",
@@ -41,26 +43,9 @@ __all__ = [
 ]
 
 # ---------------------------------------------------------------------------------------------
-# Status codes (mirror the #defines of the header; never renumbered)
+# Log levels and event kinds (the header's #defines; tests/test_native.py checks them against it).
+# Status codes are generated into ``_status.py`` from the library's status table.
 # ---------------------------------------------------------------------------------------------
-
-DSAPI_OK = 0
-DSAPI_INVALID_ARGUMENT = 1
-DSAPI_CONFIG_INVALID = 2
-DSAPI_IO_ERROR = 3
-DSAPI_UNKNOWN_API = 4
-DSAPI_CREDENTIAL_UNAVAILABLE = 5
-DSAPI_CERTIFICATE_REJECTED = 6
-DSAPI_TLS_ERROR = 7
-DSAPI_NETWORK_ERROR = 8
-DSAPI_TIMEOUT = 9
-DSAPI_INSECURE_URL = 10
-DSAPI_PROTOCOL_ERROR = 11
-DSAPI_UNSUPPORTED = 12
-DSAPI_NOT_FOUND = 13
-DSAPI_BUFFER_TOO_SMALL = 14
-DSAPI_PANIC = 15
-DSAPI_TOKEN_ACQUISITION_FAILED = 16
 
 DSAPI_LOG_ERROR = 1
 DSAPI_LOG_WARN = 2
@@ -166,22 +151,22 @@ class TokenAcquisitionError(DownstreamApiError):
 
 
 ERROR_TYPES: Dict[int, Type[DownstreamApiError]] = {
-    DSAPI_INVALID_ARGUMENT: InvalidArgumentError,
-    DSAPI_CONFIG_INVALID: ConfigError,
-    DSAPI_IO_ERROR: DsapiIOError,
-    DSAPI_UNKNOWN_API: UnknownApiError,
-    DSAPI_CREDENTIAL_UNAVAILABLE: CredentialUnavailableError,
-    DSAPI_CERTIFICATE_REJECTED: CertificateRejectedError,
-    DSAPI_TLS_ERROR: TlsError,
-    DSAPI_NETWORK_ERROR: NetworkError,
-    DSAPI_TIMEOUT: DsapiTimeoutError,
-    DSAPI_INSECURE_URL: InsecureUrlError,
-    DSAPI_PROTOCOL_ERROR: ProtocolError,
-    DSAPI_UNSUPPORTED: UnsupportedError,
-    DSAPI_NOT_FOUND: NotFoundError,
-    DSAPI_BUFFER_TOO_SMALL: BufferTooSmallError,
-    DSAPI_PANIC: NativePanicError,
-    DSAPI_TOKEN_ACQUISITION_FAILED: TokenAcquisitionError,
+    Status.INVALID_ARGUMENT: InvalidArgumentError,
+    Status.CONFIG_INVALID: ConfigError,
+    Status.IO_ERROR: DsapiIOError,
+    Status.UNKNOWN_API: UnknownApiError,
+    Status.CREDENTIAL_UNAVAILABLE: CredentialUnavailableError,
+    Status.CERTIFICATE_REJECTED: CertificateRejectedError,
+    Status.TLS_ERROR: TlsError,
+    Status.NETWORK_ERROR: NetworkError,
+    Status.TIMEOUT: DsapiTimeoutError,
+    Status.INSECURE_URL: InsecureUrlError,
+    Status.PROTOCOL_ERROR: ProtocolError,
+    Status.UNSUPPORTED: UnsupportedError,
+    Status.NOT_FOUND: NotFoundError,
+    Status.BUFFER_TOO_SMALL: BufferTooSmallError,
+    Status.PANIC: NativePanicError,
+    Status.TOKEN_ACQUISITION_FAILED: TokenAcquisitionError,
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -275,10 +260,10 @@ def last_error_message() -> str:
     needed = c_size_t(0)
     status = lib.dsapi_last_error_message(None, 0, ctypes.byref(needed))
     # The message can only change on this thread, so a buffer of the announced size fits.
-    while status == DSAPI_BUFFER_TOO_SMALL:
+    while status == Status.BUFFER_TOO_SMALL:
         buffer = ctypes.create_string_buffer(max(needed.value, 1))
         status = lib.dsapi_last_error_message(buffer, len(buffer), ctypes.byref(needed))
-        if status == DSAPI_OK:
+        if status == Status.OK:
             return buffer.value.decode("utf-8", "replace")
     return ""
 
@@ -296,7 +281,7 @@ def _check_status(result: int, func: Any, arguments: Any) -> int:
 
     ctypes runs it on the calling thread right after the call, so the thread-local last error
     still belongs to this call."""
-    if result != DSAPI_OK:
+    if result != Status.OK:
         raise error_for(result)
     return result
 

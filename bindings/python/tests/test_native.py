@@ -34,6 +34,33 @@ def test_status_names_mirror_the_header(status):
     assert downstream_api.status_name(status) == f"DSAPI_{status.name}"
 
 
+HEADER = Path(__file__).resolve().parents[3] / "include" / "downstream_api.h"
+
+
+def header_defines(prefix: str, exclude: tuple = ()) -> dict:
+    """``#define`` names (without ``prefix``) and values of the committed C header."""
+    found = {}
+    for match in re.finditer(r"^#define (DSAPI_\w+) (\d+)$", HEADER.read_text(), re.M):
+        name, value = match.group(1), int(match.group(2))
+        if name.startswith(prefix) and not name.startswith(exclude):
+            found[name[len(prefix):]] = value
+    return found
+
+
+@pytest.mark.parametrize(
+    "enum_type, prefix, exclude",
+    [
+        (downstream_api.Status, "DSAPI_", ("DSAPI_LOG_", "DSAPI_EVENT_")),
+        (downstream_api.LogLevel, "DSAPI_LOG_", ()),
+        (downstream_api.CredentialEventKind, "DSAPI_EVENT_", ()),
+    ],
+)
+def test_constants_are_exactly_the_headers(enum_type, prefix, exclude):
+    defines = header_defines(prefix, exclude)
+    assert defines, f"no {prefix}* in {HEADER}"
+    assert {member.name: member.value for member in enum_type} == defines
+
+
 def test_unknown_status_name():
     assert downstream_api.status_name(9999) == "DSAPI_UNKNOWN_STATUS"
 
@@ -52,7 +79,7 @@ def test_every_error_status_has_its_exception_class():
 def test_timeout_and_io_errors_do_not_shadow_builtins():
     assert not issubclass(downstream_api.DsapiTimeoutError, TimeoutError)
     assert not issubclass(downstream_api.DsapiIOError, OSError)
-    assert _native.ERROR_TYPES[_native.DSAPI_TIMEOUT] is downstream_api.DsapiTimeoutError
+    assert _native.ERROR_TYPES[downstream_api.Status.TIMEOUT] is downstream_api.DsapiTimeoutError
 
 
 def test_malformed_json_is_a_config_error():
@@ -177,12 +204,3 @@ def test_log_level_mapping(level, expected):
 def test_log_handler_can_be_set_and_removed():
     downstream_api.set_log_handler(logging.getLogger("test"), logging.DEBUG)
     downstream_api.set_log_handler(None)
-
-
-def test_constants_match_the_generated_header():
-    """Every #define of include/downstream_api.h is mirrored with the same value."""
-    header = Path(__file__).resolve().parents[3] / "include" / "downstream_api.h"
-    defines = dict(re.findall(r"^#define (DSAPI_[A-Z_]+) (\d+)$", header.read_text(), re.MULTILINE))
-    assert len(defines) > 20
-    for name, value in defines.items():
-        assert getattr(_native, name) == int(value), name

@@ -1,7 +1,6 @@
 //! Independent TLS servers for the tests: OpenSSL's `s_server` and Debian's nginx, each started as
 //! a child process on 127.0.0.1 with a free port and its files in a test's `TempDir`, waited for
 //! until it accepts connections, and killed when its guard is dropped.
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::net::TcpStream;
@@ -9,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::pki::Issued;
-use crate::support::{TempDir, free_port};
+use crate::pki::Issued;
+use crate::{TempDir, free_port};
 
 /// How long a server may take to start accepting connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);

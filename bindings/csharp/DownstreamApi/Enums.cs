@@ -1,27 +1,7 @@
 namespace DownstreamApi
 {
-    /// <summary>The library's status codes (<c>dsapi_status</c>); numbers are stable.</summary>
-    public enum Status : uint
-    {
-        Ok = 0,
-        InvalidArgument = 1,
-        ConfigInvalid = 2,
-        IoError = 3,
-        UnknownApi = 4,
-        CredentialUnavailable = 5,
-        CertificateRejected = 6,
-        TlsError = 7,
-        NetworkError = 8,
-        Timeout = 9,
-        InsecureUrl = 10,
-        ProtocolError = 11,
-        Unsupported = 12,
-        NotFound = 13,
-        BufferTooSmall = 14,
-        Panic = 15,
-        TokenAcquisitionFailed = 16,
-    }
-
+    // Status is generated into Status.g.cs from the library's status table; these mirror the
+    // header's DSAPI_LOG_* and DSAPI_EVENT_* values (the tests check them against it).
     /// <summary>Log severity; a handler installed at a level also receives the more severe ones.</summary>
     public enum LogLevel : uint
     {

@@ -1,67 +1,39 @@
 //! HTTP over TLS with ureq: one long-lived agent per client certificate (its connection pool and TLS
 //! session cache belong to that certificate), server trust from the OS store or a configured CA
-//! bundle, and failures classified into the kinds the retry logic needs.
+//! bundle ([`tls`]), and failures classified into the kinds the retry logic needs ([`classify`]).
+
+mod classify;
+mod message;
+mod resolver;
+mod tls;
 
 use std::collections::HashMap;
-use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use once_cell::sync::OnceCell;
 use parking_lot::RwLock;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use ureq::Agent;
-use ureq::tls::{ClientCert, PrivateKey, RootCerts, TlsConfig};
+use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 
+use crate::clock::Deadline;
 use crate::config::HttpOptions;
-use crate::credentials::certificate::Certificate;
-use crate::error::{Error, ErrorKind, Result, cause_chain};
-use crate::resolver::CachingResolver;
+use crate::credentials::Certificate;
+use crate::error::{Error, ErrorKind, Result};
+pub use message::{Request, Response};
+use resolver::CachingResolver;
 
-/// A request as the downstream layer built it; kept whole so a retry resends the same bytes.
-pub struct Request<'a> {
-    pub method: &'a str,
-    pub url: &'a str,
-    pub headers: &'a [(String, String)],
-    pub body: &'a [u8],
-}
-
-/// A response of any HTTP status.
-#[derive(Clone)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-// A token endpoint's body holds the token: Debug shows its size only.
-impl std::fmt::Debug for Response {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Response")
-            .field("status", &self.status)
-            .field("headers", &self.headers.len())
-            .field("body_bytes", &self.body.len())
-            .finish()
-    }
-}
-
-impl Response {
-    /// Every header named `name`, ignoring ASCII case, in received order.
-    pub fn headers_named<'a, 'n>(
-        &'a self,
-        name: &'n str,
-    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
-        self.headers
-            .iter()
-            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
-    /// The first header named `name`, ignoring ASCII case.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers_named(name).next()
+/// Refuses a URL that is not `https://` before anything secret is prepared for it: `what` says
+/// what would have been sent ("a token", "a client certificate", "client credentials").
+pub fn require_https(url: &str, what: &str) -> Result<()> {
+    if url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InsecureUrl,
+            format!("refusing to send {what} over plain http://"),
+        ))
     }
 }
 
@@ -87,15 +59,16 @@ impl Transport {
     pub fn new(options: &HttpOptions, crypto: Arc<CryptoProvider>) -> Result<Self> {
         Ok(Transport {
             crypto,
-            roots: load_roots(options.ca_bundle_path.as_deref())?,
+            roots: tls::load_roots(options.ca_bundle_path.as_deref())?,
             options: options.clone(),
             agents: RwLock::new(HashMap::new()),
             anonymous: OnceCell::new(),
         })
     }
 
-    pub fn options(&self) -> &HttpOptions {
-        &self.options
+    /// The deadline of a call starting now: `Http.TimeoutSeconds` bounds it, retries included.
+    pub fn call_deadline(&self) -> Deadline {
+        Deadline::after(self.options.timeout)
     }
 
     /// The agent that presents `certificate`, created on first use and kept until forgotten.
@@ -154,7 +127,7 @@ impl Transport {
                 .iter()
                 .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
                 .collect();
-            ClientCert::new_with_certs(&chain, ureq_private_key(certificate))
+            ClientCert::new_with_certs(&chain, tls::ureq_private_key(certificate))
         });
         let tls = TlsConfig::builder()
             .client_cert(client_cert)
@@ -189,10 +162,10 @@ impl Transport {
         &self,
         client: &ClientAgent,
         request: &Request,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<Response> {
         let agent = &client.agent;
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let remaining = deadline.remaining();
         if remaining.is_zero() {
             return Err(Error::new(ErrorKind::Timeout, "the call's timeout elapsed"));
         }
@@ -226,7 +199,7 @@ impl Transport {
         } else {
             http_request
         };
-        let classify = |error| classify(error, client.presents_certificate);
+        let classify = |error| classify::classify(error, client.presents_certificate);
         let response = agent.run(http_request).map_err(classify)?;
         let status = response.status().as_u16();
         let headers = response
@@ -251,134 +224,4 @@ impl Transport {
             body,
         })
     }
-}
-
-/// ureq takes keys as its own type whose DER constructor needs a kind it does not export, so the
-/// key goes through PEM, which carries the kind in its label.
-fn ureq_private_key(certificate: &Certificate) -> PrivateKey<'static> {
-    use base64::Engine;
-    use rustls::pki_types::PrivateKeyDer;
-    let key = certificate.key();
-    let (label, der) = match &key {
-        PrivateKeyDer::Pkcs1(k) => ("RSA PRIVATE KEY", k.secret_pkcs1_der()),
-        PrivateKeyDer::Sec1(k) => ("EC PRIVATE KEY", k.secret_sec1_der()),
-        _ => ("PRIVATE KEY", key.secret_der()),
-    };
-    let pem = format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        base64::engine::general_purpose::STANDARD.encode(der)
-    );
-    PrivateKey::from_pem(pem.as_bytes())
-        .expect("a PEM block built from a key that rustls already accepted")
-}
-
-/// Server trust: the configured CA bundle, else the OS store (which honours `SSL_CERT_FILE` and
-/// `SSL_CERT_DIR`). Never the absence of verification.
-fn load_roots(ca_bundle_path: Option<&str>) -> Result<RootCerts> {
-    let certificates: Vec<CertificateDer<'static>> = match ca_bundle_path {
-        Some(path) => CertificateDer::pem_file_iter(path)
-            .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!("Http.CaBundlePath: cannot read CA certificates from '{path}': {e}"),
-                )
-            })?,
-        None => {
-            let found = rustls_native_certs::load_native_certs();
-            if found.certs.is_empty() {
-                let reasons: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
-                return Err(Error::new(
-                    ErrorKind::Tls,
-                    format!(
-                        "no trusted CA certificates found in the OS store ({}); set SSL_CERT_FILE \
-                         or Http.CaBundlePath",
-                        reasons.join("; ")
-                    ),
-                ));
-            }
-            found.certs
-        }
-    };
-    if certificates.is_empty() {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "Http.CaBundlePath: the file holds no PEM certificates",
-        ));
-    }
-    Ok(RootCerts::new_with_certs(
-        &certificates
-            .iter()
-            .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
-            .collect::<Vec<_>>(),
-    ))
-}
-
-/// TLS alerts by which a server says it does not accept our client certificate.
-fn is_certificate_alert(alert: rustls::AlertDescription) -> bool {
-    use rustls::AlertDescription::*;
-    matches!(
-        alert,
-        BadCertificate
-            | UnknownCA
-            | CertificateRequired
-            | CertificateExpired
-            | CertificateRevoked
-            | CertificateUnknown
-            | UnsupportedCertificate
-            | AccessDenied
-            | HandshakeFailure
-            | DecryptError
-    )
-}
-
-fn classify_rustls(error: &rustls::Error) -> ErrorKind {
-    match error {
-        rustls::Error::AlertReceived(alert) if is_certificate_alert(*alert) => {
-            ErrorKind::CertificateRejected
-        }
-        _ => ErrorKind::Tls,
-    }
-}
-
-fn classify_io(error: &io::Error) -> ErrorKind {
-    if let Some(tls) = error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
-    {
-        return classify_rustls(tls);
-    }
-    match error.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => ErrorKind::Timeout,
-        _ => ErrorKind::Network,
-    }
-}
-
-/// Maps a ureq error to our kinds; certificate rejections are found inside io errors, where ureq
-/// puts rustls errors raised during the handshake or the first read. Without a client
-/// certificate, the same alerts are plain TLS failures.
-fn classify(error: ureq::Error, client_certificate: bool) -> Error {
-    let kind = match &error {
-        ureq::Error::Io(io) => classify_io(io),
-        ureq::Error::Rustls(tls) => classify_rustls(tls),
-        ureq::Error::Timeout(_) => ErrorKind::Timeout,
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => ErrorKind::Network,
-        ureq::Error::Tls(_) => ErrorKind::Tls,
-        ureq::Error::BodyExceedsLimit(_)
-        | ureq::Error::LargeResponseHeader(..)
-        | ureq::Error::Protocol(_) => ErrorKind::Protocol,
-        ureq::Error::RequireHttpsOnly(_) => ErrorKind::InsecureUrl,
-        ureq::Error::BadUri(_) | ureq::Error::Http(_) => ErrorKind::InvalidArgument,
-        _ => ErrorKind::Network,
-    };
-    let kind = match kind {
-        ErrorKind::CertificateRejected if !client_certificate => ErrorKind::Tls,
-        kind => kind,
-    };
-    Error::new(kind, cause_chain(&error))
-}
-
-/// How long a call may take in total, from now.
-pub fn deadline_after(timeout: Duration) -> Instant {
-    Instant::now() + timeout
 }

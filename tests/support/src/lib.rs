@@ -1,8 +1,9 @@
 //! Test support shared by the integration tests, the demo and the benchmarks: certificates made
-//! with rcgen, temporary directories, and an in-process HTTPS server with client-certificate
-//! verification on 127.0.0.1.
-#![allow(dead_code)]
+//! with rcgen, temporary directories, an in-process HTTPS server with client-certificate
+//! verification on 127.0.0.1, a fake token endpoint that verifies what it receives, and the
+//! external servers (openssl s_server, nginx) the tests start. Everything listens on loopback.
 
+pub mod external;
 pub mod pki;
 pub mod server;
 pub mod token_server;
@@ -46,8 +47,9 @@ impl Drop for TempDir {
 
 /// Path of a committed fixture file (RSA keys and PFX files made by tests/fixtures/generate.sh).
 pub fn fixture(name: &str) -> String {
+    // This crate lives in tests/support; the fixtures beside it in tests/fixtures.
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../fixtures")
         .join(name)
         .to_string_lossy()
         .into_owned()

@@ -1,0 +1,201 @@
+//! The option types of the configuration, as Id.Web names them: the `AzureAd` section and its
+//! `ClientCredentials`, one `DownstreamApis` entry, and this library's `Http` section.
+
+use std::time::Duration;
+
+/// The `AzureAd` section.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityOptions {
+    pub instance: Option<String>,
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub authority: Option<String>,
+    // Parsed (and type-checked) as Id.Web does; no protocol here uses it until MTLS_POP.
+    #[expect(dead_code, reason = "the regional mTLS endpoint of MTLS_POP uses it")]
+    pub azure_region: Option<String>,
+    pub send_x5c: bool,
+    pub client_credentials: Vec<CredentialDescription>,
+}
+
+/// Where a credential comes from (Id.Web's `CredentialSource`, plus `StoreWithSubjectName`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceType {
+    Path,
+    Base64Encoded,
+    StoreWithThumbprint,
+    StoreWithDistinguishedName,
+    StoreWithSubjectName,
+    ClientSecret,
+    SignedAssertionFilePath,
+    /// A source Id.Web knows that this library does not load (Key Vault, managed identity, ...).
+    NotSupported(String),
+}
+
+impl SourceType {
+    /// The name as written in configuration.
+    pub fn name(&self) -> &str {
+        match self {
+            SourceType::Path => "Path",
+            SourceType::Base64Encoded => "Base64Encoded",
+            SourceType::StoreWithThumbprint => "StoreWithThumbprint",
+            SourceType::StoreWithDistinguishedName => "StoreWithDistinguishedName",
+            SourceType::StoreWithSubjectName => "StoreWithSubjectName",
+            SourceType::ClientSecret => "ClientSecret",
+            SourceType::SignedAssertionFilePath => "SignedAssertionFilePath",
+            SourceType::NotSupported(name) => name,
+        }
+    }
+}
+
+/// One entry of `AzureAd.ClientCredentials`.
+#[derive(Clone, Default)]
+pub struct CredentialDescription {
+    /// Position in `ClientCredentials`, used in every message about this entry.
+    pub index: usize,
+    pub source_type: Option<SourceType>,
+    pub certificate_disk_path: Option<String>,
+    pub certificate_password: Option<String>,
+    pub base64_encoded_value: Option<String>,
+    pub certificate_store_path: Option<String>,
+    pub certificate_thumbprint: Option<String>,
+    pub certificate_distinguished_name: Option<String>,
+    /// For `StoreWithSubjectName`; `CertificateDistinguishedName` is used when absent.
+    pub certificate_subject_name: Option<String>,
+    pub client_secret: Option<String>,
+    pub signed_assertion_file_disk_path: Option<String>,
+    #[expect(dead_code, reason = "managed-identity sources use it")]
+    pub managed_identity_client_id: Option<String>,
+    pub skip: bool,
+}
+
+// Secrets stay out of Debug output so that a `{:?}` in a log line cannot leak them.
+impl std::fmt::Debug for CredentialDescription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialDescription")
+            .field("index", &self.index)
+            .field("source_type", &self.source_type)
+            .field("certificate_disk_path", &self.certificate_disk_path)
+            .field("certificate_store_path", &self.certificate_store_path)
+            .field("skip", &self.skip)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CredentialDescription {
+    /// "ClientCredentials[2]", the name used in messages about this entry.
+    pub fn label(&self) -> String {
+        format!("ClientCredentials[{}]", self.index)
+    }
+
+    /// "ClientCredentials[2] (Path)", the source named in observer events.
+    pub fn source_name(&self) -> String {
+        let kind = self
+            .source_type
+            .as_ref()
+            .map_or("unknown", SourceType::name);
+        format!("{} ({kind})", self.label())
+    }
+}
+
+/// How a downstream API is called.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProtocolScheme {
+    #[default]
+    Bearer,
+    Mtls,
+    MtlsPop,
+}
+
+impl ProtocolScheme {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ProtocolScheme::Bearer => "Bearer",
+            ProtocolScheme::Mtls => "MTLS",
+            ProtocolScheme::MtlsPop => "MTLS_POP",
+        }
+    }
+}
+
+/// Id.Web's `AcquireTokenOptions` subset used per API or per call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AcquireTokenOptions {
+    pub tenant: Option<String>,
+    pub force_refresh: bool,
+    pub claims: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+/// One entry of `DownstreamApis` (Id.Web's `DownstreamApiOptions`), or the same after per-call overrides.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiOptions {
+    pub base_url: Option<String>,
+    pub relative_path: String,
+    pub http_method: String,
+    pub scopes: Vec<String>,
+    pub request_app_token: bool,
+    pub protocol_scheme: ProtocolScheme,
+    pub accept_header: String,
+    pub content_type: String,
+    pub extra_headers: Vec<(String, String)>,
+    pub extra_query: Vec<(String, String)>,
+    pub acquire_token_options: AcquireTokenOptions,
+}
+
+// Header and query values may be keys (`Ocp-Apim-Subscription-Key`, SAS signatures): Debug output
+// names them without their values.
+impl std::fmt::Debug for ApiOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names =
+            |pairs: &[(String, String)]| pairs.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        f.debug_struct("ApiOptions")
+            .field("base_url", &self.base_url)
+            .field("relative_path", &self.relative_path)
+            .field("http_method", &self.http_method)
+            .field("scopes", &self.scopes)
+            .field("protocol_scheme", &self.protocol_scheme)
+            .field("extra_headers", &names(&self.extra_headers))
+            .field("extra_query", &names(&self.extra_query))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            base_url: None,
+            relative_path: String::new(),
+            http_method: "GET".to_string(),
+            scopes: Vec::new(),
+            request_app_token: false,
+            protocol_scheme: ProtocolScheme::Bearer,
+            accept_header: "application/json".to_string(),
+            content_type: "application/json".to_string(),
+            extra_headers: Vec::new(),
+            extra_query: Vec::new(),
+            acquire_token_options: AcquireTokenOptions::default(),
+        }
+    }
+}
+
+/// This library's `Http` section: server trust and timeouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// PEM file of CA certificates that replaces the OS trust store (private PKIs).
+    pub ca_bundle_path: Option<String>,
+    pub connect_timeout: Duration,
+    /// Bound on a whole call, retries included.
+    pub timeout: Duration,
+    pub max_response_bytes: u64,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            ca_bundle_path: None,
+            connect_timeout: Duration::from_secs(10),
+            // HttpClient's default timeout in .NET.
+            timeout: Duration::from_secs(100),
+            max_response_bytes: 64 * 1024 * 1024,
+        }
+    }
+}

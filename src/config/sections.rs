@@ -1,0 +1,360 @@
+//! Section readers: each option type read from its JSON object through a [`Node`], so that every
+//! error names the JSON path of the value at fault. Per-call overrides use the same readers on top
+//! of the configured values.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::node::Node;
+use super::options::{
+    AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
+    ProtocolScheme, SourceType,
+};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Timeouts above a day are configuration mistakes (and far larger ones overflow clocks).
+const MAX_TIMEOUT_SECONDS: f64 = 86_400.0;
+
+impl IdentityOptions {
+    pub(super) fn read(node: &Node) -> Result<Self> {
+        let mut credentials = Vec::new();
+        if let Some(list) = node.child("ClientCredentials") {
+            for (index, entry) in list.items()?.into_iter().enumerate() {
+                credentials.push(CredentialDescription::read(&entry, index)?);
+            }
+        }
+        Ok(IdentityOptions {
+            instance: node.string("Instance")?,
+            tenant_id: node.string("TenantId")?,
+            client_id: node.string("ClientId")?,
+            authority: node.string("Authority")?,
+            azure_region: node.string("AzureRegion")?,
+            send_x5c: node.boolean("SendX5C")?.unwrap_or(false),
+            client_credentials: credentials,
+        })
+    }
+}
+
+impl CredentialDescription {
+    pub(super) fn read(node: &Node, index: usize) -> Result<Self> {
+        node.expect_object()?;
+        let mut description = CredentialDescription {
+            index,
+            source_type: None,
+            certificate_disk_path: node.string("CertificateDiskPath")?,
+            certificate_password: node.string("CertificatePassword")?,
+            base64_encoded_value: node.string("Base64EncodedValue")?,
+            certificate_store_path: node.string("CertificateStorePath")?,
+            certificate_thumbprint: node.string("CertificateThumbprint")?,
+            certificate_distinguished_name: node.string("CertificateDistinguishedName")?,
+            certificate_subject_name: node.string("CertificateSubjectName")?,
+            client_secret: node.string("ClientSecret")?,
+            signed_assertion_file_disk_path: node.string("SignedAssertionFileDiskPath")?,
+            managed_identity_client_id: node.string("ManagedIdentityClientId")?,
+            skip: node.boolean("Skip")?.unwrap_or(false),
+        };
+        description.source_type = match node.child("SourceType") {
+            Some(source) => Some(parse_source_type(&source)?),
+            None => description.inferred_source_type(),
+        };
+        if description.source_type.is_none() && !description.skip {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{}.SourceType: missing, and no field tells which source is meant",
+                    node.path
+                ),
+            ));
+        }
+        Ok(description)
+    }
+
+    /// Without `SourceType`, the one field that names a source decides (as users often write it).
+    fn inferred_source_type(&self) -> Option<SourceType> {
+        if self.certificate_disk_path.is_some() {
+            Some(SourceType::Path)
+        } else if self.base64_encoded_value.is_some() {
+            Some(SourceType::Base64Encoded)
+        } else if self.client_secret.is_some() {
+            Some(SourceType::ClientSecret)
+        } else if self.signed_assertion_file_disk_path.is_some() {
+            Some(SourceType::SignedAssertionFilePath)
+        } else {
+            None
+        }
+    }
+}
+
+/// Accepts Id.Web's `CredentialSource` names (any case) and its numeric values.
+fn parse_source_type(node: &Node) -> Result<SourceType> {
+    let by_number = [
+        "Certificate",
+        "KeyVault",
+        "Base64Encoded",
+        "Path",
+        "StoreWithThumbprint",
+        "StoreWithDistinguishedName",
+        "ClientSecret",
+        "SignedAssertionFromManagedIdentity",
+        "SignedAssertionFilePath",
+        "SignedAssertionFromVault",
+        "AutoDecryptKeys",
+        "CustomSignedAssertion",
+    ];
+    let name = match node.value() {
+        Value::String(text) => match text.parse::<usize>() {
+            Ok(number) => by_number.get(number).map(|n| n.to_string()),
+            Err(_) => Some(text.clone()),
+        },
+        Value::Number(number) => number
+            .as_u64()
+            .and_then(|n| by_number.get(n as usize))
+            .map(|n| n.to_string()),
+        _ => None,
+    }
+    .ok_or_else(|| node.type_error("a credential source name"))?;
+    let source = match name.to_ascii_lowercase().as_str() {
+        "path" => SourceType::Path,
+        "base64encoded" => SourceType::Base64Encoded,
+        "storewiththumbprint" => SourceType::StoreWithThumbprint,
+        "storewithdistinguishedname" => SourceType::StoreWithDistinguishedName,
+        "storewithsubjectname" => SourceType::StoreWithSubjectName,
+        "clientsecret" => SourceType::ClientSecret,
+        "signedassertionfilepath" => SourceType::SignedAssertionFilePath,
+        _ if by_number
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(&name)) =>
+        {
+            SourceType::NotSupported(name)
+        }
+        _ => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{}: unknown credential source '{name}'", node.path),
+            ));
+        }
+    };
+    Ok(source)
+}
+
+impl AcquireTokenOptions {
+    /// Per-call token options: the JSON text of an `AcquireTokenOptions` object.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let value = parse_json(json, "options are")?;
+        AcquireTokenOptions::read(
+            &Node::named(&value, "options"),
+            &AcquireTokenOptions::default(),
+        )
+    }
+
+    /// Reads an `AcquireTokenOptions` object on top of `base`.
+    pub(super) fn read(node: &Node, base: &AcquireTokenOptions) -> Result<Self> {
+        node.expect_object()?;
+        let mut options = base.clone();
+        if let Some(value) = node.string("Tenant")? {
+            options.tenant = Some(value);
+        }
+        if let Some(value) = node.boolean("ForceRefresh")? {
+            options.force_refresh = value;
+        }
+        if let Some(value) = node.string("Claims")? {
+            options.claims = Some(value);
+        }
+        if let Some(value) = node.string("CorrelationId")? {
+            options.correlation_id = Some(value);
+        }
+        Ok(options)
+    }
+}
+
+impl ApiOptions {
+    /// These options with per-call overrides applied: `json` is an object of `DownstreamApis` keys,
+    /// and messages name its fields `overrides.Key`.
+    pub fn with_overrides(&self, json: &str) -> Result<Self> {
+        let value = parse_json(json, "overrides are")?;
+        let merged = ApiOptions::read(&Node::named(&value, "overrides"), self)?;
+        merged.validate("overrides")?;
+        Ok(merged)
+    }
+
+    /// Reads an API entry, or per-call overrides, on top of `base`: keys present replace the base's
+    /// values, extra headers and query parameters are merged key by key.
+    pub(super) fn read(node: &Node, base: &ApiOptions) -> Result<Self> {
+        node.expect_object()?;
+        let mut options = base.clone();
+        if let Some(value) = node.string("BaseUrl")? {
+            options.base_url = Some(value);
+        }
+        if let Some(value) = node.string("RelativePath")? {
+            options.relative_path = value;
+        }
+        if let Some(value) = node.string("HttpMethod")? {
+            options.http_method = value.to_ascii_uppercase();
+        }
+        if let Some(scopes) = node.child("Scopes") {
+            options.scopes = scopes.string_list()?;
+        }
+        if let Some(value) = node.boolean("RequestAppToken")? {
+            options.request_app_token = value;
+        }
+        if let Some(value) = node.string("ProtocolScheme")? {
+            options.protocol_scheme = match value.to_ascii_uppercase().as_str() {
+                "" | "BEARER" => ProtocolScheme::Bearer,
+                "MTLS" => ProtocolScheme::Mtls,
+                "MTLS_POP" => ProtocolScheme::MtlsPop,
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "{}.ProtocolScheme: '{value}' is not one of Bearer, MTLS, MTLS_POP",
+                            node.path
+                        ),
+                    ));
+                }
+            };
+        }
+        if let Some(value) = node.string("AcceptHeader")? {
+            options.accept_header = value;
+        }
+        if let Some(value) = node.string("ContentType")? {
+            options.content_type = value;
+        }
+        if let Some(headers) = node.child("ExtraHeaderParameters") {
+            merge_pairs(&mut options.extra_headers, &headers, true)?;
+        }
+        if let Some(query) = node.child("ExtraQueryParameters") {
+            merge_pairs(&mut options.extra_query, &query, false)?;
+        }
+        if let Some(token) = node.child("AcquireTokenOptions") {
+            options.acquire_token_options =
+                AcquireTokenOptions::read(&token, &options.acquire_token_options)?;
+        }
+        Ok(options)
+    }
+
+    /// Checks what a call will need, naming the field at `path` when it is missing or wrong.
+    pub(super) fn validate(&self, path: &str) -> Result<()> {
+        let base_url = self
+            .base_url
+            .as_deref()
+            .ok_or_else(|| Error::new(ErrorKind::Config, format!("{path}.BaseUrl: missing")))?;
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{path}.BaseUrl: '{base_url}' is not an http(s) URL"),
+            ));
+        }
+        if self.http_method.is_empty() || !self.http_method.bytes().all(|b| b.is_ascii_alphabetic())
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{path}.HttpMethod: '{}' is not an HTTP method",
+                    self.http_method
+                ),
+            ));
+        }
+        if self.protocol_scheme != ProtocolScheme::Mtls && self.scopes.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{path}.Scopes: missing; a {} API needs the scopes of its token",
+                    self.protocol_scheme.name()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Merges a JSON object of string values into `pairs`; header names compare case-insensitively,
+/// query parameter names exactly.
+fn merge_pairs(
+    pairs: &mut Vec<(String, String)>,
+    node: &Node,
+    case_insensitive: bool,
+) -> Result<()> {
+    for (key, value) in node.entries()? {
+        let value = value
+            .as_scalar_string()
+            .ok_or_else(|| value.type_error("a string"))?;
+        let same = |existing: &String| {
+            if case_insensitive {
+                existing.eq_ignore_ascii_case(key)
+            } else {
+                existing == key
+            }
+        };
+        match pairs.iter_mut().find(|(existing, _)| same(existing)) {
+            Some(pair) => pair.1 = value,
+            None => pairs.push((key.to_string(), value)),
+        }
+    }
+    Ok(())
+}
+
+impl HttpOptions {
+    pub(super) fn read(node: &Node) -> Result<Self> {
+        let defaults = HttpOptions::default();
+        let seconds = |key: &str, default: Duration| -> Result<Duration> {
+            match node.number(key)? {
+                None => Ok(default),
+                Some(value) if value > 0.0 && value <= MAX_TIMEOUT_SECONDS => {
+                    Ok(Duration::from_secs_f64(value))
+                }
+                Some(_) => Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "{}.{key}: must be a positive number of seconds, at most {MAX_TIMEOUT_SECONDS}",
+                        node.path
+                    ),
+                )),
+            }
+        };
+        Ok(HttpOptions {
+            ca_bundle_path: node.string("CaBundlePath")?,
+            connect_timeout: seconds("ConnectTimeoutSeconds", defaults.connect_timeout)?,
+            timeout: seconds("TimeoutSeconds", defaults.timeout)?,
+            max_response_bytes: match node.number("MaxResponseBytes")? {
+                Some(value) if value >= 1.0 => value as u64,
+                Some(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!("{}.MaxResponseBytes: must be at least 1", node.path),
+                    ));
+                }
+                None => defaults.max_response_bytes,
+            },
+        })
+    }
+}
+
+/// Parses JSON text; `what` starts the message ("overrides are", "configuration is").
+pub(super) fn parse_json(json: &str, what: &str) -> Result<Value> {
+    serde_json::from_str(json)
+        .map_err(|e| Error::new(ErrorKind::Config, format!("{what} not valid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_and_merge() {
+        let base = ApiOptions {
+            extra_headers: vec![("X-A".into(), "1".into())],
+            ..ApiOptions::default()
+        };
+        let json: Value = serde_json::from_str(
+            r#"{"httpmethod": "post", "ExtraHeaderParameters": {"x-a": "2", "X-B": "3"}}"#,
+        )
+        .unwrap();
+        let merged = ApiOptions::read(&Node::named(&json, "overrides"), &base).unwrap();
+        assert_eq!(merged.http_method, "POST");
+        assert_eq!(
+            merged.extra_headers,
+            vec![("X-A".into(), "2".into()), ("X-B".into(), "3".into())]
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Loading one `ClientCredentials` entry into a credential: which fields its `SourceType` needs,
+//! where the bytes come from, and the time-validity check every certificate passes.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::crypto::CryptoProvider;
+
+use super::credential::Credential;
+use super::sources::{self, StoreCriterion};
+use crate::clock::unix_now;
+use crate::config::{CredentialDescription, SourceType};
+
+fn required<'a>(value: Option<&'a String>, field: &str) -> std::result::Result<&'a str, String> {
+    value
+        .map(String::as_str)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| format!("{field} is missing"))
+}
+
+pub(super) fn load_credential(
+    description: &CredentialDescription,
+    crypto: &CryptoProvider,
+) -> std::result::Result<Credential, String> {
+    let password = description.certificate_password.as_deref();
+    let now = unix_now();
+    let certificate = match description.source_type.as_ref() {
+        Some(SourceType::Path) => {
+            let path = required(
+                description.certificate_disk_path.as_ref(),
+                "CertificateDiskPath",
+            )?;
+            sources::load_file(Path::new(path), password, crypto)?
+        }
+        Some(SourceType::Base64Encoded) => {
+            let value = required(
+                description.base64_encoded_value.as_ref(),
+                "Base64EncodedValue",
+            )?;
+            sources::load_base64(value, password, crypto)?
+        }
+        Some(
+            store @ (SourceType::StoreWithThumbprint
+            | SourceType::StoreWithDistinguishedName
+            | SourceType::StoreWithSubjectName),
+        ) => {
+            let directory = required(
+                description.certificate_store_path.as_ref(),
+                "CertificateStorePath",
+            )?;
+            let criterion = match store {
+                SourceType::StoreWithThumbprint => StoreCriterion::Thumbprint(required(
+                    description.certificate_thumbprint.as_ref(),
+                    "CertificateThumbprint",
+                )?),
+                SourceType::StoreWithDistinguishedName => {
+                    StoreCriterion::DistinguishedName(required(
+                        description.certificate_distinguished_name.as_ref(),
+                        "CertificateDistinguishedName",
+                    )?)
+                }
+                _ => StoreCriterion::SubjectName(required(
+                    description
+                        .certificate_subject_name
+                        .as_ref()
+                        .or(description.certificate_distinguished_name.as_ref()),
+                    "CertificateSubjectName",
+                )?),
+            };
+            sources::load_from_store(Path::new(directory), &criterion, password, crypto, now)?
+        }
+        Some(SourceType::ClientSecret) => {
+            let secret = required(description.client_secret.as_ref(), "ClientSecret")?;
+            return Ok(Credential::ClientSecret(secret.into()));
+        }
+        Some(SourceType::SignedAssertionFilePath) => {
+            let path = description
+                .signed_assertion_file_disk_path
+                .clone()
+                .filter(|p| !p.is_empty())
+                .or_else(|| std::env::var("AZURE_FEDERATED_TOKEN_FILE").ok())
+                .ok_or("SignedAssertionFileDiskPath is missing and AZURE_FEDERATED_TOKEN_FILE is not set")?;
+            return Ok(Credential::SignedAssertionFile(Path::new(&path).into()));
+        }
+        Some(SourceType::NotSupported(name)) => {
+            return Err(format!(
+                "source type {name} is not supported by this library"
+            ));
+        }
+        None => return Err("SourceType is missing".to_string()),
+    };
+    certificate.check_time(now)?;
+    Ok(Credential::Certificate(Arc::new(certificate)))
+}

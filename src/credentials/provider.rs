@@ -1,0 +1,223 @@
+//! The provider's state machine: the ordered entries, loaded lazily and once, one selection per
+//! purpose, and rotation after a rejection. Selection is the first usable credential in
+//! configuration order; a rotation reloads the rejected entry and swaps the new selection in only
+//! once it is loaded, so other threads never see "no credential".
+
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use rustls::crypto::CryptoProvider;
+
+use super::credential::{Credential, Purpose, Selection};
+use super::loader::load_credential;
+use super::observer::{EventKind, Observer, PendingEvent, Usage};
+use crate::config::CredentialDescription;
+use crate::encoding::redact_url;
+use crate::error::{Error, ErrorKind, Result};
+
+struct Entry {
+    description: CredentialDescription,
+    /// Successful loads are cached until a rejection forgets them; failures are retried.
+    loaded: Mutex<Option<Credential>>,
+}
+
+pub struct CredentialsProvider {
+    entries: Vec<Entry>,
+    crypto: Arc<CryptoProvider>,
+    /// One selection per [`Purpose`].
+    selected: [RwLock<Option<Selection>>; 2],
+    /// Serialises selection and rotation; the fast path only takes a read lock.
+    selecting: Mutex<()>,
+    observers: RwLock<Vec<Observer>>,
+}
+
+impl CredentialsProvider {
+    pub fn new(descriptions: &[CredentialDescription], crypto: Arc<CryptoProvider>) -> Self {
+        CredentialsProvider {
+            entries: descriptions
+                .iter()
+                .map(|description| Entry {
+                    description: description.clone(),
+                    loaded: Mutex::new(None),
+                })
+                .collect(),
+            crypto,
+            selected: [RwLock::new(None), RwLock::new(None)],
+            selecting: Mutex::new(()),
+            observers: RwLock::new(Vec::new()),
+        }
+    }
+
+    pub fn add_observer(&self, observer: Observer) {
+        self.observers.write().push(observer);
+    }
+
+    /// The credential to use for `purpose`, selecting (and loading) one on first use: for MTLS
+    /// the first usable certificate, for tokens the first usable credential of any kind.
+    pub fn select(&self, purpose: Purpose, usage: &Usage) -> Result<Selection> {
+        let slot = &self.selected[purpose.slot()];
+        if let Some(selection) = slot.read().clone() {
+            return Ok(selection);
+        }
+        let (result, is_new) = {
+            let _guard = self.selecting.lock();
+            if let Some(selection) = slot.read().clone() {
+                return Ok(selection);
+            }
+            self.select_first_usable(purpose)
+        };
+        self.announce(&result, is_new, usage);
+        result
+    }
+
+    /// Called when a server rejected `rejected`: deselects it, reloads its entry from the source
+    /// and selects again. When another thread already rotated, returns that newer selection.
+    /// The other purpose's selection, if it was the same credential, is dropped so that it is
+    /// selected afresh on its next use.
+    pub fn rotate(
+        &self,
+        purpose: Purpose,
+        rejected: &Selection,
+        usage: &Usage,
+        reason: &str,
+    ) -> Result<Selection> {
+        let (first_report, result, is_new) = {
+            let _guard = self.selecting.lock();
+            let slot = &self.selected[purpose.slot()];
+            if let Some(current) = slot.read().clone()
+                && !current.same_as(rejected)
+            {
+                return Ok(current);
+            }
+            // Only the first report of this loaded credential (from either purpose) deselects it;
+            // a later one finds the entry already reloaded, or being retried after a failure.
+            let entry = &self.entries[rejected.index];
+            let first_report = {
+                let mut loaded = entry.loaded.lock();
+                let holds = loaded
+                    .as_ref()
+                    .is_some_and(|c| c.same_as(&rejected.credential));
+                if holds {
+                    *loaded = None;
+                }
+                holds
+            };
+            // The rejected selection stays in its slot until a replacement is loaded, so other
+            // threads never see "no credential"; then the swap is one write.
+            let (result, is_new) = self.select_first_usable(purpose);
+            if result.is_ok() {
+                for other in &self.selected {
+                    let mut other = other.write();
+                    if other.as_ref().is_some_and(|s| s.same_as(rejected)) {
+                        *other = None;
+                    }
+                }
+            }
+            (first_report, result, is_new)
+        };
+        // Observers and the log sink run without our locks held: they may call back into the
+        // library (even on this client) without deadlocking.
+        if first_report {
+            crate::log::warn(|| {
+                format!(
+                    "{} was rejected ({reason}); reloading it",
+                    rejected.describe()
+                )
+            });
+            self.notify(rejected, EventKind::Deselected, usage, Some(reason));
+        }
+        self.announce(&result, is_new, usage);
+        result
+    }
+
+    /// Reports a successful use of `selection`.
+    pub fn used(&self, selection: &Selection, usage: &Usage) {
+        self.notify(selection, EventKind::SuccessfullyUsed, usage, None);
+    }
+
+    fn announce(&self, result: &Result<Selection>, is_new: bool, usage: &Usage) {
+        if let (Ok(selection), true) = (result, is_new) {
+            crate::log::info(|| format!("selected {}", selection.describe()));
+            self.notify(selection, EventKind::Selected, usage, None);
+        }
+    }
+
+    /// Picks the first usable credential for `purpose` in order. Called with `selecting` held;
+    /// also says whether the selection is news (a credential already selected for the other
+    /// purpose is one selection, announced once).
+    fn select_first_usable(&self, purpose: Purpose) -> (Result<Selection>, bool) {
+        let mut problems = Vec::new();
+        for (index, entry) in self.entries.iter().enumerate() {
+            if entry.description.skip {
+                continue;
+            }
+            let label = entry.description.label();
+            match self.load(entry) {
+                Ok(credential) if purpose.accepts(&credential) => {
+                    let selection = Selection {
+                        index,
+                        credential,
+                        source: entry.description.source_name().into(),
+                    };
+                    *self.selected[purpose.slot()].write() = Some(selection.clone());
+                    let selected_elsewhere = self
+                        .selected
+                        .iter()
+                        .filter_map(|slot| slot.read().clone())
+                        .filter(|other| other.same_as(&selection))
+                        .count()
+                        > 1;
+                    return (Ok(selection), !selected_elsewhere);
+                }
+                Ok(other) => problems.push(format!("{label}: is {}", other.kind_name())),
+                Err(error) => problems.push(format!("{label}: {error}")),
+            }
+        }
+        if problems.is_empty() {
+            problems.push("AzureAd.ClientCredentials has no entry to use".to_string());
+        }
+        let wanted = match purpose {
+            Purpose::Mtls => "client certificate",
+            Purpose::Token => "client credential",
+        };
+        let error = Error::new(
+            ErrorKind::CredentialUnavailable,
+            format!("no usable {wanted}: {}", problems.join("; ")),
+        );
+        (Err(error), false)
+    }
+
+    /// Loads an entry once; a failure is not cached, so a file that appears later is found.
+    fn load(&self, entry: &Entry) -> std::result::Result<Credential, String> {
+        let mut loaded = entry.loaded.lock();
+        if let Some(credential) = loaded.as_ref() {
+            return Ok(credential.clone());
+        }
+        let credential = load_credential(&entry.description, &self.crypto)?;
+        *loaded = Some(credential.clone());
+        Ok(credential)
+    }
+
+    fn notify(&self, selection: &Selection, kind: EventKind, usage: &Usage, error: Option<&str>) {
+        let observers = self.observers.read().clone();
+        if observers.is_empty() {
+            return;
+        }
+        let (thumbprint, subject) = match selection.certificate() {
+            Some(certificate) => (certificate.thumbprint.clone(), certificate.subject.clone()),
+            None => (String::new(), String::new()),
+        };
+        let event = PendingEvent {
+            observers,
+            kind,
+            thumbprint,
+            subject,
+            source: selection.source.clone(),
+            protocol: usage.protocol.to_string(),
+            // Query strings may carry keys (SAS signatures, function keys).
+            api_url: redact_url(usage.api_url),
+            error: error.map(str::to_string),
+        };
+        event.emit();
+    }
+}

@@ -1,0 +1,174 @@
+//! `DownstreamApi`: resolves an API's options (configuration merged with per-call overrides) and
+//! dispatches on the protocol: [`mtls`] (the certificate in the handshake, retried once after a
+//! rejection) or [`bearer`] (an app token, resent once after a claims challenge). The URL and
+//! headers are built in [`request`], `WWW-Authenticate` challenges read in [`challenge`].
+
+mod bearer;
+mod challenge;
+mod mtls;
+mod request;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::clock::Deadline;
+use crate::config::{AcquireTokenOptions, ApiOptions, Config, ProtocolScheme};
+use crate::credentials::{CredentialsProvider, Observer};
+use crate::encoding::redact_url;
+use crate::error::{Error, ErrorKind, Result};
+use crate::token::{AccessToken, TokenProvider};
+use crate::transport::{Response, Transport};
+use request::build_url;
+
+/// Calls the downstream APIs of one `appsettings.json`: it owns their credentials, connection
+/// pools and token cache, and is meant to be shared by all threads of a process.
+pub struct DownstreamApi {
+    config: Config,
+    credentials: CredentialsProvider,
+    transport: Transport,
+    tokens: TokenProvider,
+}
+
+impl DownstreamApi {
+    fn new(config: Config) -> Result<Self> {
+        let crypto = Arc::new(rustls::crypto::ring::default_provider());
+        let transport = Transport::new(&config.http, crypto.clone())?;
+        let credentials = CredentialsProvider::new(&config.identity.client_credentials, crypto);
+        let tokens = TokenProvider::new(&config.identity);
+        if let Some((name, _)) = config
+            .apis
+            .iter()
+            .find(|(_, api)| api.protocol_scheme != ProtocolScheme::Mtls)
+        {
+            tokens
+                .validate()
+                .map_err(|e| e.context(format!("DownstreamApis.{name} needs tokens")))?;
+        }
+        Ok(DownstreamApi {
+            config,
+            credentials,
+            transport,
+            tokens,
+        })
+    }
+
+    /// A client for the JSON text of an `appsettings.json`, with .NET-style environment
+    /// overrides applied. Credentials are loaded on first use.
+    pub fn from_json(json: &str) -> Result<Self> {
+        DownstreamApi::new(Config::parse(json)?)
+    }
+
+    /// Registers an observer of credential events; it stays until the client is dropped.
+    pub fn add_observer(&self, observer: Observer) {
+        self.credentials.add_observer(observer);
+    }
+
+    /// Calls the API named `api_name` in `DownstreamApis`. Any HTTP status is a successful call;
+    /// an error means no response could be had.
+    pub fn call(
+        &self,
+        api_name: &str,
+        overrides_json: Option<&str>,
+        body: &[u8],
+    ) -> Result<Response> {
+        let options = self.options_for(api_name, overrides_json)?;
+        let url = build_url(&options);
+        match options.protocol_scheme {
+            ProtocolScheme::Mtls => self.call_mtls(&options, &url, body),
+            ProtocolScheme::Bearer => self.call_bearer(&options, &url, body),
+            ProtocolScheme::MtlsPop => Err(mtls_pop_unsupported()),
+        }
+        .map_err(|e| e.context(format!("calling API '{api_name}' ({})", redact_url(&url))))
+    }
+
+    /// The `Authorization` header value a call to `api_name` would carry, for hosts that send
+    /// requests with their own HTTP stack (Id.Web's `IAuthorizationHeaderProvider`).
+    pub fn authorization_header(
+        &self,
+        api_name: &str,
+        overrides_json: Option<&str>,
+    ) -> Result<String> {
+        let options = self.options_for(api_name, overrides_json)?;
+        match options.protocol_scheme {
+            ProtocolScheme::Bearer => {
+                let deadline = self.transport.call_deadline();
+                let token =
+                    self.token(&options.scopes, &options.acquire_token_options, deadline)?;
+                Ok(format!("Bearer {}", token.token))
+            }
+            ProtocolScheme::Mtls => Err(Error::new(
+                ErrorKind::Unsupported,
+                "an MTLS API has no Authorization header: the client certificate authenticates",
+            )),
+            ProtocolScheme::MtlsPop => Err(mtls_pop_unsupported()),
+        }
+        .map_err(|e| e.context(format!("authorization header for API '{api_name}'")))
+    }
+
+    /// An app token for explicit scopes; `options_json` is an `AcquireTokenOptions` object.
+    pub fn acquire_token(
+        &self,
+        scopes: &[&str],
+        options_json: Option<&str>,
+    ) -> Result<AccessToken> {
+        let options = match options_json {
+            None => AcquireTokenOptions::default(),
+            Some(json) => AcquireTokenOptions::from_json(json)?,
+        };
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        self.token(&scopes, &options, self.transport.call_deadline())
+    }
+
+    /// An app token through the cache, bounded by the call's `deadline`.
+    fn token(
+        &self,
+        scopes: &[String],
+        options: &AcquireTokenOptions,
+        deadline: Deadline,
+    ) -> Result<AccessToken> {
+        self.tokens.acquire(
+            &self.credentials,
+            &self.transport,
+            scopes,
+            options,
+            deadline,
+        )
+    }
+
+    fn options_for(
+        &self,
+        api_name: &str,
+        overrides_json: Option<&str>,
+    ) -> Result<Cow<'_, ApiOptions>> {
+        let base = self.config.api(api_name).ok_or_else(|| {
+            let known: Vec<&str> = self
+                .config
+                .apis
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect();
+            Error::new(
+                ErrorKind::UnknownApi,
+                format!(
+                    "no API named '{api_name}' in DownstreamApis (configured: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            )
+        })?;
+        match overrides_json {
+            None => Ok(Cow::Borrowed(base)),
+            Some(json) => base.with_overrides(json).map(Cow::Owned),
+        }
+    }
+}
+
+fn mtls_pop_unsupported() -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        "ProtocolScheme MTLS_POP is not supported yet; use MTLS or Bearer",
+    )
+}

@@ -1,0 +1,131 @@
+//! The MTLS path: the selected certificate in the TLS handshake, no token. A certificate rejection
+//! (a TLS alert, or one of the HTTP answers below) deselects the certificate, reloads it from its
+//! source and resends the same request once.
+
+use std::sync::Arc;
+
+use super::DownstreamApi;
+use super::request::request_headers;
+use crate::config::{ApiOptions, ProtocolScheme};
+use crate::credentials::{Purpose, Usage};
+use crate::encoding::{contains_bytes, redact_url};
+use crate::error::{Error, ErrorKind, Result};
+use crate::transport::{Request, Response, require_https};
+
+impl DownstreamApi {
+    /// MTLS: the selected certificate in the handshake, no token. A certificate rejection deselects
+    /// it, reloads it from its source and resends the same request once.
+    pub(super) fn call_mtls(
+        &self,
+        options: &ApiOptions,
+        url: &str,
+        body: &[u8],
+    ) -> Result<Response> {
+        require_https(url, "a client certificate")?;
+        let usage = Usage {
+            protocol: ProtocolScheme::Mtls.name(),
+            api_url: url,
+        };
+        let headers = request_headers(options, body);
+        let request = Request {
+            method: &options.http_method,
+            url,
+            headers: &headers,
+            body,
+        };
+        let deadline = self.transport.call_deadline();
+        let mut selection = self.credentials.select(Purpose::Mtls, &usage)?;
+        let mut retried = false;
+        loop {
+            let certificate = selection.certificate().cloned().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::CredentialUnavailable,
+                    "the MTLS selection is not a certificate",
+                )
+            })?;
+            let agent = self.transport.agent_for(&certificate);
+            let outcome = self.transport.send(&agent, &request, deadline);
+            let rejection = match &outcome {
+                Ok(response) => response_rejects_certificate(response),
+                Err(error) if error.kind() == ErrorKind::CertificateRejected => {
+                    Some(error.message().to_string())
+                }
+                Err(_) => None,
+            };
+            match rejection {
+                None => {
+                    if outcome.is_ok() {
+                        self.credentials.used(&selection, &usage);
+                    }
+                    return outcome;
+                }
+                Some(reason) if !retried => {
+                    retried = true;
+                    // No pooled connection or TLS session of the rejected certificate is reused,
+                    // now or by a thread that was still using it during the reload.
+                    self.transport.forget(&certificate);
+                    selection = self
+                        .credentials
+                        .rotate(Purpose::Mtls, &selection, &usage, &reason)
+                        .map_err(|e| e.context(&reason))?;
+                    if selection
+                        .certificate()
+                        .is_none_or(|c| !Arc::ptr_eq(c, &certificate))
+                    {
+                        self.transport.forget(&certificate);
+                    }
+                    crate::log::info(|| {
+                        format!(
+                            "retrying {} once after reloading the certificate",
+                            redact_url(url)
+                        )
+                    });
+                }
+                // The retry was rejected too: a response is returned as is, an error says so.
+                Some(_) => {
+                    return outcome.map_err(|e| {
+                        e.context(format!(
+                            "certificate {} rejected again after reloading it",
+                            certificate.thumbprint
+                        ))
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// HTTP answers that mean "your client certificate is not accepted" on an MTLS call: nginx's
+/// 495/496, a 401, and nginx's `ssl_verify_client on` answer — a 400 whose body names the SSL
+/// certificate. Other 400s and all 403s are the API's own answers and are not retried.
+fn response_rejects_certificate(response: &Response) -> Option<String> {
+    match response.status {
+        495 | 496 | 401 => Some(format!("the server answered HTTP {}", response.status)),
+        400 if contains_bytes(&response.body, b"SSL certificate") => Some(
+            "the server answered HTTP 400 about the SSL certificate (nginx ssl_verify_client)"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_certificate_rejections_in_responses() {
+        let response = |status, body: &[u8]| Response {
+            status,
+            headers: Vec::new(),
+            body: body.to_vec(),
+        };
+        assert!(response_rejects_certificate(&response(495, b"")).is_some());
+        assert!(
+            response_rejects_certificate(&response(400, b"<h1>400 The SSL certificate error</h1>"))
+                .is_some()
+        );
+        assert!(response_rejects_certificate(&response(400, b"bad json")).is_none());
+        assert!(response_rejects_certificate(&response(403, b"")).is_none());
+    }
+}

@@ -1,0 +1,205 @@
+//! What a token endpoint's answer means: a token and when to refresh it, or an error that names
+//! the endpoint's `error`, description and AADSTS codes, and whether a retry may help (throttling,
+//! a server error, or a certificate that is no longer accepted).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::AccessToken;
+use crate::clock::unix_now;
+use crate::error::{Error, ErrorKind, Result};
+use crate::transport::Response;
+
+/// Entra codes meaning "the certificate used for the assertion is not (or no longer) accepted":
+/// reloading it may help. AADSTS7000215 (bad secret) is deliberately absent.
+const CERTIFICATE_ERROR_CODES: &[u64] = &[700027, 700024, 7000214, 1000502, 7000274, 7000277];
+
+/// Longest `Retry-After` waited for; a server asking for more fails the call instead of hanging it.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The pause before the one quick retry on a 5xx without `Retry-After`.
+const QUICK_RETRY: Duration = Duration::from_millis(200);
+
+/// What the caller may do after a failed exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    No,
+    /// Throttled or a server error: wait, then try once more.
+    After(Duration),
+    /// The certificate was refused: reload it and try once more.
+    ReloadCertificate,
+}
+
+/// A successful exchange: the token and when to refresh it proactively.
+pub struct Issued {
+    pub token: AccessToken,
+    pub expires_in: i64,
+    pub refresh_in: Option<i64>,
+}
+
+pub type Outcome = std::result::Result<Issued, (Error, Retry)>;
+
+/// Reads the endpoint's `response`; `signed_with_certificate` says whether a certificate reload
+/// could change the answer.
+pub fn interpret(response: &Response, endpoint: &str, signed_with_certificate: bool) -> Outcome {
+    let json: Option<Value> = serde_json::from_slice(&response.body).ok();
+    if (200..300).contains(&response.status) {
+        return parse_token(json.as_ref()).map_err(|error| (error, Retry::No));
+    }
+    // A wait longer than MAX_RETRY_AFTER is not shortened: the server asked for it, so the call
+    // fails and says how long the server asked to wait.
+    let asked_wait = retry_after(response.header("retry-after"));
+    let error = describe_error(response.status, json.as_ref(), endpoint, asked_wait);
+    let retry = match (response.status, asked_wait) {
+        (429 | 500..=599, Some(wait)) if wait <= MAX_RETRY_AFTER => Retry::After(wait),
+        (429 | 500..=599, Some(_)) => Retry::No,
+        (429, None) => Retry::No,
+        (500..=599, None) => Retry::After(QUICK_RETRY),
+        _ if signed_with_certificate && is_certificate_refusal(json.as_ref()) => {
+            Retry::ReloadCertificate
+        }
+        _ => Retry::No,
+    };
+    Err((error, retry))
+}
+
+fn parse_token(json: Option<&Value>) -> Result<Issued> {
+    let invalid = |what: &str| {
+        Error::new(
+            ErrorKind::TokenAcquisition,
+            format!("the token endpoint's answer has no valid {what}"),
+        )
+    };
+    let json = json.ok_or_else(|| invalid("JSON body"))?;
+    let token = json
+        .get("access_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| invalid("access_token"))?;
+    let expires_in = seconds(json.get("expires_in")).ok_or_else(|| invalid("expires_in"))?;
+    let refresh_in = seconds(json.get("refresh_in"));
+    Ok(Issued {
+        token: AccessToken {
+            token: token.to_string(),
+            expires_on: unix_now() + expires_in,
+        },
+        expires_in,
+        refresh_in,
+    })
+}
+
+/// Token lifetimes arrive as numbers or as strings of digits.
+fn seconds(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn describe_error(
+    status: u16,
+    json: Option<&Value>,
+    endpoint: &str,
+    asked_wait: Option<Duration>,
+) -> Error {
+    let field = |name: &str| json.and_then(|j| j.get(name)).and_then(Value::as_str);
+    let mut message = format!("the token endpoint {endpoint} answered HTTP {status}");
+    if let Some(error) = field("error") {
+        message.push_str(&format!(": {error}"));
+    }
+    if let Some(description) = field("error_description") {
+        // Entra descriptions carry trace and correlation ids on later lines; the first says why.
+        message.push_str(&format!(
+            ": {}",
+            description.lines().next().unwrap_or_default()
+        ));
+    }
+    let codes = error_codes(json);
+    if !codes.is_empty() && !message.contains("AADSTS") {
+        let codes: Vec<String> = codes.iter().map(|c| format!("AADSTS{c}")).collect();
+        message.push_str(&format!(" ({})", codes.join(", ")));
+    }
+    if let Some(wait) = asked_wait {
+        message.push_str(&format!(" (Retry-After: {} s)", wait.as_secs()));
+    }
+    Error::new(ErrorKind::TokenAcquisition, message)
+}
+
+/// AADSTS codes from `error_codes` and from the description text.
+fn error_codes(json: Option<&Value>) -> Vec<u64> {
+    let mut codes: Vec<u64> = json
+        .and_then(|j| j.get("error_codes"))
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default();
+    if let Some(description) = json
+        .and_then(|j| j.get("error_description"))
+        .and_then(Value::as_str)
+    {
+        for piece in description.split("AADSTS").skip(1) {
+            let digits: String = piece.chars().take_while(char::is_ascii_digit).collect();
+            if let Ok(code) = digits.parse() {
+                codes.push(code);
+            }
+        }
+    }
+    codes
+}
+
+fn is_certificate_refusal(json: Option<&Value>) -> bool {
+    let is_invalid_client = json
+        .and_then(|j| j.get("error"))
+        .and_then(Value::as_str)
+        .is_some_and(|e| e == "invalid_client");
+    is_invalid_client
+        && error_codes(json)
+            .iter()
+            .any(|c| CERTIFICATE_ERROR_CODES.contains(c))
+}
+
+/// `Retry-After` in seconds; HTTP dates are not honoured (Entra sends seconds).
+fn retry_after(header: Option<&str>) -> Option<Duration> {
+    let seconds: u64 = header?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn certificate_refusals_match_whole_codes_only() {
+        let refused =
+            json!({"error": "invalid_client", "error_description": "AADSTS700027: not registered"});
+        assert!(is_certificate_refusal(Some(&refused)));
+        let bad_secret = json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret"});
+        assert!(!is_certificate_refusal(Some(&bad_secret)));
+        let by_list = json!({"error": "invalid_client", "error_codes": [7000274]});
+        assert!(is_certificate_refusal(Some(&by_list)));
+        let other_error = json!({"error": "invalid_grant", "error_codes": [700027]});
+        assert!(!is_certificate_refusal(Some(&other_error)));
+    }
+
+    #[test]
+    fn messages_keep_the_first_line_of_the_description() {
+        let body = json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret.\r\nTrace ID: 1"});
+        let error = describe_error(401, Some(&body), "https://x/token", None);
+        assert_eq!(
+            error.message(),
+            "the token endpoint https://x/token answered HTTP 401: invalid_client: AADSTS7000215: Invalid client secret."
+        );
+    }
+
+    #[test]
+    fn lifetimes_may_be_strings() {
+        assert_eq!(seconds(Some(&json!("3599"))), Some(3599));
+        assert_eq!(seconds(Some(&json!(60))), Some(60));
+        assert_eq!(retry_after(Some("7")), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(Some("100000")),
+            Some(Duration::from_secs(100_000))
+        );
+    }
+}

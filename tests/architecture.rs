@@ -1,0 +1,211 @@
+//! The layer order is a rule, not a comment: each module under `src/` may use only the layers below
+//! it, as the diagram in `src/lib.rs` draws them (top layer first, leaves last). This test reads
+//! that diagram, then every `crate::…` (and `super::` path reaching the crate root) in every source
+//! file, and fails on a reference that points up or sideways. It also checks that the README
+//! names the same order.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The layers as `src/lib.rs` draws them: module name → rank (leaves 0, then upwards).
+fn layers_from_lib_rs(lib_rs: &str) -> BTreeMap<String, usize> {
+    let block: Vec<&str> = lib_rs
+        .lines()
+        .map(|line| line.trim_start_matches("//!").trim())
+        .skip_while(|line| *line != "```text")
+        .skip(1)
+        .take_while(|line| *line != "```")
+        .collect();
+    assert!(block.len() >= 2, "src/lib.rs has no ```text layer diagram");
+    let mut layers = BTreeMap::new();
+    let (leaves, stack) = block.split_last().expect("two lines at least");
+    // "error, clock, encoding, log     leaves every layer may use"
+    for leaf in leaves.split("  ").next().unwrap_or_default().split(',') {
+        layers.insert(leaf.trim().to_string(), 0);
+    }
+    for (index, line) in stack.iter().rev().enumerate() {
+        let module = line.split_whitespace().next().expect("a module name");
+        layers.insert(module.to_string(), index + 1);
+    }
+    layers
+}
+
+/// The top-level modules a source text refers to through `crate::` or `super::` paths that leave
+/// its own module, given how deep the file's module is (1 for `src/x.rs` and `src/x/mod.rs`).
+fn referenced_modules(source: &str, depth: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in source.lines() {
+        let code = line.split("//").next().unwrap_or_default();
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            let after = &rest[at + "crate::".len()..];
+            if let Some(grouped) = after.strip_prefix('{') {
+                // use crate::{a::b, c};
+                let group = grouped.split('}').next().unwrap_or_default();
+                for item in group.split(',') {
+                    let name = item.trim().split("::").next().unwrap_or_default().trim();
+                    if !name.is_empty() {
+                        found.push(name.to_string());
+                    }
+                }
+            } else {
+                found.push(identifier(after));
+            }
+            rest = after;
+        }
+        let mut rest = code;
+        while let Some(at) = rest.find("super::") {
+            let mut after = &rest[at..];
+            let mut ups = 0;
+            while let Some(next) = after.strip_prefix("super::") {
+                ups += 1;
+                after = next;
+            }
+            if ups >= depth {
+                found.push(identifier(after));
+            }
+            rest = after;
+        }
+    }
+    found.retain(|name| !name.is_empty() && name != "self");
+    found
+}
+
+fn identifier(text: &str) -> String {
+    text.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// Rule violations in one file of module `module` (depth as for [`referenced_modules`]).
+fn violations(
+    layers: &BTreeMap<String, usize>,
+    module: &str,
+    source: &str,
+    depth: usize,
+) -> Vec<String> {
+    let Some(&rank) = layers.get(module) else {
+        return vec![format!(
+            "module '{module}' has no layer: add it to the diagram in src/lib.rs"
+        )];
+    };
+    referenced_modules(source, depth)
+        .into_iter()
+        .filter(|used| used != module)
+        .filter_map(|used| match layers.get(&used) {
+            Some(&used_rank) if used_rank < rank => None,
+            Some(_) => Some(format!("'{module}' uses '{used}', which is not below it")),
+            // Items of the crate root itself (re-exports such as crate::Result) are not layers.
+            None => None,
+        })
+        .collect()
+}
+
+fn rust_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, into);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            into.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_layer_uses_a_layer_above_it() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let src = root.join("src");
+    let lib_rs = std::fs::read_to_string(src.join("lib.rs")).expect("read lib.rs");
+    let layers = layers_from_lib_rs(&lib_rs);
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let relative = file.strip_prefix(&src).expect("under src");
+        let parts: Vec<String> = relative
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        if parts == ["lib.rs"] {
+            continue;
+        }
+        let module = parts[0].trim_end_matches(".rs").to_string();
+        // src/x.rs, src/x/mod.rs: depth 1; src/x/y.rs, src/x/y/mod.rs: 2; ...
+        let depth = parts.len() - usize::from(parts.last().is_some_and(|p| p == "mod.rs"));
+        let source = std::fs::read_to_string(file).expect("read source");
+        for problem in violations(&layers, &module, &source, depth.max(1)) {
+            problems.push(format!("{}: {problem}", relative.display()));
+        }
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} files found under src/");
+    assert!(
+        problems.is_empty(),
+        "layer order broken:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_readme_names_the_same_order() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib_rs = std::fs::read_to_string(root.join("src/lib.rs")).expect("read lib.rs");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
+    let mut stack: Vec<(usize, String)> = layers_from_lib_rs(&lib_rs)
+        .into_iter()
+        .filter(|(_, rank)| *rank > 0)
+        .map(|(module, rank)| (rank, module))
+        .collect();
+    stack.sort();
+    let chain = stack
+        .iter()
+        .map(|(_, module)| format!("`{module}`"))
+        .collect::<Vec<_>>()
+        .join(" → ");
+    assert!(
+        readme.contains(&chain),
+        "README.md should show the layers bottom to top as {chain}"
+    );
+}
+
+#[test]
+fn the_checker_catches_upward_and_sideways_uses() {
+    let layers = layers_from_lib_rs(
+        "//! ```text\n//! top      t\n//! middle   m\n//! bottom   b\n//! leaf, other   leaves\n//! ```",
+    );
+    assert_eq!(layers["top"], 3);
+    assert_eq!(layers["leaf"], 0);
+    assert!(
+        violations(
+            &layers,
+            "middle",
+            "use crate::bottom::X;\nuse crate::leaf;",
+            1
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        violations(&layers, "middle", "use crate::top::X;", 1).len(),
+        1
+    );
+    assert_eq!(
+        violations(&layers, "bottom", "use crate::{leaf::a, middle::b};", 2).len(),
+        1
+    );
+    assert_eq!(
+        violations(&layers, "leaf", "fn f() { crate::other::g() }", 1).len(),
+        1
+    );
+    // `super::super::top` from src/bottom/x.rs reaches the crate root, and then up.
+    assert_eq!(
+        violations(&layers, "bottom", "use super::super::top::T;", 2).len(),
+        1
+    );
+    assert!(violations(&layers, "bottom", "use super::sibling::T;", 2).is_empty());
+    // Comments do not count; an unknown module must be placed first.
+    assert!(violations(&layers, "bottom", "// see crate::top", 1).is_empty());
+    assert_eq!(violations(&layers, "stray", "", 1).len(), 1);
+}
