@@ -37,6 +37,30 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}{host}{path}{query}")
 }
 
+/// How much of a caller's value a message echoes.
+const ECHO_CHARACTERS: usize = 100;
+/// How many items of a list a message names.
+const ECHO_ITEMS: usize = 5;
+
+/// A caller's value quoted for a message, cut after 100 characters so that a huge value cannot
+/// make a huge message: `'value'`, or `'valu…' (1048576 bytes)`.
+pub fn quote(text: &str) -> String {
+    match text.char_indices().nth(ECHO_CHARACTERS) {
+        None => format!("'{text}'"),
+        Some((cut, _)) => format!("'{}…' ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
+/// A list for a message: the first few items, quoted, and how many more there are.
+pub fn list_some<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.into_iter().collect();
+    let mut shown: Vec<String> = items.iter().take(ECHO_ITEMS).map(|i| quote(i)).collect();
+    if items.len() > ECHO_ITEMS {
+        shown.push(format!("and {} more", items.len() - ECHO_ITEMS));
+    }
+    shown.join(", ")
+}
+
 /// True when `needle` occurs in `haystack` (a PEM marker in a file, a phrase in a body).
 pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
@@ -77,5 +101,23 @@ mod tests {
             "/a%20b%23c?d=%C3%A9"
         );
         assert_eq!(percent_encode("a b&c=d"), "a%20b%26c%3Dd");
+    }
+
+    #[test]
+    fn echoes_are_cut() {
+        assert_eq!(quote("short"), "'short'");
+        let long = "é".repeat(200);
+        let quoted = quote(&long);
+        assert!(
+            quoted.starts_with(&format!("'{}…'", "é".repeat(100))),
+            "{quoted}"
+        );
+        assert!(quoted.ends_with("(400 bytes)"), "{quoted}");
+        let names: Vec<String> = (0..180_000).map(|i| format!("api{i}")).collect();
+        let listed = list_some(names.iter().map(String::as_str));
+        assert_eq!(
+            listed,
+            "'api0', 'api1', 'api2', 'api3', 'api4', and 179995 more"
+        );
     }
 }

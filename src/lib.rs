@@ -5,8 +5,8 @@
 //!
 //! # Layers
 //!
-//! Data flows top to bottom; a module only uses the layers below it (`tests/architecture.rs`
-//! fails the build's tests when one reaches up):
+//! Data flows top to bottom; a module only uses the layers below it, and a leaf only the leaves
+//! before it on their line (`tests/architecture.rs` fails when one reaches up):
 //!
 //! ```text
 //! ffi          the C ABI: the only unsafe code; handles, statuses, last error, panic boundary
@@ -15,7 +15,7 @@
 //! transport    ureq agents (one per certificate), server trust, error classification
 //! credentials  ClientCredentials loaded into certificates and secrets; selection, rotation, events
 //! config       the Id.Web appsettings.json sections, environment overrides, JSON paths in errors
-//! error, clock, encoding, log     leaves every layer may use
+//! error, clock, encoding, log, files     leaves every layer may use
 //! ```
 //!
 //! # Rust API
@@ -31,6 +31,7 @@ mod downstream;
 mod encoding;
 mod error;
 pub mod ffi;
+mod files;
 pub mod log;
 mod token;
 mod transport;

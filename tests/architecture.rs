@@ -1,5 +1,6 @@
 //! The layer order is a rule, not a comment: each module under `src/` may use only the layers below
-//! it, as the diagram in `src/lib.rs` draws them (top layer first, leaves last). This test reads
+//! it, as the diagram in `src/lib.rs` draws them (top layer first, leaves last; a leaf may use the
+//! leaves written before it on the leaves' line). This test reads
 //! that diagram, then every `crate::…` (and `super::` path reaching the crate root) in every source
 //! file, and fails on a reference that points up or sideways. It also checks that the README
 //! names the same order.
@@ -7,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The layers as `src/lib.rs` draws them: module name → rank (leaves 0, then upwards).
-fn layers_from_lib_rs(lib_rs: &str) -> BTreeMap<String, usize> {
+/// The layers as `src/lib.rs` draws them: module name → rank (the leaves first, in the order of
+/// their line, then the layers upwards), and how many leaves there are.
+fn layers_from_lib_rs(lib_rs: &str) -> (BTreeMap<String, usize>, usize) {
     let block: Vec<&str> = lib_rs
         .lines()
         .map(|line| line.trim_start_matches("//!").trim())
@@ -20,14 +22,21 @@ fn layers_from_lib_rs(lib_rs: &str) -> BTreeMap<String, usize> {
     let mut layers = BTreeMap::new();
     let (leaves, stack) = block.split_last().expect("two lines at least");
     // "error, clock, encoding, log     leaves every layer may use"
-    for leaf in leaves.split("  ").next().unwrap_or_default().split(',') {
-        layers.insert(leaf.trim().to_string(), 0);
+    let leaves: Vec<&str> = leaves
+        .split("  ")
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .collect();
+    for (rank, leaf) in leaves.iter().enumerate() {
+        layers.insert(leaf.to_string(), rank);
     }
     for (index, line) in stack.iter().rev().enumerate() {
         let module = line.split_whitespace().next().expect("a module name");
-        layers.insert(module.to_string(), index + 1);
+        layers.insert(module.to_string(), leaves.len() + index);
     }
-    layers
+    (layers, leaves.len())
 }
 
 /// The top-level modules a source text refers to through `crate::` or `super::` paths that leave
@@ -117,7 +126,7 @@ fn no_layer_uses_a_layer_above_it() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let src = root.join("src");
     let lib_rs = std::fs::read_to_string(src.join("lib.rs")).expect("read lib.rs");
-    let layers = layers_from_lib_rs(&lib_rs);
+    let (layers, _) = layers_from_lib_rs(&lib_rs);
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();
@@ -154,9 +163,10 @@ fn the_readme_names_the_same_order() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_rs = std::fs::read_to_string(root.join("src/lib.rs")).expect("read lib.rs");
     let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
-    let mut stack: Vec<(usize, String)> = layers_from_lib_rs(&lib_rs)
+    let (layers, leaves) = layers_from_lib_rs(&lib_rs);
+    let mut stack: Vec<(usize, String)> = layers
         .into_iter()
-        .filter(|(_, rank)| *rank > 0)
+        .filter(|(_, rank)| *rank >= leaves)
         .map(|(module, rank)| (rank, module))
         .collect();
     stack.sort();
@@ -173,11 +183,11 @@ fn the_readme_names_the_same_order() {
 
 #[test]
 fn the_checker_catches_upward_and_sideways_uses() {
-    let layers = layers_from_lib_rs(
+    let (layers, leaves) = layers_from_lib_rs(
         "//! ```text\n//! top      t\n//! middle   m\n//! bottom   b\n//! leaf, other   leaves\n//! ```",
     );
-    assert_eq!(layers["top"], 3);
-    assert_eq!(layers["leaf"], 0);
+    assert_eq!((layers["top"], layers["bottom"], leaves), (4, 2, 2));
+    assert_eq!((layers["leaf"], layers["other"]), (0, 1));
     assert!(
         violations(
             &layers,
@@ -195,10 +205,12 @@ fn the_checker_catches_upward_and_sideways_uses() {
         violations(&layers, "bottom", "use crate::{leaf::a, middle::b};", 2).len(),
         1
     );
+    // A leaf uses only the leaves before it.
     assert_eq!(
         violations(&layers, "leaf", "fn f() { crate::other::g() }", 1).len(),
         1
     );
+    assert!(violations(&layers, "other", "fn f() { crate::leaf::g() }", 1).is_empty());
     // `super::super::top` from src/bottom/x.rs reaches the crate root, and then up.
     assert_eq!(
         violations(&layers, "bottom", "use super::super::top::T;", 2).len(),

@@ -8,7 +8,8 @@ use serde_json::Value;
 const OVERRIDABLE_SECTIONS: &[&str] = &["AzureAd", "MicrosoftIdentity", "DownstreamApis", "Http"];
 
 /// Sets the value at the path `Section__Key__0__Key` (keys matched ignoring case, numbers
-/// indexing arrays), creating objects on the way, as .NET's environment configuration does.
+/// indexing arrays), creating the objects and arrays on the way, as .NET's environment
+/// configuration does.
 pub(super) fn apply_environment_override(root: &mut Value, name: &str, text: String) {
     let mut segments: Vec<String> = name.split("__").map(str::to_string).collect();
     if segments.len() < 2
@@ -33,18 +34,24 @@ pub(super) fn apply_environment_override(root: &mut Value, name: &str, text: Str
     }
     let mut current = root;
     for segment in &segments {
-        current = match current {
-            Value::Array(items) => match segment.parse::<usize>() {
-                // .NET arrays are dense and short; a huge index is a typo, not a request for memory.
-                Ok(index) if index <= items.len() + MAX_ARRAY_GROWTH => {
-                    if index >= items.len() {
-                        items.resize(index + 1, Value::Object(Default::default()));
-                    }
-                    &mut items[index]
+        let index = segment.parse::<usize>().ok();
+        // A path through a value the JSON lacks creates it: an array where the next segment is a
+        // number (`ClientCredentials__0__...` without `ClientCredentials`), else an object.
+        if !current.is_array() && !current.is_object() {
+            *current = match index {
+                Some(_) => Value::Array(Vec::new()),
+                None => Value::Object(Default::default()),
+            };
+        }
+        current = match (current, index) {
+            // .NET arrays are dense and short; a huge index is a typo, not a request for memory.
+            (Value::Array(items), Some(index)) if index <= items.len() + MAX_ARRAY_GROWTH => {
+                if index >= items.len() {
+                    items.resize(index + 1, Value::Object(Default::default()));
                 }
-                _ => return,
-            },
-            Value::Object(map) => {
+                &mut items[index]
+            }
+            (Value::Object(map), _) => {
                 let key = map
                     .keys()
                     .find(|key| key.eq_ignore_ascii_case(segment))
@@ -52,13 +59,7 @@ pub(super) fn apply_environment_override(root: &mut Value, name: &str, text: Str
                     .unwrap_or_else(|| segment.clone());
                 map.entry(key).or_insert(Value::Null)
             }
-            other => {
-                *other = Value::Object(Default::default());
-                match other {
-                    Value::Object(map) => map.entry(segment.clone()).or_insert(Value::Null),
-                    _ => return,
-                }
-            }
+            _ => return,
         };
     }
     *current = Value::String(text);
@@ -99,5 +100,31 @@ mod tests {
             config.api("orders").unwrap().protocol_scheme,
             ProtocolScheme::Mtls
         );
+    }
+
+    #[test]
+    fn environment_variables_create_the_arrays_the_json_lacks() {
+        let environment = [
+            ("AzureAd__ClientCredentials__0__SourceType", "Path"),
+            (
+                "AzureAd__ClientCredentials__0__CertificateDiskPath",
+                "/a.pem",
+            ),
+            ("AzureAd__ClientCredentials__1__SourceType", "ClientSecret"),
+            ("AzureAd__ClientCredentials__1__ClientSecret", "s"),
+            ("DownstreamApis__Orders__BaseUrl", "https://x"),
+            ("DownstreamApis__Orders__Scopes__0", "api://orders/.default"),
+        ]
+        .map(|(name, value)| (name.to_string(), value.to_string()));
+        let config = Config::parse_with_environment("{}", environment).unwrap();
+        let credentials = &config.identity.client_credentials;
+        assert_eq!(credentials.len(), 2);
+        assert_eq!(
+            credentials[0].certificate_disk_path.as_deref(),
+            Some("/a.pem")
+        );
+        assert_eq!(credentials[1].client_secret.as_deref(), Some("s"));
+        let orders = config.api("Orders").unwrap();
+        assert_eq!(orders.scopes, ["api://orders/.default"]);
     }
 }

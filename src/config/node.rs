@@ -33,7 +33,7 @@ impl<'a> Node<'a> {
         }
     }
 
-    fn join(&self, key: &str) -> String {
+    pub(super) fn join(&self, key: &str) -> String {
         if self.path.is_empty() {
             key.to_string()
         } else {

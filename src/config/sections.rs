@@ -11,6 +11,7 @@ use super::options::{
     AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
     ProtocolScheme, SourceType,
 };
+use crate::encoding::quote;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Timeouts above a day are configuration mistakes (and far larger ones overflow clocks).
@@ -25,10 +26,10 @@ impl IdentityOptions {
             }
         }
         Ok(IdentityOptions {
-            instance: node.string("Instance")?,
+            instance: optional_url(node, "Instance")?,
             tenant_id: node.string("TenantId")?,
             client_id: node.string("ClientId")?,
-            authority: node.string("Authority")?,
+            authority: optional_url(node, "Authority")?,
             azure_region: node.string("AzureRegion")?,
             send_x5c: node.boolean("SendX5C")?.unwrap_or(false),
             client_credentials: credentials,
@@ -131,7 +132,7 @@ fn parse_source_type(node: &Node) -> Result<SourceType> {
         _ => {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("{}: unknown credential source '{name}'", node.path),
+                format!("{}: unknown credential source {}", node.path, quote(&name)),
             ));
         }
     };
@@ -184,7 +185,7 @@ impl ApiOptions {
         node.expect_object()?;
         let mut options = base.clone();
         if let Some(value) = node.string("BaseUrl")? {
-            options.base_url = Some(value);
+            options.base_url = Some(checked_url(&node.join("BaseUrl"), &value)?);
         }
         if let Some(value) = node.string("RelativePath")? {
             options.relative_path = value;
@@ -207,8 +208,9 @@ impl ApiOptions {
                     return Err(Error::new(
                         ErrorKind::Config,
                         format!(
-                            "{}.ProtocolScheme: '{value}' is not one of Bearer, MTLS, MTLS_POP",
-                            node.path
+                            "{}.ProtocolScheme: {} is not one of Bearer, MTLS, MTLS_POP",
+                            node.path,
+                            quote(&value)
                         ),
                     ));
                 }
@@ -239,21 +241,20 @@ impl ApiOptions {
             .base_url
             .as_deref()
             .ok_or_else(|| Error::new(ErrorKind::Config, format!("{path}.BaseUrl: missing")))?;
-        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("{path}.BaseUrl: '{base_url}' is not an http(s) URL"),
-            ));
-        }
-        if self.http_method.is_empty() || !self.http_method.bytes().all(|b| b.is_ascii_alphabetic())
-        {
+        // Read through checked_url, except in options built in code.
+        checked_url(&format!("{path}.BaseUrl"), base_url)?;
+        if !SUPPORTED_METHODS.contains(&self.http_method.as_str()) {
             return Err(Error::new(
                 ErrorKind::Config,
                 format!(
-                    "{path}.HttpMethod: '{}' is not an HTTP method",
-                    self.http_method
+                    "{path}.HttpMethod: {} is not supported; use one of {}",
+                    quote(&self.http_method),
+                    SUPPORTED_METHODS.join(", ")
                 ),
             ));
+        }
+        for (name, value) in &self.extra_headers {
+            check_header(&format!("{path}.ExtraHeaderParameters"), name, value)?;
         }
         if self.protocol_scheme != ProtocolScheme::Mtls && self.scopes.is_empty() {
             return Err(Error::new(
@@ -330,10 +331,81 @@ impl HttpOptions {
     }
 }
 
-/// Parses JSON text; `what` starts the message ("overrides are", "configuration is").
+/// The methods the HTTP/1.1 client sends; extension methods (`PROPFIND`, ...) are refused when the
+/// configuration is read rather than when a call is made.
+const SUPPORTED_METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
+];
+
+/// Headers the library writes itself to frame the body: a caller's value could only contradict it.
+const FRAMING_HEADERS: &[&str] = &["Content-Length", "Transfer-Encoding"];
+
+/// A configured URL: absolute, `http` or `https` in any case (returned in lower case), with a host
+/// and without user information, which is refused without being echoed (it holds a password).
+pub(super) fn checked_url(field: &str, url: &str) -> Result<String> {
+    let error = |why: String| Error::new(ErrorKind::Config, format!("{field}: {why}"));
+    let not_http = || error(format!("{} is not an absolute http(s) URL", quote(url)));
+    let (scheme, rest) = url.split_once("://").ok_or_else(not_http)?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "https" && scheme != "http" {
+        return Err(not_http());
+    }
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if authority.contains('@') {
+        return Err(error(
+            "must not contain user information (user:password@); credentials belong in \
+             ClientCredentials or ExtraHeaderParameters"
+                .to_string(),
+        ));
+    }
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    if host.is_empty() || host == "[]" {
+        return Err(error(format!("{} has no host", quote(url))));
+    }
+    Ok(format!("{scheme}://{rest}"))
+}
+
+fn optional_url(node: &Node, key: &str) -> Result<Option<String>> {
+    match node.string(key)? {
+        Some(url) if !url.trim().is_empty() => checked_url(&node.join(key), url.trim()).map(Some),
+        other => Ok(other),
+    }
+}
+
+/// A header the request can carry: a token for a name, a value without control characters, and
+/// not one of the framing headers.
+fn check_header(field: &str, name: &str, value: &str) -> Result<()> {
+    let error = |why: String| Error::new(ErrorKind::Config, format!("{field}.{name}: {why}"));
+    let is_token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.is_empty() || !name.bytes().all(is_token_char) {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("{field}: {} is not a header name", quote(name)),
+        ));
+    }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(error("the value holds control characters".to_string()));
+    }
+    if FRAMING_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        return Err(error(
+            "is set by the library from the body; it cannot be configured".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Parses JSON text as .NET's JSON configuration provider reads it: a UTF-8 byte-order mark,
+/// `//` and `/* */` comments and trailing commas are accepted (Visual Studio writes the first, the
+/// Id.Web templates have the others). Comments become spaces, so error positions stay true. `what`
+/// starts the message ("overrides are", "configuration is").
 pub(super) fn parse_json(json: &str, what: &str) -> Result<Value> {
-    serde_json::from_str(json)
-        .map_err(|e| Error::new(ErrorKind::Config, format!("{what} not valid JSON: {e}")))
+    let invalid =
+        |why: String| Error::new(ErrorKind::Config, format!("{what} not valid JSON: {why}"));
+    let mut text = json.strip_prefix('\u{feff}').unwrap_or(json).to_string();
+    json_strip_comments::strip(&mut text).map_err(|e| invalid(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))
 }
 
 #[cfg(test)]
@@ -356,5 +428,22 @@ mod tests {
             merged.extra_headers,
             vec![("X-A".into(), "2".into()), ("X-B".into(), "3".into())]
         );
+    }
+
+    #[test]
+    fn dotnet_json_is_accepted_bom_comments_and_trailing_commas() {
+        let text = "\u{feff}{\n  // the app\n  \"AzureAd\": { \"ClientId\": \"a//b\", /* why */ },\n  \"List\": [1, 2,],\n}";
+        let value = parse_json(text, "configuration is").unwrap();
+        assert_eq!(value["AzureAd"]["ClientId"], "a//b");
+        assert_eq!(value["List"], serde_json::json!([1, 2]));
+        let error = parse_json("{\n  \"a\": /* open", "configuration is").unwrap_err();
+        assert!(
+            error
+                .message()
+                .starts_with("configuration is not valid JSON"),
+            "{error}"
+        );
+        let error = parse_json("{\"a\": }", "overrides are").unwrap_err();
+        assert!(error.message().contains("line 1"), "{error}");
     }
 }

@@ -85,6 +85,11 @@ impl Certificate {
         let leaf = &chain[0];
         let (_, parsed) = X509Certificate::from_der(leaf.as_ref())
             .map_err(|e| format!("the certificate cannot be parsed: {e}"))?;
+        prove_signing(
+            &parsed.public_key().subject_public_key.data,
+            &signing_key,
+            provider,
+        )?;
         let validity = parsed.validity();
         Ok(Certificate {
             thumbprint: hex_digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf),
@@ -155,6 +160,43 @@ impl Certificate {
         self.subject
             .to_ascii_lowercase()
             .contains(&wanted.trim().to_ascii_lowercase())
+    }
+}
+
+/// Signs a probe with the key and verifies it with the certificate's public key. A key can load
+/// and still be unable to sign — a damaged CRT parameter passes ring's checks, and every handshake
+/// would then fail with "signing failed" — so loading proves it, and the entry is reported.
+fn prove_signing(
+    public_key: &[u8],
+    signing_key: &Arc<dyn SigningKey>,
+    provider: &CryptoProvider,
+) -> Result<(), String> {
+    const PROBE: &[u8] = b"downstream-api: can this key sign?";
+    let algorithms = &provider.signature_verification_algorithms;
+    let signer = signing_key
+        .choose_scheme(&algorithms.supported_schemes())
+        .ok_or("the private key supports no signature scheme TLS can use")?;
+    let signature = signer
+        .sign(PROBE)
+        .map_err(|_| "the private key cannot sign (is the key file damaged?)".to_string())?;
+    let verifies = algorithms
+        .mapping
+        .iter()
+        .filter(|(scheme, _)| *scheme == signer.scheme())
+        .flat_map(|(_, candidates)| candidates.iter())
+        .any(|algorithm| {
+            algorithm
+                .verify_signature(public_key, PROBE, &signature)
+                .is_ok()
+        });
+    if verifies {
+        Ok(())
+    } else {
+        Err(
+            "a signature made with the private key does not verify with the certificate's public \
+             key (is the key file damaged?)"
+                .to_string(),
+        )
     }
 }
 

@@ -30,26 +30,25 @@ fn parse_pem(
     password: Option<&str>,
     provider: &CryptoProvider,
 ) -> Result<Certificate, String> {
+    // Checked first: the PEM reader fails on the block's headers with a base64 error otherwise.
+    if contains_bytes(data, b"Proc-Type: 4,ENCRYPTED") {
+        return Err(
+            "the key uses legacy OpenSSL PEM encryption; convert it to encrypted PKCS#8 \
+             (openssl pkcs8 -topk8 -in old.pem -out new.pem)"
+                .to_string(),
+        );
+    }
     let chain = CertificateDer::pem_slice_iter(data)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("invalid PEM certificate: {e}"))?;
     let key = match find_encrypted_pkcs8(data)? {
         Some(encrypted) => decrypt_pkcs8(&encrypted, password)?,
-        None => {
-            if contains_bytes(data, b"Proc-Type: 4,ENCRYPTED") {
-                return Err(
-                    "the key uses legacy OpenSSL PEM encryption; convert it to encrypted \
-                            PKCS#8 (openssl pkcs8 -topk8)"
-                        .to_string(),
-                );
+        None => PrivateKeyDer::from_pem_slice(data).map_err(|e| match e {
+            rustls::pki_types::pem::Error::NoItemsFound => {
+                "no private key in the PEM file".to_string()
             }
-            PrivateKeyDer::from_pem_slice(data).map_err(|e| match e {
-                rustls::pki_types::pem::Error::NoItemsFound => {
-                    "no private key in the PEM file".to_string()
-                }
-                other => format!("invalid PEM private key: {other}"),
-            })?
-        }
+            other => format!("invalid PEM private key: {other}"),
+        })?,
     };
     Certificate::from_parts(chain, key, provider)
 }

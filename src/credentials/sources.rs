@@ -8,6 +8,7 @@ use rustls::crypto::CryptoProvider;
 
 use super::certificate::Certificate;
 use super::formats::{parse_certificate_file, parse_pkcs12};
+use crate::files::{FileKind, read_regular_file};
 
 /// Which certificate of a store directory is wanted.
 pub enum StoreCriterion<'a> {
@@ -22,7 +23,7 @@ pub fn load_file(
     password: Option<&str>,
     provider: &CryptoProvider,
 ) -> Result<Certificate, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    let data = read_regular_file(path, FileKind::Certificate)?;
     parse_certificate_file(&data, password, provider)
         .map_err(|e| format!("'{}': {e}", path.display()))
 }

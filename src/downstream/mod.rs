@@ -9,13 +9,15 @@ mod mtls;
 mod request;
 
 use std::borrow::Cow;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::clock::Deadline;
 use crate::config::{AcquireTokenOptions, ApiOptions, Config, ProtocolScheme};
 use crate::credentials::{CredentialsProvider, Observer};
-use crate::encoding::redact_url;
+use crate::encoding::{list_some, quote, redact_url};
 use crate::error::{Error, ErrorKind, Result};
+use crate::files::{FileKind, read_regular_file};
 use crate::token::{AccessToken, TokenProvider};
 use crate::transport::{Response, Transport};
 use request::build_url;
@@ -58,6 +60,21 @@ impl DownstreamApi {
         DownstreamApi::new(Config::parse(json)?)
     }
 
+    /// A client for the `appsettings.json` at `path`: a regular UTF-8 file of at most 4 MiB.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let shown = path.display();
+        let data = read_regular_file(path, FileKind::Configuration)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("configuration file: {e}")))?;
+        let json = String::from_utf8(data).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("configuration file '{shown}' is not valid UTF-8: {e}"),
+            )
+        })?;
+        DownstreamApi::from_json(&json)
+            .map_err(|e| e.context(format!("configuration file '{shown}'")))
+    }
+
     /// Registers an observer of credential events; it stays until the client is dropped.
     pub fn add_observer(&self, observer: Observer) {
         self.credentials.add_observer(observer);
@@ -78,7 +95,13 @@ impl DownstreamApi {
             ProtocolScheme::Bearer => self.call_bearer(&options, &url, body),
             ProtocolScheme::MtlsPop => Err(mtls_pop_unsupported()),
         }
-        .map_err(|e| e.context(format!("calling API '{api_name}' ({})", redact_url(&url))))
+        .map_err(|e| {
+            e.context(format!(
+                "calling API {} ({})",
+                quote(api_name),
+                redact_url(&url)
+            ))
+        })
     }
 
     /// The `Authorization` header value a call to `api_name` would carry, for hosts that send
@@ -102,7 +125,7 @@ impl DownstreamApi {
             )),
             ProtocolScheme::MtlsPop => Err(mtls_pop_unsupported()),
         }
-        .map_err(|e| e.context(format!("authorization header for API '{api_name}'")))
+        .map_err(|e| e.context(format!("authorization header for API {}", quote(api_name))))
     }
 
     /// An app token for explicit scopes; `options_json` is an `AcquireTokenOptions` object.
@@ -141,21 +164,15 @@ impl DownstreamApi {
         overrides_json: Option<&str>,
     ) -> Result<Cow<'_, ApiOptions>> {
         let base = self.config.api(api_name).ok_or_else(|| {
-            let known: Vec<&str> = self
-                .config
-                .apis
-                .iter()
-                .map(|(name, _)| name.as_str())
-                .collect();
+            let configured = match self.config.apis.len() {
+                0 => "none".to_string(),
+                _ => list_some(self.config.apis.iter().map(|(name, _)| name.as_str())),
+            };
             Error::new(
                 ErrorKind::UnknownApi,
                 format!(
-                    "no API named '{api_name}' in DownstreamApis (configured: {})",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
+                    "no API named {} in DownstreamApis (configured: {configured})",
+                    quote(api_name)
                 ),
             )
         })?;

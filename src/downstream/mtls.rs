@@ -47,7 +47,14 @@ impl DownstreamApi {
             let outcome = self.transport.send(&agent, &request, deadline);
             let rejection = match &outcome {
                 Ok(response) => response_rejects_certificate(response),
-                Err(error) if error.kind() == ErrorKind::CertificateRejected => {
+                // The transport reports a key that failed to sign the handshake as an unusable
+                // credential: reloading it is the remedy, as for a rejection.
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        ErrorKind::CertificateRejected | ErrorKind::CredentialUnavailable
+                    ) =>
+                {
                     Some(error.message().to_string())
                 }
                 Err(_) => None,

@@ -1,6 +1,7 @@
 //! `dsapi_client`: a configured DownstreamApi, shareable across threads.
 
 use std::ffi::{c_char, c_void};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::boundary::{
@@ -95,19 +96,10 @@ pub extern "C" fn dsapi_client_new_from_file(
 ) -> dsapi_status {
     status_call(|| {
         let path = str_arg(path, "path")?;
-        let bytes = std::fs::read(path).map_err(|e| {
-            Error::new(
-                ErrorKind::Io,
-                format!("cannot read configuration file '{path}': {e}"),
-            )
-        })?;
-        let json = String::from_utf8(bytes).map_err(|e| {
-            Error::new(
-                ErrorKind::Config,
-                format!("configuration file '{path}' is not valid UTF-8: {e}"),
-            )
-        })?;
-        new_client(&json, client_out).map_err(|e| e.context(format!("configuration file '{path}'")))
+        let out = out_arg(client_out, "client_out")?;
+        let api = DownstreamApi::from_file(Path::new(path))?;
+        *out = Box::into_raw(Box::new(dsapi_client { api }));
+        Ok(())
     })
 }
 

@@ -9,6 +9,7 @@ use crate::clock::Deadline;
 use crate::credentials::Credential;
 use crate::encoding::percent_encode;
 use crate::error::{Error, ErrorKind, Result};
+use crate::files::{FileKind, read_regular_file};
 use crate::transport::{Request, Transport};
 
 /// The parameters of one exchange.
@@ -51,16 +52,18 @@ pub fn exchange(
         }
         Credential::ClientSecret(secret) => form.push(("client_secret", secret.to_string())),
         Credential::SignedAssertionFile(path) => {
-            let assertion = std::fs::read_to_string(path)
+            let unusable = |why: String| {
+                Error::new(
+                    ErrorKind::CredentialUnavailable,
+                    format!("signed assertion file: {why}"),
+                )
+            };
+            let data = read_regular_file(path, FileKind::Assertion).map_err(unusable)?;
+            let assertion = String::from_utf8(data)
                 .map(|text| text.trim().to_string())
                 .ok()
                 .filter(|text| !text.is_empty())
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::CredentialUnavailable,
-                        format!("cannot read a signed assertion from '{}'", path.display()),
-                    )
-                })?;
+                .ok_or_else(|| unusable(format!("'{}' holds no assertion", path.display())))?;
             form.push(("client_assertion_type", JWT_BEARER.to_string()));
             form.push(("client_assertion", assertion));
         }

@@ -28,6 +28,11 @@ fn classify_rustls(error: &rustls::Error) -> ErrorKind {
         rustls::Error::AlertReceived(alert) if is_certificate_alert(*alert) => {
             ErrorKind::CertificateRejected
         }
+        // Our key failed to sign the handshake (rustls' providers say exactly this): the
+        // credential is at fault, and reloading it is the remedy, as for a rejection.
+        rustls::Error::General(message) if message == "signing failed" => {
+            ErrorKind::CredentialUnavailable
+        }
         _ => ErrorKind::Tls,
     }
 }
@@ -63,8 +68,43 @@ pub(super) fn classify(error: ureq::Error, client_certificate: bool) -> Error {
         _ => ErrorKind::Network,
     };
     let kind = match kind {
-        ErrorKind::CertificateRejected if !client_certificate => ErrorKind::Tls,
+        ErrorKind::CertificateRejected | ErrorKind::CredentialUnavailable
+            if !client_certificate =>
+        {
+            ErrorKind::Tls
+        }
         kind => kind,
     };
     Error::new(kind, cause_chain(&error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wrapped(error: rustls::Error) -> ureq::Error {
+        ureq::Error::Io(io::Error::other(error))
+    }
+
+    #[test]
+    fn alerts_and_signing_failures_blame_the_certificate_only_when_one_was_presented() {
+        let alert = || {
+            wrapped(rustls::Error::AlertReceived(
+                rustls::AlertDescription::UnknownCA,
+            ))
+        };
+        assert_eq!(
+            classify(alert(), true).kind(),
+            ErrorKind::CertificateRejected
+        );
+        assert_eq!(classify(alert(), false).kind(), ErrorKind::Tls);
+        let signing = || wrapped(rustls::Error::General("signing failed".into()));
+        assert_eq!(
+            classify(signing(), true).kind(),
+            ErrorKind::CredentialUnavailable
+        );
+        assert_eq!(classify(signing(), false).kind(), ErrorKind::Tls);
+        let other = wrapped(rustls::Error::General("something else".into()));
+        assert_eq!(classify(other, true).kind(), ErrorKind::Tls);
+    }
 }

@@ -24,10 +24,43 @@ use crate::error::{Error, ErrorKind, Result};
 pub use message::{Request, Response};
 use resolver::CachingResolver;
 
+/// The largest request head (request line and headers) sent: ureq writes it into a buffer of this
+/// size. Servers refuse far less per line (nginx: 8 KiB).
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+/// The largest response head read.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+/// What ureq adds to the head besides our headers: `Host`, `User-Agent`, `Content-Length`, framing.
+const HEAD_OVERHEAD: usize = 256;
+
+/// Refuses a request whose head cannot be sent, before ureq fails on it with a message about its
+/// buffer: this is the caller's request being too large, not the server misbehaving.
+fn check_request_head(request: &Request) -> Result<()> {
+    let headers: usize = request
+        .headers
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 4)
+        .sum();
+    let size = request.method.len() + request.url.len() + headers + HEAD_OVERHEAD;
+    if size > MAX_REQUEST_HEAD {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "the request's URL and headers take about {size} bytes; at most {} KiB can be \
+                 sent (a long RelativePath or query, or a large header value?)",
+                MAX_REQUEST_HEAD / 1024
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a URL that is not `https://` before anything secret is prepared for it: `what` says
 /// what would have been sent ("a token", "a client certificate", "client credentials").
 pub fn require_https(url: &str, what: &str) -> Result<()> {
-    if url.starts_with("https://") {
+    if url
+        .get(.."https://".len())
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    {
         Ok(())
     } else {
         Err(Error::new(
@@ -144,10 +177,10 @@ impl Transport {
             .max_redirects_will_error(false)
             .timeout_connect(Some(self.options.connect_timeout))
             .timeout_global(Some(self.options.timeout))
-            // ureq's 128 KiB default buffers per agent dominate a client's memory; the input
-            // buffer stays at the 64 KiB response-header limit.
-            .input_buffer_size(64 * 1024)
-            .output_buffer_size(16 * 1024)
+            // ureq's 128 KiB default buffers per agent dominate a client's memory; they bound
+            // the request's and the response's head.
+            .input_buffer_size(MAX_RESPONSE_HEAD)
+            .output_buffer_size(MAX_REQUEST_HEAD)
             .user_agent(concat!("downstream-api/", env!("CARGO_PKG_VERSION")))
             .build();
         Agent::with_parts(
@@ -169,6 +202,7 @@ impl Transport {
         if remaining.is_zero() {
             return Err(Error::new(ErrorKind::Timeout, "the call's timeout elapsed"));
         }
+        check_request_head(request)?;
         let mut builder = ureq::http::Request::builder()
             .method(request.method)
             .uri(request.url);

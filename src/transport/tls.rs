@@ -1,12 +1,15 @@
 //! TLS material for agents: the server trust (a configured CA bundle or the OS store, never the
 //! absence of verification) and the client key in the form ureq takes.
 
+use std::path::Path;
+
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use ureq::tls::{PrivateKey, RootCerts};
 
 use crate::credentials::Certificate;
 use crate::error::{Error, ErrorKind, Result};
+use crate::files::{FileKind, check_regular_file, read_regular_file};
 
 /// ureq takes keys as its own type whose DER constructor needs a kind it does not export, so the
 /// key goes through PEM, which carries the kind in its label.
@@ -31,15 +34,21 @@ pub(super) fn ureq_private_key(certificate: &Certificate) -> PrivateKey<'static>
 /// `SSL_CERT_DIR`). Never the absence of verification.
 pub(super) fn load_roots(ca_bundle_path: Option<&str>) -> Result<RootCerts> {
     let certificates: Vec<CertificateDer<'static>> = match ca_bundle_path {
-        Some(path) => CertificateDer::pem_file_iter(path)
-            .and_then(|iter| iter.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!("Http.CaBundlePath: cannot read CA certificates from '{path}': {e}"),
-                )
-            })?,
+        Some(path) => {
+            let config_error =
+                |e: String| Error::new(ErrorKind::Config, format!("Http.CaBundlePath: {e}"));
+            let data =
+                read_regular_file(Path::new(path), FileKind::CaBundle).map_err(config_error)?;
+            CertificateDer::pem_slice_iter(&data)
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| config_error(format!("invalid PEM in '{path}': {e}")))?
+        }
         None => {
+            // The OS store reads SSL_CERT_FILE itself: make sure it is a file it can finish reading.
+            if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
+                check_regular_file(Path::new(&file), FileKind::CaBundle)
+                    .map_err(|e| Error::new(ErrorKind::Tls, format!("SSL_CERT_FILE: {e}")))?;
+            }
             let found = rustls_native_certs::load_native_certs();
             if found.certs.is_empty() {
                 let reasons: Vec<String> = found.errors.iter().map(|e| e.to_string()).collect();
