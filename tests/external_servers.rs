@@ -311,3 +311,22 @@ fn nginx_log_format_is_what_the_tests_parse() {
     );
     assert_eq!(failed.uri, "/a?b=c");
 }
+
+#[test]
+fn tls_1_0_and_1_1_servers_are_refused() {
+    let pki = Pki::new();
+    for version in [TlsVersion::Tls10, TlsVersion::Tls11] {
+        let dir = TempDir::new("ext-sserver-old");
+        let server = SServer::start(&dir, &pki.server, &pki.client_ca.cert_pem, version);
+        let api = client_for(&dir, &pki, &pki.good_client, &server.url());
+        let error = api.call("orders", None, b"").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Tls, "{error}\n{}", server.output());
+        // The server, limited to the old version, refused rustls' TLS 1.2+ hello.
+        assert!(error.message().contains("ProtocolVersion"), "{error}");
+        assert_eq!(
+            server.verify_errors(),
+            0,
+            "no certificate was presented to it"
+        );
+    }
+}

@@ -75,7 +75,14 @@ pub(super) fn classify(error: ureq::Error, client_certificate: bool) -> Error {
         }
         kind => kind,
     };
-    Error::new(kind, cause_chain(&error))
+    let message = match &error {
+        ureq::Error::LargeResponseHeader(..) => format!(
+            "the response's headers exceed the 64 KiB this client reads ({})",
+            cause_chain(&error)
+        ),
+        _ => cause_chain(&error),
+    };
+    Error::new(kind, message)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 mod classify;
 mod message;
 mod resolver;
+mod reuse;
 mod tls;
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use crate::credentials::Certificate;
 use crate::error::{Error, ErrorKind, Result};
 pub use message::{Request, Response};
 use resolver::CachingResolver;
+use reuse::{Attempt, ObservedConnector};
 
 /// The largest request head (request line and headers) sent: ureq writes it into a buffer of this
 /// size. Servers refuse far less per line (nginx: 8 KiB).
@@ -181,17 +183,45 @@ impl Transport {
             // the request's and the response's head.
             .input_buffer_size(MAX_RESPONSE_HEAD)
             .output_buffer_size(MAX_REQUEST_HEAD)
+            // Below the input buffer: at equal sizes a full buffer reads as a disconnection
+            // instead of ureq's "response header is too big".
+            .max_response_header_size(MAX_RESPONSE_HEAD - 1)
             .user_agent(concat!("downstream-api/", env!("CARGO_PKG_VERSION")))
             .build();
         Agent::with_parts(
             config,
-            ureq::unversioned::transport::DefaultConnector::default(),
+            ObservedConnector::default(),
             CachingResolver::default(),
         )
     }
 
-    /// Sends one request; a deadline bounds the whole exchange (the call's remaining time).
+    /// Sends one request; a deadline bounds the whole exchange (the call's remaining time). When
+    /// a kept-alive connection was closed under the request before any byte of an answer came
+    /// back, the request is resent once on a new connection, whatever its method.
     pub fn send(
+        &self,
+        client: &ClientAgent,
+        request: &Request,
+        deadline: Deadline,
+    ) -> Result<Response> {
+        check_request_head(request)?;
+        let attempt = Attempt::start();
+        match self.exchange(client, request, deadline) {
+            Err(error) if error.kind() == ErrorKind::Network && attempt.reused_and_unanswered() => {
+                crate::log::info(|| {
+                    format!(
+                        "a kept-alive connection was closed before an answer ({error}); resending \
+                         once on a new connection"
+                    )
+                });
+                self.exchange(client, request, deadline)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// One exchange: the request written, the whole response read.
+    fn exchange(
         &self,
         client: &ClientAgent,
         request: &Request,
@@ -202,7 +232,6 @@ impl Transport {
         if remaining.is_zero() {
             return Err(Error::new(ErrorKind::Timeout, "the call's timeout elapsed"));
         }
-        check_request_head(request)?;
         let mut builder = ureq::http::Request::builder()
             .method(request.method)
             .uri(request.url);

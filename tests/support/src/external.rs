@@ -169,21 +169,28 @@ fn wait_for<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Option<
 
 #[derive(Clone, Copy, Debug)]
 pub enum TlsVersion {
+    /// Offered by old servers only; OpenSSL needs security level 0 to speak them at all.
+    Tls10,
+    Tls11,
     Tls12,
     Tls13,
 }
 
 impl TlsVersion {
-    fn flag(self) -> &'static str {
+    fn flags(self) -> &'static [&'static str] {
         match self {
-            TlsVersion::Tls12 => "-tls1_2",
-            TlsVersion::Tls13 => "-tls1_3",
+            TlsVersion::Tls10 => &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"],
+            TlsVersion::Tls11 => &["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"],
+            TlsVersion::Tls12 => &["-tls1_2"],
+            TlsVersion::Tls13 => &["-tls1_3"],
         }
     }
 
     /// How OpenSSL names the protocol, as in s_server's `-www` page.
     pub fn protocol_name(self) -> &'static str {
         match self {
+            TlsVersion::Tls10 => "TLSv1",
+            TlsVersion::Tls11 => "TLSv1.1",
             TlsVersion::Tls12 => "TLSv1.2",
             TlsVersion::Tls13 => "TLSv1.3",
         }
@@ -226,8 +233,8 @@ impl SServer {
                 "1",
                 "-verify_return_error",
                 "-www",
-                version.flag(),
             ]);
+            command.args(version.flags());
             command
         });
         SServer { process, port }

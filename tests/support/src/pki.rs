@@ -79,10 +79,15 @@ impl TestCa {
 
     /// A server certificate for localhost and 127.0.0.1.
     pub fn server(&self) -> Issued {
+        self.server_for(&["localhost", "127.0.0.1"])
+    }
+
+    /// A server certificate for these names (DNS names or IP addresses) only.
+    pub fn server_for(&self, names: &[&str]) -> Issued {
         let mut params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .expect("params");
-        params.distinguished_name = dn(&[(DnType::CommonName, "localhost")]);
+        params.distinguished_name = dn(&[(DnType::CommonName, names[0])]);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         self.issue(params, Validity::CURRENT)
     }

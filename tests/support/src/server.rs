@@ -53,12 +53,45 @@ impl Reply {
 
 pub type Handler = Arc<dyn Fn(&Seen) -> Reply + Send + Sync>;
 
+/// What a scripted server does after reading a request, in order: for misbehaving servers
+/// (connections closed before or inside an answer, answers trickling out, silence).
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Writes these bytes as they are (a status line, headers, part of a body, ...).
+    Write(Vec<u8>),
+    /// Waits this long.
+    Sleep(Duration),
+    /// Sends TLS close_notify and closes the connection, as a server ending a keep-alive does.
+    Close,
+    /// Closes the TCP connection without close_notify.
+    Drop,
+}
+
+impl Step {
+    pub fn text(text: &str) -> Step {
+        Step::Write(text.as_bytes().to_vec())
+    }
+}
+
+/// Decides the steps for a request; the second argument counts requests on its connection
+/// from 0 (a reused connection sees 1, 2, ...).
+pub type Script = Arc<dyn Fn(&Seen, usize) -> Vec<Step> + Send + Sync>;
+
+enum Responder {
+    Handler(Handler),
+    Script(Script),
+}
+
 struct State {
     config: RwLock<Arc<ServerConfig>>,
-    handler: RwLock<Handler>,
+    responder: RwLock<Responder>,
     handshakes: AtomicUsize,
     failed_handshakes: AtomicUsize,
     seen: Mutex<Vec<Seen>>,
+    /// Requests answered, recorded or not.
+    requests: AtomicUsize,
+    /// Whether requests are kept for `seen()` (off for soak tests: the record grows per request).
+    recording: AtomicBool,
     live: Mutex<Vec<TcpStream>>,
     stopping: AtomicBool,
 }
@@ -110,14 +143,25 @@ fn server_config(server: &Issued, auth: &ClientAuth) -> Arc<ServerConfig> {
 impl TestServer {
     /// Starts a server presenting `server_cert` and answering with `handler`.
     pub fn start(server_cert: Issued, auth: ClientAuth, handler: Handler) -> TestServer {
+        TestServer::start_responder(server_cert, auth, Responder::Handler(handler))
+    }
+
+    /// Starts a server that answers each request with the steps `script` returns.
+    pub fn start_scripted(server_cert: Issued, auth: ClientAuth, script: Script) -> TestServer {
+        TestServer::start_responder(server_cert, auth, Responder::Script(script))
+    }
+
+    fn start_responder(server_cert: Issued, auth: ClientAuth, responder: Responder) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("addr").port();
         let state = Arc::new(State {
             config: RwLock::new(server_config(&server_cert, &auth)),
-            handler: RwLock::new(handler),
+            responder: RwLock::new(responder),
             handshakes: AtomicUsize::new(0),
             failed_handshakes: AtomicUsize::new(0),
             seen: Mutex::new(Vec::new()),
+            requests: AtomicUsize::new(0),
+            recording: AtomicBool::new(true),
             live: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
         });
@@ -165,7 +209,7 @@ impl TestServer {
     }
 
     pub fn set_handler(&self, handler: Handler) {
-        *self.state.handler.write().unwrap() = handler;
+        *self.state.responder.write().unwrap() = Responder::Handler(handler);
     }
 
     pub fn handshakes(&self) -> usize {
@@ -174,6 +218,16 @@ impl TestServer {
 
     pub fn failed_handshakes(&self) -> usize {
         self.state.failed_handshakes.load(Ordering::SeqCst)
+    }
+
+    /// How many requests arrived (also while not recording).
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Stops (or resumes) keeping requests for [`TestServer::seen`].
+    pub fn set_recording(&self, recording: bool) {
+        self.state.recording.store(recording, Ordering::SeqCst);
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -237,6 +291,7 @@ fn serve(state: Arc<State>, tcp: TcpStream, connection: usize) {
         .and_then(|certs| certs.first().cloned())
         .map(|c| c.into_owned());
     let mut reader = BufReader::new(tls);
+    let mut index_on_connection = 0;
     loop {
         let Some((method, target, headers)) = read_head(&mut reader) else {
             return;
@@ -258,8 +313,26 @@ fn serve(state: Arc<State>, tcp: TcpStream, connection: usize) {
             headers,
             body,
         };
-        state.seen.lock().unwrap().push(seen.clone());
-        let handler = state.handler.read().unwrap().clone();
+        state.requests.fetch_add(1, Ordering::SeqCst);
+        if state.recording.load(Ordering::SeqCst) {
+            state.seen.lock().unwrap().push(seen.clone());
+        }
+        let responder = match &*state.responder.read().unwrap() {
+            Responder::Handler(handler) => Responder::Handler(handler.clone()),
+            Responder::Script(script) => Responder::Script(script.clone()),
+        };
+        let handler = match responder {
+            Responder::Handler(handler) => handler,
+            Responder::Script(script) => {
+                let steps = script(&seen, index_on_connection);
+                index_on_connection += 1;
+                if !perform(reader.get_mut(), steps) {
+                    return;
+                }
+                continue;
+            }
+        };
+        index_on_connection += 1;
         let reply = handler(&seen);
         let mut out = format!("HTTP/1.1 {} Test\r\n", reply.status);
         for (name, value) in &reply.headers {
@@ -277,6 +350,35 @@ fn serve(state: Arc<State>, tcp: TcpStream, connection: usize) {
             return;
         }
     }
+}
+
+/// Runs a script's steps; false when the connection is closed.
+fn perform(stream: &mut StreamOwned<ServerConnection, TcpStream>, steps: Vec<Step>) -> bool {
+    for step in steps {
+        match step {
+            Step::Write(bytes) => {
+                if stream
+                    .write_all(&bytes)
+                    .and_then(|_| stream.flush())
+                    .is_err()
+                {
+                    return false;
+                }
+            }
+            Step::Sleep(duration) => std::thread::sleep(duration),
+            Step::Close => {
+                stream.conn.send_close_notify();
+                let _ = stream.flush();
+                let _ = stream.sock.shutdown(Shutdown::Both);
+                return false;
+            }
+            Step::Drop => {
+                let _ = stream.sock.shutdown(Shutdown::Both);
+                return false;
+            }
+        }
+    }
+    true
 }
 
 type Head = (String, String, Vec<(String, String)>);

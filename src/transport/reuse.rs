@@ -1,0 +1,98 @@
+//! Whether a failed request went out on a reused connection and got no byte back. Then the server
+//! closed a keep-alive connection under the request (its idle timeout raced it), the request was
+//! not processed, and resending it on a new connection is safe — what curl and .NET's HttpClient
+//! do. A fresh connection's failure, or one after any byte of the answer, is never resent.
+//!
+//! ureq does not say which connection a request used, so the agents' connector counts the
+//! connections it opens and wraps each in a transport that counts the reads that brought bytes,
+//! per thread (ureq runs a request on the calling thread).
+
+use std::cell::Cell;
+
+use ureq::Error;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
+};
+
+thread_local! {
+    static CONNECTIONS_OPENED: Cell<u64> = const { Cell::new(0) };
+    static READS_WITH_BYTES: Cell<u64> = const { Cell::new(0) };
+}
+
+fn bump(counter: &'static std::thread::LocalKey<Cell<u64>>) {
+    counter.with(|count| count.set(count.get() + 1));
+}
+
+fn read(counter: &'static std::thread::LocalKey<Cell<u64>>) -> u64 {
+    counter.with(Cell::get)
+}
+
+/// ureq's default connector (TCP, proxies, TLS), observed.
+#[derive(Debug, Default)]
+pub(super) struct ObservedConnector(DefaultConnector);
+
+impl Connector<()> for ObservedConnector {
+    type Out = ObservedTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> Result<Option<ObservedTransport>, Error> {
+        let transport = self.0.connect(details, chained)?;
+        if transport.is_some() {
+            bump(&CONNECTIONS_OPENED);
+        }
+        Ok(transport.map(ObservedTransport))
+    }
+}
+
+/// A connection whose reads are counted; everything else is the inner transport's.
+#[derive(Debug)]
+pub(super) struct ObservedTransport(Box<dyn Transport>);
+
+impl Transport for ObservedTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.0.buffers()
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+        self.0.transmit_output(amount, timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        let progress = self.0.await_input(timeout)?;
+        if progress {
+            bump(&READS_WITH_BYTES);
+        }
+        Ok(progress)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.0.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.0.is_tls()
+    }
+}
+
+/// What this thread's connections had done when a request started.
+pub(super) struct Attempt {
+    opened: u64,
+    reads: u64,
+}
+
+impl Attempt {
+    pub(super) fn start() -> Attempt {
+        Attempt {
+            opened: read(&CONNECTIONS_OPENED),
+            reads: read(&READS_WITH_BYTES),
+        }
+    }
+
+    /// True when the request opened no connection (it used a pooled one) and read no byte.
+    pub(super) fn reused_and_unanswered(&self) -> bool {
+        read(&CONNECTIONS_OPENED) == self.opened && read(&READS_WITH_BYTES) == self.reads
+    }
+}
