@@ -41,3 +41,74 @@ pub use downstream::DownstreamApi;
 pub use error::{Error, ErrorKind, Result};
 pub use token::AccessToken;
 pub use transport::Response;
+
+/// Entry points for `cargo fuzz` (`fuzz/`): the parsers, fed arbitrary input. Compiled only with
+/// `--cfg fuzzing`, which cargo fuzz sets; not part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::config::{ApiOptions, Config};
+    use crate::transport::Response;
+
+    /// The configuration reader with .NET-style environment overrides.
+    pub fn configuration(json: &str, environment: Vec<(String, String)>) {
+        let _ = Config::parse_with_environment(json, environment);
+    }
+
+    /// Per-call overrides merged onto a configured API.
+    pub fn overrides(json: &str) {
+        let base = ApiOptions {
+            base_url: Some("https://127.0.0.1/api".to_string()),
+            scopes: vec!["api://x/.default".to_string()],
+            ..ApiOptions::default()
+        };
+        if let Ok(merged) = base.with_overrides(json) {
+            let _ = crate::downstream::fuzz_build_url(&merged);
+        }
+    }
+
+    /// A certificate file's bytes (PEM or PFX) and a base64 PFX, with a password.
+    pub fn certificate(data: &[u8], password: Option<&str>) {
+        let provider = rustls::crypto::ring::default_provider();
+        let _ = crate::credentials::parse_certificate_file(data, password, &provider);
+        if let Ok(text) = std::str::from_utf8(data) {
+            let _ = crate::credentials::load_base64(text, password, &provider);
+        }
+    }
+
+    /// A token endpoint's answer (status, headers, body), and a discovery document.
+    pub fn token_answer(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) {
+        let response = Response {
+            status,
+            headers,
+            body,
+        };
+        let _ = crate::token::interpret(&response, "https://127.0.0.1/t/oauth2/v2.0/token", true);
+        let _ = crate::token::discovered_token_endpoint(&response);
+    }
+
+    /// `WWW-Authenticate` values of a 401, read for a claims challenge.
+    pub fn www_authenticate(values: Vec<String>) {
+        let response = Response {
+            status: 401,
+            headers: values
+                .into_iter()
+                .map(|value| ("www-authenticate".to_string(), value))
+                .collect(),
+            body: Vec::new(),
+        };
+        let _ = crate::downstream::claims_challenge(&response);
+    }
+
+    /// URL building from a base URL, a relative path and query parameters.
+    pub fn url(base_url: &str, relative_path: &str, query: Vec<(String, String)>) {
+        let options = ApiOptions {
+            base_url: Some(base_url.to_string()),
+            relative_path: relative_path.to_string(),
+            extra_query: query,
+            ..ApiOptions::default()
+        };
+        let url = crate::downstream::fuzz_build_url(&options);
+        let _ = crate::encoding::redact_url(&url);
+    }
+}

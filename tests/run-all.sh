@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every check of the project: formatting, clippy, the generated header's freshness, the Rust,
-# C (ASan/UBSan and valgrind) and external-server tests, and the README's demo.
+# Runs every check of the project: formatting, clippy, the generated files' freshness, the Rust,
+# C (ASan/UBSan and valgrind), external-server and fault tests, the wrappers' tests, the README's
+# demo, and a short fuzz run of every parser (FUZZ_SECONDS per target, default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,3 +36,9 @@ echo "== Python and C# wrappers"
 bash bindings/run-tests.sh
 echo "== demo (README)"
 cargo run --quiet --example demo
+echo "== fuzz smoke (cargo fuzz, ${FUZZ_SECONDS:-30} s per target)"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  bash fuzz/run.sh "${FUZZ_SECONDS:-30}"
+else
+  echo "skipped: no nightly toolchain here (cargo fuzz needs one); bash fuzz/run.sh runs it where there is"
+fi

@@ -18,3 +18,5 @@ pub use certificate::Certificate;
 pub use credential::{Credential, Purpose};
 pub use observer::{CredentialEvent, EventKind, Observer, Usage, deferring_events};
 pub use provider::CredentialsProvider;
+#[cfg(fuzzing)]
+pub(crate) use {formats::parse_certificate_file, sources::load_base64};

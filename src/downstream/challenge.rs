@@ -6,7 +6,7 @@ use crate::transport::Response;
 
 /// The claims of a 401 `WWW-Authenticate: Bearer ... error="insufficient_claims", claims="..."`
 /// challenge, decoded from base64 when they are encoded (as Entra sends them).
-pub(super) fn claims_challenge(response: &Response) -> Option<String> {
+pub(crate) fn claims_challenge(response: &Response) -> Option<String> {
     if response.status != 401 {
         return None;
     }

@@ -22,6 +22,9 @@ use crate::token::{AccessToken, TokenProvider};
 use crate::transport::{Response, Transport};
 use request::build_url;
 
+#[cfg(fuzzing)]
+pub(crate) use {challenge::claims_challenge, request::build_url as fuzz_build_url};
+
 /// Calls the downstream APIs of one `appsettings.json`: it owns their credentials, connection
 /// pools and token cache, and is meant to be shared by all threads of a process.
 pub struct DownstreamApi {

@@ -15,7 +15,7 @@ pub(super) fn request_headers(options: &ApiOptions, body: &[u8]) -> Vec<(String,
 
 /// `BaseUrl` without trailing `/` + `/` + `RelativePath` without leading `/`, then
 /// `ExtraQueryParameters` percent-encoded.
-pub(super) fn build_url(options: &ApiOptions) -> String {
+pub(crate) fn build_url(options: &ApiOptions) -> String {
     let base = options
         .base_url
         .as_deref()

@@ -1,10 +1,8 @@
 //! One OAuth2 client-credentials exchange with a token endpoint (Entra ID's wire format, which
 //! generic OpenID providers share): the form, the headers, the post; and OpenID discovery.
 
-use serde_json::Value;
-
 use super::assertion::{self, Dialect};
-use super::endpoint_answer::{Outcome, interpret};
+use super::endpoint_answer::{Outcome, discovered_token_endpoint, interpret};
 use crate::clock::Deadline;
 use crate::credentials::Credential;
 use crate::encoding::percent_encode;
@@ -123,19 +121,5 @@ pub fn discover(transport: &Transport, url: &str, deadline: Deadline) -> Result<
         body: &[],
     };
     let response = transport.send(&transport.anonymous_agent(), &request, deadline)?;
-    if response.status != 200 {
-        return Err(Error::new(
-            ErrorKind::TokenAcquisition,
-            format!("HTTP {}", response.status),
-        ));
-    }
-    serde_json::from_slice::<Value>(&response.body)
-        .ok()
-        .and_then(|json| json.get("token_endpoint")?.as_str().map(str::to_string))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::TokenAcquisition,
-                "the discovery document has no token_endpoint",
-            )
-        })
+    discovered_token_endpoint(&response)
 }

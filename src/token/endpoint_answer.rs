@@ -1,6 +1,7 @@
 //! What a token endpoint's answer means: a token and when to refresh it, or an error that names
 //! the endpoint's `error`, description and AADSTS codes, and whether a retry may help (throttling,
-//! a server error, or a certificate that is no longer accepted).
+//! a server error, or a certificate that is no longer accepted); and what a discovery document
+//! names as the token endpoint.
 
 use std::time::Duration;
 
@@ -162,6 +163,25 @@ fn is_certificate_refusal(json: Option<&Value>) -> bool {
 fn retry_after(header: Option<&str>) -> Option<Duration> {
     let seconds: u64 = header?.trim().parse().ok()?;
     Some(Duration::from_secs(seconds))
+}
+
+/// The `token_endpoint` of an OpenID discovery document.
+pub fn discovered_token_endpoint(response: &Response) -> Result<String> {
+    if response.status != 200 {
+        return Err(Error::new(
+            ErrorKind::TokenAcquisition,
+            format!("HTTP {}", response.status),
+        ));
+    }
+    serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|json| json.get("token_endpoint")?.as_str().map(str::to_string))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::TokenAcquisition,
+                "the discovery document has no token_endpoint",
+            )
+        })
 }
 
 #[cfg(test)]

@@ -17,6 +17,9 @@ use cache::{CacheKey, Lookup, TokenCache, Urgency};
 use client_credentials::Exchange;
 use endpoint_answer::{Issued, Retry};
 
+#[cfg(fuzzing)]
+pub(crate) use endpoint_answer::{discovered_token_endpoint, interpret};
+
 /// An access token and when it expires (Unix seconds). Never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken {
