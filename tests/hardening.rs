@@ -122,6 +122,25 @@ fn d1_fifos_and_devices_are_refused_without_blocking() {
     assert_eq!(error.kind(), ErrorKind::Config, "{error}");
     assert!(error.message().contains("Http.CaBundlePath"), "{error}");
     assert!(error.message().contains("a FIFO"), "{error}");
+
+    // A signed-assertion file is read for each token request, before anything is sent.
+    let config = format!(
+        r#"{{"AzureAd": {{"Instance": "https://127.0.0.1:1/", "TenantId": "t", "ClientId": "c",
+             "ClientCredentials": [{{"SourceType": "SignedAssertionFilePath",
+                                     "SignedAssertionFileDiskPath": {}}}]}},
+            "Http": {{"CaBundlePath": {}}}}}"#,
+        json_str(&fifo),
+        json_str(&setup.ca_path)
+    );
+    let error = within_seconds("a FIFO as signed assertion", move || {
+        DownstreamApi::from_json(&config)
+            .unwrap()
+            .acquire_token(&["api://a/.default"], None)
+            .unwrap_err()
+    });
+    assert_eq!(error.kind(), ErrorKind::CredentialUnavailable, "{error}");
+    assert!(error.message().contains("signed assertion file"), "{error}");
+    assert!(error.message().contains("a FIFO"), "{error}");
 }
 
 #[test]
