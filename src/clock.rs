@@ -51,7 +51,9 @@ impl Deadline {
 
     /// True when waiting `wait` from now would still end before the deadline.
     pub fn allows(&self, wait: Duration) -> bool {
-        Instant::now() + wait < self.0
+        Instant::now()
+            .checked_add(wait)
+            .is_some_and(|end| end < self.0)
     }
 }
 
@@ -71,6 +73,7 @@ mod tests {
         assert!(deadline.remaining() > Duration::from_secs(59));
         assert!(deadline.allows(Duration::from_secs(1)));
         assert!(!deadline.allows(Duration::from_secs(61)));
+        assert!(!deadline.allows(Duration::MAX));
         assert_eq!(Deadline::after(Duration::ZERO).remaining(), Duration::ZERO);
     }
 }

@@ -51,14 +51,27 @@ pub fn quote(text: &str) -> String {
     }
 }
 
-/// A list for a message: the first few items, quoted, and how many more there are.
+/// A list of names for a message: the first few, quoted, and how many more there are.
 pub fn list_some<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
-    let items: Vec<&str> = items.into_iter().collect();
-    let mut shown: Vec<String> = items.iter().take(ECHO_ITEMS).map(|i| quote(i)).collect();
-    if items.len() > ECHO_ITEMS {
-        shown.push(format!("and {} more", items.len() - ECHO_ITEMS));
+    join_some(items.into_iter().map(quote), ", ")
+}
+
+/// The first few of `items` (messages, say) joined with `separator`, and how many more there are.
+pub fn join_some(items: impl IntoIterator<Item = impl AsRef<str>>, separator: &str) -> String {
+    let mut shown: Vec<String> = Vec::new();
+    let mut more = 0;
+    for item in items {
+        if shown.len() < ECHO_ITEMS {
+            shown.push(item.as_ref().to_string());
+        } else {
+            more += 1;
+        }
     }
-    shown.join(", ")
+    let mut text = shown.join(separator);
+    if more > 0 {
+        text.push_str(&format!("{separator}and {more} more"));
+    }
+    text
 }
 
 /// True when `needle` occurs in `haystack` (a PEM marker in a file, a phrase in a body).

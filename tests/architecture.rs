@@ -39,45 +39,96 @@ fn layers_from_lib_rs(lib_rs: &str) -> (BTreeMap<String, usize>, usize) {
     (layers, leaves.len())
 }
 
-/// The top-level modules a source text refers to through `crate::` or `super::` paths that leave
-/// its own module, given how deep the file's module is (1 for `src/x.rs` and `src/x/mod.rs`).
-fn referenced_modules(source: &str, depth: usize) -> Vec<String> {
-    let mut found = Vec::new();
-    for line in source.lines() {
-        let code = line.split("//").next().unwrap_or_default();
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            let after = &rest[at + "crate::".len()..];
-            if let Some(grouped) = after.strip_prefix('{') {
-                // use crate::{a::b, c};
-                let group = grouped.split('}').next().unwrap_or_default();
-                for item in group.split(',') {
-                    let name = item.trim().split("::").next().unwrap_or_default().trim();
-                    if !name.is_empty() {
-                        found.push(name.to_string());
-                    }
-                }
-            } else {
-                found.push(identifier(after));
+/// What `src/lib.rs` re-exports from which module (`pub use downstream::DownstreamApi;`), so that
+/// `crate::DownstreamApi` counts as a use of `downstream`.
+fn root_reexports(lib_rs: &str) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    for line in lib_rs.lines() {
+        let Some(path) = line.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let path = path.trim_end_matches(';');
+        let module = identifier(path);
+        let items = path[module.len()..].trim_start_matches("::");
+        let items = items.trim_start_matches('{').trim_end_matches('}');
+        for item in items.split(',') {
+            let name = item.rsplit("::").next().unwrap_or_default().trim();
+            let name = name.rsplit(" as ").next().unwrap_or(name).trim();
+            if !name.is_empty() {
+                names.insert(name.to_string(), module.clone());
             }
-            rest = after;
-        }
-        let mut rest = code;
-        while let Some(at) = rest.find("super::") {
-            let mut after = &rest[at..];
-            let mut ups = 0;
-            while let Some(next) = after.strip_prefix("super::") {
-                ups += 1;
-                after = next;
-            }
-            if ups >= depth {
-                found.push(identifier(after));
-            }
-            rest = after;
         }
     }
-    found.retain(|name| !name.is_empty() && name != "self");
+    names
+}
+
+/// The top-level modules a source text refers to through `crate::` paths (grouped imports over
+/// several lines and nested groups included; root re-exports resolved with `reexports`) or
+/// `super::` paths that leave its own module, given how deep the file's module is (1 for
+/// `src/x.rs` and `src/x/mod.rs`).
+fn referenced_modules(
+    source: &str,
+    depth: usize,
+    reexports: &BTreeMap<String, String>,
+) -> Vec<String> {
+    // Comments do not count; joining the lines lets a group span several.
+    let code: String = source
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut found = Vec::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        let after = &rest[at + "crate::".len()..];
+        match after.strip_prefix('{') {
+            Some(grouped) => found.extend(group_heads(grouped)),
+            None => found.push(identifier(after)),
+        }
+        rest = after;
+    }
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("super::") {
+        let mut after = &rest[at..];
+        let mut ups = 0;
+        while let Some(next) = after.strip_prefix("super::") {
+            ups += 1;
+            after = next;
+        }
+        if ups >= depth {
+            match after.strip_prefix('{') {
+                Some(grouped) => found.extend(group_heads(grouped)),
+                None => found.push(identifier(after)),
+            }
+        }
+        rest = after;
+    }
     found
+        .into_iter()
+        .map(|name| reexports.get(&name).cloned().unwrap_or(name))
+        .filter(|name| !name.is_empty() && name != "self")
+        .collect()
+}
+
+/// The first segment of each item of a `{a::b, c::{d, e}}` group, given the text after `{`.
+fn group_heads(group: &str) -> Vec<String> {
+    let mut heads = Vec::new();
+    let mut depth = 0;
+    let mut item_start = true;
+    for (index, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => item_start = true,
+            c if item_start && !c.is_whitespace() => {
+                heads.push(identifier(&group[index..]));
+                item_start = false;
+            }
+            _ => {}
+        }
+    }
+    heads
 }
 
 fn identifier(text: &str) -> String {
@@ -89,6 +140,7 @@ fn identifier(text: &str) -> String {
 /// Rule violations in one file of module `module` (depth as for [`referenced_modules`]).
 fn violations(
     layers: &BTreeMap<String, usize>,
+    reexports: &BTreeMap<String, String>,
     module: &str,
     source: &str,
     depth: usize,
@@ -98,7 +150,7 @@ fn violations(
             "module '{module}' has no layer: add it to the diagram in src/lib.rs"
         )];
     };
-    referenced_modules(source, depth)
+    referenced_modules(source, depth, reexports)
         .into_iter()
         .filter(|used| used != module)
         .filter_map(|used| match layers.get(&used) {
@@ -127,6 +179,11 @@ fn no_layer_uses_a_layer_above_it() {
     let src = root.join("src");
     let lib_rs = std::fs::read_to_string(src.join("lib.rs")).expect("read lib.rs");
     let (layers, _) = layers_from_lib_rs(&lib_rs);
+    let reexports = root_reexports(&lib_rs);
+    assert!(
+        reexports.get("DownstreamApi").map(String::as_str) == Some("downstream"),
+        "{reexports:?}"
+    );
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files.sort();
@@ -145,7 +202,7 @@ fn no_layer_uses_a_layer_above_it() {
         // src/x.rs, src/x/mod.rs: depth 1; src/x/y.rs, src/x/y/mod.rs: 2; ...
         let depth = parts.len() - usize::from(parts.last().is_some_and(|p| p == "mod.rs"));
         let source = std::fs::read_to_string(file).expect("read source");
-        for problem in violations(&layers, &module, &source, depth.max(1)) {
+        for problem in violations(&layers, &reexports, &module, &source, depth.max(1)) {
             problems.push(format!("{}: {problem}", relative.display()));
         }
         checked += 1;
@@ -188,36 +245,36 @@ fn the_checker_catches_upward_and_sideways_uses() {
     );
     assert_eq!((layers["top"], layers["bottom"], leaves), (4, 2, 2));
     assert_eq!((layers["leaf"], layers["other"]), (0, 1));
-    assert!(
-        violations(
-            &layers,
-            "middle",
-            "use crate::bottom::X;\nuse crate::leaf;",
+    let reexports = root_reexports("pub use top::{Api, Shown as Other};\npub use middle::Mid;\n");
+    let check = |module: &str, source: &str, depth: usize| {
+        violations(&layers, &reexports, module, source, depth).len()
+    };
+    assert_eq!(
+        check("middle", "use crate::bottom::X;\nuse crate::leaf;", 1),
+        0
+    );
+    assert_eq!(check("middle", "use crate::top::X;", 1), 1);
+    assert_eq!(check("bottom", "use crate::{leaf::a, middle::b};", 2), 1);
+    // Groups over several lines, nested groups, and root re-exports.
+    assert_eq!(
+        check(
+            "bottom",
+            "use crate::{\n    leaf::a,\n    middle::b,\n};",
             1
-        )
-        .is_empty()
-    );
-    assert_eq!(
-        violations(&layers, "middle", "use crate::top::X;", 1).len(),
+        ),
         1
     );
-    assert_eq!(
-        violations(&layers, "bottom", "use crate::{leaf::a, middle::b};", 2).len(),
-        1
-    );
+    assert_eq!(check("bottom", "use crate::{leaf::{a, b}, top::c};", 1), 1);
+    assert_eq!(check("bottom", "fn f() -> crate::Api { todo!() }", 1), 1);
+    assert_eq!(check("bottom", "use crate::Other;", 1), 1);
+    assert_eq!(check("top", "use crate::Mid;", 1), 0);
     // A leaf uses only the leaves before it.
-    assert_eq!(
-        violations(&layers, "leaf", "fn f() { crate::other::g() }", 1).len(),
-        1
-    );
-    assert!(violations(&layers, "other", "fn f() { crate::leaf::g() }", 1).is_empty());
+    assert_eq!(check("leaf", "fn f() { crate::other::g() }", 1), 1);
+    assert_eq!(check("other", "fn f() { crate::leaf::g() }", 1), 0);
     // `super::super::top` from src/bottom/x.rs reaches the crate root, and then up.
-    assert_eq!(
-        violations(&layers, "bottom", "use super::super::top::T;", 2).len(),
-        1
-    );
-    assert!(violations(&layers, "bottom", "use super::sibling::T;", 2).is_empty());
+    assert_eq!(check("bottom", "use super::super::top::T;", 2), 1);
+    assert_eq!(check("bottom", "use super::sibling::T;", 2), 0);
     // Comments do not count; an unknown module must be placed first.
-    assert!(violations(&layers, "bottom", "// see crate::top", 1).is_empty());
-    assert_eq!(violations(&layers, "stray", "", 1).len(), 1);
+    assert_eq!(check("bottom", "// see crate::top", 1), 0);
+    assert_eq!(check("stray", "", 1), 1);
 }

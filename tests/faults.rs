@@ -117,6 +117,57 @@ fn d3_a_fresh_connection_closed_without_an_answer_is_not_resent() {
 }
 
 #[test]
+fn d3_a_reused_connection_that_sent_part_of_an_answer_is_not_resent() {
+    let setup = setup();
+    let server = setup.scripted(Arc::new(|_: &Seen, nth| match nth {
+        0 => vec![ok_response("fresh")],
+        _ => vec![Step::text("HTTP/1.1 200 OK\r\nContent-"), Step::Close],
+    }));
+    let api = setup.client(&server.url(), "");
+    assert_eq!(api.call("Api", None, b"").unwrap().body, b"fresh");
+    let error = api
+        .call("Api", Some(r#"{"HttpMethod": "POST"}"#), b"once")
+        .unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::Network | ErrorKind::Protocol),
+        "{error}"
+    );
+    assert_eq!(
+        server.seen().len(),
+        2,
+        "bytes of an answer arrived: no resend"
+    );
+}
+
+#[test]
+fn d3_a_connection_closed_in_the_handshake_is_not_retried() {
+    let setup = setup();
+    // Accepts TCP connections and closes them at once, before any TLS.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let api = setup.client(&format!("https://{address}"), r#", "TimeoutSeconds": 5"#);
+    let error = api.call("Api", None, b"").unwrap_err();
+    assert!(
+        matches!(error.kind(), ErrorKind::Network | ErrorKind::Tls),
+        "{error}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        1,
+        "one connection, no resend"
+    );
+}
+
+#[test]
 fn answers_cut_short_are_never_a_truncated_success() {
     let setup = setup();
     let cuts: Vec<(&str, Vec<Step>)> = vec![

@@ -46,10 +46,20 @@ pub(super) fn apply_environment_override(root: &mut Value, name: &str, text: Str
         current = match (current, index) {
             // .NET arrays are dense and short; a huge index is a typo, not a request for memory.
             (Value::Array(items), Some(index)) if index <= items.len() + MAX_ARRAY_GROWTH => {
+                // Holes stay null; readers skip them, as .NET binds sparse indexes without gaps.
                 if index >= items.len() {
-                    items.resize(index + 1, Value::Object(Default::default()));
+                    items.resize(index + 1, Value::Null);
                 }
                 &mut items[index]
+            }
+            (Value::Array(_), Some(index)) => {
+                crate::log::warn(|| {
+                    format!(
+                        "environment variable {name} ignored: index {index} is more than \
+                         {MAX_ARRAY_GROWTH} past the end of its array"
+                    )
+                });
+                return;
             }
             (Value::Object(map), _) => {
                 let key = map
@@ -119,6 +129,7 @@ mod tests {
         let config = Config::parse_with_environment("{}", environment).unwrap();
         let credentials = &config.identity.client_credentials;
         assert_eq!(credentials.len(), 2);
+        assert_eq!(credentials[1].label(), "ClientCredentials[1]");
         assert_eq!(
             credentials[0].certificate_disk_path.as_deref(),
             Some("/a.pem")
@@ -126,5 +137,26 @@ mod tests {
         assert_eq!(credentials[1].client_secret.as_deref(), Some("s"));
         let orders = config.api("Orders").unwrap();
         assert_eq!(orders.scopes, ["api://orders/.default"]);
+    }
+
+    #[test]
+    fn sparse_indexes_bind_without_gaps() {
+        let environment = [
+            ("AzureAd__ClientCredentials__2__SourceType", "ClientSecret"),
+            ("AzureAd__ClientCredentials__2__ClientSecret", "s"),
+            ("DownstreamApis__A__BaseUrl", "https://a"),
+            ("DownstreamApis__A__Scopes__3", "api://a/.default"),
+        ]
+        .map(|(name, value)| (name.to_string(), value.to_string()));
+        let config = Config::parse_with_environment(
+            r#"{"AzureAd": {"ClientCredentials": [{"SourceType": "Path", "CertificateDiskPath": "/a"}]}}"#,
+            environment,
+        )
+        .unwrap();
+        let credentials = &config.identity.client_credentials;
+        assert_eq!(credentials.len(), 2);
+        // Messages name the entry by the index the environment variable used.
+        assert_eq!(credentials[1].label(), "ClientCredentials[2]");
+        assert_eq!(config.api("A").unwrap().scopes, ["api://a/.default"]);
     }
 }

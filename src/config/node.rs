@@ -103,16 +103,22 @@ impl<'a> Node<'a> {
             .collect())
     }
 
-    pub(super) fn items(&self) -> Result<Vec<Node<'a>>> {
+    /// The items of an array with their indexes; nulls are skipped, as .NET configuration binds
+    /// sparse indexes (`ClientCredentials__2__...` alone) without gaps.
+    pub(super) fn items(&self) -> Result<Vec<(usize, Node<'a>)>> {
         let Value::Array(items) = self.value else {
             return Err(self.type_error("an array"));
         };
         Ok(items
             .iter()
             .enumerate()
-            .map(|(index, value)| Node {
-                value,
-                path: format!("{}[{index}]", self.path),
+            .filter(|(_, value)| !value.is_null())
+            .map(|(index, value)| {
+                let node = Node {
+                    value,
+                    path: format!("{}[{index}]", self.path),
+                };
+                (index, node)
             })
             .collect())
     }
@@ -171,7 +177,7 @@ impl<'a> Node<'a> {
             Value::Array(_) => self
                 .items()?
                 .into_iter()
-                .map(|item| match item.value {
+                .map(|(_, item)| match item.value {
                     Value::String(text) => Ok(text.clone()),
                     _ => Err(item.type_error("a string")),
                 })

@@ -21,7 +21,7 @@ impl IdentityOptions {
     pub(super) fn read(node: &Node) -> Result<Self> {
         let mut credentials = Vec::new();
         if let Some(list) = node.child("ClientCredentials") {
-            for (index, entry) in list.items()?.into_iter().enumerate() {
+            for (index, entry) in list.items()? {
                 credentials.push(CredentialDescription::read(&entry, index)?);
             }
         }
@@ -243,13 +243,12 @@ impl ApiOptions {
             .ok_or_else(|| Error::new(ErrorKind::Config, format!("{path}.BaseUrl: missing")))?;
         // Read through checked_url, except in options built in code.
         checked_url(&format!("{path}.BaseUrl"), base_url)?;
-        if !SUPPORTED_METHODS.contains(&self.http_method.as_str()) {
+        if !is_token(&self.http_method) || REFUSED_METHODS.contains(&self.http_method.as_str()) {
             return Err(Error::new(
                 ErrorKind::Config,
                 format!(
-                    "{path}.HttpMethod: {} is not supported; use one of {}",
-                    quote(&self.http_method),
-                    SUPPORTED_METHODS.join(", ")
+                    "{path}.HttpMethod: {} is not a method an API call can use",
+                    quote(&self.http_method)
                 ),
             ));
         }
@@ -331,26 +330,45 @@ impl HttpOptions {
     }
 }
 
-/// The methods the HTTP/1.1 client sends; extension methods (`PROPFIND`, ...) are refused when the
-/// configuration is read rather than when a call is made.
-const SUPPORTED_METHODS: &[&str] = &[
-    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE",
-];
+/// `CONNECT` opens a tunnel, which no API call means; every other token is a method (`PROPFIND`
+/// and other extension methods included), sent in upper case.
+const REFUSED_METHODS: &[&str] = &["CONNECT"];
+
+/// RFC 9110 `tchar`: what method and header names are made of.
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
 
 /// Headers the library writes itself to frame the body: a caller's value could only contradict it.
 const FRAMING_HEADERS: &[&str] = &["Content-Length", "Transfer-Encoding"];
 
 /// A configured URL: absolute, `http` or `https` in any case (returned in lower case), with a host
-/// and without user information, which is refused without being echoed (it holds a password).
+/// and a valid port, without a fragment, and without user information — refused without being
+/// echoed, since it holds a password. A URL with `@` anywhere is never quoted in a message.
 pub(super) fn checked_url(field: &str, url: &str) -> Result<String> {
     let error = |why: String| Error::new(ErrorKind::Config, format!("{field}: {why}"));
-    let not_http = || error(format!("{} is not an absolute http(s) URL", quote(url)));
+    // `@` may stand in a path or query, but a malformed URL gives no way to tell where it stands.
+    let shown = if url.contains('@') {
+        "the URL (not shown: it holds '@')".to_string()
+    } else {
+        quote(url)
+    };
+    let not_http = || error(format!("{shown} is not an absolute http(s) URL"));
     let (scheme, rest) = url.split_once("://").ok_or_else(not_http)?;
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "https" && scheme != "http" {
         return Err(not_http());
     }
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if url.contains('#') {
+        // The URL builder percent-encodes `#`, which would move the end of the host.
+        return Err(error(format!(
+            "{shown} has a fragment (#), which an API URL cannot use"
+        )));
+    }
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
     if authority.contains('@') {
         return Err(error(
             "must not contain user information (user:password@); credentials belong in \
@@ -358,13 +376,37 @@ pub(super) fn checked_url(field: &str, url: &str) -> Result<String> {
                 .to_string(),
         ));
     }
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host);
+    let (host, port) = split_host_port(authority);
     if host.is_empty() || host == "[]" {
-        return Err(error(format!("{} has no host", quote(url))));
+        return Err(error(format!("{shown} has no host")));
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(error(format!("{shown} has an invalid port")));
     }
     Ok(format!("{scheme}://{rest}"))
+}
+
+/// Splits `host:port`, `[v6]:port`, `host` and `[v6]`; a malformed bracket leaves no host.
+fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        return match authority.find(']') {
+            Some(end) => {
+                let after = &authority[end + 1..];
+                match after.strip_prefix(':') {
+                    Some(port) => (&authority[..=end], Some(port)),
+                    None if after.is_empty() => (&authority[..=end], None),
+                    None => ("", None),
+                }
+            }
+            None => ("", None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    }
 }
 
 fn optional_url(node: &Node, key: &str) -> Result<Option<String>> {
@@ -378,8 +420,7 @@ fn optional_url(node: &Node, key: &str) -> Result<Option<String>> {
 /// not one of the framing headers.
 fn check_header(field: &str, name: &str, value: &str) -> Result<()> {
     let error = |why: String| Error::new(ErrorKind::Config, format!("{field}.{name}: {why}"));
-    let is_token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(is_token_char) {
+    if !is_token(name) {
         return Err(Error::new(
             ErrorKind::Config,
             format!("{field}: {} is not a header name", quote(name)),
@@ -445,5 +486,43 @@ mod tests {
         );
         let error = parse_json("{\"a\": }", "overrides are").unwrap_err();
         assert!(error.message().contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn urls_are_checked_without_echoing_credentials() {
+        let ok = |url: &str| checked_url("F", url).unwrap();
+        assert_eq!(ok("HTTPS://Host:8443/a@b?c=@"), "https://Host:8443/a@b?c=@");
+        assert_eq!(ok("https://[::1]:8443/x"), "https://[::1]:8443/x");
+        assert_eq!(ok("https://[::1]/"), "https://[::1]/");
+        let refused = |url: &str| checked_url("F", url).unwrap_err().message().to_string();
+        for url in ["https://[", "https://[::1]x/", "https://", "https://:443/"] {
+            assert!(
+                refused(url).contains("has no host"),
+                "{url}: {}",
+                refused(url)
+            );
+        }
+        for url in ["https://h:abc/", "https://h:99999/", "https://h:0/"] {
+            assert!(
+                refused(url).contains("invalid port"),
+                "{url}: {}",
+                refused(url)
+            );
+        }
+        // `#` would be encoded into the host part: refused, and never echoing the password.
+        let message = refused("https://user:pw#@api.example/");
+        assert!(
+            message.contains("fragment") && !message.contains("pw"),
+            "{message}"
+        );
+        for url in [
+            "htps://user:hunter2@h/",
+            "https:/user:hunter2@h/",
+            "ftp://u:hunter2@h",
+        ] {
+            let message = refused(url);
+            assert!(!message.contains("hunter2"), "{url}: {message}");
+        }
+        assert!(refused("https://u:hunter2@h/").contains("user information"));
     }
 }

@@ -8,6 +8,7 @@ use rustls::crypto::CryptoProvider;
 
 use super::certificate::Certificate;
 use super::formats::{parse_certificate_file, parse_pkcs12};
+use crate::encoding::join_some;
 use crate::files::{FileKind, read_regular_file};
 
 /// Which certificate of a store directory is wanted.
@@ -103,7 +104,7 @@ pub fn load_from_store(
             directory.display()
         );
         if !rejected.is_empty() {
-            message.push_str(&format!(" (skipped: {})", rejected.join("; ")));
+            message.push_str(&format!(" (skipped: {})", join_some(&rejected, "; ")));
         }
         message
     })

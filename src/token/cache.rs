@@ -243,8 +243,8 @@ impl TokenCache {
 /// half-life for tokens living two hours or more, else only when it expires.
 pub fn refresh_on(now: i64, expires_in: i64, refresh_in: Option<i64>) -> Option<i64> {
     match refresh_in {
-        Some(seconds) if seconds > 0 => Some(now + seconds),
-        _ if expires_in >= 7200 => Some(now + expires_in / 2),
+        Some(seconds) if seconds > 0 => Some(now.saturating_add(seconds)),
+        _ if expires_in >= 7200 => Some(now.saturating_add(expires_in / 2)),
         _ => None,
     }
 }

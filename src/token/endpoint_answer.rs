@@ -82,20 +82,24 @@ fn parse_token(json: Option<&Value>) -> Result<Issued> {
     Ok(Issued {
         token: AccessToken {
             token: token.to_string(),
-            expires_on: unix_now() + expires_in,
+            expires_on: unix_now().saturating_add(expires_in),
         },
         expires_in,
         refresh_in,
     })
 }
 
-/// Token lifetimes arrive as numbers or as strings of digits.
+/// The longest lifetime believed: the server is not trusted to keep clock arithmetic in range.
+const MAX_LIFETIME_SECONDS: i64 = 366 * 24 * 3600;
+
+/// Token lifetimes arrive as numbers or as strings of digits; they are clamped to 0..=1 year.
 fn seconds(value: Option<&Value>) -> Option<i64> {
-    match value? {
+    let seconds: i64 = match value? {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
-    }
+    }?;
+    Some(seconds.clamp(0, MAX_LIFETIME_SECONDS))
 }
 
 fn describe_error(
@@ -210,6 +214,19 @@ mod tests {
             error.message(),
             "the token endpoint https://x/token answered HTTP 401: invalid_client: AADSTS7000215: Invalid client secret."
         );
+    }
+
+    #[test]
+    fn lifetimes_out_of_range_are_clamped() {
+        assert_eq!(seconds(Some(&json!(i64::MAX))), Some(MAX_LIFETIME_SECONDS));
+        assert_eq!(seconds(Some(&json!("-5"))), Some(0));
+        let answer = Response {
+            status: 200,
+            headers: Vec::new(),
+            body: br#"{"access_token": "t", "expires_in": 9223372036854775807, "refresh_in": 9223372036854775807}"#.to_vec(),
+        };
+        let issued = interpret(&answer, "https://x/token", false).ok().unwrap();
+        assert!(issued.token.expires_on > unix_now());
     }
 
     #[test]

@@ -56,6 +56,21 @@ fn check_request_head(request: &Request) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a URL with user information (`user:password@`): ureq would turn it into an
+/// `Authorization: Basic` header, which no call of ours means to send. The configuration reader
+/// refuses such URLs already; this also covers URLs from elsewhere (discovery documents).
+fn check_no_user_information(url: &str) -> Result<()> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if authority.contains('@') {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "refusing a URL with user information (user:password@)",
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a URL that is not `https://` before anything secret is prepared for it: `what` says
 /// what would have been sent ("a token", "a client certificate", "client credentials").
 pub fn require_https(url: &str, what: &str) -> Result<()> {
@@ -186,6 +201,9 @@ impl Transport {
             // Below the input buffer: at equal sizes a full buffer reads as a disconnection
             // instead of ureq's "response header is too big".
             .max_response_header_size(MAX_RESPONSE_HEAD - 1)
+            // WebDAV and other APIs use extension methods (PROPFIND, MKCOL); the configuration
+            // reader checks that a method is a token.
+            .allow_non_standard_methods(true)
             .user_agent(concat!("downstream-api/", env!("CARGO_PKG_VERSION")))
             .build();
         Agent::with_parts(
@@ -205,6 +223,7 @@ impl Transport {
         deadline: Deadline,
     ) -> Result<Response> {
         check_request_head(request)?;
+        check_no_user_information(request.url)?;
         let attempt = Attempt::start();
         match self.exchange(client, request, deadline) {
             Err(error) if error.kind() == ErrorKind::Network && attempt.reused_and_unanswered() => {

@@ -1,11 +1,12 @@
 //! Whether a failed request went out on a reused connection and got no byte back. Then the server
-//! closed a keep-alive connection under the request (its idle timeout raced it), the request was
-//! not processed, and resending it on a new connection is safe — what curl and .NET's HttpClient
-//! do. A fresh connection's failure, or one after any byte of the answer, is never resent.
+//! closed a keep-alive connection under the request (typically its idle timeout racing it), and
+//! the request is resent once — what curl and .NET's HttpClient do. A request that tried to open a
+//! connection (refused, reset in the handshake, closed unanswered), or that read any byte of an
+//! answer, is never resent.
 //!
 //! ureq does not say which connection a request used, so the agents' connector counts the
-//! connections it opens and wraps each in a transport that counts the reads that brought bytes,
-//! per thread (ureq runs a request on the calling thread).
+//! connections it tries to open and wraps each in a transport that counts the reads that brought
+//! bytes, per thread (ureq runs a request on the calling thread).
 
 use std::cell::Cell;
 
@@ -15,7 +16,7 @@ use ureq::unversioned::transport::{
 };
 
 thread_local! {
-    static CONNECTIONS_OPENED: Cell<u64> = const { Cell::new(0) };
+    static CONNECTIONS_TRIED: Cell<u64> = const { Cell::new(0) };
     static READS_WITH_BYTES: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -39,10 +40,9 @@ impl Connector<()> for ObservedConnector {
         details: &ConnectionDetails,
         chained: Option<()>,
     ) -> Result<Option<ObservedTransport>, Error> {
+        // Counted before connecting: a connection that fails to open is a fresh one too.
+        bump(&CONNECTIONS_TRIED);
         let transport = self.0.connect(details, chained)?;
-        if transport.is_some() {
-            bump(&CONNECTIONS_OPENED);
-        }
         Ok(transport.map(ObservedTransport))
     }
 }
@@ -79,20 +79,20 @@ impl Transport for ObservedTransport {
 
 /// What this thread's connections had done when a request started.
 pub(super) struct Attempt {
-    opened: u64,
+    tried: u64,
     reads: u64,
 }
 
 impl Attempt {
     pub(super) fn start() -> Attempt {
         Attempt {
-            opened: read(&CONNECTIONS_OPENED),
+            tried: read(&CONNECTIONS_TRIED),
             reads: read(&READS_WITH_BYTES),
         }
     }
 
-    /// True when the request opened no connection (it used a pooled one) and read no byte.
+    /// True when the request tried to open no connection (it used a pooled one) and read no byte.
     pub(super) fn reused_and_unanswered(&self) -> bool {
-        read(&CONNECTIONS_OPENED) == self.opened && read(&READS_WITH_BYTES) == self.reads
+        read(&CONNECTIONS_TRIED) == self.tried && read(&READS_WITH_BYTES) == self.reads
     }
 }

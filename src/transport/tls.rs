@@ -8,6 +8,7 @@ use rustls::pki_types::pem::PemObject;
 use ureq::tls::{PrivateKey, RootCerts};
 
 use crate::credentials::Certificate;
+use crate::encoding::quote;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, check_regular_file, read_regular_file};
 
@@ -41,7 +42,7 @@ pub(super) fn load_roots(ca_bundle_path: Option<&str>) -> Result<RootCerts> {
                 read_regular_file(Path::new(path), FileKind::CaBundle).map_err(config_error)?;
             CertificateDer::pem_slice_iter(&data)
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| config_error(format!("invalid PEM in '{path}': {e}")))?
+                .map_err(|e| config_error(format!("invalid PEM in {}: {e}", quote(path))))?
         }
         None => {
             // The OS store reads SSL_CERT_FILE itself: make sure it is a file it can finish reading.
