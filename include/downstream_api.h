@@ -190,7 +190,8 @@ dsapi_status dsapi_client_new(const char *config_json, struct dsapi_client **cli
 // Like `dsapi_client_new`, reading the JSON from the file at `path` (UTF-8).
 //
 // Ownership as for `dsapi_client_new`. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
-// `DSAPI_IO_ERROR` (the file cannot be read), `DSAPI_CONFIG_INVALID` (content that is not UTF-8,
+// `DSAPI_IO_ERROR` (the file cannot be read, is not a regular file, or is larger than 4 MiB),
+// `DSAPI_CONFIG_INVALID` (content that is not UTF-8,
 // or as for `dsapi_client_new`), `DSAPI_TLS_ERROR` (no trusted CA certificates found).
 // Thread-safe.
 dsapi_status dsapi_client_new_from_file(const char *path, struct dsapi_client **client_out);
@@ -210,13 +211,15 @@ void dsapi_client_free(struct dsapi_client *client);
 // With `ProtocolScheme: "MTLS"` the selected client certificate is presented in the TLS handshake
 // and no `Authorization` header is sent. When the server rejects the certificate (TLS alert, HTTP
 // 495/496/401, or nginx's 400 about the SSL certificate) the certificate is reloaded from its
-// source and the call is retried once. With `"Bearer"` (the default) an app token for the API's
+// source and the call is retried once. A request on a kept-alive connection that the server
+// closed before answering is resent once. With `"Bearer"` (the default) an app token for the API's
 // `Scopes` (from the cache, else from the token endpoint) is sent as `Authorization: Bearer ...`
 // and no client certificate; a 401 claims challenge gets a token with those claims and one resend.
 //
 // Any HTTP status, 4xx and 5xx included, is a success: `*response_out` receives a response the
 // caller owns and frees with `dsapi_response_free`; on failure it is not written. Errors:
-// `DSAPI_INVALID_ARGUMENT`, `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
+// `DSAPI_INVALID_ARGUMENT` (also a request whose URL and headers exceed 16 KiB: nothing is sent),
+// `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
 // `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_CERTIFICATE_REJECTED`, `DSAPI_TLS_ERROR`,
 // `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_INSECURE_URL`, `DSAPI_PROTOCOL_ERROR`,
 // `DSAPI_UNSUPPORTED` (`MTLS_POP`), `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer: the token endpoint
