@@ -56,6 +56,7 @@ impl Status {
 }
 
 fn main() {
+    set_soname();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     for source in FFI_SOURCES.iter().chain([&STATUS_TABLE]) {
@@ -91,6 +92,24 @@ fn main() {
             write_if_changed(&path, &text);
         }
     }
+}
+
+/// Gives the ELF shared library a soname, as cargo-c does: `libdownstream_api.so.0.1` while the
+/// version is 0.x (each minor version may break the ABI), `libdownstream_api.so.N` from 1.0.
+/// scripts/install.sh installs the library under that name with the usual symlinks.
+fn set_soname() {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if !matches!(os.as_str(), "linux" | "android" | "freebsd" | "netbsd" | "openbsd") {
+        return;
+    }
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("set by cargo");
+    let minor = std::env::var("CARGO_PKG_VERSION_MINOR").expect("set by cargo");
+    let abi = if major == "0" {
+        format!("0.{minor}")
+    } else {
+        major
+    };
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdownstream_api.so.{abi}");
 }
 
 /// Reads the table, failing the build on a malformed line, a code out of order or a repeated name.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (as root): the servers the tests
-# start (nginx, openssl s_server), valgrind, a C compiler, curl for the benchmark, Mono for the C#
+# start (nginx, openssl s_server), valgrind, a C compiler, cmake and pkg-config for the install test,
+# curl for the benchmark, Mono for the C#
 # wrapper, and pytest for the Python wrapper. Already-present tools are left alone.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)
 command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
 dpkg -s ca-certificates >/dev/null 2>&1 || need_apt+=(ca-certificates)

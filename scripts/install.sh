@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Builds the library in release and installs it like a system library under a prefix:
+#   lib/libdownstream_api.so.X.Y.Z (+ the soname and development symlinks), lib/libdownstream_api.a,
+#   include/downstream_api.h, lib/pkgconfig/downstream_api.pc, and the CMake package
+#   lib/cmake/downstream_api/ (downstream_apiConfig.cmake, downstream_apiConfigVersion.cmake)
+#   defining the imported target downstream_api::downstream_api.
+#
+#   bash scripts/install.sh --prefix /usr/local      (DESTDIR is honoured, as by make install)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+prefix=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
+    --prefix=*) prefix=${1#--prefix=}; shift ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown argument '$1' (use --prefix DIR)" >&2; exit 2 ;;
+  esac
+done
+[ -n "$prefix" ] || { echo "install.sh: --prefix DIR is required" >&2; exit 2; }
+case "$prefix" in /*) ;; *) prefix="$PWD/$prefix" ;; esac
+
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+major=${version%%.*}
+rest=${version#*.}
+minor=${rest%%.*}
+# cargo-c's convention: 0.x versions break the ABI with each minor version.
+if [ "$major" = 0 ]; then abi="0.$minor"; else abi="$major"; fi
+
+case "$(uname -s)" in
+  Linux|*BSD) shared=libdownstream_api.so; real="$shared.$version"; soname="$shared.$abi" ;;
+  Darwin) shared=libdownstream_api.dylib; real=$shared; soname=$shared ;;
+  *) echo "install.sh: only ELF and Mach-O platforms are supported here" >&2; exit 2 ;;
+esac
+
+cargo build --release --quiet --lib
+root="${DESTDIR:-}$prefix"
+lib="$root/lib"
+mkdir -p "$lib/pkgconfig" "$lib/cmake/downstream_api" "$root/include"
+install -m 0755 "target/release/$shared" "$lib/$real"
+if [ "$real" != "$shared" ]; then
+  ln -sf "$real" "$lib/$soname"
+  ln -sf "$soname" "$lib/$shared"
+fi
+install -m 0644 target/release/libdownstream_api.a "$lib/libdownstream_api.a"
+install -m 0644 include/downstream_api.h "$root/include/downstream_api.h"
+
+# What a static link needs besides the archive: the system libraries of the Rust standard library
+# (`rustc --print native-static-libs` on Linux).
+static_libs="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
+
+cat >"$lib/pkgconfig/downstream_api.pc" <<PC
+prefix=$prefix
+libdir=\${prefix}/lib
+includedir=\${prefix}/include
+
+Name: downstream_api
+Description: Call downstream HTTPS APIs with mTLS or app tokens, configured like Microsoft.Identity.Web
+Version: $version
+Cflags: -I\${includedir}
+Libs: -L\${libdir} -ldownstream_api
+Libs.private: $static_libs
+PC
+
+cat >"$lib/cmake/downstream_api/downstream_apiConfig.cmake" <<CMAKE
+# CMake package of downstream_api: find_package(downstream_api) defines downstream_api::downstream_api.
+get_filename_component(_dsapi_prefix "\${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLUTE)
+if(NOT TARGET downstream_api::downstream_api)
+  add_library(downstream_api::downstream_api SHARED IMPORTED)
+  set_target_properties(downstream_api::downstream_api PROPERTIES
+    IMPORTED_LOCATION "\${_dsapi_prefix}/lib/$real"
+    IMPORTED_SONAME "$soname"
+    INTERFACE_INCLUDE_DIRECTORIES "\${_dsapi_prefix}/include")
+endif()
+if(NOT TARGET downstream_api::downstream_api_static)
+  add_library(downstream_api::downstream_api_static STATIC IMPORTED)
+  set_target_properties(downstream_api::downstream_api_static PROPERTIES
+    IMPORTED_LOCATION "\${_dsapi_prefix}/lib/libdownstream_api.a"
+    INTERFACE_INCLUDE_DIRECTORIES "\${_dsapi_prefix}/include"
+    INTERFACE_LINK_LIBRARIES "${static_libs// /;}")
+endif()
+unset(_dsapi_prefix)
+CMAKE
+
+cat >"$lib/cmake/downstream_api/downstream_apiConfigVersion.cmake" <<CMAKE
+# Compatible with a request for the same major version, and for 0.x the same minor version.
+set(PACKAGE_VERSION "$version")
+if(PACKAGE_FIND_VERSION VERSION_GREATER PACKAGE_VERSION)
+  set(PACKAGE_VERSION_COMPATIBLE FALSE)
+elseif("$major" STREQUAL "0" AND NOT PACKAGE_FIND_VERSION_MINOR STREQUAL "$minor")
+  set(PACKAGE_VERSION_COMPATIBLE FALSE)
+elseif(NOT PACKAGE_FIND_VERSION_MAJOR STREQUAL "$major")
+  set(PACKAGE_VERSION_COMPATIBLE FALSE)
+else()
+  set(PACKAGE_VERSION_COMPATIBLE TRUE)
+  if(PACKAGE_FIND_VERSION STREQUAL PACKAGE_VERSION)
+    set(PACKAGE_VERSION_EXACT TRUE)
+  endif()
+endif()
+CMAKE
+
+echo "installed downstream_api $version under $root"

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs the library into a temporary prefix with scripts/install.sh, then builds the C example
+# against it three ways — pkg-config, CMake's find_package (shared), CMake (static) — and runs each
+# against the loopback servers (an mTLS API on 127.0.0.1). Checks the installed files and the
+# soname. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+work=$(mktemp -d /tmp/dsapi-install.XXXXXX)
+servers_pid=""
+cleanup() {
+  [ -n "$servers_pid" ] && kill "$servers_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+prefix="$work/prefix"
+bash scripts/install.sh --prefix "$prefix"
+
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+for file in "lib/libdownstream_api.so.$version" lib/libdownstream_api.so.0.1 lib/libdownstream_api.so \
+  lib/libdownstream_api.a include/downstream_api.h lib/pkgconfig/downstream_api.pc \
+  lib/cmake/downstream_api/downstream_apiConfig.cmake lib/cmake/downstream_api/downstream_apiConfigVersion.cmake; do
+  [ -e "$prefix/$file" ] || { echo "install-test: $file was not installed" >&2; exit 1; }
+done
+soname=$(readelf -d "$prefix/lib/libdownstream_api.so.$version" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+[ "$soname" = libdownstream_api.so.0.1 ] || { echo "install-test: soname is '$soname'" >&2; exit 1; }
+
+echo "== build with pkg-config"
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+[ "$(pkg-config --modversion downstream_api)" = "$version" ]
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror examples/c/call.c $(pkg-config --cflags --libs downstream_api) \
+  -Wl,-rpath,"$prefix/lib" -o "$work/call-pkg-config"
+
+echo "== build with CMake (shared and static)"
+cmake -S examples/c -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_BUILD_RPATH="$prefix/lib" >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; exit 1; }
+cmake --build "$work/build" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+
+echo "== run them against the loopback servers"
+cargo build --quiet --example loopback_servers
+coproc SERVERS { exec "$repo/target/debug/examples/loopback_servers" "$work/servers"; }
+servers_pid=$SERVERS_PID
+read -r ready config <&"${SERVERS[0]}"
+[ "$ready" = READY ] || { echo "install-test: loopback servers did not start" >&2; exit 1; }
+for program in "$work/call-pkg-config" "$work/build/call" "$work/build/call_static"; do
+  output=$("$program" "$config" Mtls)
+  echo "$(basename "$program"): $output"
+  [ "$output" = "HTTP 200: hello wrapper-client" ] || { echo "install-test: unexpected answer" >&2; exit 1; }
+  # The shared builds load the installed library by its soname.
+  if [ "$(basename "$program")" != call_static ]; then
+    ldd "$program" | grep -q "libdownstream_api.so.0.1 => $prefix/lib/" ||
+      { ldd "$program"; echo "install-test: not linked to the installed library" >&2; exit 1; }
+  fi
+done
+# A failure is reported with its status and exit code 1.
+if "$work/build/call" "$config" NoSuchApi 2>"$work/err"; then
+  echo "install-test: an unknown API succeeded" >&2; exit 1
+fi
+grep -q "DSAPI_UNKNOWN_API" "$work/err"
+echo "install-test: 3 builds installed, linked and run"
