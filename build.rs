@@ -99,7 +99,10 @@ fn main() {
 /// scripts/install.sh installs the library under that name with the usual symlinks.
 fn set_soname() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    if !matches!(os.as_str(), "linux" | "android" | "freebsd" | "netbsd" | "openbsd") {
+    if !matches!(
+        os.as_str(),
+        "linux" | "android" | "freebsd" | "netbsd" | "openbsd"
+    ) {
         return;
     }
     let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("set by cargo");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the library in release and installs it like a system library under a prefix:
 #   lib/libdownstream_api.so.X.Y.Z (+ the soname and development symlinks), lib/libdownstream_api.a,
-#   include/downstream_api.h, lib/pkgconfig/downstream_api.pc, and the CMake package
+#   include/downstream_api.h and the C++17 layer downstream_api.hpp, lib/pkgconfig/downstream_api.pc,
+#   and the CMake package
 #   lib/cmake/downstream_api/ (downstream_apiConfig.cmake, downstream_apiConfigVersion.cmake)
 #   defining the imported target downstream_api::downstream_api.
 #
@@ -44,7 +45,7 @@ if [ "$real" != "$shared" ]; then
   ln -sf "$soname" "$lib/$shared"
 fi
 install -m 0644 target/release/libdownstream_api.a "$lib/libdownstream_api.a"
-install -m 0644 include/downstream_api.h "$root/include/downstream_api.h"
+install -m 0644 include/downstream_api.h include/downstream_api.hpp "$root/include/"
 
 # What a static link needs besides the archive: the system libraries of the Rust standard library
 # (`rustc --print native-static-libs` on Linux).

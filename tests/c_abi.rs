@@ -141,10 +141,34 @@ fn library_dir() -> PathBuf {
     dir
 }
 
+/// The ELF library carries a soname (`libdownstream_api.so.0.1`, see build.rs), which is what a
+/// program linked against it asks the loader for: cargo writes only `libdownstream_api.so`, so
+/// the soname link an install would make is made beside it.
+fn link_soname(lib_dir: &Path) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let soname = format!(
+        "libdownstream_api.so.{}",
+        match env!("CARGO_PKG_VERSION_MAJOR") {
+            "0" => format!("0.{}", env!("CARGO_PKG_VERSION_MINOR")),
+            major => major.to_string(),
+        }
+    );
+    let link = lib_dir.join(&soname);
+    if std::fs::read_link(&link).is_err() {
+        let _ = std::fs::remove_file(&link);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(library_file(), &link)
+            .unwrap_or_else(|e| panic!("link {}: {e}", link.display()));
+    }
+}
+
 /// Compiles tests/c/ffi_test.c into `out`, with or without the sanitizers.
 fn compile(out: &Path, sanitizers: bool) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_dir = library_dir();
+    link_soname(&lib_dir);
     let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_string()));
     cc.current_dir(root)
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g"]);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the library into a temporary prefix with scripts/install.sh, then builds the C example
-# against it three ways — pkg-config, CMake's find_package (shared), CMake (static) — and runs each
-# against the loopback servers (an mTLS API on 127.0.0.1). Checks the installed files and the
-# soname. Exits non-zero on any failure.
+# Installs the library into a temporary prefix with scripts/install.sh, then builds the examples
+# against it: C with pkg-config and with CMake's find_package (shared and static), C++ with
+# pkg-config under ASan/UBSan and with CMake; runs each against the loopback servers (an mTLS API on
+# 127.0.0.1). Checks the installed files and the soname. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -19,7 +19,7 @@ bash scripts/install.sh --prefix "$prefix"
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 for file in "lib/libdownstream_api.so.$version" lib/libdownstream_api.so.0.1 lib/libdownstream_api.so \
-  lib/libdownstream_api.a include/downstream_api.h lib/pkgconfig/downstream_api.pc \
+  lib/libdownstream_api.a include/downstream_api.h include/downstream_api.hpp lib/pkgconfig/downstream_api.pc \
   lib/cmake/downstream_api/downstream_apiConfig.cmake lib/cmake/downstream_api/downstream_apiConfigVersion.cmake; do
   [ -e "$prefix/$file" ] || { echo "install-test: $file was not installed" >&2; exit 1; }
 done
@@ -33,10 +33,18 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 cc -std=c11 -Wall -Wextra -Werror examples/c/call.c $(pkg-config --cflags --libs downstream_api) \
   -Wl,-rpath,"$prefix/lib" -o "$work/call-pkg-config"
 
+# The C++ layer, under AddressSanitizer and UndefinedBehaviorSanitizer.
+c++ -std=c++17 -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+  examples/cpp/call.cpp $(pkg-config --cflags --libs downstream_api) -Wl,-rpath,"$prefix/lib" \
+  -o "$work/call-cpp-sanitized"
+
 echo "== build with CMake (shared and static)"
 cmake -S examples/c -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_BUILD_RPATH="$prefix/lib" >"$work/cmake.log" 2>&1 || { cat "$work/cmake.log"; exit 1; }
 cmake --build "$work/build" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+cmake -S examples/cpp -B "$work/build-cpp" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_BUILD_RPATH="$prefix/lib" >"$work/cmake-cpp.log" 2>&1 || { cat "$work/cmake-cpp.log"; exit 1; }
+cmake --build "$work/build-cpp" >"$work/build-cpp.log" 2>&1 || { cat "$work/build-cpp.log"; exit 1; }
 
 echo "== run them against the loopback servers"
 cargo build --quiet --example loopback_servers
@@ -59,4 +67,12 @@ if "$work/build/call" "$config" NoSuchApi 2>"$work/err"; then
   echo "install-test: an unknown API succeeded" >&2; exit 1
 fi
 grep -q "DSAPI_UNKNOWN_API" "$work/err"
-echo "install-test: 3 builds installed, linked and run"
+for program in "$work/call-cpp-sanitized" "$work/build-cpp/call_cpp"; do
+  output=$(ASAN_OPTIONS=detect_leaks=1 "$program" "$config" Mtls 2>"$work/cpp.err") ||
+    { cat "$work/cpp.err"; echo "install-test: $(basename "$program") failed" >&2; exit 1; }
+  echo "$(basename "$program"): $output"
+  [ "$output" = "HTTP 200: hello wrapper-client" ] || { echo "install-test: unexpected answer" >&2; exit 1; }
+  grep -q "expected: DSAPI_UNKNOWN_API" "$work/cpp.err"
+  grep -q "event 1: .*wrapper-client" "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
+done
+echo "install-test: 5 builds (C and C++, pkg-config and CMake, shared and static) installed, linked and run"

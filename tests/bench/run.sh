@@ -73,6 +73,9 @@ echo "== cargo build --release"
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LIBDIR=$TARGET_DIR/release
 [ -f "$LIBDIR/libdownstream_api.so" ] || { echo "no $LIBDIR/libdownstream_api.so" >&2; exit 1; }
+# The library's soname (build.rs) is what the loader looks for: make the link an install would.
+soname=$(readelf -d "$LIBDIR/libdownstream_api.so" 2>/dev/null | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+[ -n "$soname" ] && ln -sf libdownstream_api.so "$LIBDIR/$soname"
 echo "== gcc tests/bench/mtls_bench.c"
 "$CC" -O2 -std=c11 -Wall -Wextra -Werror -I "$ROOT/include" "$ROOT/tests/bench/mtls_bench.c" \
   -L "$LIBDIR" -Wl,-rpath,"$LIBDIR" -ldownstream_api -o "$WORK/mtls_bench"

@@ -1,0 +1,256 @@
+// downstream-api for C++17: a header-only layer over the C ABI of downstream_api.h, with no
+// logic of its own beyond the wrapping. Handles are owned by move-only classes (RAII), failures
+// throw downstream_api::Error carrying the status and the library's message, strings go in as
+// std::string_view and come out as std::string or std::vector<std::uint8_t>.
+//
+// Thread safety is the C library's: a const Client may be used from many threads at once; a
+// Response is immutable. Written by hand (not generated): keep it in step with downstream_api.h.
+#ifndef DOWNSTREAM_API_HPP
+#define DOWNSTREAM_API_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "downstream_api.h"
+
+namespace downstream_api {
+
+// A failed call: status() is the dsapi_status, what() the status name and the library's message
+// with its whole cause chain (never a secret).
+class Error : public std::runtime_error {
+ public:
+  Error(dsapi_status status, const std::string &message)
+      : std::runtime_error(std::string(dsapi_status_str(status)) + ": " + message), status_(status) {}
+
+  dsapi_status status() const noexcept { return status_; }
+  // The static name, e.g. "DSAPI_TIMEOUT".
+  const char *status_name() const noexcept { return dsapi_status_str(status_); }
+
+ private:
+  dsapi_status status_;
+};
+
+namespace detail {
+
+// The calling thread's last error message.
+inline std::string last_error() {
+  std::size_t needed = 0;
+  dsapi_last_error_message(nullptr, 0, &needed);
+  std::string message(needed, '\0');
+  if (needed == 0 || dsapi_last_error_message(message.data(), message.size(), &needed) != DSAPI_OK) {
+    return std::string();
+  }
+  message.resize(needed - 1);
+  return message;
+}
+
+inline void check(dsapi_status status) {
+  if (status != DSAPI_OK) {
+    throw Error(status, last_error());
+  }
+}
+
+// string_view is not NUL-terminated; the C functions copy what they are given.
+inline std::string terminated(std::string_view text) { return std::string(text); }
+
+struct ClientFree {
+  void operator()(dsapi_client *client) const noexcept { dsapi_client_free(client); }
+};
+struct ResponseFree {
+  void operator()(dsapi_response *response) const noexcept { dsapi_response_free(response); }
+};
+struct StringFree {
+  void operator()(char *text) const noexcept { dsapi_string_free(text); }
+};
+using OwnedString = std::unique_ptr<char, StringFree>;
+
+}  // namespace detail
+
+// An HTTP response of any status. Move-only; owns its dsapi_response.
+class Response {
+ public:
+  explicit Response(dsapi_response *handle) noexcept : handle_(handle) {}
+
+  std::uint16_t status() const noexcept { return dsapi_response_status(handle_.get()); }
+
+  // The body, borrowed from this response.
+  std::string_view text() const noexcept {
+    std::size_t length = 0;
+    const std::uint8_t *body = dsapi_response_body(handle_.get(), &length);
+    return std::string_view(reinterpret_cast<const char *>(body), length);
+  }
+
+  std::vector<std::uint8_t> body() const {
+    std::size_t length = 0;
+    const std::uint8_t *body = dsapi_response_body(handle_.get(), &length);
+    return std::vector<std::uint8_t>(body, body + length);
+  }
+
+  // The first header named `name` (ignoring case), if any.
+  std::optional<std::string> header(std::string_view name) const {
+    const char *value = nullptr;
+    dsapi_status status = dsapi_response_header(handle_.get(), detail::terminated(name).c_str(), &value);
+    if (status == DSAPI_NOT_FOUND) {
+      return std::nullopt;
+    }
+    detail::check(status);
+    return std::string(value);
+  }
+
+  // Every header in received order, names in lower case.
+  std::vector<std::pair<std::string, std::string>> headers() const {
+    std::vector<std::pair<std::string, std::string>> all;
+    std::size_t count = dsapi_response_header_count(handle_.get());
+    for (std::size_t index = 0; index < count; ++index) {
+      const char *name = nullptr;
+      const char *value = nullptr;
+      detail::check(dsapi_response_header_at(handle_.get(), index, &name, &value));
+      all.emplace_back(name, value);
+    }
+    return all;
+  }
+
+ private:
+  std::unique_ptr<dsapi_response, detail::ResponseFree> handle_;
+};
+
+// A credential event, copied out of the callback.
+struct CredentialEvent {
+  dsapi_event_kind kind;
+  std::string thumbprint;
+  std::string subject;
+  std::string source;
+  std::string protocol;
+  std::string api_url;
+  std::optional<std::string> error;
+};
+
+// An app token and its expiry in Unix seconds. The value is a secret: do not log it.
+struct Token {
+  std::string value;
+  std::int64_t expires_on;
+};
+
+// A client of the downstream APIs of one appsettings.json. Move-only; share one per process
+// (its const member functions may be called from many threads at once).
+class Client {
+ public:
+  using Observer = std::function<void(const CredentialEvent &)>;
+
+  static Client from_json(std::string_view json) {
+    dsapi_client *handle = nullptr;
+    detail::check(dsapi_client_new(detail::terminated(json).c_str(), &handle));
+    return Client(handle);
+  }
+
+  static Client from_file(std::string_view path) {
+    dsapi_client *handle = nullptr;
+    detail::check(dsapi_client_new_from_file(detail::terminated(path).c_str(), &handle));
+    return Client(handle);
+  }
+
+  // Calls the API named `api`; `overrides_json` (empty: none) replaces DownstreamApis keys for this
+  // call. Any HTTP status is a response; no response at all throws Error.
+  Response call(std::string_view api, std::string_view overrides_json = {},
+                std::string_view body = {}) const {
+    std::string overrides(overrides_json);
+    dsapi_response *response = nullptr;
+    detail::check(dsapi_client_call(handle_.get(), detail::terminated(api).c_str(),
+                                    overrides.empty() ? nullptr : overrides.c_str(),
+                                    reinterpret_cast<const std::uint8_t *>(body.data()), body.size(),
+                                    &response));
+    return Response(response);
+  }
+
+  // The Authorization header value a call to `api` would carry (a Bearer API). A secret.
+  std::string authorization_header(std::string_view api, std::string_view overrides_json = {}) const {
+    std::string overrides(overrides_json);
+    char *header = nullptr;
+    detail::check(dsapi_client_authorization_header(handle_.get(), detail::terminated(api).c_str(),
+                                                    overrides.empty() ? nullptr : overrides.c_str(),
+                                                    &header));
+    return std::string(detail::OwnedString(header).get());
+  }
+
+  // An app token for space-separated `scopes`; `options_json` is an AcquireTokenOptions object.
+  Token acquire_token(std::string_view scopes, std::string_view options_json = {}) const {
+    std::string options(options_json);
+    char *token = nullptr;
+    std::int64_t expires_on = 0;
+    detail::check(dsapi_client_acquire_token(handle_.get(), detail::terminated(scopes).c_str(),
+                                             options.empty() ? nullptr : options.c_str(), &token,
+                                             &expires_on));
+    return Token{std::string(detail::OwnedString(token).get()), expires_on};
+  }
+
+  // Registers an observer for the client's lifetime. It is called on the calling threads, maybe
+  // several at once; an exception it throws is swallowed (it cannot cross the C library).
+  void add_observer(Observer observer) {
+    auto owned = std::make_unique<Observer>(std::move(observer));
+    detail::check(dsapi_client_add_observer(handle_.get(), &Client::deliver, owned.get()));
+    observers_.push_back(std::move(owned));
+  }
+
+  // The C handle, for functions this header does not wrap. Borrowed.
+  const dsapi_client *get() const noexcept { return handle_.get(); }
+
+ private:
+  explicit Client(dsapi_client *handle) noexcept : handle_(handle) {}
+
+  static void deliver(void *user_data, const dsapi_credential_event *event) noexcept {
+    try {
+      CredentialEvent copy{event->kind,    event->thumbprint, event->subject, event->source,
+                           event->protocol, event->api_url,   std::nullopt};
+      if (event->error != nullptr) {
+        copy.error = std::string(event->error);
+      }
+      (*static_cast<Observer *>(user_data))(copy);
+    } catch (...) {
+    }
+  }
+
+  // Declared first so that they are destroyed last, after the client that calls them.
+  std::vector<std::unique_ptr<Observer>> observers_;
+  std::unique_ptr<dsapi_client, detail::ClientFree> handle_;
+};
+
+// Installs the process-wide log callback (messages up to `max_level`), replacing any previous one;
+// an empty function removes it. A replaced callback may still be finishing on another thread, so
+// every callback installed is kept until the process exits. Exceptions it throws are swallowed.
+inline void set_log_callback(std::function<void(dsapi_log_level, std::string_view)> callback,
+                             dsapi_log_level max_level = DSAPI_LOG_INFO) {
+  using Callback = std::function<void(dsapi_log_level, std::string_view)>;
+  static std::mutex installed_lock;
+  static std::vector<std::unique_ptr<Callback>> installed;
+  struct Bridge {
+    static void deliver(void *user_data, dsapi_log_level level, const char *message) noexcept {
+      try {
+        (*static_cast<Callback *>(user_data))(level, std::string_view(message));
+      } catch (...) {
+      }
+    }
+  };
+  if (!callback) {
+    detail::check(dsapi_set_log_callback(nullptr, nullptr, max_level));
+    return;
+  }
+  std::lock_guard<std::mutex> guard(installed_lock);
+  installed.push_back(std::make_unique<Callback>(std::move(callback)));
+  detail::check(dsapi_set_log_callback(&Bridge::deliver, installed.back().get(), max_level));
+}
+
+// The library's version, e.g. "0.1.0".
+inline std::string version() { return std::string(dsapi_version()); }
+
+}  // namespace downstream_api
+
+#endif  // DOWNSTREAM_API_HPP
