@@ -34,7 +34,7 @@ echo "== cargo test"
 cargo test --no-fail-fast
 echo "== Python and C# wrappers"
 bash bindings/run-tests.sh
-echo "== install like a system library (soname, pkg-config, CMake), C example built and run"
+echo "== install like a system library (soname, pkg-config, CMake); C and C++ examples built and run"
 bash tests/install-test.sh
 echo "== demo (README)"
 cargo run --quiet --example demo
