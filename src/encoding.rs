@@ -18,9 +18,7 @@ pub fn encode_unsafe_url_characters(url: &str) -> String {
 /// A URL fit for messages, logs and observer events: query strings (SAS signatures, function keys)
 /// and user:password are replaced by `…`.
 pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path_and_more) = rest.split_at(authority_end);
+    let (scheme, authority, path_and_more) = split_url(url);
     let host = match authority.rsplit_once('@') {
         Some((_, host)) => format!("…@{host}"),
         None => authority.to_string(),
@@ -35,6 +33,14 @@ pub fn redact_url(url: &str) -> String {
         format!("{scheme}://")
     };
     format!("{scheme}{host}{path}{query}")
+}
+
+/// Splits a URL into its scheme (empty without `://`), its authority (`user@host:port`: what
+/// stands before the first `/`, `?` or `#`) and the rest (path, query, fragment).
+pub fn split_url(url: &str) -> (&str, &str, &str) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, rest) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    (scheme, authority, rest)
 }
 
 /// How much of a caller's value a message echoes.

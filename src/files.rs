@@ -46,17 +46,9 @@ pub fn read_regular_file(path: &Path, kind: FileKind) -> Result<Vec<u8>, String>
     let metadata = file
         .metadata()
         .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if !metadata.is_file() {
-        return Err(format!(
-            "{shown} is {}, not a regular file",
-            describe_type(&metadata)
-        ));
-    }
+    check_metadata(&metadata, &shown, kind)?;
     let limit = kind.limit();
     let too_large = || format!("{shown} is larger than {} KiB", limit / 1024);
-    if metadata.len() > limit {
-        return Err(too_large());
-    }
     let mut data = Vec::with_capacity(metadata.len() as usize);
     // The file may grow between the size check and the read: read one byte past the limit at most.
     file.take(limit + 1)
@@ -73,10 +65,15 @@ pub fn read_regular_file(path: &Path, kind: FileKind) -> Result<Vec<u8>, String>
 pub fn check_regular_file(path: &Path, kind: FileKind) -> Result<(), String> {
     let shown = quote(&path.to_string_lossy());
     let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    check_metadata(&metadata, &shown, kind)
+}
+
+/// A regular file no larger than `kind`'s limit; `shown` is the path as messages quote it.
+fn check_metadata(metadata: &std::fs::Metadata, shown: &str, kind: FileKind) -> Result<(), String> {
     if !metadata.is_file() {
         return Err(format!(
             "{shown} is {}, not a regular file",
-            describe_type(&metadata)
+            describe_type(metadata)
         ));
     }
     if metadata.len() > kind.limit() {

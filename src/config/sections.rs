@@ -11,7 +11,7 @@ use super::options::{
     AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
     ProtocolScheme, SourceType,
 };
-use crate::encoding::quote;
+use crate::encoding::{quote, split_url};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Timeouts above a day are configuration mistakes (and far larger ones overflow clocks).
@@ -357,7 +357,7 @@ pub(super) fn checked_url(field: &str, url: &str) -> Result<String> {
         quote(url)
     };
     let not_http = || error(format!("{shown} is not an absolute http(s) URL"));
-    let (scheme, rest) = url.split_once("://").ok_or_else(not_http)?;
+    let (scheme, authority, rest) = split_url(url);
     let scheme = scheme.to_ascii_lowercase();
     if scheme != "https" && scheme != "http" {
         return Err(not_http());
@@ -368,7 +368,6 @@ pub(super) fn checked_url(field: &str, url: &str) -> Result<String> {
             "{shown} has a fragment (#), which an API URL cannot use"
         )));
     }
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
     if authority.contains('@') {
         return Err(error(
             "must not contain user information (user:password@); credentials belong in \
@@ -385,7 +384,7 @@ pub(super) fn checked_url(field: &str, url: &str) -> Result<String> {
     {
         return Err(error(format!("{shown} has an invalid port")));
     }
-    Ok(format!("{scheme}://{rest}"))
+    Ok(format!("{scheme}://{authority}{rest}"))
 }
 
 /// Splits `host:port`, `[v6]:port`, `host` and `[v6]`; a malformed bracket leaves no host.

@@ -60,9 +60,13 @@ pub struct dsapi_credential_event {
 pub type dsapi_observer_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event: *const dsapi_credential_event)>;
 
-fn new_client(json: &str, client_out: *mut *mut dsapi_client) -> crate::Result<()> {
+/// Writes the client `make` builds to `client_out`, which is checked first.
+fn new_client(
+    client_out: *mut *mut dsapi_client,
+    make: impl FnOnce() -> crate::Result<DownstreamApi>,
+) -> crate::Result<()> {
     let out = out_arg(client_out, "client_out")?;
-    let api = DownstreamApi::from_json(json)?;
+    let api = make()?;
     *out = Box::into_raw(Box::new(dsapi_client { api }));
     Ok(())
 }
@@ -80,7 +84,10 @@ pub extern "C" fn dsapi_client_new(
     config_json: *const c_char,
     client_out: *mut *mut dsapi_client,
 ) -> dsapi_status {
-    status_call(|| new_client(str_arg(config_json, "config_json")?, client_out))
+    status_call(|| {
+        let json = str_arg(config_json, "config_json")?;
+        new_client(client_out, || DownstreamApi::from_json(json))
+    })
 }
 
 /// Like `dsapi_client_new`, reading the JSON from the file at `path` (UTF-8).
@@ -97,10 +104,7 @@ pub extern "C" fn dsapi_client_new_from_file(
 ) -> dsapi_status {
     status_call(|| {
         let path = str_arg(path, "path")?;
-        let out = out_arg(client_out, "client_out")?;
-        let api = DownstreamApi::from_file(Path::new(path))?;
-        *out = Box::into_raw(Box::new(dsapi_client { api }));
-        Ok(())
+        new_client(client_out, || DownstreamApi::from_file(Path::new(path)))
     })
 }
 

@@ -7,6 +7,7 @@ use parking_lot::Mutex;
 
 use super::assertion::Dialect;
 use crate::config::IdentityOptions;
+use crate::encoding::{quote, split_url};
 use crate::error::{Error, ErrorKind, Result};
 
 const MICROSOFT_LOGIN_HOSTS: &[&str] = &[
@@ -63,25 +64,25 @@ impl Authority {
             ));
         };
         let authority = authority.trim_end_matches('/').to_string();
-        let (scheme_host, path) = split_url(&authority).ok_or_else(|| {
-            Error::new(
+        let (scheme, host_port, path) = split_url(&authority);
+        if !matches!(scheme, "https" | "http") || host_port.is_empty() {
+            return Err(Error::new(
                 ErrorKind::Config,
-                format!("AzureAd.Authority: '{authority}' is not an absolute http(s) URL"),
-            )
-        })?;
-        let host = scheme_host
-            .split("://")
-            .nth(1)
-            .unwrap_or_default()
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if MICROSOFT_LOGIN_HOSTS.contains(&host.as_str()) {
+                format!(
+                    "AzureAd.Authority: {} is not an absolute http(s) URL",
+                    quote(&authority)
+                ),
+            ));
+        }
+        let host = host_port.split(':').next().unwrap_or_default();
+        if MICROSOFT_LOGIN_HOSTS
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(host))
+        {
             let tenant = path.split('/').find(|s| !s.is_empty()).unwrap_or("common");
             return Ok(Authority {
                 kind: Kind::Entra {
-                    instance: format!("{scheme_host}/"),
+                    instance: format!("{scheme}://{host_port}/"),
                     tenant: tenant.to_string(),
                 },
             });
@@ -143,19 +144,6 @@ impl Authority {
             }
         }
     }
-}
-
-/// Splits "https://host:port/path" into ("https://host:port", "/path").
-fn split_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
-    let host_end = rest.find('/').unwrap_or(rest.len());
-    if host_end == 0 {
-        return None;
-    }
-    let split = url.len() - rest.len() + host_end;
-    Some((&url[..split], &url[split..]))
 }
 
 #[cfg(test)]

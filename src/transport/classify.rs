@@ -77,7 +77,8 @@ pub(super) fn classify(error: ureq::Error, client_certificate: bool) -> Error {
     };
     let message = match &error {
         ureq::Error::LargeResponseHeader(..) => format!(
-            "the response's headers exceed the 64 KiB this client reads ({})",
+            "the response's headers exceed the {} KiB this client reads ({})",
+            super::MAX_RESPONSE_HEAD / 1024,
             cause_chain(&error)
         ),
         _ => cause_chain(&error),

@@ -21,6 +21,7 @@ use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use crate::clock::Deadline;
 use crate::config::HttpOptions;
 use crate::credentials::Certificate;
+use crate::encoding::split_url;
 use crate::error::{Error, ErrorKind, Result};
 pub use message::{Request, Response};
 use resolver::CachingResolver;
@@ -30,7 +31,7 @@ use reuse::{Attempt, ObservedConnector};
 /// size. Servers refuse far less per line (nginx: 8 KiB).
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
 /// The largest response head read.
-const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+pub(super) const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// What ureq adds to the head besides our headers: `Host`, `User-Agent`, `Content-Length`, framing.
 const HEAD_OVERHEAD: usize = 256;
 
@@ -60,8 +61,7 @@ fn check_request_head(request: &Request) -> Result<()> {
 /// `Authorization: Basic` header, which no call of ours means to send. The configuration reader
 /// refuses such URLs already; this also covers URLs from elsewhere (discovery documents).
 fn check_no_user_information(url: &str) -> Result<()> {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (_, authority, _) = split_url(url);
     if authority.contains('@') {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
@@ -230,7 +230,7 @@ impl Transport {
                 crate::log::info(|| {
                     format!(
                         "a kept-alive connection was closed before an answer ({error}); resending \
-                         once on a new connection"
+                         once"
                     )
                 });
                 self.exchange(client, request, deadline)
