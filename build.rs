@@ -17,6 +17,8 @@ const FFI_SOURCES: &[&str] = &[
     "src/ffi/client.rs",
     "src/ffi/response.rs",
     "src/ffi/token.rs",
+    "src/ffi/credentials.rs",
+    "src/ffi/strings.rs",
 ];
 const STATUS_TABLE: &str = "src/ffi/statuses.txt";
 const PYTHON_STATUS: &str = "bindings/python/downstream_api/_status.py";
@@ -55,6 +57,23 @@ impl Status {
     }
 }
 
+/// Files of src/ffi/ without exports: the module root and the panic boundary.
+const FFI_INTERNALS: &[&str] = &["src/ffi/mod.rs", "src/ffi/boundary.rs"];
+
+/// A file of src/ffi/ missing from FFI_SOURCES would leave its functions out of the header.
+fn check_every_export_file_listed(root: &Path) {
+    let entries = std::fs::read_dir(root.join("src/ffi")).expect("read src/ffi");
+    for entry in entries {
+        let name = entry.expect("read src/ffi").file_name();
+        let path = format!("src/ffi/{}", name.to_string_lossy());
+        let listed = FFI_SOURCES.contains(&path.as_str()) || FFI_INTERNALS.contains(&path.as_str());
+        assert!(
+            listed || !path.ends_with(".rs"),
+            "{path} is not in build.rs's FFI_SOURCES: its functions would be missing from the header"
+        );
+    }
+}
+
 fn main() {
     set_soname();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -63,6 +82,8 @@ fn main() {
         println!("cargo:rerun-if-changed={source}");
     }
     println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-changed=src/ffi");
+    check_every_export_file_listed(&root);
 
     let table = std::fs::read_to_string(root.join(STATUS_TABLE)).expect("read the status table");
     let statuses = parse_status_table(&table);

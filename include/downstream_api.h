@@ -309,8 +309,22 @@ dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
                                         char **token_out,
                                         int64_t *expires_on_out);
 
+// Describes every `AzureAd.ClientCredentials` entry as a JSON array, one object per entry in
+// configuration order: `index`, `sourceType`, `location` (file or store folder, or null),
+// `skipped`, `loaded`, `kind` (`"certificate"`, `"clientSecret"`, `"signedAssertionFile"` or
+// null), `selectedFor` (`["MTLS", "token"]`, the purposes it is in use for), and for a
+// certificate `thumbprint` (SHA-1), `thumbprintSha256`, `subject`, `issuer`, `notBefore`,
+// `notAfter` (RFC 3339) and `daysLeft`; for an entry that failed to load, `error` (the reason,
+// naming the field or file). Entries not loaded yet are loaded now, as a call would load them.
+// No secret, key or password is ever part of it.
+//
+// On success `*json_out` receives a NUL-terminated string the caller owns and frees with
+// `dsapi_string_free`. An entry that fails to load is described, not an error. Errors:
+// `DSAPI_INVALID_ARGUMENT` (NULL `client` or `json_out`). Thread-safe.
+dsapi_status dsapi_client_describe_credentials(const struct dsapi_client *client, char **json_out);
+
 // Frees a string returned by this library (`dsapi_client_authorization_header`,
-// `dsapi_client_acquire_token`). `NULL` is a no-op. Takes ownership: the pointer is invalid
+// `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`). `NULL` is a no-op. Takes ownership: the pointer is invalid
 // afterwards. Thread-safe for different strings; free each string once.
 void dsapi_string_free(char *string);
 

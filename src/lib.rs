@@ -22,7 +22,8 @@
 //!
 //! Modules are private; what Rust callers use is re-exported here: [`DownstreamApi`], its
 //! [`Response`] and [`AccessToken`], the [`Error`] type, credential events ([`CredentialEvent`]),
-//! the log sink ([`log`]) and the C functions themselves ([`ffi`]).
+//! what each credential loaded into ([`CredentialReport`]) and whether each API can be called
+//! ([`ApiReadiness`]), the log sink ([`log`]) and the C functions themselves ([`ffi`]).
 
 mod clock;
 mod config;
@@ -36,8 +37,10 @@ pub mod log;
 mod token;
 mod transport;
 
-pub use credentials::{CredentialEvent, EventKind, Observer};
-pub use downstream::DownstreamApi;
+pub use credentials::{
+    CertificateFacts, CredentialEvent, CredentialReport, EventKind, LoadState, Observer,
+};
+pub use downstream::{ApiReadiness, DownstreamApi};
 pub use error::{Error, ErrorKind, Result};
 pub use token::AccessToken;
 pub use transport::Response;

@@ -22,6 +22,8 @@ pub struct Certificate {
     pub thumbprint_sha256: String,
     /// The leaf's subject, e.g. "CN=orders-client, O=Contoso".
     pub subject: String,
+    /// The leaf's issuer, e.g. "CN=Contoso Issuing CA 1".
+    pub issuer: String,
     /// Validity in seconds since the Unix epoch.
     pub not_before: i64,
     pub not_after: i64,
@@ -95,6 +97,7 @@ impl Certificate {
             thumbprint: hex_digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf),
             thumbprint_sha256: hex_digest(&ring::digest::SHA256, leaf),
             subject: parsed.subject().to_string(),
+            issuer: parsed.issuer().to_string(),
             not_before: validity.not_before.timestamp(),
             not_after: validity.not_after.timestamp(),
             chain,

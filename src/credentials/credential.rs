@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::certificate::Certificate;
+use crate::clock::format_time;
 
 /// A loaded credential.
 #[derive(Clone)]
@@ -86,9 +87,13 @@ impl Selection {
 
     pub(super) fn describe(&self) -> String {
         match &self.credential {
-            Credential::Certificate(c) => {
-                format!("certificate {} from {}", c.thumbprint, self.source)
-            }
+            Credential::Certificate(c) => format!(
+                "certificate {} ({}, expires {}) from {}",
+                c.thumbprint,
+                c.subject,
+                format_time(c.not_after),
+                self.source
+            ),
             other => format!("{} from {}", other.kind_name(), self.source),
         }
     }

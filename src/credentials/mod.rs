@@ -12,11 +12,13 @@ mod formats;
 mod loader;
 mod observer;
 mod provider;
+mod report;
 mod sources;
 
 pub use certificate::Certificate;
 pub use credential::{Credential, Purpose};
 pub use observer::{CredentialEvent, EventKind, Observer, Usage, deferring_events};
 pub use provider::CredentialsProvider;
+pub use report::{CertificateFacts, CredentialReport, LoadState, reports_to_json};
 #[cfg(fuzzing)]
 pub(crate) use {formats::parse_certificate_file, sources::load_base64};

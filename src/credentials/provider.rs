@@ -11,6 +11,7 @@ use rustls::crypto::CryptoProvider;
 use super::credential::{Credential, Purpose, Selection};
 use super::loader::load_credential;
 use super::observer::{EventKind, Observer, PendingEvent, Usage};
+use super::report::CredentialReport;
 use crate::config::CredentialDescription;
 use crate::encoding::redact_url;
 use crate::error::{Error, ErrorKind, Result};
@@ -128,6 +129,29 @@ impl CredentialsProvider {
         }
         self.announce(&result, is_new, usage);
         result
+    }
+
+    /// Every entry in configuration order: loaded now if it was not yet (as a call would load it),
+    /// with what it loaded into or why it failed, and which purposes it is selected for.
+    pub fn report(&self) -> Vec<CredentialReport> {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(index, entry)| {
+                let loaded = (!entry.description.skip).then(|| self.load(entry));
+                let selected_for = [(Purpose::Mtls, "MTLS"), (Purpose::Token, "token")]
+                    .into_iter()
+                    .filter(|(purpose, _)| {
+                        self.selected[purpose.slot()]
+                            .read()
+                            .as_ref()
+                            .is_some_and(|s| s.index == index)
+                    })
+                    .map(|(_, name)| name)
+                    .collect();
+                CredentialReport::new(&entry.description, loaded, selected_for)
+            })
+            .collect()
     }
 
     /// Reports a successful use of `selection`.

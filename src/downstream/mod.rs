@@ -6,6 +6,7 @@
 mod bearer;
 mod challenge;
 mod mtls;
+mod readiness;
 mod request;
 
 use std::borrow::Cow;
@@ -20,6 +21,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
 use crate::token::{AccessToken, TokenProvider};
 use crate::transport::{Response, Transport};
+pub use readiness::ApiReadiness;
 use request::build_url;
 
 #[cfg(fuzzing)]
@@ -93,6 +95,15 @@ impl DownstreamApi {
     ) -> Result<Response> {
         let options = self.options_for(api_name, overrides_json)?;
         let url = build_url(&options);
+        crate::log::debug(|| {
+            format!(
+                "calling API {} with {}: {} {}",
+                quote(api_name),
+                options.protocol_scheme.name(),
+                options.http_method,
+                redact_url(&url)
+            )
+        });
         match options.protocol_scheme {
             ProtocolScheme::Mtls => self.call_mtls(&options, &url, body),
             ProtocolScheme::Bearer => self.call_bearer(&options, &url, body),

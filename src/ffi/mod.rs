@@ -9,13 +9,17 @@
 
 mod boundary;
 mod client;
+mod credentials;
 mod log;
 mod response;
 mod status;
+mod strings;
 mod token;
 
 pub use client::*;
+pub use credentials::*;
 pub use log::*;
 pub use response::*;
 pub use status::*;
+pub use strings::*;
 pub use token::*;

@@ -1,17 +1,12 @@
 //! Tokens for hosts that send requests with their own HTTP stack.
 
-use std::ffi::{CString, c_char};
+use std::ffi::c_char;
 
-use super::boundary::{catch, optional_str_arg, out_arg, ref_arg, status_call, str_arg};
+use super::boundary::{optional_str_arg, out_arg, ref_arg, status_call, str_arg};
 use super::client::dsapi_client;
 use super::status::dsapi_status;
+use super::strings::owned_string;
 use crate::error::{Error, ErrorKind};
-
-fn owned_string(text: String) -> crate::Result<*mut c_char> {
-    CString::new(text)
-        .map(CString::into_raw)
-        .map_err(|_| Error::new(ErrorKind::Protocol, "the value contains a NUL byte"))
-}
 
 /// The value of the `Authorization` header a call to `api_name` would carry (Id.Web's
 /// `IAuthorizationHeaderProvider`), e.g. `"Bearer eyJ..."`, for a Bearer API. The token comes from
@@ -75,18 +70,5 @@ pub extern "C" fn dsapi_client_acquire_token(
             *expires_on = token.expires_on;
         }
         Ok(())
-    })
-}
-
-/// Frees a string returned by this library (`dsapi_client_authorization_header`,
-/// `dsapi_client_acquire_token`). `NULL` is a no-op. Takes ownership: the pointer is invalid
-/// afterwards. Thread-safe for different strings; free each string once.
-#[unsafe(no_mangle)]
-pub extern "C" fn dsapi_string_free(string: *mut c_char) {
-    catch((), || {
-        if !string.is_null() {
-            // SAFETY: `string` came from `CString::into_raw` in this library and is freed once.
-            drop(unsafe { CString::from_raw(string) });
-        }
     })
 }

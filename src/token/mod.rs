@@ -27,6 +27,13 @@ pub struct AccessToken {
     pub expires_on: i64,
 }
 
+impl AccessToken {
+    /// The expiry as an RFC 3339 UTC time, e.g. "2026-12-01T12:00:00Z".
+    pub fn expires_on_utc(&self) -> String {
+        crate::clock::format_time(self.expires_on)
+    }
+}
+
 impl std::fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AccessToken")
@@ -95,8 +102,10 @@ impl TokenProvider {
         };
         // Observer events of the token request are delivered after its flight has ended, so an
         // observer asking this client for the same token gets it instead of waiting on itself.
-        credentials::deferring_events(|| {
+        let fetched = std::cell::Cell::new(false);
+        let token = credentials::deferring_events(|| {
             self.cache.get_or_fetch(&key, lookup, |urgency| {
+                fetched.set(true);
                 let endpoint = authority.token_endpoint(tenant, |url| {
                     client_credentials::discover(transport, url, deadline)
                 })?;
@@ -119,7 +128,17 @@ impl TokenProvider {
                     cache::refresh_on(now, issued.expires_in, issued.refresh_in),
                 ))
             })
-        })
+        })?;
+        if !fetched.get() {
+            crate::log::debug(|| {
+                format!(
+                    "token for '{}' from the cache (expires in {} s)",
+                    scopes.join(" "),
+                    token.expires_on - crate::clock::unix_now()
+                )
+            });
+        }
+        Ok(token)
     }
 }
 

@@ -1206,6 +1206,51 @@ static void test_reentrancy(void) {
     dsapi_client_free(client);
 }
 
+/* dsapi_client_describe_credentials: the JSON of every entry, what is selected, no password. */
+static void test_describe_credentials(void) {
+    char *sentinel = (char *)(uintptr_t)0x5793;
+    char *json = sentinel;
+    dsapi_client *client = new_client_from("good.json");
+    CHECK_STATUS(dsapi_client_describe_credentials(NULL, &json), DSAPI_INVALID_ARGUMENT);
+    CHECK_STATUS(dsapi_client_describe_credentials(client, NULL), DSAPI_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR("json_out");
+    CHECK(json == sentinel, "json_out not written on failure");
+
+    CHECK_STATUS(dsapi_client_describe_credentials(client, &json), DSAPI_OK);
+    if (json != sentinel && json != NULL) {
+        char wanted[200];
+        snprintf(wanted, sizeof wanted, "\"thumbprint\":\"%s\"", g_thumbprint);
+        CHECK(strstr(json, wanted) != NULL, "the entry's SHA-1 thumbprint: %s", json);
+        CHECK(json[0] == '[' && strstr(json, "\"loaded\":true") != NULL, "a JSON array, entry loaded: %s", json);
+        CHECK(strstr(json, "\"selectedFor\":[]") != NULL, "nothing selected before a call: %s", json);
+        dsapi_string_free(json);
+    }
+    dsapi_response *response = NULL;
+    if (CHECK_STATUS(dsapi_client_call(client, "Orders", NULL, NULL, 0, &response), DSAPI_OK)) {
+        dsapi_response_free(response);
+    }
+    json = sentinel;
+    CHECK_STATUS(dsapi_client_describe_credentials(client, &json), DSAPI_OK);
+    if (json != sentinel && json != NULL) {
+        CHECK(strstr(json, "\"selectedFor\":[\"MTLS\"]") != NULL, "selected for MTLS after the call: %s", json);
+        dsapi_string_free(json);
+    }
+    dsapi_client_free(client);
+
+    /* An entry that cannot load is described with its reason, not an error; no password in it. */
+    client = new_client_from("pfx-wrong-password.json");
+    json = sentinel;
+    CHECK_STATUS(dsapi_client_describe_credentials(client, &json), DSAPI_OK);
+    if (json != sentinel && json != NULL) {
+        CHECK(strstr(json, "\"loaded\":false") != NULL && strstr(json, "\"error\":\"") != NULL,
+              "the failed entry and its reason: %s", json);
+        CHECK(strstr(json, "CertificatePassword") != NULL, "the reason names the password field: %s", json);
+        CHECK(strstr(json, g_wrong_password) == NULL, "the password itself is not in the description");
+        dsapi_string_free(json);
+    }
+    dsapi_client_free(client);
+}
+
 /* The token ABI: dsapi_client_authorization_header, dsapi_client_acquire_token, dsapi_string_free. */
 static void test_tokens(struct logged *log) {
     dsapi_client *client = new_client_from("bearer.json");
@@ -1521,6 +1566,8 @@ int main(void) {
     test_error_statuses();
     printf("== tokens\n");
     test_tokens(&debug_log);
+    printf("== credential descriptions\n");
+    test_describe_credentials();
     printf("== %d threads x %d calls on one client\n", threads, calls);
     test_threads(threads, calls, &debug_log);
     printf("== removing the log callback\n");

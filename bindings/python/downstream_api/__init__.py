@@ -421,6 +421,21 @@ class Client:
             self._exit()
         return AccessToken(token=_native.take_string(token), expires_on=expires_on.value)
 
+    def describe_credentials(self) -> List[Dict[str, Any]]:
+        """Every ``AzureAd.ClientCredentials`` entry, in order, as a dict for a health endpoint:
+        ``index``, ``sourceType``, ``location``, ``skipped``, ``loaded``, ``kind``,
+        ``selectedFor`` and, for a certificate, ``thumbprint``, ``thumbprintSha256``,
+        ``subject``, ``issuer``, ``notBefore``, ``notAfter``, ``daysLeft``; ``error`` for an
+        entry that failed to load. Entries not loaded yet are loaded now. Holds no secret."""
+        described = c_void_p()
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_describe_credentials(handle, byref(described))
+        finally:
+            self._exit()
+        entries: List[Dict[str, Any]] = json.loads(_native.take_string(described))
+        return entries
+
     def add_observer(self, observer: Callable[[CredentialEvent], None]) -> None:
         """Registers ``observer(event)`` for credential events until the client is freed.
 

@@ -341,6 +341,7 @@ _declare_status(
     "dsapi_client_acquire_token",
     [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p), POINTER(c_int64)],
 )
+_declare_status("dsapi_client_describe_credentials", [ClientPtr, POINTER(c_void_p)])
 _declare("dsapi_string_free", None, [c_void_p])
 
 

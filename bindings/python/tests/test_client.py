@@ -317,3 +317,23 @@ def test_close_while_other_threads_call(config_path):
     for thread in threads:
         thread.join()
     assert outcomes == ["closed"] * 4
+
+
+def test_describe_credentials_before_and_after_a_call(config_path, config, tmp_path):
+    with downstream_api.Client.from_file(config_path) as client:
+        before = client.describe_credentials()
+        assert [entry["index"] for entry in before] == list(range(len(before)))
+        first = before[0]
+        assert first["loaded"] is True and first["kind"] == "certificate"
+        assert len(first["thumbprint"]) == 40 and len(first["thumbprintSha256"]) == 64
+        assert first["subject"] and first["issuer"] and first["daysLeft"] >= 0
+        assert first["selectedFor"] == []
+        client.call("Mtls")
+        assert client.describe_credentials()[0]["selectedFor"] == ["MTLS"]
+
+    broken = json.loads(json.dumps(config))
+    broken["AzureAd"]["ClientCredentials"][0]["CertificateDiskPath"] = str(tmp_path / "gone.pem")
+    with downstream_api.Client(broken) as client:
+        entry = client.describe_credentials()[0]
+        assert entry["loaded"] is False and entry["kind"] is None
+        assert "gone.pem" in entry["error"]

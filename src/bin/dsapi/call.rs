@@ -1,0 +1,177 @@
+//! `dsapi call`: curl's habits for a configured API. The arguments become the per-call overrides
+//! of `DownstreamApi::call` (the same JSON a C host passes), so a call here is the call the library
+//! makes for any host.
+
+use std::io::{Read, Write};
+
+use clap::Args;
+use downstream_api::DownstreamApi;
+use serde_json::{Map, Value, json};
+
+use crate::exit::Failure;
+
+#[derive(Args)]
+pub struct CallArgs {
+    /// The API's name in DownstreamApis
+    api: String,
+    /// The HTTP method, instead of the API's configured HttpMethod
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    method: Option<String>,
+    /// The RelativePath, instead of the configured one
+    #[arg(long, value_name = "PATH")]
+    path: Option<String>,
+    /// An extra request header (repeatable); Content-Type and Accept replace the configured ones
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// An extra query parameter (repeatable)
+    #[arg(short = 'q', long = "query", value_name = "NAME=VALUE")]
+    query: Vec<String>,
+    /// The request body: text, @FILE for a file's bytes, or - (or @-) for standard input
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "DATA",
+        conflicts_with = "json"
+    )]
+    data: Option<String>,
+    /// A JSON request body (text, @FILE or -); sets Content-Type and Accept to application/json
+    #[arg(long, value_name = "JSON")]
+    json: Option<String>,
+    /// Print the status line and the response headers before the body
+    #[arg(short = 'i', long)]
+    include: bool,
+    /// Exit with 22, printing no body, when the HTTP status is 400 or above
+    #[arg(short = 'f', long)]
+    fail: bool,
+}
+
+/// Checks the arguments and reads the body, then makes the client (`client`) and the call.
+pub fn run(
+    args: &CallArgs,
+    client: impl FnOnce() -> downstream_api::Result<DownstreamApi>,
+    verbose: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    // Parsed here rather than by clap, whose message would repeat the value (it may be a key).
+    let headers = parse_all(&args.headers, parse_header)?;
+    let query = parse_all(&args.query, parse_query)?;
+    let overrides = overrides(args, &headers, &query);
+    let body = match args.data.as_deref().or(args.json.as_deref()) {
+        Some(data) => read_body(data)?,
+        None => Vec::new(),
+    };
+    let response = client()?.call(&args.api, Some(&overrides), &body)?;
+    if verbose {
+        eprintln!(
+            "* HTTP {} from API '{}', {} bytes",
+            response.status,
+            args.api,
+            response.body.len()
+        );
+    }
+    if args.fail && response.status >= 400 {
+        return Err(Failure::HttpStatus(response.status));
+    }
+    let mut text = Vec::new();
+    if args.include {
+        text.extend(format!("HTTP/1.1 {}\r\n", response.status).bytes());
+        for (name, value) in &response.headers {
+            text.extend(format!("{name}: {value}\r\n").bytes());
+        }
+        text.extend(b"\r\n");
+    }
+    text.extend(&response.body);
+    out.write_all(&text)
+        .and_then(|()| out.flush())
+        .map_err(Failure::output)
+}
+
+/// The per-call overrides: only what the arguments change.
+fn overrides(args: &CallArgs, headers: &[(String, String)], query: &[(String, String)]) -> String {
+    let mut options = Map::new();
+    if let Some(method) = &args.method {
+        options.insert("HttpMethod".into(), json!(method));
+    }
+    if let Some(path) = &args.path {
+        options.insert("RelativePath".into(), json!(path));
+    }
+    if args.json.is_some() {
+        options.insert("ContentType".into(), json!("application/json"));
+        options.insert("AcceptHeader".into(), json!("application/json"));
+    }
+    let mut extra_headers = Map::new();
+    for (name, value) in headers {
+        let replaces = match name.to_ascii_lowercase().as_str() {
+            "content-type" => Some("ContentType"),
+            "accept" => Some("AcceptHeader"),
+            _ => None,
+        };
+        match replaces {
+            Some(option) => options.insert(option.into(), json!(value)),
+            None => extra_headers.insert(name.clone(), json!(value)),
+        };
+    }
+    if !extra_headers.is_empty() {
+        options.insert("ExtraHeaderParameters".into(), Value::Object(extra_headers));
+    }
+    if !query.is_empty() {
+        let query: Map<String, Value> = query
+            .iter()
+            .map(|(name, value)| (name.clone(), json!(value)))
+            .collect();
+        options.insert("ExtraQueryParameters".into(), Value::Object(query));
+    }
+    Value::Object(options).to_string()
+}
+
+/// `text`, `@file`, or `-` / `@-` for standard input, as curl reads `-d`.
+fn read_body(data: &str) -> Result<Vec<u8>, Failure> {
+    let from_stdin = || {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+            .map_err(|e| Failure::Usage(format!("cannot read the body from standard input: {e}")))
+    };
+    match data {
+        "-" | "@-" => from_stdin(),
+        _ => match data.strip_prefix('@') {
+            Some(path) => std::fs::read(path)
+                .map_err(|e| Failure::Usage(format!("cannot read the body file '{path}': {e}"))),
+            None => Ok(data.as_bytes().to_vec()),
+        },
+    }
+}
+
+// The messages below do not repeat the argument: a header or query value may be a key.
+
+fn parse_all(
+    texts: &[String],
+    parse: fn(&str) -> Result<(String, String), String>,
+) -> Result<Vec<(String, String)>, Failure> {
+    texts
+        .iter()
+        .map(|text| parse(text).map_err(|message| crate::argument_error("call", &message)))
+        .collect()
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or("a header is 'Name: value', and this one has no ':'")?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("the header has no name before its ':'".to_string());
+    }
+    Ok((name.to_string(), value.trim().to_string()))
+}
+
+fn parse_query(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or("a query parameter is name=value, and this one has no '='")?;
+    if name.is_empty() {
+        return Err("the query parameter has no name before its '='".to_string());
+    }
+    Ok((name.to_string(), value.to_string()))
+}

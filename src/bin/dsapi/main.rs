@@ -1,0 +1,169 @@
+//! `dsapi`: the library from the command line. Call a configured API like curl, print its
+//! authorization header or a token's expiry, list what each credential loaded into, and check a
+//! configuration in a deployment pipeline. Built on the Rust API, so it behaves exactly as the
+//! shared library does; nothing it prints is a secret unless asked for with `token --show` or
+//! `header`.
+
+mod call;
+mod exit;
+mod report;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use downstream_api::DownstreamApi;
+use downstream_api::log::Level;
+use serde_json::json;
+
+use exit::{EXIT_CODES, Failure};
+
+#[derive(Parser)]
+#[command(
+    name = "dsapi",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (downstream-api library)"),
+    about = "Call downstream APIs configured in an appsettings.json (Microsoft.Identity.Web's \
+             DownstreamApis), with mTLS or app tokens",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Common {
+    /// The configuration file
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        value_name = "FILE",
+        default_value = "appsettings.json"
+    )]
+    config: PathBuf,
+    /// Write to stderr what the library does: the credential selected (thumbprint, subject,
+    /// expiry), the protocol, retries, token cache hits. Never a secret
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Call a configured API and print its body (like curl)
+    #[command(after_help = EXIT_CODES)]
+    Call(call::CallArgs),
+    /// Print the Authorization header value a call to a Bearer API would carry
+    #[command(after_help = EXIT_CODES)]
+    Header {
+        /// The API's name in DownstreamApis
+        api: String,
+    },
+    /// Acquire an app token for scopes and print its expiry (the token itself only with --show)
+    #[command(after_help = EXIT_CODES)]
+    Token {
+        /// A scope to request, e.g. api://orders/.default (repeat for several)
+        #[arg(short, long = "scope", value_name = "SCOPE", required = true)]
+        scopes: Vec<String>,
+        /// The tenant to request the token in, instead of the configured one
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Skip the token cache
+        #[arg(long)]
+        force_refresh: bool,
+        /// Also print the access token (a secret: mind where the output goes)
+        #[arg(long)]
+        show: bool,
+    },
+    /// List every ClientCredentials entry: what it loaded into, or why it failed
+    #[command(after_help = EXIT_CODES)]
+    Credentials {
+        /// Print the description as JSON (the format of dsapi_client_describe_credentials)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the configuration and load every credential: exit 0 only when every API has
+    /// what it needs (no request is sent)
+    #[command(after_help = EXIT_CODES)]
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    install_log_sink(cli.common.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+/// Warnings always reach stderr; with -v, everything the library logs.
+fn install_log_sink(verbose: bool) {
+    let level = if verbose { Level::Debug } else { Level::Warn };
+    downstream_api::log::set_sink(
+        Some(Arc::new(|level: Level, message: &str| {
+            let tag = match level {
+                Level::Error => "error",
+                Level::Warn => "warning",
+                Level::Info | Level::Debug => "*",
+            };
+            eprintln!("{tag} {message}");
+        })),
+        level,
+    );
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    // Each command checks its own arguments before the configuration is read.
+    let config = cli.common.config;
+    let client = || DownstreamApi::from_file(&config);
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Call(args) => call::run(&args, client, cli.common.verbose, &mut out),
+        Command::Header { api } => {
+            let header = client()?.authorization_header(&api, None)?;
+            writeln!(out, "{header}").map_err(Failure::output)
+        }
+        Command::Token {
+            scopes,
+            tenant,
+            force_refresh,
+            show,
+        } => {
+            let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+            let mut options = json!({"ForceRefresh": force_refresh});
+            if let Some(tenant) = tenant {
+                options["Tenant"] = json!(tenant);
+            }
+            let token = client()?.acquire_token(&scopes, Some(&options.to_string()))?;
+            let left = token.expires_on - unix_now();
+            let mut text = format!("expires_on: {} (in {left} s)\n", token.expires_on_utc());
+            if show {
+                text += &format!("access_token: {}\n", token.token);
+            }
+            out.write_all(text.as_bytes()).map_err(Failure::output)
+        }
+        Command::Credentials { json } => report::credentials(&client()?, json, &mut out),
+        Command::Check => report::check(&client()?, &mut out),
+    }
+}
+
+/// A malformed value of `subcommand`'s arguments, reported as clap reports its own (with usage).
+pub fn argument_error(subcommand: &str, message: &str) -> Failure {
+    let mut command = Cli::command();
+    command.build();
+    let command = command
+        .find_subcommand_mut(subcommand)
+        .expect("a subcommand of dsapi");
+    Failure::Arguments(command.error(clap::error::ErrorKind::ValueValidation, message))
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

@@ -1,0 +1,150 @@
+//! What an operator or a health endpoint is told about each `ClientCredentials` entry: where it
+//! comes from, whether it loaded, which certificate it is and for how long it stays valid, or why
+//! it failed. Never a secret, a key or a password.
+
+use serde_json::{Value, json};
+
+use super::credential::Credential;
+use crate::clock::{format_time, unix_now};
+use crate::config::{CredentialDescription, SourceType};
+
+/// The state of one `ClientCredentials` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialReport {
+    /// Position in `ClientCredentials`.
+    pub index: usize,
+    /// The entry's `SourceType` as configured ("Path", "ClientSecret", …), or "unknown".
+    pub source_type: String,
+    /// The file or store folder it is read from; `None` for values held in the configuration.
+    pub location: Option<String>,
+    /// `Skip: true` in the configuration: not loaded, never selected.
+    pub skipped: bool,
+    /// What the entry loaded into, or why it did not.
+    pub state: LoadState,
+    /// The purposes this entry is selected for right now ("MTLS", "token").
+    pub selected_for: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadState {
+    /// Not loaded because the entry is skipped.
+    NotLoaded,
+    Certificate(CertificateFacts),
+    ClientSecret,
+    SignedAssertionFile,
+    /// The reason the entry could not be loaded (it names the field or file, never a value).
+    Failed(String),
+}
+
+/// The public facts of a loaded certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
+    /// SHA-1 of the DER, upper-case hex (the Windows thumbprint).
+    pub thumbprint: String,
+    /// SHA-256 of the DER, upper-case hex (x5t#S256).
+    pub thumbprint_sha256: String,
+    pub subject: String,
+    pub issuer: String,
+    /// Validity in Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+impl CertificateFacts {
+    /// Whole days until `not_after` (negative once expired).
+    pub fn days_left(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
+}
+
+impl CredentialReport {
+    pub(super) fn new(
+        description: &CredentialDescription,
+        loaded: Option<Result<Credential, String>>,
+        selected_for: Vec<&'static str>,
+    ) -> CredentialReport {
+        let state = match loaded {
+            None => LoadState::NotLoaded,
+            Some(Err(reason)) => LoadState::Failed(reason),
+            Some(Ok(Credential::ClientSecret(_))) => LoadState::ClientSecret,
+            Some(Ok(Credential::SignedAssertionFile(_))) => LoadState::SignedAssertionFile,
+            Some(Ok(Credential::Certificate(c))) => LoadState::Certificate(CertificateFacts {
+                thumbprint: c.thumbprint.clone(),
+                thumbprint_sha256: c.thumbprint_sha256.clone(),
+                subject: c.subject.clone(),
+                issuer: c.issuer.clone(),
+                not_before: c.not_before,
+                not_after: c.not_after,
+            }),
+        };
+        let location = match description.source_type {
+            Some(SourceType::Path) => description.certificate_disk_path.clone(),
+            Some(
+                SourceType::StoreWithThumbprint
+                | SourceType::StoreWithDistinguishedName
+                | SourceType::StoreWithSubjectName,
+            ) => description.certificate_store_path.clone(),
+            Some(SourceType::SignedAssertionFilePath) => {
+                description.signed_assertion_file_disk_path.clone()
+            }
+            _ => None,
+        };
+        CredentialReport {
+            index: description.index,
+            source_type: description
+                .source_type
+                .as_ref()
+                .map_or("unknown", SourceType::name)
+                .to_string(),
+            location,
+            skipped: description.skip,
+            state,
+            selected_for,
+        }
+    }
+
+    /// True when the entry loaded into a credential.
+    pub fn loaded(&self) -> bool {
+        !matches!(self.state, LoadState::NotLoaded | LoadState::Failed(_))
+    }
+
+    /// The JSON object of this entry, as `dsapi_client_describe_credentials` and
+    /// `dsapi credentials --json` give it. `daysLeft` is counted from `now` (Unix seconds).
+    pub fn to_json(&self, now: i64) -> Value {
+        let mut entry = json!({
+            "index": self.index,
+            "sourceType": self.source_type,
+            "location": self.location,
+            "skipped": self.skipped,
+            "loaded": self.loaded(),
+            "selectedFor": self.selected_for,
+        });
+        let kind = match &self.state {
+            LoadState::NotLoaded => None,
+            LoadState::Failed(reason) => {
+                entry["error"] = json!(reason);
+                None
+            }
+            LoadState::ClientSecret => Some("clientSecret"),
+            LoadState::SignedAssertionFile => Some("signedAssertionFile"),
+            LoadState::Certificate(facts) => {
+                entry["thumbprint"] = json!(facts.thumbprint);
+                entry["thumbprintSha256"] = json!(facts.thumbprint_sha256);
+                entry["subject"] = json!(facts.subject);
+                entry["issuer"] = json!(facts.issuer);
+                entry["notBefore"] = json!(format_time(facts.not_before));
+                entry["notAfter"] = json!(format_time(facts.not_after));
+                entry["daysLeft"] = json!(facts.days_left(now));
+                Some("certificate")
+            }
+        };
+        entry["kind"] = json!(kind);
+        entry
+    }
+}
+
+/// Every entry as one JSON array, counted from the current time.
+pub fn reports_to_json(reports: &[CredentialReport]) -> String {
+    let now = unix_now();
+    Value::Array(reports.iter().map(|r| r.to_json(now)).collect()).to_string()
+}

@@ -1,0 +1,69 @@
+//! Whether each configured API has what its protocol needs, without calling it: for deployment
+//! pipelines (`dsapi check`) and health endpoints. The configuration itself (URLs, scopes, an
+//! authority and client id for token APIs) was validated when the client was made; what is left is
+//! a usable credential: any for a Bearer API, a certificate for an MTLS API. No request leaves the
+//! process: a pipeline may not reach the identity provider, and a check must not spend tokens.
+
+use super::DownstreamApi;
+use super::request::build_url;
+use crate::config::{ApiOptions, ProtocolScheme};
+use crate::credentials::{CredentialReport, Purpose, Usage, reports_to_json};
+use crate::encoding::redact_url;
+use crate::error::{Error, Result};
+
+/// One configured API and what stops it from being called, if anything.
+#[derive(Debug, Clone)]
+pub struct ApiReadiness {
+    /// The name in `DownstreamApis`.
+    pub name: String,
+    /// "Bearer", "MTLS" or "MTLS_POP".
+    pub protocol: &'static str,
+    /// The configured URL, its query string redacted.
+    pub url: String,
+    /// `None` when the API can be called; otherwise why not.
+    pub problem: Option<Error>,
+}
+
+impl DownstreamApi {
+    /// Checks every API in `DownstreamApis` in configuration order, loading (and selecting) the
+    /// credentials each one would use.
+    pub fn check(&self) -> Vec<ApiReadiness> {
+        self.config
+            .apis
+            .iter()
+            .map(|(name, options)| {
+                let url = build_url(options);
+                ApiReadiness {
+                    name: name.clone(),
+                    protocol: options.protocol_scheme.name(),
+                    url: redact_url(&url),
+                    problem: self.readiness(options, &url).err(),
+                }
+            })
+            .collect()
+    }
+
+    /// Every `ClientCredentials` entry: loaded now if no call has loaded it yet, with its
+    /// certificate's facts or the reason it failed.
+    pub fn credentials(&self) -> Vec<CredentialReport> {
+        self.credentials.report()
+    }
+
+    /// [`DownstreamApi::credentials`] as a JSON array (the C ABI's and `dsapi credentials --json`'s
+    /// format), `daysLeft` counted from now.
+    pub fn credentials_json(&self) -> String {
+        reports_to_json(&self.credentials.report())
+    }
+
+    fn readiness(&self, options: &ApiOptions, url: &str) -> Result<()> {
+        let usage = Usage {
+            protocol: options.protocol_scheme.name(),
+            api_url: url,
+        };
+        match options.protocol_scheme {
+            ProtocolScheme::Mtls => self.credentials.select(Purpose::Mtls, &usage).map(drop),
+            ProtocolScheme::Bearer => self.credentials.select(Purpose::Token, &usage).map(drop),
+            ProtocolScheme::MtlsPop => Err(super::mtls_pop_unsupported()),
+        }
+    }
+}

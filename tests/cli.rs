@@ -1,0 +1,510 @@
+//! The `dsapi` command, run as a process against loopback servers: an MTLS API on the in-process
+//! rustls server (client certificate required) and a Bearer API behind the fake token endpoint,
+//! which verifies the client secret it receives. Every subcommand, exit codes, bad arguments,
+//! `--fail`, and `-v` never printing the secret, the certificate password or the token.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use serde_json::Value;
+use test_support::pki::{TestCa, Validity};
+use test_support::server::{ClientAuth, Reply, Seen, TestServer, subject_cn};
+use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
+use test_support::{FIXTURE_PASSWORD, TempDir, fixture, free_port, json_str};
+
+const CLIENT_ID: &str = "cli-client-id";
+const SECRET: &str = "cli-S3cret~value+never-printed";
+const SCOPE: &str = "api://orders/.default";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn dsapi_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsapi"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dsapi");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let output = child.wait_with_output().unwrap();
+    Run {
+        code: output.status.code().expect("dsapi exited by a signal"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// An MTLS server that echoes what it received, a token endpoint and a Bearer resource server,
+/// and a directory holding the CA and the client certificate (a password-protected PFX).
+struct Setup {
+    mtls: TestServer,
+    tokens: TokenServer,
+    resource: TestServer,
+    dir: TempDir,
+    ca_path: String,
+    client_thumbprint: String,
+}
+
+fn echo(seen: &Seen) -> Reply {
+    let who = seen.client_cert.as_ref().map(|c| subject_cn(c));
+    let status = if seen.target.contains("missing") {
+        404
+    } else {
+        200
+    };
+    let mut reply = Reply::text(
+        status,
+        &format!(
+            "{} {} cn={} trace={} type={} body={}",
+            seen.method,
+            seen.target,
+            who.unwrap_or_default(),
+            seen.header("x-trace").unwrap_or("-"),
+            seen.header("content-type").unwrap_or("-"),
+            String::from_utf8_lossy(&seen.body)
+        ),
+    );
+    reply.headers.push(("X-Served-By".into(), "echo".into()));
+    reply
+}
+
+fn setup() -> Setup {
+    let ca = TestCa::new("CLI CA");
+    let mtls = TestServer::start(
+        ca.server(),
+        ClientAuth::Required(&[ca.cert_der.clone()]),
+        Arc::new(echo),
+    );
+    let issuer = TokenIssuer::new(CLIENT_ID);
+    issuer.set_client_secret(Some(SECRET));
+    let tokens = TokenServer::start(&ca, issuer.clone());
+    let resource = TestServer::start(
+        ca.server(),
+        ClientAuth::None,
+        bearer_resource_handler(issuer),
+    );
+    let dir = TempDir::new("cli");
+    let ca_path = dir.write("ca.pem", &ca.cert_pem);
+    let client = ca.client("cli-client", Validity::CURRENT);
+    dir.write("client.pem", client.bundle_pem());
+    Setup {
+        mtls,
+        tokens,
+        resource,
+        dir,
+        ca_path,
+        client_thumbprint: client.sha1_thumbprint(),
+    }
+}
+
+impl Setup {
+    /// `appsettings.json` in the directory: the client secret (the token path's first choice), the
+    /// PEM client certificate (MTLS takes the first certificate), the password-protected fixture
+    /// PFX and a missing file; an MTLS API "Orders" and a Bearer API "Graph".
+    fn write_config(&self, extra_credentials: &str) -> String {
+        let config = format!(
+            r#"{{"AzureAd": {{"Instance": {instance}, "TenantId": "tenant", "ClientId": "{CLIENT_ID}",
+                  "ClientCredentials": [
+                    {{"SourceType": "ClientSecret", "ClientSecret": "{SECRET}"}},
+                    {{"SourceType": "Path", "CertificateDiskPath": "client.pem"}},
+                    {{"SourceType": "Path", "CertificateDiskPath": {pfx},
+                      "CertificatePassword": "{FIXTURE_PASSWORD}"}},
+                    {{"SourceType": "Path", "CertificateDiskPath": "missing.pfx"}}{extra_credentials}]}},
+                "DownstreamApis": {{
+                  "Orders": {{"BaseUrl": "{mtls}/api", "RelativePath": "orders",
+                              "ProtocolScheme": "MTLS"}},
+                  "Graph": {{"BaseUrl": "{resource}", "RelativePath": "me", "Scopes": ["{SCOPE}"],
+                             "RequestAppToken": true}}}},
+                "Http": {{"CaBundlePath": {ca}, "TimeoutSeconds": 10}}}}"#,
+            instance = json_str(&self.tokens.instance()),
+            pfx = json_str(&fixture("rsa-client.aes.pfx")),
+            mtls = self.mtls.url(),
+            resource = self.resource.url(),
+            ca = json_str(&self.ca_path),
+        );
+        self.dir.write("appsettings.json", config)
+    }
+
+    fn dsapi(&self, args: &[&str]) -> Run {
+        dsapi_in(self.dir.path(), args, b"")
+    }
+
+    fn tokens_issued(&self) -> Vec<String> {
+        self.tokens
+            .issuer
+            .issued()
+            .into_iter()
+            .map(|t| t.token)
+            .collect()
+    }
+}
+
+/// Nothing the process printed holds a secret, the PFX password or an issued token.
+fn assert_no_secret(setup: &Setup, run: &Run) {
+    let printed = format!("{}\n{}", run.stdout, run.stderr);
+    assert!(!printed.contains(SECRET), "the client secret was printed");
+    assert!(
+        !printed.contains(FIXTURE_PASSWORD),
+        "the certificate password was printed"
+    );
+    for token in setup.tokens_issued() {
+        assert!(!printed.contains(&token), "an access token was printed");
+    }
+}
+
+#[test]
+fn call_mtls_prints_the_body_like_curl() {
+    let s = setup();
+    s.write_config("");
+    // Relative certificate paths are read from the working directory, and -c defaults to
+    // ./appsettings.json.
+    let run = s.dsapi(&["call", "Orders"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "GET /api/orders cn=cli-client trace=- type=- body="
+    );
+
+    let run = s.dsapi(&[
+        "call",
+        "Orders",
+        "-X",
+        "put",
+        "--path",
+        "orders/42",
+        "-H",
+        "X-Trace: t-1",
+        "-H",
+        "Content-Type: text/plain",
+        "-q",
+        "q=a b",
+        "-d",
+        "hello",
+        "-i",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (head, body) = run
+        .stdout
+        .split_once("\r\n\r\n")
+        .expect("headers, then body");
+    assert!(head.starts_with("HTTP/1.1 200\r\n"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("x-served-by: echo"),
+        "{head}"
+    );
+    assert_eq!(
+        body,
+        "PUT /api/orders/42?q=a%20b cn=cli-client trace=t-1 type=text/plain body=hello"
+    );
+}
+
+#[test]
+fn call_bodies_from_a_file_stdin_and_json() {
+    let s = setup();
+    s.write_config("");
+    s.dir.write("body.bin", "from a file");
+    let run = s.dsapi(&["call", "Orders", "-X", "POST", "-d", "@body.bin"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.ends_with("body=from a file"), "{}", run.stdout);
+
+    let run = dsapi_in(
+        s.dir.path(),
+        &["call", "Orders", "-X", "POST", "-d", "-"],
+        b"from stdin",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.ends_with("body=from stdin"), "{}", run.stdout);
+
+    let run = s.dsapi(&["call", "Orders", "-X", "POST", "--json", r#"{"id":42}"#]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .ends_with(r#"type=application/json body={"id":42}"#),
+        "{}",
+        run.stdout
+    );
+
+    let run = s.dsapi(&["call", "Orders", "-d", "@no-such-file"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no-such-file"), "{}", run.stderr);
+    let run = s.dsapi(&["call", "Orders", "-d", "a", "--json", "{}"]);
+    assert_eq!(run.code, 2, "-d and --json together: {}", run.stderr);
+}
+
+#[test]
+fn fail_turns_http_errors_into_exit_22_without_the_body() {
+    let s = setup();
+    s.write_config("");
+    let run = s.dsapi(&["call", "Orders", "--path", "missing"]);
+    assert_eq!(run.code, 0, "without --fail any status is a response");
+    assert!(run.stdout.starts_with("GET /api/missing"), "{}", run.stdout);
+
+    let run = s.dsapi(&["call", "Orders", "--path", "missing", "--fail"]);
+    assert_eq!(run.code, 22, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("HTTP 404"), "{}", run.stderr);
+
+    let run = s.dsapi(&["call", "Orders", "--fail"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn bearer_call_header_and_token_never_show_secrets_unless_asked() {
+    let s = setup();
+    s.write_config("");
+    let run = s.dsapi(&["call", "Graph", "-v"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout, SCOPE,
+        "the resource answers with the token's scope"
+    );
+    // -v names the credential, the protocol and the status.
+    assert!(
+        run.stderr
+            .contains("selected a client secret from ClientCredentials[0]"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("with Bearer: GET"), "{}", run.stderr);
+    assert!(run.stderr.contains("HTTP 200"), "{}", run.stderr);
+    assert_eq!(s.tokens_issued().len(), 1);
+    assert_no_secret(&s, &run);
+    s.tokens.issuer.assert_no_failures();
+
+    let run = s.dsapi(&["header", "Graph", "-v"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let issued = s.tokens_issued();
+    assert_eq!(run.stdout, format!("Bearer {}\n", issued.last().unwrap()));
+    assert!(!run.stderr.contains(issued.last().unwrap()));
+
+    let run = s.dsapi(&["token", "--scope", SCOPE, "-v"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("expires_on: 20"), "{}", run.stdout);
+    assert!(run.stdout.contains("(in 3"), "{}", run.stdout);
+    assert_no_secret(&s, &run);
+
+    let run = s.dsapi(&["token", "--scope", SCOPE, "--show"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let token = s.tokens_issued().last().unwrap().clone();
+    assert!(
+        run.stdout.contains(&format!("access_token: {token}\n")),
+        "{}",
+        run.stdout
+    );
+
+    // A header for an MTLS API is a configuration mistake, not a network failure.
+    let run = s.dsapi(&["header", "Orders"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+}
+
+#[test]
+fn verbose_mtls_call_names_the_certificate() {
+    let s = setup();
+    s.write_config("");
+    let run = s.dsapi(&["-v", "call", "Orders"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "selected certificate {} (O=Contoso, CN=cli-client",
+            s.client_thumbprint
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(", expires 20"), "{}", run.stderr);
+    assert!(run.stderr.contains("with MTLS: GET"), "{}", run.stderr);
+    assert_no_secret(&s, &run);
+}
+
+#[test]
+fn credentials_lists_every_entry_with_its_facts_or_reason() {
+    let s = setup();
+    s.write_config(r#", {"SourceType": "Path", "CertificateDiskPath": "x.pem", "Skip": true}"#);
+    let run = s.dsapi(&["credentials", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_no_secret(&s, &run);
+    let entries: Vec<Value> = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(entries.len(), 5);
+    assert_eq!(entries[0]["kind"], "clientSecret");
+    assert_eq!(entries[0]["loaded"], true);
+    assert_eq!(entries[0]["location"], Value::Null);
+    let pem = &entries[1];
+    assert_eq!(pem["loaded"], true);
+    assert_eq!(pem["kind"], "certificate");
+    assert_eq!(pem["location"], "client.pem");
+    assert_eq!(pem["thumbprint"], s.client_thumbprint.as_str());
+    assert_eq!(pem["thumbprintSha256"].as_str().unwrap().len(), 64);
+    assert_eq!(pem["subject"], "O=Contoso, CN=cli-client");
+    assert_eq!(pem["issuer"], "CN=CLI CA");
+    assert!(pem["daysLeft"].as_i64().unwrap() >= 29, "{pem}");
+    assert!(pem["notAfter"].as_str().unwrap().ends_with('Z'));
+    // Nothing was called yet: nothing is selected.
+    assert_eq!(pem["selectedFor"], serde_json::json!([]));
+    assert_eq!(
+        entries[2]["loaded"], true,
+        "the PFX opens with its password"
+    );
+    assert_eq!(entries[2]["kind"], "certificate");
+    assert_eq!(entries[3]["loaded"], false);
+    assert!(
+        entries[3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing.pfx"),
+        "{}",
+        entries[3]
+    );
+    assert_eq!(entries[4]["skipped"], true);
+    assert_eq!(entries[4]["loaded"], false);
+
+    let run = s.dsapi(&["credentials"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_no_secret(&s, &run);
+    assert!(
+        run.stdout
+            .starts_with("[0] ClientSecret: client secret\n[1] Path client.pem: certificate\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&s.client_thumbprint), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("issuer      CN=CLI CA"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("days left)"), "{}", run.stdout);
+    assert!(run.stdout.contains("[3] Path missing.pfx: not loaded: "));
+    assert!(run.stdout.contains("[4] Path x.pem: skipped\n"));
+}
+
+#[test]
+fn check_passes_only_when_every_api_has_what_it_needs() {
+    let s = setup();
+    s.write_config("");
+    let run = s.dsapi(&["check"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with("credentials: 3 of 4 loaded\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("ClientCredentials[3]: "),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Orders  MTLS"), "{}", run.stdout);
+    assert!(run.stdout.lines().filter(|l| l.ends_with("  ok")).count() == 2);
+    assert_eq!(
+        s.tokens.issuer.token_request_count(),
+        0,
+        "check sends no request"
+    );
+    assert_eq!(s.mtls.requests(), 0, "check sends no request");
+
+    // Only the secret: the MTLS API has no certificate.
+    let config = format!(
+        r#"{{"AzureAd": {{"Instance": "https://127.0.0.1:1/", "TenantId": "t", "ClientId": "c",
+              "ClientCredentials": [{{"SourceType": "ClientSecret", "ClientSecret": "{SECRET}"}}]}},
+            "DownstreamApis": {{"Orders": {{"BaseUrl": "https://127.0.0.1:1/", "ProtocolScheme": "MTLS"}},
+                                "Graph": {{"BaseUrl": "https://127.0.0.1:1/", "Scopes": "{SCOPE}"}}}}}}"#
+    );
+    let path = s.dir.write("secret-only.json", config);
+    let run = s.dsapi(&["check", "-c", &path]);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("MTLS     https://127.0.0.1:1/  FAILED: no usable client certificate"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Graph   Bearer   https://127.0.0.1:1/  ok"),
+        "{}",
+        run.stdout
+    );
+    assert_no_secret(&s, &run);
+}
+
+#[test]
+fn configuration_and_network_failures_have_their_exit_codes() {
+    let s = setup();
+    // No ./appsettings.json.
+    let run = s.dsapi(&["check"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("appsettings.json"), "{}", run.stderr);
+
+    s.dir.write("bad.json", "{\"AzureAd\": ");
+    let run = s.dsapi(&["check", "-c", "bad.json"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("bad.json"), "{}", run.stderr);
+
+    s.write_config("");
+    let run = s.dsapi(&["call", "Nope"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("no API named 'Nope'"), "{}", run.stderr);
+
+    let closed = format!(
+        r#"{{"AzureAd": {{"ClientCredentials": [{{"SourceType": "Path", "CertificateDiskPath": "client.pem"}}]}},
+            "DownstreamApis": {{"Orders": {{"BaseUrl": "https://127.0.0.1:{}/", "ProtocolScheme": "MTLS"}}}},
+            "Http": {{"CaBundlePath": {}}}}}"#,
+        free_port(),
+        json_str(&s.ca_path)
+    );
+    s.dir.write("closed.json", closed);
+    let run = s.dsapi(&["call", "-c", "closed.json", "Orders", "--fail"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.starts_with("dsapi: "), "{}", run.stderr);
+}
+
+#[test]
+fn bad_arguments_print_usage_and_exit_2() {
+    let s = setup();
+    s.write_config("");
+    for args in [
+        &["frobnicate"][..],
+        &["call"],
+        &["call", "Orders", "-H", "no-colon-header-value"],
+        &["call", "Orders", "-q", "novalue"],
+        &["token"],
+        &["credentials", "--yaml"],
+    ] {
+        let run = s.dsapi(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("Usage: dsapi"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // Arguments are checked before the configuration is read.
+    let empty = TempDir::new("cli-empty");
+    let run = dsapi_in(empty.path(), &["call", "Orders", "-H", "bad"], b"");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    // A malformed header is not repeated: its value may be a key.
+    let run = s.dsapi(&["call", "Orders", "-H", "Key-without-colon-value"]);
+    assert!(
+        !run.stderr.contains("Key-without-colon-value"),
+        "{}",
+        run.stderr
+    );
+
+    for command in ["call", "header", "token", "credentials", "check"] {
+        let run = s.dsapi(&[command, "--help"]);
+        assert_eq!(run.code, 0, "{command} --help");
+        assert!(run.stdout.contains("Usage: dsapi"), "{}", run.stdout);
+        assert!(run.stdout.contains("Exit codes:"), "{}", run.stdout);
+    }
+    let run = s.dsapi(&["--version"]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.starts_with("dsapi 0."), "{}", run.stdout);
+}
