@@ -181,6 +181,14 @@ class Client {
     return std::string(detail::OwnedString(header).get());
   }
 
+  // Every ClientCredentials entry as a JSON array (see dsapi_client_describe_credentials): what it
+  // loaded into, or why it failed. Holds no secret.
+  std::string describe_credentials() const {
+    char *json = nullptr;
+    detail::check(dsapi_client_describe_credentials(handle_.get(), &json));
+    return std::string(detail::OwnedString(json).get());
+  }
+
   // An app token for space-separated `scopes`; `options_json` is an AcquireTokenOptions object.
   Token acquire_token(std::string_view scopes, std::string_view options_json = {}) const {
     std::string options(options_json);

@@ -4,7 +4,7 @@
 #   include/downstream_api.h and the C++17 layer downstream_api.hpp, lib/pkgconfig/downstream_api.pc,
 #   and the CMake package
 #   lib/cmake/downstream_api/ (downstream_apiConfig.cmake, downstream_apiConfigVersion.cmake)
-#   defining the imported target downstream_api::downstream_api.
+#   defining the imported target downstream_api::downstream_api, and the command bin/dsapi.
 #
 #   bash scripts/install.sh --prefix /usr/local      (DESTDIR is honoured, as by make install)
 set -euo pipefail
@@ -35,10 +35,13 @@ case "$(uname -s)" in
   *) echo "install.sh: only ELF and Mach-O platforms are supported here" >&2; exit 2 ;;
 esac
 
-cargo build --release --quiet --lib
+# One build for the library and the command: the feature only adds the dsapi binary (and its
+# argument parser); the library's code and exports are the same with or without it.
+cargo build --release --quiet --features cli --lib --bin dsapi
 root="${DESTDIR:-}$prefix"
 lib="$root/lib"
-mkdir -p "$lib/pkgconfig" "$lib/cmake/downstream_api" "$root/include"
+mkdir -p "$lib/pkgconfig" "$lib/cmake/downstream_api" "$root/include" "$root/bin"
+install -m 0755 target/release/dsapi "$root/bin/dsapi"
 install -m 0755 "target/release/$shared" "$lib/$real"
 if [ "$real" != "$shared" ]; then
   ln -sf "$real" "$lib/$soname"

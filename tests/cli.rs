@@ -80,7 +80,7 @@ fn setup() -> Setup {
     let ca = TestCa::new("CLI CA");
     let mtls = TestServer::start(
         ca.server(),
-        ClientAuth::Required(&[ca.cert_der.clone()]),
+        ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
         Arc::new(echo),
     );
     let issuer = TokenIssuer::new(CLIENT_ID);

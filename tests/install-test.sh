@@ -20,7 +20,8 @@ bash scripts/install.sh --prefix "$prefix"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 for file in "lib/libdownstream_api.so.$version" lib/libdownstream_api.so.0.1 lib/libdownstream_api.so \
   lib/libdownstream_api.a include/downstream_api.h include/downstream_api.hpp lib/pkgconfig/downstream_api.pc \
-  lib/cmake/downstream_api/downstream_apiConfig.cmake lib/cmake/downstream_api/downstream_apiConfigVersion.cmake; do
+  lib/cmake/downstream_api/downstream_apiConfig.cmake lib/cmake/downstream_api/downstream_apiConfigVersion.cmake \
+  bin/dsapi; do
   [ -e "$prefix/$file" ] || { echo "install-test: $file was not installed" >&2; exit 1; }
 done
 soname=$(readelf -d "$prefix/lib/libdownstream_api.so.$version" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
@@ -74,5 +75,18 @@ for program in "$work/call-cpp-sanitized" "$work/build-cpp/call_cpp"; do
   [ "$output" = "HTTP 200: hello wrapper-client" ] || { echo "install-test: unexpected answer" >&2; exit 1; }
   grep -q "expected: DSAPI_UNKNOWN_API" "$work/cpp.err"
   grep -q "event 1: .*wrapper-client" "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
+  grep -q 'credentials: \[{.*"selectedFor":\["MTLS"\]' "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
 done
-echo "install-test: 5 builds (C and C++, pkg-config and CMake, shared and static) installed, linked and run"
+
+echo "== the installed dsapi command"
+dsapi="$prefix/bin/dsapi"
+"$dsapi" --version
+"$dsapi" check -c "$config" || { echo "install-test: dsapi check failed" >&2; exit 1; }
+output=$("$dsapi" call -c "$config" Mtls --fail)
+[ "$output" = "hello wrapper-client" ] || { echo "install-test: dsapi call printed '$output'" >&2; exit 1; }
+"$dsapi" credentials -c "$config" | grep -q "thumbprint" || { echo "install-test: dsapi credentials" >&2; exit 1; }
+# The shared library does not carry the command's crates.
+if strings "$prefix/lib/libdownstream_api.so.$version" | grep -q clap; then
+  echo "install-test: the shared library links clap" >&2; exit 1
+fi
+echo "install-test: 5 builds (C and C++, pkg-config and CMake, shared and static) and dsapi installed, linked and run"

@@ -11,7 +11,7 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 # clippy also holds the std APIs used to the declared rust-version (incompatible_msrv).
-cargo clippy --quiet --workspace --all-targets -- -D warnings
+cargo clippy --quiet --workspace --all-targets --all-features -- -D warnings
 echo "== generated files are up to date"
 # build.rs writes the header and the wrappers' status enums from src/ffi/.
 generated=(include/downstream_api.h bindings/python/downstream_api/_status.py
@@ -26,12 +26,13 @@ fi
 echo "== minimum Rust version"
 msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 if rustup toolchain list 2>/dev/null | grep -q "^$msrv"; then
-  cargo "+$msrv" check --quiet --workspace --all-targets
+  cargo "+$msrv" check --quiet --workspace --all-targets --all-features
 else
   echo "no $msrv toolchain installed here: the declared minimum is not built (clippy checks std APIs against it)"
 fi
 echo "== cargo test"
-cargo test --no-fail-fast
+# --all-features: the `cli` feature builds the dsapi command that tests/cli.rs runs.
+cargo test --no-fail-fast --all-features
 echo "== Python and C# wrappers"
 bash bindings/run-tests.sh
 echo "== install like a system library (soname, pkg-config, CMake); C and C++ examples built and run"

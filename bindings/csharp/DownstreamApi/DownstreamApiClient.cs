@@ -119,6 +119,17 @@ namespace DownstreamApi
             return new AccessToken(value, DateTimeOffset.FromUnixTimeSeconds(expiresOn));
         }
 
+        /// <summary>Every AzureAd.ClientCredentials entry as a JSON array, for a health endpoint:
+        /// index, sourceType, location, skipped, loaded, kind, selectedFor and, for a certificate,
+        /// thumbprint, thumbprintSha256, subject, issuer, notBefore, notAfter, daysLeft; error for an
+        /// entry that failed to load. Entries not loaded yet are loaded now. Holds no secret.</summary>
+        public string DescribeCredentials()
+        {
+            IntPtr json;
+            Ensure.Success(NativeMethods.dsapi_client_describe_credentials(Handle(), out json));
+            return TakeString(json);
+        }
+
         /// <summary>Frees the native client (after calls still running on other threads return).</summary>
         public void Dispose()
         {

@@ -100,6 +100,9 @@ namespace DownstreamApi
             ClientHandle client, byte[] scopes, byte[] optionsJson, out IntPtr token, out long expiresOn);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_client_describe_credentials(ClientHandle client, out IntPtr json);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void dsapi_string_free(IntPtr value);
     }
 }

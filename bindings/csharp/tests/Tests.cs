@@ -53,6 +53,7 @@ namespace DownstreamApi.Tests
             add("missing certificate file", MissingCertificate);
             add("http:// BaseUrl override is refused", InsecureUrl);
             add("authorization header of an MTLS API is unsupported", AuthorizationHeaderUnsupported);
+            add("credentials described as JSON, selection shown after a call", DescribeCredentials);
             add("acquire token without authority", AcquireTokenWithoutAuthority);
             add("acquire token without scopes", AcquireTokenWithoutScopes);
             add("Bearer call", BearerCall);
@@ -336,6 +337,20 @@ namespace DownstreamApi.Tests
                 var error = Assert.Throws<InsecureUrlException>(() => client.Call("Mtls", null, "{\"BaseUrl\": \"" + http + "\"}"));
                 Assert.Equal(Status.InsecureUrl, error.Status, "status");
                 Assert.Contains("http://", error.Message);
+            }
+        }
+
+        private void DescribeCredentials()
+        {
+            using (var client = NewClient())
+            {
+                string before = client.DescribeCredentials();
+                Assert.True(before.StartsWith("[{"), "a JSON array: " + before);
+                Assert.Contains("\"loaded\":true", before);
+                Assert.Contains("\"kind\":\"certificate\"", before);
+                Assert.Contains("\"selectedFor\":[]", before);
+                Assert.Equal(200, client.Call("Mtls").StatusCode, "status");
+                Assert.Contains("\"selectedFor\":[\"MTLS\"]", client.DescribeCredentials());
             }
         }
 
