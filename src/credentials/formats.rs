@@ -76,7 +76,7 @@ fn decrypt_pkcs8(der: &[u8], password: Option<&str>) -> Result<PrivateKeyDer<'st
     let password = password
         .filter(|p| !p.is_empty())
         .ok_or("the private key is encrypted and CertificatePassword is not set")?;
-    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der)
         .map_err(|e| format!("invalid encrypted PKCS#8 key: {e}"))?;
     let document = info.decrypt(password).map_err(|_| {
         "cannot decrypt the private key: wrong CertificatePassword or unsupported cipher"

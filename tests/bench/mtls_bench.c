@@ -1,21 +1,24 @@
 /*
  * MTLS benchmark through the C ABI (tests/bench/run.sh builds and runs it).
  *
- *   mtls_bench CONFIG.json API_NAME CALLS
+ *   mtls_bench CONFIG.json API_NAME CALLS THREADS
  *
  * 1. Resident memory (/proc/self/statm) before creating a client, and after creating it and making
  *    one call: the memory one client handle adds, first TLS connection included.
  * 2. CALLS sequential GETs on that client (its connection is kept alive): requests per second and
- *    time per call. Every call must answer 200.
- * 3. The same memory measurement for a second client handle in the same process, whose one call
+ *    time per call (wall clock, and this process's CPU time). Every call must answer 200.
+ * 3. CALLS GETs again, shared by THREADS threads on the same client (one connection each, from
+ *    its pool): requests per second when threads share one handle.
+ * 4. The same memory measurement for a second client handle in the same process, whose one call
  *    goes to RelativePath "bench/rss2" (so run.sh can tell its request apart in the server log):
  *    the first handle also pays for process-wide one-time costs (library code paged in, the crypto
  *    provider, allocator arenas), the second shows what each further handle costs.
  *
  * Output is `key=value` lines, read by run.sh.
  */
-#define _POSIX_C_SOURCE 199309L
+#define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +58,14 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU time of the whole process (all threads, user + system): unlike wall time, not inflated by the
+ * wake-up latency of a shared VM while a call waits for the server. */
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void fail(const char *what, dsapi_status status) {
     char message[4096];
     size_t needed = 0;
@@ -82,9 +93,28 @@ static void call_ok(const dsapi_client *client, const char *api, const char *ove
     dsapi_response_free(response);
 }
 
+struct worker {
+    const dsapi_client *client;
+    const char *api;
+    long calls;
+};
+
+static void *work(void *argument) {
+    const struct worker *worker = argument;
+    for (long i = 0; i < worker->calls; i++) {
+        call_ok(worker->client, worker->api, "{\"RelativePath\": \"bench/threads\"}");
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s CONFIG.json API_NAME CALLS\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s CONFIG.json API_NAME CALLS THREADS\n", argv[0]);
+        return 2;
+    }
+    long threads = strtol(argv[4], NULL, 10);
+    if (threads < 1 || threads > 64) {
+        fprintf(stderr, "THREADS must be 1..64\n");
         return 2;
     }
     const char *config = argv[1];
@@ -112,16 +142,39 @@ int main(int argc, char **argv) {
 
     /* 2. Throughput on the kept-alive connection. */
     double started = now_seconds();
+    double cpu_started = cpu_seconds();
     for (long i = 0; i < calls; i++) {
         call_ok(client, api, NULL);
     }
     double elapsed = now_seconds() - started;
+    double cpu = cpu_seconds() - cpu_started;
+    printf("cpu_us_per_call=%.1f\n", cpu * 1e6 / (double)calls);
     printf("calls=%ld\n", calls);
     printf("elapsed_s=%.6f\n", elapsed);
     printf("requests_per_s=%.1f\n", (double)calls / elapsed);
     printf("us_per_call=%.1f\n", elapsed * 1e6 / (double)calls);
 
-    /* 3. Memory of a second client handle. */
+    /* 3. The same number of calls shared by several threads on the one client. */
+    pthread_t ids[64];
+    struct worker workers[64];
+    started = now_seconds();
+    for (long t = 0; t < threads; t++) {
+        workers[t].client = client;
+        workers[t].api = api;
+        workers[t].calls = calls / threads + (t < calls % threads ? 1 : 0);
+        if (pthread_create(&ids[t], NULL, work, &workers[t]) != 0) {
+            fprintf(stderr, "pthread_create failed\n");
+            return 1;
+        }
+    }
+    for (long t = 0; t < threads; t++) {
+        pthread_join(ids[t], NULL);
+    }
+    elapsed = now_seconds() - started;
+    printf("threads=%ld\n", threads);
+    printf("threads_requests_per_s=%.1f\n", (double)calls / elapsed);
+
+    /* 4. Memory of a second client handle. */
     struct rss rss_before_second = resident();
     dsapi_client *second = NULL;
     status = dsapi_client_new_from_file(config, &second);
