@@ -9,6 +9,7 @@
 //! bytes, per thread (ureq runs a request on the calling thread).
 
 use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 use ureq::Error;
 use ureq::unversioned::transport::{
@@ -43,25 +44,43 @@ impl Connector<()> for ObservedConnector {
         // Counted before connecting: a connection that fails to open is a fresh one too.
         bump(&CONNECTIONS_TRIED);
         let transport = self.0.connect(details, chained)?;
-        Ok(transport.map(ObservedTransport))
+        Ok(transport.map(|inner| ObservedTransport {
+            inner,
+            probed_open_at: None,
+        }))
     }
 }
 
-/// A connection whose reads are counted; everything else is the inner transport's.
+/// A connection whose reads are counted; everything else is the inner transport's, except that a
+/// fresh probe is not repeated (see [`PROBE_HOLDS_FOR`]).
 #[derive(Debug)]
-pub(super) struct ObservedTransport(Box<dyn Transport>);
+pub(super) struct ObservedTransport {
+    inner: Box<dyn Transport>,
+    /// When a probe last found the connection open, if nothing was sent or read since.
+    probed_open_at: Option<Instant>,
+}
+
+/// ureq probes a connection when it goes back to the pool (bytes the server sent past the answer
+/// mean it must not be reused) and again when it is taken out (the server may have closed it
+/// while idle): three system calls each, a sixth of a kept-alive call's. Taken out within this
+/// time of the probe that put it back, with no I/O since, it is not probed again. Should the
+/// server close it in that window, the request fails unanswered on a reused connection and is
+/// resent once (above), as after any idle-timeout race.
+const PROBE_HOLDS_FOR: Duration = Duration::from_millis(1);
 
 impl Transport for ObservedTransport {
     fn buffers(&mut self) -> &mut dyn Buffers {
-        self.0.buffers()
+        self.inner.buffers()
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
-        self.0.transmit_output(amount, timeout)
+        self.probed_open_at = None;
+        self.inner.transmit_output(amount, timeout)
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
-        let progress = self.0.await_input(timeout)?;
+        self.probed_open_at = None;
+        let progress = self.inner.await_input(timeout)?;
         if progress {
             bump(&READS_WITH_BYTES);
         }
@@ -69,11 +88,18 @@ impl Transport for ObservedTransport {
     }
 
     fn is_open(&mut self) -> bool {
-        self.0.is_open()
+        if let Some(at) = self.probed_open_at.take()
+            && at.elapsed() < PROBE_HOLDS_FOR
+        {
+            return true;
+        }
+        let open = self.inner.is_open();
+        self.probed_open_at = open.then(Instant::now);
+        open
     }
 
     fn is_tls(&self) -> bool {
-        self.0.is_tls()
+        self.inner.is_tls()
     }
 }
 
