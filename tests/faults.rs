@@ -108,14 +108,23 @@ fn a_connection_closed_right_after_its_answer_is_not_reused_in_a_tight_loop() {
     // calls made at once take the connection back out within the probe's hold time, so this is
     // the window the take-out probe skips. Every call still succeeds.
     let setup = setup();
-    let server = setup.scripted(Arc::new(|_: &Seen, _| vec![ok_response("once"), Step::Close]));
+    let server = setup.scripted(Arc::new(|_: &Seen, _| {
+        vec![ok_response("once"), Step::Close]
+    }));
     let api = setup.client(&server.url(), "");
     for _ in 0..20 {
         assert_eq!(api.call("Api", None, b"").unwrap().body, b"once");
     }
     let answered = server.seen().len();
-    assert!((20..=40).contains(&answered), "{answered} requests for 20 calls");
-    assert_eq!(connections(&server), answered, "no connection answered twice");
+    assert!(
+        (20..=40).contains(&answered),
+        "{answered} requests for 20 calls"
+    );
+    assert_eq!(
+        connections(&server),
+        answered,
+        "no connection answered twice"
+    );
 }
 
 #[test]

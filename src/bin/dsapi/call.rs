@@ -83,7 +83,7 @@ pub fn run(
     text.extend(&response.body);
     out.write_all(&text)
         .and_then(|()| out.flush())
-        .map_err(Failure::output)
+        .map_err(Failure::Output)
 }
 
 /// The per-call overrides: only what the arguments change.

@@ -35,10 +35,6 @@ impl From<Error> for Failure {
 }
 
 impl Failure {
-    pub fn output(error: std::io::Error) -> Failure {
-        Failure::Output(error)
-    }
-
     /// Prints the reason to stderr and gives the exit code.
     pub fn report(self) -> ExitCode {
         let (code, message) = match self {

@@ -126,7 +126,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Call(args) => call::run(&args, client, cli.common.verbose, &mut out),
         Command::Header { api } => {
             let header = client()?.authorization_header(&api, None)?;
-            writeln!(out, "{header}").map_err(Failure::output)
+            writeln!(out, "{header}").map_err(Failure::Output)
         }
         Command::Token {
             scopes,
@@ -145,7 +145,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             if show {
                 text += &format!("access_token: {}\n", token.token);
             }
-            out.write_all(text.as_bytes()).map_err(Failure::output)
+            out.write_all(text.as_bytes()).map_err(Failure::Output)
         }
         Command::Credentials { json } => report::credentials(&client()?, json, &mut out),
         Command::Check => report::check(&client()?, &mut out),

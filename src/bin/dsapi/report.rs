@@ -21,7 +21,7 @@ pub fn credentials(api: &DownstreamApi, json: bool, out: &mut impl Write) -> Res
             entries.iter().map(describe_entry).collect()
         }
     };
-    out.write_all(text.as_bytes()).map_err(Failure::output)
+    out.write_all(text.as_bytes()).map_err(Failure::Output)
 }
 
 /// One entry as an indented block, e.g.
@@ -99,7 +99,7 @@ pub fn check(api: &DownstreamApi, out: &mut impl Write) -> Result<(), Failure> {
             readiness.name, readiness.protocol, readiness.url
         );
     }
-    out.write_all(text.as_bytes()).map_err(Failure::output)?;
+    out.write_all(text.as_bytes()).map_err(Failure::Output)?;
     if ready {
         Ok(())
     } else {
