@@ -273,6 +273,27 @@ fn slow_and_silent_servers_are_bounded_by_the_timeout() {
             "{took:?}"
         );
     }
+    // A call's own TimeoutSeconds, shorter and longer than Http.TimeoutSeconds (the agent's).
+    let api = setup.client(&silent.url(), r#", "TimeoutSeconds": 1.5"#);
+    for (timeout, least, most) in [(0.4, 350, 1300), (2.5, 2400, 4000)] {
+        let overrides = format!(r#"{{"TimeoutSeconds": {timeout}}}"#);
+        let started = Instant::now();
+        let error = api.call("Api", Some(&overrides), b"").unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+        assert!(
+            took >= Duration::from_millis(least) && took < Duration::from_millis(most),
+            "TimeoutSeconds {timeout}: {took:?}"
+        );
+    }
+    let error = api
+        .call("Api", Some(r#"{"TimeoutSeconds": -1}"#), b"")
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config);
+    assert!(
+        error.message().contains("overrides.TimeoutSeconds"),
+        "{error}"
+    );
 }
 
 #[test]

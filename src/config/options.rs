@@ -139,6 +139,9 @@ pub struct ApiOptions {
     pub extra_headers: Vec<(String, String)>,
     pub extra_query: Vec<(String, String)>,
     pub acquire_token_options: AcquireTokenOptions,
+    /// This library's `TimeoutSeconds` for one API or one call: bounds the whole call, retries
+    /// included, instead of `Http.TimeoutSeconds`.
+    pub timeout: Option<Duration>,
 }
 
 // Header and query values may be keys (`Ocp-Apim-Subscription-Key`, SAS signatures): Debug output
@@ -173,6 +176,7 @@ impl Default for ApiOptions {
             extra_headers: Vec::new(),
             extra_query: Vec::new(),
             acquire_token_options: AcquireTokenOptions::default(),
+            timeout: None,
         }
     }
 }

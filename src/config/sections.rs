@@ -228,6 +228,9 @@ impl ApiOptions {
         if let Some(query) = node.child("ExtraQueryParameters") {
             merge_pairs(&mut options.extra_query, &query, false)?;
         }
+        if let Some(timeout) = timeout_seconds(node, "TimeoutSeconds")? {
+            options.timeout = Some(timeout);
+        }
         if let Some(token) = node.child("AcquireTokenOptions") {
             options.acquire_token_options =
                 AcquireTokenOptions::read(&token, &options.acquire_token_options)?;
@@ -294,23 +297,28 @@ fn merge_pairs(
     Ok(())
 }
 
+/// A timeout under `key`: a positive number of seconds, at most a day.
+fn timeout_seconds(node: &Node, key: &str) -> Result<Option<Duration>> {
+    match node.number(key)? {
+        None => Ok(None),
+        Some(value) if value > 0.0 && value <= MAX_TIMEOUT_SECONDS => {
+            Ok(Some(Duration::from_secs_f64(value)))
+        }
+        Some(_) => Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "{}.{key}: must be a positive number of seconds, at most {MAX_TIMEOUT_SECONDS}",
+                node.path
+            ),
+        )),
+    }
+}
+
 impl HttpOptions {
     pub(super) fn read(node: &Node) -> Result<Self> {
         let defaults = HttpOptions::default();
         let seconds = |key: &str, default: Duration| -> Result<Duration> {
-            match node.number(key)? {
-                None => Ok(default),
-                Some(value) if value > 0.0 && value <= MAX_TIMEOUT_SECONDS => {
-                    Ok(Duration::from_secs_f64(value))
-                }
-                Some(_) => Err(Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "{}.{key}: must be a positive number of seconds, at most {MAX_TIMEOUT_SECONDS}",
-                        node.path
-                    ),
-                )),
-            }
+            Ok(timeout_seconds(node, key)?.unwrap_or(default))
         };
         Ok(HttpOptions {
             ca_bundle_path: node.string("CaBundlePath")?,

@@ -19,7 +19,7 @@ impl DownstreamApi {
         body: &[u8],
     ) -> Result<Response> {
         require_https(url, "a token")?;
-        let deadline = self.transport.call_deadline();
+        let deadline = self.transport.call_deadline(options.timeout);
         let token = self.token(&options.scopes, &options.acquire_token_options, deadline)?;
         let mut headers = request_headers(options, body);
         set_header(

@@ -128,7 +128,7 @@ impl DownstreamApi {
         let options = self.options_for(api_name, overrides_json)?;
         match options.protocol_scheme {
             ProtocolScheme::Bearer => {
-                let deadline = self.transport.call_deadline();
+                let deadline = self.transport.call_deadline(options.timeout);
                 let token =
                     self.token(&options.scopes, &options.acquire_token_options, deadline)?;
                 Ok(format!("Bearer {}", token.token))
@@ -153,7 +153,7 @@ impl DownstreamApi {
             Some(json) => AcquireTokenOptions::from_json(json)?,
         };
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        self.token(&scopes, &options, self.transport.call_deadline())
+        self.token(&scopes, &options, self.transport.call_deadline(None))
     }
 
     /// An app token through the cache, bounded by the call's `deadline`.

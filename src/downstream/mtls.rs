@@ -33,7 +33,7 @@ impl DownstreamApi {
             headers: &headers,
             body,
         };
-        let deadline = self.transport.call_deadline();
+        let deadline = self.transport.call_deadline(options.timeout);
         let mut selection = self.credentials.select(Purpose::Mtls, &usage)?;
         let mut retried = false;
         loop {

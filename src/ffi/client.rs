@@ -124,7 +124,8 @@ pub extern "C" fn dsapi_client_free(client: *mut dsapi_client) {
 ///
 /// `overrides_json` (may be NULL) is a JSON object whose keys replace the API's configuration for
 /// this call: `HttpMethod`, `RelativePath`, `ExtraHeaderParameters`, `ExtraQueryParameters`,
-/// `ContentType`, `AcceptHeader`, and the other `DownstreamApis` keys. `body`/`body_len` is the
+/// `ContentType`, `AcceptHeader`, and the other `DownstreamApis` keys, and `TimeoutSeconds` (this
+/// call's bound, retries included, instead of `Http.TimeoutSeconds`). `body`/`body_len` is the
 /// request body (`body` may be NULL when `body_len` is 0); it is copied and resent as is if the
 /// call is retried.
 ///

@@ -116,9 +116,10 @@ impl Transport {
         })
     }
 
-    /// The deadline of a call starting now: `Http.TimeoutSeconds` bounds it, retries included.
-    pub fn call_deadline(&self) -> Deadline {
-        Deadline::after(self.options.timeout)
+    /// The deadline of a call starting now: `timeout` (the API's or the call's `TimeoutSeconds`),
+    /// else `Http.TimeoutSeconds`, bounds it, retries included.
+    pub fn call_deadline(&self, timeout: Option<Duration>) -> Deadline {
+        Deadline::after(timeout.unwrap_or(self.options.timeout))
     }
 
     /// The agent that presents `certificate`, created on first use and kept until forgotten.
@@ -271,9 +272,10 @@ impl Transport {
             .body(request.body)
             .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid request: {e}")))?;
         // A request-level config makes ureq rebuild its TLS config (and lose the TLS session
-        // cache) for each new connection: only a retry, with less than the agent's timeout left,
-        // needs one.
-        let http_request = if remaining + Duration::from_millis(100) < self.options.timeout {
+        // cache) for each new connection: only a call whose time left differs from the agent's
+        // timeout needs one (a retry, or a call with its own TimeoutSeconds).
+        let http_request = if remaining.abs_diff(self.options.timeout) > Duration::from_millis(100)
+        {
             agent
                 .configure_request(http_request)
                 .timeout_global(Some(remaining))
