@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the native library (debug) and the loopback servers, then runs the Python (pytest) and
-# C# (mcs + mono) wrapper tests. Exits non-zero when anything fails; both suites always run.
+# Builds the native library (debug) and the loopback servers, then runs the Python (pytest, mypy
+# --strict, and pip install into a fresh venv) and C# (mcs + mono) wrapper tests. Exits non-zero
+# when anything fails; every suite always runs.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +25,13 @@ failures=0
 
 echo "== Python (pytest)"
 (cd "$here/python" && PYTHONDONTWRITEBYTECODE=1 python3 -m pytest -q -p no:cacheprovider tests) || failures=$((failures + 1))
+
+echo "== Python (mypy --strict: the package and a typed example)"
+(cd "$here/python" && python3 -m mypy --strict --cache-dir "$repo/target/mypy" downstream_api tests/typed_example.py) ||
+    failures=$((failures + 1))
+
+echo "== Python (pip install ./bindings/python into a fresh venv, no DSAPI_LIBRARY)"
+bash "$here/python/install-test.sh" || failures=$((failures + 1))
 
 echo "== C# (mcs + mono)"
 bash "$here/csharp/run-tests.sh" || failures=$((failures + 1))

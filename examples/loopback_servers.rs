@@ -5,6 +5,10 @@
 //! APIs in the written configuration:
 //! - `Mtls`: an MTLS API answering "hello <client CN>".
 //! - `Echo`: the same server, answering with the request's method, target and body.
+//! - `Inspect`: the same server, answering with a JSON object of the request's method, target,
+//!   headers (lower-case names) and body; configured with an extra query parameter and header.
+//!   On the same server, `/status/<code>` answers with that status, `/slow/<ms>` waits that
+//!   long before answering, and `/big-head` answers with a head over the library's limit.
 //! - `Bearer`: a Bearer API accepting tokens from the fake Entra token endpoint (scope
 //!   `api://wrapper-resource/.default`), which verifies the client assertion signed with the
 //!   same certificate.
@@ -38,6 +42,39 @@ fn main() {
         ca.server(),
         ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
         Arc::new(|seen: &Seen| {
+            let path = seen.target.split('?').next().unwrap_or_default();
+            if let Some(code) = path.strip_prefix("/status/") {
+                return Reply::text(code.parse().unwrap_or(400), &format!("status {code}"));
+            }
+            if let Some(millis) = path.strip_prefix("/slow/") {
+                let millis = millis.parse().unwrap_or(0);
+                std::thread::sleep(std::time::Duration::from_millis(millis));
+                return Reply::text(200, &format!("after {millis} ms"));
+            }
+            if path == "/big-head" {
+                // Over the library's 64 KiB limit for a response head.
+                let mut reply = Reply::text(200, "too big");
+                reply.headers.push(("X-Big".into(), "a".repeat(70_000)));
+                return reply;
+            }
+            if seen.target.starts_with("/inspect") {
+                let headers: serde_json::Map<String, serde_json::Value> = seen
+                    .headers
+                    .iter()
+                    .map(|(name, value)| (name.to_ascii_lowercase(), value.clone().into()))
+                    .collect();
+                let inspected = serde_json::json!({
+                    "method": seen.method,
+                    "target": seen.target,
+                    "headers": headers,
+                    "body": String::from_utf8_lossy(&seen.body),
+                });
+                return Reply {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "application/json".into())],
+                    body: inspected.to_string().into_bytes(),
+                };
+            }
             if seen.target.starts_with("/echo") {
                 let mut body = format!("{} {}\n", seen.method, seen.target).into_bytes();
                 body.extend_from_slice(&seen.body);
@@ -70,6 +107,9 @@ fn main() {
   "DownstreamApis": {{
     "Mtls": {{ "BaseUrl": "{url}", "RelativePath": "hello", "ProtocolScheme": "MTLS" }},
     "Echo": {{ "BaseUrl": "{url}", "RelativePath": "echo", "ProtocolScheme": "MTLS" }},
+    "Inspect": {{ "BaseUrl": "{url}", "RelativePath": "inspect", "ProtocolScheme": "MTLS",
+                 "ExtraQueryParameters": {{ "configured": "yes" }},
+                 "ExtraHeaderParameters": {{ "X-Configured": "yes" }} }},
     "Bearer": {{ "BaseUrl": "{bearer_url}", "RelativePath": "me", "Scopes": ["api://wrapper-resource/.default"] }}
   }},
   "Http": {{ "CaBundlePath": {ca} }}

@@ -2,7 +2,7 @@
 # Installs what the test suite needs on a fresh Debian machine (as root): the servers the tests
 # start (nginx, openssl s_server), valgrind, a C compiler, cmake and pkg-config for the install test,
 # curl for the benchmark, Mono for the C#
-# wrapper, and pytest for the Python wrapper. Already-present tools are left alone.
+# wrapper, and pytest, mypy and venv for the Python wrapper. Already-present tools are left alone.
 set -euo pipefail
 
 need_apt=()
@@ -17,6 +17,8 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)
 command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
 dpkg -s ca-certificates >/dev/null 2>&1 || need_apt+=(ca-certificates)
+# The Python package is installed into a fresh virtual environment (Debian splits venv out).
+python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 
 if [ ${#need_apt[@]} -gt 0 ] || [ $need_nginx = 1 ]; then
   echo "installing: ${need_apt[*]} $([ $need_nginx = 1 ] && echo nginx)"
@@ -33,3 +35,4 @@ if [ ${#need_apt[@]} -gt 0 ] || [ $need_nginx = 1 ]; then
 fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
+python3 -c 'import mypy' 2>/dev/null || python3 -m pip install -q mypy

@@ -62,10 +62,11 @@ DSAPI_EVENT_SUCCESSFULLY_USED = 3
 
 
 class DownstreamApiError(Exception):
-    """A call into the native library failed.
+    """A call into the native library failed (also available as ``downstream_api.Error``).
 
     Attributes:
-        code: the ``dsapi_status`` number (``DSAPI_CONFIG_INVALID`` is 2, ...).
+        status: the ``dsapi_status`` number (``DSAPI_CONFIG_INVALID`` is 2, ...), also ``code``;
+            for :class:`~downstream_api.HTTPStatusError`, the HTTP status.
         status_name: its name, e.g. ``"DSAPI_CONFIG_INVALID"``.
         message: the library's message with the full cause chain (never contains secrets).
     """
@@ -75,6 +76,10 @@ class DownstreamApiError(Exception):
         self.code = code
         self.status_name = status_name
         self.message = message
+
+    @property
+    def status(self) -> int:
+        return self.code
 
     def __str__(self) -> str:
         return f"{self.status_name}: {self.message}" if self.message else self.status_name
@@ -173,12 +178,18 @@ ERROR_TYPES: Dict[int, Type[DownstreamApiError]] = {
 # Finding and loading the library
 # ---------------------------------------------------------------------------------------------
 
+# The file's name as cargo makes it (a checkout), and the patterns of the copy setuptools-rust puts
+# into the package (libdownstream_api.abi3.so, libdownstream_api.cpython-311-x86_64-linux-gnu.so,
+# libdownstream_api.pyd on Windows).
 if sys.platform == "win32":
-    _LIBRARY_NAMES = ["downstream_api.dll"]
+    _CARGO_NAME = "downstream_api.dll"
+    _PACKAGED = ["libdownstream_api*.pyd", "libdownstream_api*.dll"]
 elif sys.platform == "darwin":
-    _LIBRARY_NAMES = ["libdownstream_api.dylib"]
+    _CARGO_NAME = "libdownstream_api.dylib"
+    _PACKAGED = ["libdownstream_api*.so", "libdownstream_api*.dylib"]
 else:
-    _LIBRARY_NAMES = ["libdownstream_api.so"]
+    _CARGO_NAME = "libdownstream_api.so"
+    _PACKAGED = ["libdownstream_api*.so"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # bindings/python/downstream_api -> the repository root (only meaningful in a checkout).
@@ -186,10 +197,11 @@ _REPO_ROOT = _PACKAGE_DIR.parents[2]
 
 
 def _candidates() -> List[Path]:
-    """The places searched after ``DSAPI_LIBRARY``, in order."""
-    places = [_PACKAGE_DIR]
-    places += [_REPO_ROOT / "target" / profile for profile in ("release", "debug")]
-    return [place / name for place in places for name in _LIBRARY_NAMES]
+    """The places searched after ``DSAPI_LIBRARY``, in order: the library installed inside the
+    package, then a checkout's release and debug builds."""
+    packaged = sorted(path for pattern in _PACKAGED for path in _PACKAGE_DIR.glob(pattern))
+    built = [_REPO_ROOT / "target" / profile / _CARGO_NAME for profile in ("release", "debug")]
+    return packaged + built
 
 
 def _find_library() -> str:
@@ -201,10 +213,10 @@ def _find_library() -> str:
     for candidate in _candidates():
         if candidate.is_file():
             return str(candidate)
-    searched = ", ".join(str(c) for c in _candidates())
+    searched = ", ".join([str(_PACKAGE_DIR / p) for p in _PACKAGED] + [str(c) for c in _candidates()])
     raise OSError(
-        "cannot find the downstream_api native library: set DSAPI_LIBRARY to its path "
-        f"(searched {searched})"
+        "cannot find the downstream_api native library: reinstall the package (pip install "
+        f"builds it), or set DSAPI_LIBRARY to its path (searched {searched})"
     )
 
 
@@ -252,7 +264,8 @@ OBSERVER_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(dsapi_credential_event))
 
 def status_name(status: int) -> str:
     """The static name of a status, e.g. ``"DSAPI_TIMEOUT"`` (``"DSAPI_UNKNOWN_STATUS"``)."""
-    return lib.dsapi_status_str(status).decode("utf-8", "replace")
+    name: bytes = lib.dsapi_status_str(status)
+    return name.decode("utf-8", "replace")
 
 
 def last_error_message() -> str:
@@ -291,14 +304,14 @@ def _check_status(result: int, func: Any, arguments: Any) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _declare(name: str, restype: Any, argtypes: List[Any]) -> Callable[..., Any]:
+def _declare(name: str, restype: Any, argtypes: List[Any]) -> Any:
     function = getattr(lib, name)
     function.restype = restype
     function.argtypes = argtypes
     return function
 
 
-def _declare_status(name: str, argtypes: List[Any]) -> Callable[..., Any]:
+def _declare_status(name: str, argtypes: List[Any]) -> Any:
     function = _declare(name, c_uint32, argtypes)
     function.errcheck = _check_status
     return function

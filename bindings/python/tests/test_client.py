@@ -18,45 +18,6 @@ from downstream_api import CredentialEventKind
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(scope="session")
-def config_path(tmp_path_factory):
-    """Starts the loopback servers once; they stop when their stdin closes."""
-    executable = Path(
-        os.environ.get(
-            "DSAPI_LOOPBACK_SERVERS", REPO_ROOT / "target" / "debug" / "examples" / "loopback_servers"
-        )
-    )
-    if not executable.is_file():
-        pytest.fail(f"{executable} is missing: run `cargo build --example loopback_servers`")
-    directory = tmp_path_factory.mktemp("servers")
-    process = subprocess.Popen(
-        [str(executable), str(directory)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        line = process.stdout.readline().strip()
-        if not line.startswith("READY "):
-            pytest.fail(f"loopback_servers did not start: {line!r}")
-        yield line[len("READY "):]
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture(scope="session")
-def config(config_path):
-    return json.loads(Path(config_path).read_text())
-
-
-@pytest.fixture
-def client(config_path):
-    with downstream_api.Client.from_file(config_path) as client:
-        yield client
-
-
 def test_client_from_file_calls_mtls(client):
     response = client.call("Mtls")
     assert response.status == 200
@@ -253,7 +214,8 @@ def test_bearer_authorization_header(bearer_client):
 def test_bearer_acquire_token(bearer_client):
     token = bearer_client.acquire_token(["api://wrapper-resource/.default"])
     assert token.token
-    assert token.expires_on > time.time()
+    assert token.expires_on_unix > time.time()
+    assert token.expires_on.timestamp() == token.expires_on_unix
     assert token.expires_at.tzinfo is not None
     assert token.token not in repr(token)
     again = bearer_client.acquire_token("api://wrapper-resource/.default")

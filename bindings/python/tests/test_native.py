@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import downstream_api
-from downstream_api import _native
+from downstream_api import _log, _native
 
 NO_AUTHORITY = {
     "AzureAd": {"ClientCredentials": [{"SourceType": "Path", "CertificateDiskPath": "/nonexistent/client.pem"}]},
@@ -198,7 +198,7 @@ def test_invalid_native_log_level_is_rejected():
     ],
 )
 def test_log_level_mapping(level, expected):
-    assert downstream_api._native_level(level) is expected
+    assert _log._native_level(level) is expected
 
 
 def test_log_handler_can_be_set_and_removed():

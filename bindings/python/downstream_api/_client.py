@@ -1,0 +1,364 @@
+"""The synchronous :class:`Client`: one native client, its calls shaped like requests'
+(``method=``, ``params=``, ``headers=``, ``json=``, ``timeout=``), and Id.Web's override object."""
+
+from __future__ import annotations
+
+import ctypes
+import json as _json
+import os
+import threading
+from ctypes import byref, c_int64, c_size_t, c_void_p
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+from . import _native
+from ._events import AccessToken, CredentialEvent, event_from, text
+from ._log import logger
+from ._response import Response
+
+JsonObject = Union[str, Mapping[str, Any]]
+Body = Union[bytes, bytearray, memoryview, str]
+
+# Headers that have an option of their own in DownstreamApiOptions: a `headers=` entry replaces
+# the configured value instead of adding a second header.
+_HEADER_OPTIONS = {"content-type": "ContentType", "accept": "AcceptHeader"}
+
+
+class ClientClosedError(ValueError):
+    """The :class:`Client` was used after :meth:`Client.close` (like I/O on a closed file)."""
+
+
+def _json_arg(value: Optional[JsonObject]) -> Optional[bytes]:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = _json.dumps(value)
+    return value.encode("utf-8")
+
+
+def _body_arg(body: Optional[Body]) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return bytes(body)
+
+
+def _fspath(path: Any) -> bytes:
+    """A path argument as the library wants it: UTF-8 bytes (bytes paths are passed as is)."""
+    path = os.fspath(path)
+    return path if isinstance(path, bytes) else path.encode("utf-8")
+
+
+def _copy_response(response: Any) -> Response:
+    lib = _native.lib
+    status = lib.dsapi_response_status(response)
+    length = c_size_t(0)
+    pointer = lib.dsapi_response_body(response, byref(length))
+    body = ctypes.string_at(pointer, length.value) if pointer and length.value else b""
+    items = []
+    name = ctypes.c_char_p()
+    value = ctypes.c_char_p()
+    for index in range(lib.dsapi_response_header_count(response)):
+        lib.dsapi_response_header_at(response, index, byref(name), byref(value))
+        items.append((text(name.value).lower(), text(value.value)))
+    return Response(status=status, body=body, header_items=tuple(items))
+
+
+def _call_overrides(
+    overrides: Optional[JsonObject],
+    method: Optional[str],
+    path: Optional[str],
+    params: Optional[Mapping[str, Any]],
+    headers: Optional[Mapping[str, str]],
+    timeout: Optional[float],
+    is_json: bool,
+) -> Optional[bytes]:
+    """The override object of one call: ``overrides`` with the keyword arguments on top."""
+    options: Dict[str, Any] = {}
+    if method is not None:
+        options["HttpMethod"] = method
+    if path is not None:
+        options["RelativePath"] = path
+    if params:
+        options["ExtraQueryParameters"] = {str(k): str(v) for k, v in params.items()}
+    extra_headers: Dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        option = _HEADER_OPTIONS.get(name.lower())
+        if option:
+            options[option] = value
+        else:
+            extra_headers[name] = value
+    if extra_headers:
+        options["ExtraHeaderParameters"] = extra_headers
+    if is_json and "ContentType" not in options:
+        options["ContentType"] = "application/json"
+    if timeout is not None:
+        options["TimeoutSeconds"] = timeout
+    if not options:
+        return _json_arg(overrides)
+    merged: Dict[str, Any] = {}
+    if isinstance(overrides, str):
+        merged = dict(_json.loads(overrides))
+    elif overrides is not None:
+        merged = dict(overrides)
+    for key, value in options.items():
+        # The library merges these two key by key with the configuration; so do we with
+        # `overrides`.
+        earlier = merged.get(key)
+        if key in ("ExtraQueryParameters", "ExtraHeaderParameters") and isinstance(earlier, Mapping):
+            merged[key] = {**earlier, **value}
+        else:
+            merged[key] = value
+    return _json.dumps(merged).encode("utf-8")
+
+
+class Client:
+    """A client built from an ``appsettings.json``: its APIs, credentials, connection pools and
+    token caches. Thread-safe: share one client between threads.
+
+    Create it from JSON text (or a dict) or from a file::
+
+        client = Client.from_json(config)         # or Client(config_json)
+        client = Client.from_file("appsettings.json")
+
+    Free it with :meth:`close` or a ``with`` block. After ``close`` every method raises
+    :class:`ClientClosedError`; calls still running on other threads finish first, and the
+    native client is freed when the last of them returns.
+    """
+
+    def __init__(
+        self, config_json: Optional[JsonObject] = None, *, path: Optional[Any] = None
+    ) -> None:
+        # Set first so that close()/__del__ work even when construction fails.
+        self._handle: Any = None
+        self._guard = threading.Lock()
+        self._active = 0
+        self._closed = False
+        self._observers: List[Any] = []
+        if (config_json is None) == (path is None):
+            raise TypeError("pass either config_json or path=, not both or neither")
+        handle = _native.ClientPtr()
+        if path is not None:
+            _native.lib.dsapi_client_new_from_file(_fspath(path), byref(handle))
+        else:
+            _native.lib.dsapi_client_new(_json_arg(config_json), byref(handle))
+        self._handle = handle
+
+    @classmethod
+    def from_json(cls, config_json: JsonObject) -> "Client":
+        """A client from the JSON text of an ``appsettings.json`` (or an equivalent dict)."""
+        return cls(config_json)
+
+    @classmethod
+    def from_file(cls, path: Any) -> "Client":
+        """A client from the ``appsettings.json`` file at ``path``."""
+        return cls(path=path)
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Frees the native client (idempotent). Observers stay alive until it is freed."""
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            free_now = self._active == 0
+        if free_now:
+            self._free()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Fallback only: prefer close() or `with`. No call can be active here (each holds self).
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _free(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle:
+            _native.lib.dsapi_client_free(handle)
+        # Only now can no native thread call the observers any more.
+        self._observers = []
+
+    def _enter(self) -> Any:
+        with self._guard:
+            if self._closed or not self._handle:
+                raise ClientClosedError("the downstream_api Client is closed")
+            self._active += 1
+            return self._handle
+
+    def _exit(self) -> None:
+        with self._guard:
+            self._active -= 1
+            free_now = self._closed and self._active == 0
+        if free_now:
+            self._free()
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def call(
+        self,
+        api_name: str,
+        body: Optional[Body] = None,
+        *,
+        method: Optional[str] = None,
+        path: Optional[str] = None,
+        params: Optional[Mapping[str, Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        json: Any = None,
+        data: Optional[Body] = None,
+        timeout: Optional[float] = None,
+        overrides: Optional[JsonObject] = None,
+    ) -> Response:
+        """Calls the API ``api_name`` (a key of ``DownstreamApis``, case-insensitive).
+
+        - ``method``: the HTTP method instead of the configured ``HttpMethod``.
+        - ``path``: replaces the configured ``RelativePath`` for this call (as the
+          ``RelativePath`` override does); it is joined to ``BaseUrl`` with one ``/``.
+        - ``params`` / ``headers``: merged with the configured ``ExtraQueryParameters`` /
+          ``ExtraHeaderParameters`` (``Content-Type`` and ``Accept`` replace the configured
+          ``ContentType`` / ``AcceptHeader``).
+        - ``json``: a body serialised as JSON, with ``Content-Type: application/json``;
+          ``data`` (or the positional ``body``): bytes, or a ``str`` sent as UTF-8.
+        - ``timeout``: seconds bounding this call, retries included (``TimeoutSeconds``).
+        - ``overrides``: Id.Web's override object (a dict or JSON text), under the keywords.
+
+        Any HTTP status is returned as a :class:`Response`; failures to get one raise a
+        :class:`~downstream_api.Error` subclass.
+        """
+        given = [b for b in (body, data) if b is not None]
+        if len(given) + (json is not None) > 1:
+            raise TypeError("pass one of body, data= and json=")
+        payload = _json.dumps(json).encode("utf-8") if json is not None else _body_arg(
+            given[0] if given else None
+        )
+        overrides_json = _call_overrides(
+            overrides, method, path, params, headers, timeout, json is not None
+        )
+        name = api_name.encode("utf-8")
+        response = _native.ResponsePtr()
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_call(
+                handle, name, overrides_json, payload or None, len(payload), byref(response)
+            )
+        finally:
+            self._exit()
+        try:
+            return _copy_response(response)
+        finally:
+            _native.lib.dsapi_response_free(response)
+
+    def get(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="GET"``."""
+        return self.call(api_name, method="GET", **kwargs)
+
+    def post(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="POST"``."""
+        return self.call(api_name, method="POST", **kwargs)
+
+    def put(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="PUT"``."""
+        return self.call(api_name, method="PUT", **kwargs)
+
+    def patch(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="PATCH"``."""
+        return self.call(api_name, method="PATCH", **kwargs)
+
+    def delete(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="DELETE"``."""
+        return self.call(api_name, method="DELETE", **kwargs)
+
+    # -- tokens and credentials ----------------------------------------------------------------
+
+    def authorization_header(
+        self, api_name: str, overrides: Optional[JsonObject] = None
+    ) -> str:
+        """The ``Authorization`` header value a call to ``api_name`` would carry, e.g.
+        ``"Bearer eyJ..."`` (a secret: do not log it). An MTLS API has none:
+        :class:`~downstream_api.UnsupportedError`."""
+        name = api_name.encode("utf-8")
+        overrides_json = _json_arg(overrides)
+        header = c_void_p()
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_authorization_header(
+                handle, name, overrides_json, byref(header)
+            )
+        finally:
+            self._exit()
+        return _native.take_string(header)
+
+    def acquire_token(
+        self, scopes: Union[str, Sequence[str]], options: Optional[JsonObject] = None
+    ) -> AccessToken:
+        """An app token (client credentials) for ``scopes`` (a list, or one space-separated
+        string). ``options`` is an ``AcquireTokenOptions`` object: ``Tenant``,
+        ``ForceRefresh``, ``Claims``, ``CorrelationId``."""
+        joined = scopes if isinstance(scopes, str) else " ".join(scopes)
+        options_json = _json_arg(options)
+        token = c_void_p()
+        expires_on = c_int64(0)
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_acquire_token(
+                handle, joined.encode("utf-8"), options_json, byref(token), byref(expires_on)
+            )
+        finally:
+            self._exit()
+        return AccessToken(token=_native.take_string(token), expires_on_unix=expires_on.value)
+
+    def describe_credentials(self) -> List[Dict[str, Any]]:
+        """Every ``AzureAd.ClientCredentials`` entry, in order, as a dict for a health endpoint:
+        ``index``, ``sourceType``, ``location``, ``skipped``, ``loaded``, ``kind``,
+        ``selectedFor`` and, for a certificate, ``thumbprint``, ``thumbprintSha256``,
+        ``subject``, ``issuer``, ``notBefore``, ``notAfter``, ``daysLeft``; ``error`` for an
+        entry that failed to load. Entries not loaded yet are loaded now. Holds no secret."""
+        described = c_void_p()
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_describe_credentials(handle, byref(described))
+        finally:
+            self._exit()
+        entries: List[Dict[str, Any]] = _json.loads(_native.take_string(described))
+        return entries
+
+    def on_credential_event(self, observer: Callable[[CredentialEvent], None]) -> None:
+        """Registers ``observer(event)`` for credential events (``SELECTED``, ``DESELECTED``,
+        ``SUCCESSFULLY_USED``) until the client is freed.
+
+        It runs on the thread making the call, possibly on several at once. Exceptions it
+        raises are logged to the ``downstream_api`` logger and otherwise ignored: they cannot
+        cross into the native library.
+        """
+
+        def trampoline(_user_data: Any, event: Any) -> None:
+            try:
+                observer(event_from(event.contents))
+            except BaseException:  # never unwind into C
+                logger.exception("downstream_api credential observer raised")
+
+        callback = _native.OBSERVER_CALLBACK(trampoline)
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_add_observer(handle, callback, None)
+            # The native client keeps the function pointer until it is freed: so must we.
+            self._observers.append(callback)
+        finally:
+            self._exit()
+
+    add_observer = on_credential_event
+
+    def __repr__(self) -> str:
+        return f"<downstream_api.Client {'closed' if self._closed else 'open'}>"
