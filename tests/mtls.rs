@@ -430,6 +430,53 @@ fn one_client_serves_many_threads() {
     );
 }
 
+#[test]
+fn concurrent_threads_keep_their_connections_alive() {
+    // Calls that overlap (the server takes a few milliseconds): each of 16 threads needs a
+    // connection of its own, and every one must go back to the pool. ureq's default keeps 3 idle
+    // connections per host: the other 13 were closed after each round (134 connections).
+    let setup = setup();
+    let slow = TestServer::start(
+        setup.ca.server(),
+        ClientAuth::Required(std::slice::from_ref(&setup.ca.cert_der)),
+        Arc::new(|_: &Seen| {
+            std::thread::sleep(std::time::Duration::from_millis(3));
+            Reply::text(200, "slow")
+        }),
+    );
+    let client = setup.ca.client("shared", Validity::CURRENT);
+    let config = setup
+        .config(&setup.path_credential("client.pem", &client))
+        .replace(&setup.server.url(), &slow.url());
+    let api = Arc::new(DownstreamApi::from_json(&config).unwrap());
+    // In step: all 16 connections are back in the pool at once between two rounds of calls.
+    let rounds = Arc::new(std::sync::Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|_| {
+            let (api, rounds) = (api.clone(), rounds.clone());
+            std::thread::spawn(move || {
+                for _ in 0..15 {
+                    assert_eq!(api.call("orders", None, b"").unwrap().status, 200);
+                    rounds.wait();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let seen = slow.seen();
+    assert_eq!(seen.len(), 240);
+    let mut connections: Vec<usize> = seen.iter().map(|s| s.connection).collect();
+    connections.sort();
+    connections.dedup();
+    assert!(
+        connections.len() <= 16,
+        "{} connections for 16 threads",
+        connections.len()
+    );
+}
+
 /// A client using certificate "old" from a file, and "new" from a renewed CA the server does not
 /// trust yet.
 struct Rotation {

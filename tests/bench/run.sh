@@ -7,7 +7,8 @@
 #
 # Needs nginx, curl, gcc, openssl and cargo. Environment: BENCH_CALLS (default 2000, at most
 # 100000) calls per client; BENCH_THREADS (default 4) threads sharing one client; BENCH_PROCESSES
-# (default 30) one-request processes each of dsapi and curl; BENCH_ROUNDS (default 3) interleaved
+# (default 30) one-request processes each of dsapi and curl; BENCH_CONCURRENCY (default 16) tasks
+# of the Python async comparison (it runs when requests and httpx are installed); BENCH_ROUNDS (default 3) interleaved
 # rounds of the keep-alive measurements, the best of each counting; BENCH_STRICT=1 makes a missed target
 # exit with status 1.
 #
@@ -83,9 +84,10 @@ echo "== date: $(date -u)"
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the CPUs)"
 
 # --- 1. library (release), dsapi, the floor client and the C benchmark program ---------------------
-# The same build as scripts/install.sh (one set of features: one build of the library).
-echo "== cargo build --release --features cli --lib --bin dsapi --example rustls_floor"
-"$CARGO" build --release --quiet --features cli --lib --bin dsapi --example rustls_floor
+# The builds of scripts/install.sh: dsapi, then the shared library built alone (as installed).
+echo "== cargo build --release --features cli --bin dsapi --example rustls_floor; cargo rustc --release --lib --crate-type cdylib"
+"$CARGO" build --release --quiet --features cli --bin dsapi --example rustls_floor
+"$CARGO" rustc --release --quiet --lib --crate-type cdylib
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LIBDIR=$TARGET_DIR/release
 [ -f "$LIBDIR/libdownstream_api.so" ] || { echo "no $LIBDIR/libdownstream_api.so" >&2; exit 1; }
@@ -228,6 +230,20 @@ done
 DSAPI_MS=$(awk -v s="$DSAPI_TOTAL" -v n="$PROCESSES" 'BEGIN { printf "%.2f", s * 1000 / n }')
 CURL1_MS=$(awk -v s="$CURL1_TOTAL" -v n="$PROCESSES" 'BEGIN { printf "%.2f", s * 1000 / n }')
 
+# --- Python: Client vs requests.Session, AsyncClient vs httpx.AsyncClient -------------------------
+CONCURRENCY=${BENCH_CONCURRENCY:-16}
+PY_DONE=0
+if python3 -c 'import requests, httpx' 2>/dev/null; then
+  echo "== Python: $CALLS sequential GETs (Client, requests.Session), $CALLS GETs by $CONCURRENCY tasks (AsyncClient, httpx.AsyncClient)"
+  DSAPI_LIBRARY="$LIBDIR/libdownstream_api.so" python3 "$ROOT/tests/bench/python_bench.py" \
+    "$WORK/appsettings.json" "$BASE" "$WORK/client/client.pem" "$WORK/client/client.key" \
+    "$PREFIX/ca.pem" "$CALLS" "$CONCURRENCY" >"$WORK/py.out"
+  py() { grep -m1 "^$1=" "$WORK/py.out" | cut -d= -f2; }
+  PY_DONE=1
+else
+  echo "== Python: skipped (needs: python3 -m pip install requests httpx)"
+fi
+
 # --- 4. handshakes, from nginx's access log --------------------------------------------------------
 stop_nginx # flushes the log
 LOG=$PREFIX/access.log
@@ -248,6 +264,7 @@ read -r CURL_REQ CURL_OK CURL_CONN CURL_FULL CURL_RESUMED < <(handshakes /bench/
 read -r THREADS_REQ THREADS_OK THREADS_CONN _ _ < <(handshakes /bench/threads)
 read -r FLOOR_REQ FLOOR_200 _ _ _ < <(handshakes /bench/floor)
 read -r ONE_REQ ONE_200 _ _ _ < <(handshakes /bench/dsapi-one /bench/curl-one)
+py_connections() { handshakes "$1" | cut -d' ' -f3; }
 
 # --- 5. summary ---------------------------------------------------------------------------------
 RATIO=$(awk -v a="$LIB_RPS" -v b="$CURL_RPS" 'BEGIN { printf "%.2f", a / b }')
@@ -261,6 +278,17 @@ ONE_RATIO=$(awk -v a="$DSAPI_MS" -v b="$CURL1_MS" 'BEGIN { printf "%.2f", a / b 
 ONE_OK=$(verdict 1.0 "$ONE_RATIO")
 SIZE_MB=$(awk -v b="$LIB_BYTES" 'BEGIN { printf "%.2f", b / 1e6 }')
 SIZE_OK=$(verdict 3000000 "$LIB_BYTES")
+PY_SUMMARY="Python: skipped"
+PY_OK=met
+if [ "$PY_DONE" = 1 ]; then
+  SYNC_RATIO=$(awk -v a="$(py client_rps)" -v b="$(py requests_rps)" 'BEGIN { printf "%.2f", a / b }')
+  ASYNC_RATIO=$(awk -v a="$(py async_rps)" -v b="$(py httpx_rps)" 'BEGIN { printf "%.2f", a / b }')
+  SYNC_OK=$(verdict "$SYNC_RATIO" 3)
+  ASYNC_OK=$(verdict "$ASYNC_RATIO" 2)
+  [[ "$SYNC_OK $ASYNC_OK" == *MISSED* ]] && PY_OK=MISSED
+  PY_SUMMARY="Python Client / requests.Session: $(py client_rps) / $(py requests_rps) req/s = ${SYNC_RATIO}x   (target >= 3x: $SYNC_OK)  [requests $(py requests_version); connections: $(py_connections /bench/py-dsapi) / $(py_connections /bench/py-requests)]
+Python AsyncClient / httpx.AsyncClient ($CONCURRENCY tasks): $(py async_rps) / $(py httpx_rps) req/s = ${ASYNC_RATIO}x   (target >= 2x: $ASYNC_OK)  [httpx $(py httpx_version); connections: $(py_connections /bench/py-async) / $(py_connections /bench/py-httpx)]"
+fi
 # A handle's own cost is what a further handle adds; the first one also pages in the library's
 # code (file-backed, shared between processes) and process-wide one-time state.
 RSS_OK=$(verdict 1024 "$RSS_SECOND")
@@ -281,6 +309,7 @@ library cost above the floor:     $ABOVE_FLOOR us/call of CPU time   (target <= 
 $THREADS threads sharing one client:    $THREADS_RPS req/s = ${THREADS_RATIO}x one thread  [$THREADS_REQ requests, $THREADS_OK answered 200, $THREADS_CONN connection(s); nginx has 1 worker, the machine $(nproc) CPUs]
 one request per process:          dsapi call $DSAPI_MS ms, curl --cert $CURL1_MS ms = ${ONE_RATIO}x curl   (target <= 1.0x: $ONE_OK)  [$PROCESSES each, $ONE_REQ requests logged, $ONE_200 answered 200]
 stripped library size:            $LIB_BYTES bytes ($SIZE_MB MB)   (target <= 3 MB: $SIZE_OK)
+$PY_SUMMARY
 library handshakes:               $LIB_CONN connection(s), $LIB_FULL full + $LIB_RESUMED resumed handshake(s) for $LIB_REQ requests in $ROUNDS processes   (target 1 per certificate and host: $HS_OK)
 resident memory, one more client: $RSS_SECOND KiB, of which not file-backed: $ANON_SECOND KiB   (target <= 1024 KiB: $RSS_OK)   [its call: $RSS2_REQ request(s), $RSS2_CONN connection(s), $RSS2_FULL full handshake(s)]
 resident memory, first client:    $RSS_FIRST KiB after creating it and one call, of which not file-backed: $ANON_FIRST KiB
@@ -293,6 +322,6 @@ if [ "$LIB_OK" != "$LIB_REQ" ] || [ "$CURL_OK" != "$((ROUNDS * CALLS))" ] ||
   echo "some requests were missing or did not answer 200" >&2
   exit 1
 fi
-if [ "${BENCH_STRICT:-0}" = 1 ] && [[ "$RATIO_OK $HS_OK $RSS_OK $FLOOR_OK $ONE_OK $SIZE_OK" == *MISSED* ]]; then
+if [ "${BENCH_STRICT:-0}" = 1 ] && [[ "$RATIO_OK $HS_OK $RSS_OK $FLOOR_OK $ONE_OK $SIZE_OK $PY_OK" == *MISSED* ]]; then
   exit 1
 fi
