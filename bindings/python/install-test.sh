@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The package as a new user gets it: `pip install ./bindings/python` into a fresh virtual
 # environment (setuptools-rust builds the library in release mode), then an import and a call to
-# the loopback servers with no DSAPI_LIBRARY set; `pip wheel` gives a platform wheel that carries
-# the library; and the checkout is left as it was. Exits non-zero on any failure.
+# the loopback servers with no DSAPI_LIBRARY set (and DSAPI_LIBRARY still chosen when set); `pip
+# wheel` gives a platform wheel that carries the library; and the checkout is left as it was. Exits non-zero on any failure.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -46,6 +46,12 @@ with dsa.Client.from_file(sys.argv[1]) as client:
 print(f"installed package: {dsa.library_path.rsplit('/', 3)[-3:]} answered {response.status_code}")
 PY
 )
+
+# DSAPI_LIBRARY still wins over the packaged library.
+debug_library="$repo/target/debug/libdownstream_api.so"
+chosen=$(cd "$work" && DSAPI_LIBRARY="$debug_library" "$work/venv/bin/python" -c \
+  'import downstream_api as dsa; print(dsa.library_path)')
+[ "$chosen" = "$debug_library" ] || { echo "install-test: DSAPI_LIBRARY was ignored ($chosen)" >&2; exit 1; }
 
 if in_git; then
   after=$(git -C "$repo" status --porcelain --untracked-files=all)
