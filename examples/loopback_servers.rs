@@ -6,7 +6,8 @@
 //! - `Mtls`: an MTLS API answering "hello <client CN>".
 //! - `Echo`: the same server, answering with the request's method, target and body.
 //! - `Inspect`: the same server, answering with a JSON object of the request's method, target,
-//!   headers (lower-case names) and body; configured with an extra query parameter and header.
+//!   headers (lower-case names) and body; configured with an extra query parameter and header,
+//!   and `ContentType: text/plain`.
 //!   On the same server, `/status/<code>` answers with that status, `/slow/<ms>` waits that
 //!   long before answering, and `/big-head` answers with a head over the library's limit.
 //! - `Bearer`: a Bearer API accepting tokens from the fake Entra token endpoint (scope
@@ -107,7 +108,7 @@ fn main() {
   "DownstreamApis": {{
     "Mtls": {{ "BaseUrl": "{url}", "RelativePath": "hello", "ProtocolScheme": "MTLS" }},
     "Echo": {{ "BaseUrl": "{url}", "RelativePath": "echo", "ProtocolScheme": "MTLS" }},
-    "Inspect": {{ "BaseUrl": "{url}", "RelativePath": "inspect", "ProtocolScheme": "MTLS",
+    "Inspect": {{ "BaseUrl": "{url}", "RelativePath": "inspect", "ProtocolScheme": "MTLS", "ContentType": "text/plain",
                  "ExtraQueryParameters": {{ "configured": "yes" }},
                  "ExtraHeaderParameters": {{ "X-Configured": "yes" }} }},
     "Bearer": {{ "BaseUrl": "{bearer_url}", "RelativePath": "me", "Scopes": ["api://wrapper-resource/.default"] }}

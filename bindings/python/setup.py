@@ -1,15 +1,24 @@
-"""Build configuration lives in pyproject.toml; this file only keeps build output out of the
-source folder. setuptools writes its `build/` and `*.egg-info` folders next to the project unless
-told otherwise, and the egg-info folder it is told must already exist: both go to the checkout's
-`target/python/` (ignored, beside cargo's output), so an install leaves the checkout as it was.
-The Rust build itself is setuptools-rust's (pyproject.toml)."""
+"""Build configuration lives in pyproject.toml (the Rust build is setuptools-rust's); this file
+only keeps setuptools' own output out of the source folder. setuptools writes `build/` and
+`*.egg-info` next to the project unless told otherwise, and the egg-info folder it is told must
+already exist: both go to the checkout's `target/python/` (ignored, beside cargo's output), so an
+install leaves the checkout as it was."""
 
 import os
 import shutil
+import sys
 
 from setuptools import setup
 
-OUTPUT = os.path.join("..", "..", "target", "python")
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+if not os.path.isfile(os.path.join(REPO, "Cargo.toml")):
+    sys.exit(
+        "downstream-api builds its native library from the repository around bindings/python: "
+        "build from a checkout (pip install ./bindings/python, or pip wheel), not from an sdist "
+        "or a copy of this folder (pip older than 21.3 copies it: upgrade pip)"
+    )
+OUTPUT = os.path.join(REPO, "target", "python")
 os.makedirs(OUTPUT, exist_ok=True)
 # A build starts empty: files of an earlier build (another Python's library name, a module since
 # removed) must not end up in this wheel.

@@ -9,7 +9,7 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
 
-from ._client import Client, JsonObject
+from ._client import Client, ClientClosedError, JsonObject
 from ._events import AccessToken, CredentialEvent
 from ._response import Response
 
@@ -52,6 +52,8 @@ class AsyncClient:
         return self._client
 
     async def _run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._client.closed:
+            raise ClientClosedError("the downstream_api AsyncClient is closed")
         future = self._executor.submit(functools.partial(function, *args, **kwargs))
         return await asyncio.wrap_future(future)
 

@@ -12,6 +12,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import _native
 from ._events import AccessToken, CredentialEvent, event_from, text
+from ._native import ConfigError
+from ._status import Status
 from ._log import logger
 from ._response import Response
 
@@ -64,6 +66,34 @@ def _copy_response(response: Any) -> Response:
     return Response(status=status, body=body, header_items=tuple(items))
 
 
+def _find_key(mapping: Mapping[str, Any], key: str) -> Optional[str]:
+    """The key of ``mapping`` equal to ``key`` ignoring case, as the library reads keys."""
+    wanted = key.lower()
+    return next((k for k in mapping if k.lower() == wanted), None)
+
+
+def _merge(into: Dict[str, Any], key: str, value: Any, fold_case: bool = True) -> None:
+    """Sets ``into[key]``, replacing a key that differs only in case (when ``fold_case``)."""
+    existing = _find_key(into, key) if fold_case else (key if key in into else None)
+    if existing is not None:
+        del into[existing]
+    into[key] = value
+
+
+def _parsed_overrides(overrides: Optional[JsonObject]) -> Dict[str, Any]:
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, str):
+        return dict(overrides)
+    try:
+        parsed = _json.loads(overrides)
+    except ValueError as error:
+        raise ConfigError(Status.CONFIG_INVALID, "DSAPI_CONFIG_INVALID", f"overrides are not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise ConfigError(Status.CONFIG_INVALID, "DSAPI_CONFIG_INVALID", "overrides must be a JSON object")
+    return parsed
+
+
 def _call_overrides(
     overrides: Optional[JsonObject],
     method: Optional[str],
@@ -73,42 +103,41 @@ def _call_overrides(
     timeout: Optional[float],
     is_json: bool,
 ) -> Optional[bytes]:
-    """The override object of one call: ``overrides`` with the keyword arguments on top."""
-    options: Dict[str, Any] = {}
+    """The override object of one call: ``overrides`` with the keyword arguments on top. Keys
+    compare ignoring case, as the library reads them; so do header names, while query parameter
+    names are exact (as the library merges them)."""
+    if (method, path, params, headers, timeout) == (None, None, None, None, None) and not is_json:
+        return _json_arg(overrides)
+    merged = _parsed_overrides(overrides)
     if method is not None:
-        options["HttpMethod"] = method
+        _merge(merged, "HttpMethod", method)
     if path is not None:
-        options["RelativePath"] = path
+        _merge(merged, "RelativePath", path)
     if params:
-        options["ExtraQueryParameters"] = {str(k): str(v) for k, v in params.items()}
+        query_key = _find_key(merged, "ExtraQueryParameters") or "ExtraQueryParameters"
+        query = dict(merged.get(query_key) or {})
+        for name, value in params.items():
+            if value is not None:  # as requests does: a None parameter is left out
+                _merge(query, str(name), str(value), fold_case=False)
+        _merge(merged, "ExtraQueryParameters", query)
     extra_headers: Dict[str, str] = {}
     for name, value in (headers or {}).items():
         option = _HEADER_OPTIONS.get(name.lower())
         if option:
-            options[option] = value
+            _merge(merged, option, value)
         else:
-            extra_headers[name] = value
+            _merge(extra_headers, name, value)
     if extra_headers:
-        options["ExtraHeaderParameters"] = extra_headers
-    if is_json and "ContentType" not in options:
-        options["ContentType"] = "application/json"
+        headers_key = _find_key(merged, "ExtraHeaderParameters") or "ExtraHeaderParameters"
+        combined = dict(merged.get(headers_key) or {})
+        for name, value in extra_headers.items():
+            _merge(combined, name, value)
+        _merge(merged, "ExtraHeaderParameters", combined)
+    # json= sends JSON unless this call names another content type (headers= or overrides).
+    if is_json and _find_key(merged, "ContentType") is None:
+        merged["ContentType"] = "application/json"
     if timeout is not None:
-        options["TimeoutSeconds"] = timeout
-    if not options:
-        return _json_arg(overrides)
-    merged: Dict[str, Any] = {}
-    if isinstance(overrides, str):
-        merged = dict(_json.loads(overrides))
-    elif overrides is not None:
-        merged = dict(overrides)
-    for key, value in options.items():
-        # The library merges these two key by key with the configuration; so do we with
-        # `overrides`.
-        earlier = merged.get(key)
-        if key in ("ExtraQueryParameters", "ExtraHeaderParameters") and isinstance(earlier, Mapping):
-            merged[key] = {**earlier, **value}
-        else:
-            merged[key] = value
+        _merge(merged, "TimeoutSeconds", timeout)
     return _json.dumps(merged).encode("utf-8")
 
 

@@ -192,15 +192,18 @@ else:
     _PACKAGED = ["libdownstream_api*.so"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-# bindings/python/downstream_api -> the repository root (only meaningful in a checkout).
-_REPO_ROOT = _PACKAGE_DIR.parents[2]
+# bindings/python/downstream_api -> the repository root (only meaningful in a checkout; an install
+# under a short path such as /deps/downstream_api has none).
+_REPO_ROOT: Optional[Path] = _PACKAGE_DIR.parents[2] if len(_PACKAGE_DIR.parents) > 2 else None
 
 
 def _candidates() -> List[Path]:
     """The places searched after ``DSAPI_LIBRARY``, in order: the library installed inside the
     package, then a checkout's release and debug builds."""
     packaged = sorted(path for pattern in _PACKAGED for path in _PACKAGE_DIR.glob(pattern))
-    built = [_REPO_ROOT / "target" / profile / _CARGO_NAME for profile in ("release", "debug")]
+    built = [] if _REPO_ROOT is None else [
+        _REPO_ROOT / "target" / profile / _CARGO_NAME for profile in ("release", "debug")
+    ]
     return packaged + built
 
 

@@ -3,39 +3,33 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ._native import DownstreamApiError
 
 
-class Headers(Mapping[str, str]):
-    """Response headers, looked up ignoring case (``headers["Content-Type"]`` and
-    ``headers["content-type"]`` are the same); a header received several times reads as its
-    values joined with ``", "``, as requests does. Iteration gives lower-case names."""
+class Headers(Dict[str, str]):
+    """Response headers: a ``dict`` keyed by lower-case name, looked up ignoring case
+    (``headers["Content-Type"]`` and ``headers["content-type"]`` are the same); a header received
+    several times reads as its values joined with ``", "``, as requests does."""
 
-    def __init__(self, items: Tuple[Tuple[str, str], ...]) -> None:
-        merged: Dict[str, str] = {}
+    def __init__(self, items: Tuple[Tuple[str, str], ...] = ()) -> None:
+        super().__init__()
         for name, value in items:
             key = name.lower()
-            merged[key] = f"{merged[key]}, {value}" if key in merged else value
-        self._merged = merged
+            dict.__setitem__(self, key, f"{dict.__getitem__(self, key)}, {value}" if key in self else value)
 
     def __getitem__(self, name: str) -> str:
-        return self._merged[name.lower()]
+        return dict.__getitem__(self, name.lower())
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._merged
+        return isinstance(name, str) and dict.__contains__(self, name.lower())
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._merged)
-
-    def __len__(self) -> int:
-        return len(self._merged)
-
-    def __repr__(self) -> str:
-        return f"Headers({self._merged!r})"
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict.get(self, name.lower(), default)
 
 
 @dataclass(frozen=True)
@@ -66,9 +60,9 @@ class Response:
     def content(self) -> bytes:
         return self.body
 
-    @property
+    @functools.cached_property
     def headers(self) -> Headers:
-        """The headers, case-insensitive."""
+        """The headers, case-insensitive (made once per response)."""
         return Headers(self.header_items)
 
     @property

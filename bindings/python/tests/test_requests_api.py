@@ -57,6 +57,40 @@ def test_bodies_and_header_options(client):
         client.post("Inspect", data=b"a", json={"b": 1})
 
 
+def test_content_type_and_case_insensitive_merging(client):
+    # Inspect is configured with ContentType text/plain: data= keeps it, json= replaces it,
+    # unless this call names a content type itself.
+    assert inspected(client.post("Inspect", data="x"))["headers"]["content-type"] == "text/plain"
+    assert inspected(client.post("Inspect", json=[1]))["headers"]["content-type"] == "application/json"
+    seen = inspected(client.post("Inspect", json=[1], overrides={"contentType": "application/x-custom"}))
+    assert seen["headers"]["content-type"] == "application/x-custom"
+    # Keys and header names compare ignoring case between overrides and keywords: the keyword
+    # wins, and the override's other headers stay.
+    seen = inspected(
+        client.call(
+            "Inspect",
+            overrides={"extraHeaderParameters": {"x-trace": "from-overrides", "X-Other": "kept"}},
+            headers={"X-Trace": "from-keyword"},
+        )
+    )
+    assert seen["headers"]["x-trace"] == "from-keyword"
+    assert seen["headers"]["x-other"] == "kept"
+    # None parameters are left out, as requests does.
+    assert "skipped" not in inspected(client.get("Inspect", params={"skipped": None, "a": "1"}))["target"]
+    # Malformed override text is the library's error, with keywords too.
+    for bad in ("{not json", "[1]"):
+        with pytest.raises(dsa.ConfigError):
+            client.get("Inspect", overrides=bad)
+
+
+def test_headers_are_a_dict(client):
+    headers = client.get("Inspect").headers
+    assert isinstance(headers, dict)
+    assert json.loads(json.dumps(headers))["content-type"] == "application/json"
+    assert headers.get("Content-Type") == "application/json"
+    assert headers.get("X-Absent", "none") == "none"
+
+
 def test_shorthands_send_their_method(client):
     for verb in ("get", "post", "put", "patch", "delete"):
         seen = inspected(getattr(client, verb)("Inspect", path="inspect/verb"))
@@ -226,6 +260,8 @@ def test_async_call_never_blocks_the_loop_and_cancels_at_once(config_path):
             # Errors arrive as the same exceptions.
             with pytest.raises(dsa.UnknownApiError):
                 await client.get("NoSuchApi")
+        with pytest.raises(dsa.ClientClosedError):
+            await client.get("Inspect")
 
     asyncio.run(main())
 
