@@ -325,8 +325,9 @@ dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
 dsapi_status dsapi_client_describe_credentials(const struct dsapi_client *client, char **json_out);
 
 // Frees a string returned by this library (`dsapi_client_authorization_header`,
-// `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`). `NULL` is a no-op. Takes ownership: the pointer is invalid
-// afterwards. Thread-safe for different strings; free each string once.
+// `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`). `NULL` is a no-op. Takes
+// ownership: the pointer is invalid afterwards. Thread-safe for different strings; free each
+// string once.
 void dsapi_string_free(char *string);
 
 #ifdef __cplusplus

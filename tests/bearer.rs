@@ -1279,3 +1279,37 @@ fn finishes_without_deadlock<T: Send + 'static>(work: impl FnOnce() -> T + Send 
         .recv_timeout(Duration::from_secs(20))
         .expect("the work finished: no deadlock")
 }
+
+#[test]
+fn the_debug_log_tells_a_fetched_token_from_a_cached_one() {
+    use downstream_api::log::{Level, set_sink};
+    let setup = setup();
+    let api = setup.entra_rsa();
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    set_sink(
+        Some(Arc::new(move |_: Level, message: &str| {
+            sink.lock().unwrap().push(message.to_string())
+        })),
+        Level::Debug,
+    );
+    // A scope of this test only: other tests of this binary may log at the same time.
+    let scope = "api://debug-log-test/.default";
+    let first = api.acquire_token(&[scope], None);
+    let second = api.acquire_token(&[scope], None);
+    set_sink(None, Level::Debug);
+    assert_eq!(first.unwrap(), second.unwrap());
+    let ours: Vec<String> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|line| line.contains(scope))
+        .cloned()
+        .collect();
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    assert!(
+        ours[0].contains(&setup.tokens.entra_token_url(TENANT)),
+        "{ours:?}"
+    );
+    assert!(ours[1].contains("from the cache (expires in 3"), "{ours:?}");
+}

@@ -6,13 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-work=$(mktemp -d /tmp/dsapi-install.XXXXXX)
-servers_pid=""
-cleanup() {
-  [ -n "$servers_pid" ] && kill "$servers_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$repo/tests/work-and-servers.sh" install
 
 prefix="$work/prefix"
 bash scripts/install.sh --prefix "$prefix"
@@ -49,10 +43,7 @@ cmake --build "$work/build-cpp" >"$work/build-cpp.log" 2>&1 || { cat "$work/buil
 
 echo "== run them against the loopback servers"
 cargo build --quiet --example loopback_servers
-coproc SERVERS { exec "$repo/target/debug/examples/loopback_servers" "$work/servers"; }
-servers_pid=$SERVERS_PID
-read -r ready config <&"${SERVERS[0]}"
-[ "$ready" = READY ] || { echo "install-test: loopback servers did not start" >&2; exit 1; }
+start_loopback_servers
 for program in "$work/call-pkg-config" "$work/build/call" "$work/build/call_static"; do
   output=$("$program" "$config" Mtls)
   echo "$(basename "$program"): $output"

@@ -2,17 +2,12 @@
 # The package as a new user gets it: `pip install ./bindings/python` into a fresh virtual
 # environment (setuptools-rust builds the library in release mode), then an import and a call to
 # the loopback servers with no DSAPI_LIBRARY set (and DSAPI_LIBRARY still chosen when set); `pip
-# wheel` gives a platform wheel that carries the library; and the checkout is left as it was. Exits non-zero on any failure.
+# wheel` gives a platform wheel that carries the library; and the checkout is left as it was.
+# Exits non-zero on any failure.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-work=$(mktemp -d /tmp/dsapi-pip.XXXXXX)
-servers_pid=""
-cleanup() {
-  [ -n "$servers_pid" ] && kill "$servers_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$repo/tests/work-and-servers.sh" pip
 
 in_git() { git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; }
 before=""
@@ -29,10 +24,7 @@ libraries=$(python3 -m zipfile -l "$wheel" | grep -c 'downstream_api/libdownstre
 [ "$libraries" = 1 ] ||
   { python3 -m zipfile -l "$wheel"; echo "install-test: the wheel has $libraries libraries, not 1" >&2; exit 1; }
 
-coproc SERVERS { exec "$repo/target/debug/examples/loopback_servers" "$work/servers"; }
-servers_pid=$SERVERS_PID
-read -r ready config <&"${SERVERS[0]}"
-[ "$ready" = READY ] || { echo "install-test: loopback servers did not start" >&2; exit 1; }
+start_loopback_servers
 
 # From another directory, so that the checkout's package cannot be imported instead.
 (cd "$work" && env -u DSAPI_LIBRARY "$work/venv/bin/python" - "$config" <<'PY'

@@ -16,9 +16,16 @@ pub struct Certificate {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     signing_key: Arc<dyn SigningKey>,
+    /// What identifies it in messages, events and reports.
+    pub facts: CertificateFacts,
+}
+
+/// The public facts of a loaded certificate: no key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
     /// SHA-1 of the leaf's DER in upper-case hex, as Windows shows it.
     pub thumbprint: String,
-    /// SHA-256 of the leaf's DER in upper-case hex.
+    /// SHA-256 of the leaf's DER in upper-case hex (x5t#S256).
     pub thumbprint_sha256: String,
     /// The leaf's subject, e.g. "CN=orders-client, O=Contoso".
     pub subject: String,
@@ -29,11 +36,18 @@ pub struct Certificate {
     pub not_after: i64,
 }
 
+impl CertificateFacts {
+    /// Whole days until `not_after` (negative once expired).
+    pub fn days_left(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
+}
+
 impl std::fmt::Debug for Certificate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Certificate")
-            .field("thumbprint", &self.thumbprint)
-            .field("subject", &self.subject)
+            .field("thumbprint", &self.facts.thumbprint)
+            .field("subject", &self.facts.subject)
             .finish_non_exhaustive()
     }
 }
@@ -94,12 +108,14 @@ impl Certificate {
         )?;
         let validity = parsed.validity();
         Ok(Certificate {
-            thumbprint: hex_digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf),
-            thumbprint_sha256: hex_digest(&ring::digest::SHA256, leaf),
-            subject: parsed.subject().to_string(),
-            issuer: parsed.issuer().to_string(),
-            not_before: validity.not_before.timestamp(),
-            not_after: validity.not_after.timestamp(),
+            facts: CertificateFacts {
+                thumbprint: hex_digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, leaf),
+                thumbprint_sha256: hex_digest(&ring::digest::SHA256, leaf),
+                subject: parsed.subject().to_string(),
+                issuer: parsed.issuer().to_string(),
+                not_before: validity.not_before.timestamp(),
+                not_after: validity.not_after.timestamp(),
+            },
             chain,
             key,
             signing_key,
@@ -124,17 +140,17 @@ impl Certificate {
 
     /// Errors when the certificate is expired or not yet valid at `now` (Unix seconds).
     pub fn check_time(&self, now: i64) -> Result<(), String> {
-        if now < self.not_before {
+        if now < self.facts.not_before {
             Err(format!(
                 "certificate {} is not valid before {}",
-                self.thumbprint,
-                format_time(self.not_before)
+                self.facts.thumbprint,
+                format_time(self.facts.not_before)
             ))
-        } else if now > self.not_after {
+        } else if now > self.facts.not_after {
             Err(format!(
                 "certificate {} expired on {}",
-                self.thumbprint,
-                format_time(self.not_after)
+                self.facts.thumbprint,
+                format_time(self.facts.not_after)
             ))
         } else {
             Ok(())
@@ -149,18 +165,19 @@ impl Certificate {
             .filter(|c| c.is_ascii_hexdigit())
             .collect::<String>()
             .to_ascii_uppercase();
-        normalized == self.thumbprint || normalized == self.thumbprint_sha256
+        normalized == self.facts.thumbprint || normalized == self.facts.thumbprint_sha256
     }
 
     /// True when `wanted` is the subject's distinguished name, comparing its RDNs in any order and
     /// case ("CN=a, O=b" matches "O=b,CN=a").
     pub fn matches_distinguished_name(&self, wanted: &str) -> bool {
-        rdn_set(wanted) == rdn_set(&self.subject)
+        rdn_set(wanted) == rdn_set(&self.facts.subject)
     }
 
     /// Windows' `FindBySubjectName`: the text occurs in the subject, ignoring case.
     pub fn matches_subject_name(&self, wanted: &str) -> bool {
-        self.subject
+        self.facts
+            .subject
             .to_ascii_lowercase()
             .contains(&wanted.trim().to_ascii_lowercase())
     }

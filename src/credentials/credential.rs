@@ -89,9 +89,9 @@ impl Selection {
         match &self.credential {
             Credential::Certificate(c) => format!(
                 "certificate {} ({}, expires {}) from {}",
-                c.thumbprint,
-                c.subject,
-                format_time(c.not_after),
+                c.facts.thumbprint,
+                c.facts.subject,
+                format_time(c.facts.not_after),
                 self.source
             ),
             other => format!("{} from {}", other.kind_name(), self.source),

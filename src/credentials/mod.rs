@@ -15,10 +15,10 @@ mod provider;
 mod report;
 mod sources;
 
-pub use certificate::Certificate;
+pub use certificate::{Certificate, CertificateFacts};
 pub use credential::{Credential, Purpose};
 pub use observer::{CredentialEvent, EventKind, Observer, Usage, deferring_events};
 pub use provider::CredentialsProvider;
-pub use report::{CertificateFacts, CredentialReport, LoadState, reports_to_json};
+pub use report::{CredentialReport, LoadState, reports_to_json};
 #[cfg(fuzzing)]
 pub(crate) use {formats::parse_certificate_file, sources::load_base64};

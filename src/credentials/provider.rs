@@ -228,7 +228,10 @@ impl CredentialsProvider {
             return;
         }
         let (thumbprint, subject) = match selection.certificate() {
-            Some(certificate) => (certificate.thumbprint.clone(), certificate.subject.clone()),
+            Some(certificate) => (
+                certificate.facts.thumbprint.clone(),
+                certificate.facts.subject.clone(),
+            ),
             None => (String::new(), String::new()),
         };
         let event = PendingEvent {

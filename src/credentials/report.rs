@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::certificate::CertificateFacts;
 use super::credential::Credential;
 use crate::clock::{format_time, unix_now};
 use crate::config::{CredentialDescription, SourceType};
@@ -36,27 +37,6 @@ pub enum LoadState {
     Failed(String),
 }
 
-/// The public facts of a loaded certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertificateFacts {
-    /// SHA-1 of the DER, upper-case hex (the Windows thumbprint).
-    pub thumbprint: String,
-    /// SHA-256 of the DER, upper-case hex (x5t#S256).
-    pub thumbprint_sha256: String,
-    pub subject: String,
-    pub issuer: String,
-    /// Validity in Unix seconds.
-    pub not_before: i64,
-    pub not_after: i64,
-}
-
-impl CertificateFacts {
-    /// Whole days until `not_after` (negative once expired).
-    pub fn days_left(&self, now: i64) -> i64 {
-        (self.not_after - now).div_euclid(86_400)
-    }
-}
-
 impl CredentialReport {
     pub(super) fn new(
         description: &CredentialDescription,
@@ -68,14 +48,7 @@ impl CredentialReport {
             Some(Err(reason)) => LoadState::Failed(reason),
             Some(Ok(Credential::ClientSecret(_))) => LoadState::ClientSecret,
             Some(Ok(Credential::SignedAssertionFile(_))) => LoadState::SignedAssertionFile,
-            Some(Ok(Credential::Certificate(c))) => LoadState::Certificate(CertificateFacts {
-                thumbprint: c.thumbprint.clone(),
-                thumbprint_sha256: c.thumbprint_sha256.clone(),
-                subject: c.subject.clone(),
-                issuer: c.issuer.clone(),
-                not_before: c.not_before,
-                not_after: c.not_after,
-            }),
+            Some(Ok(Credential::Certificate(c))) => LoadState::Certificate(c.facts.clone()),
         };
         let location = match description.source_type {
             Some(SourceType::Path) => description.certificate_disk_path.clone(),

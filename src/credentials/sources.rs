@@ -88,7 +88,7 @@ pub fn load_from_store(
         }
         if best
             .as_ref()
-            .is_none_or(|b| certificate.not_before > b.not_before)
+            .is_none_or(|b| certificate.facts.not_before > b.facts.not_before)
         {
             best = Some(certificate);
         }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::clock::Deadline;
 use crate::config::{AcquireTokenOptions, ApiOptions, Config, ProtocolScheme};
-use crate::credentials::{CredentialsProvider, Observer};
+use crate::credentials::{CredentialReport, CredentialsProvider, Observer, reports_to_json};
 use crate::encoding::{list_some, quote, redact_url};
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
@@ -83,6 +83,18 @@ impl DownstreamApi {
     /// Registers an observer of credential events; it stays until the client is dropped.
     pub fn add_observer(&self, observer: Observer) {
         self.credentials.add_observer(observer);
+    }
+
+    /// Every `ClientCredentials` entry: loaded now if no call has loaded it yet, with its
+    /// certificate's facts or the reason it failed.
+    pub fn credentials(&self) -> Vec<CredentialReport> {
+        self.credentials.report()
+    }
+
+    /// [`DownstreamApi::credentials`] as a JSON array (the C ABI's and `dsapi credentials --json`'s
+    /// format), `daysLeft` counted from now.
+    pub fn credentials_json(&self) -> String {
+        reports_to_json(&self.credentials.report())
     }
 
     /// Calls the API named `api_name` in `DownstreamApis`. Any HTTP status is a successful call;

@@ -93,7 +93,7 @@ impl DownstreamApi {
                     return outcome.map_err(|e| {
                         e.context(format!(
                             "certificate {} rejected again after reloading it",
-                            certificate.thumbprint
+                            certificate.facts.thumbprint
                         ))
                     });
                 }

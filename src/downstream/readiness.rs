@@ -7,7 +7,7 @@
 use super::DownstreamApi;
 use super::request::build_url;
 use crate::config::{ApiOptions, ProtocolScheme};
-use crate::credentials::{CredentialReport, Purpose, Usage, reports_to_json};
+use crate::credentials::{Purpose, Usage};
 use crate::encoding::redact_url;
 use crate::error::{Error, Result};
 
@@ -41,18 +41,6 @@ impl DownstreamApi {
                 }
             })
             .collect()
-    }
-
-    /// Every `ClientCredentials` entry: loaded now if no call has loaded it yet, with its
-    /// certificate's facts or the reason it failed.
-    pub fn credentials(&self) -> Vec<CredentialReport> {
-        self.credentials.report()
-    }
-
-    /// [`DownstreamApi::credentials`] as a JSON array (the C ABI's and `dsapi credentials --json`'s
-    /// format), `daysLeft` counted from now.
-    pub fn credentials_json(&self) -> String {
-        reports_to_json(&self.credentials.report())
     }
 
     fn readiness(&self, options: &ApiOptions, url: &str) -> Result<()> {

@@ -32,6 +32,11 @@ impl AccessToken {
     pub fn expires_on_utc(&self) -> String {
         crate::clock::format_time(self.expires_on)
     }
+
+    /// Seconds until it expires (negative once expired).
+    pub fn expires_in(&self) -> i64 {
+        self.expires_on - crate::clock::unix_now()
+    }
 }
 
 impl std::fmt::Debug for AccessToken {
@@ -134,7 +139,7 @@ impl TokenProvider {
                 format!(
                     "token for '{}' from the cache (expires in {} s)",
                     scopes.join(" "),
-                    token.expires_on - crate::clock::unix_now()
+                    token.expires_in()
                 )
             });
         }

@@ -128,7 +128,7 @@ impl Transport {
 
     /// The agent that presents `certificate`, created on first use and kept until forgotten.
     pub fn agent_for(&self, certificate: &Certificate) -> ClientAgent {
-        if let Some(agent) = self.agents.read().get(&certificate.thumbprint_sha256) {
+        if let Some(agent) = self.agents.read().get(&certificate.facts.thumbprint_sha256) {
             return ClientAgent {
                 agent: agent.clone(),
                 presents_certificate: true,
@@ -136,11 +136,11 @@ impl Transport {
         }
         let (agent, created) = {
             let mut agents = self.agents.write();
-            match agents.get(&certificate.thumbprint_sha256) {
+            match agents.get(&certificate.facts.thumbprint_sha256) {
                 Some(agent) => (agent.clone(), false),
                 None => {
                     let agent = self.build_agent(Some(certificate));
-                    agents.insert(certificate.thumbprint_sha256.clone(), agent.clone());
+                    agents.insert(certificate.facts.thumbprint_sha256.clone(), agent.clone());
                     (agent, true)
                 }
             }
@@ -149,7 +149,7 @@ impl Transport {
             crate::log::debug(|| {
                 format!(
                     "new connection pool for certificate {}",
-                    certificate.thumbprint
+                    certificate.facts.thumbprint
                 )
             });
         }
@@ -172,7 +172,9 @@ impl Transport {
     /// Drops the agent of a rejected certificate so that no pooled connection or TLS session of it
     /// is reused.
     pub fn forget(&self, certificate: &Certificate) {
-        self.agents.write().remove(&certificate.thumbprint_sha256);
+        self.agents
+            .write()
+            .remove(&certificate.facts.thumbprint_sha256);
     }
 
     fn build_agent(&self, certificate: Option<&Certificate>) -> Agent {

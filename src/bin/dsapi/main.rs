@@ -140,8 +140,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 options["Tenant"] = json!(tenant);
             }
             let token = client()?.acquire_token(&scopes, Some(&options.to_string()))?;
-            let left = token.expires_on - unix_now();
-            let mut text = format!("expires_on: {} (in {left} s)\n", token.expires_on_utc());
+            let mut text = format!(
+                "expires_on: {} (in {} s)\n",
+                token.expires_on_utc(),
+                token.expires_in()
+            );
             if show {
                 text += &format!("access_token: {}\n", token.token);
             }
@@ -160,10 +163,4 @@ pub fn argument_error(subcommand: &str, message: &str) -> Failure {
         .find_subcommand_mut(subcommand)
         .expect("a subcommand of dsapi");
     Failure::Arguments(command.error(clap::error::ErrorKind::ValueValidation, message))
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
