@@ -18,6 +18,7 @@ const FFI_SOURCES: &[&str] = &[
     "src/ffi/response.rs",
     "src/ffi/token.rs",
     "src/ffi/credentials.rs",
+    "src/ffi/options.rs",
     "src/ffi/strings.rs",
 ];
 const STATUS_TABLE: &str = "src/ffi/statuses.txt";

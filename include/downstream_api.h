@@ -272,6 +272,15 @@ dsapi_status dsapi_response_header_at(const struct dsapi_response *response,
                                       const char **name_out,
                                       const char **value_out);
 
+// The request this response answers: `*method_out` (e.g. `"POST"`) and `*url_out`, the URL
+// redacted as the library's messages show it (query values hidden as `?…`, no user
+// information), for logs and for wrappers that expose the request (.NET's `RequestMessage`).
+// Either out pointer may be NULL; strings are borrowed until `dsapi_response_free`. Errors:
+// `DSAPI_INVALID_ARGUMENT` (NULL `response`). Thread-safe.
+dsapi_status dsapi_response_request(const struct dsapi_response *response,
+                                    const char **method_out,
+                                    const char **url_out);
+
 // Frees a response. `NULL` is a no-op. Takes ownership: the response and every pointer obtained
 // from it are invalid afterwards. Not thread-safe with other calls on the same response; different
 // responses may be freed on different threads.
@@ -323,6 +332,24 @@ dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
 // `dsapi_string_free`. An entry that fails to load is described, not an error. Errors:
 // `DSAPI_INVALID_ARGUMENT` (NULL `client` or `json_out`). Thread-safe.
 dsapi_status dsapi_client_describe_credentials(const struct dsapi_client *client, char **json_out);
+
+// The options a call to `api_name` would use, as a JSON object in Id.Web's key names: the API's
+// `DownstreamApis` entry with the library's defaults filled in and `overrides_json` (may be NULL;
+// as for `dsapi_client_call`) applied. Keys: `BaseUrl`, `RelativePath`, `HttpMethod`, `Scopes`,
+// `RequestAppToken`, `ProtocolScheme` (`"Bearer"`, `"MTLS"` or `"MTLS_POP"`), `AcceptHeader`,
+// `ContentType`, `ExtraHeaderParameters`, `ExtraQueryParameters`, `AcquireTokenOptions`
+// (`Tenant`, `ForceRefresh`, `Claims`, `CorrelationId`) and `TimeoutSeconds` (null when
+// `Http.TimeoutSeconds` applies). Header and query parameter values may be keys, so they are left
+// out: each name maps to null, and a query in `BaseUrl` reads `?…`. No credential is part of it.
+// Nothing is loaded or sent.
+//
+// On success `*json_out` receives a NUL-terminated string the caller owns and frees with
+// `dsapi_string_free`. Errors: `DSAPI_INVALID_ARGUMENT` (a NULL argument, not UTF-8),
+// `DSAPI_UNKNOWN_API`, `DSAPI_CONFIG_INVALID` (bad overrides, naming the field). Thread-safe.
+dsapi_status dsapi_client_api_options(const struct dsapi_client *client,
+                                      const char *api_name,
+                                      const char *overrides_json,
+                                      char **json_out);
 
 // Frees a string returned by this library (`dsapi_client_authorization_header`,
 // `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`). `NULL` is a no-op. Takes

@@ -85,6 +85,7 @@ pub mod fuzzing {
             status,
             headers,
             body,
+            ..Default::default()
         };
         let _ = crate::token::interpret(&response, "https://127.0.0.1/t/oauth2/v2.0/token", true);
         let _ = crate::token::discovered_token_endpoint(&response);
@@ -99,6 +100,7 @@ pub mod fuzzing {
                 .map(|value| ("www-authenticate".to_string(), value))
                 .collect(),
             body: Vec::new(),
+            ..Default::default()
         };
         let _ = crate::downstream::claims_challenge(&response);
     }

@@ -9,6 +9,7 @@
 mod environment;
 mod node;
 mod options;
+mod options_json;
 mod sections;
 
 use crate::error::Result;

@@ -53,6 +53,7 @@ mod tests {
             status: 401,
             headers: vec![("www-authenticate".into(), value.into())],
             body: Vec::new(),
+            ..Default::default()
         };
         let encoded = challenge(
             r#"Bearer realm="", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnt9fQ==""#,

@@ -97,6 +97,12 @@ impl DownstreamApi {
         reports_to_json(&self.credentials.report())
     }
 
+    /// The options a call to `api_name` would use: its `DownstreamApis` entry with
+    /// `overrides_json` (may be `None`) applied. [`ApiOptions::to_json`] gives them to user code.
+    pub fn api_options(&self, api_name: &str, overrides_json: Option<&str>) -> Result<ApiOptions> {
+        Ok(self.options_for(api_name, overrides_json)?.into_owned())
+    }
+
     /// Calls the API named `api_name` in `DownstreamApis`. Any HTTP status is a successful call;
     /// an error means no response could be had.
     pub fn call(

@@ -126,6 +126,7 @@ mod tests {
             status,
             headers: Vec::new(),
             body: body.to_vec(),
+            ..Default::default()
         };
         assert!(response_rejects_certificate(&response(495, b"")).is_some());
         assert!(

@@ -11,6 +11,7 @@ mod boundary;
 mod client;
 mod credentials;
 mod log;
+mod options;
 mod response;
 mod status;
 mod strings;

@@ -13,6 +13,8 @@ pub struct dsapi_response {
     status: u16,
     headers: Vec<(CString, CString)>,
     body: Vec<u8>,
+    method: CString,
+    url: CString,
 }
 
 impl dsapi_response {
@@ -25,6 +27,8 @@ impl dsapi_response {
                 .map(|(name, value)| (c_string(&name), c_string(&value)))
                 .collect(),
             body: response.body,
+            method: c_string(&response.request.method),
+            url: c_string(&response.request.url),
         }))
     }
 }
@@ -118,6 +122,29 @@ pub extern "C" fn dsapi_response_header_at(
         })?;
         *name_out = name.as_ptr();
         *value_out = value.as_ptr();
+        Ok(())
+    })
+}
+
+/// The request this response answers: `*method_out` (e.g. `"POST"`) and `*url_out`, the URL
+/// redacted as the library's messages show it (query values hidden as `?…`, no user
+/// information), for logs and for wrappers that expose the request (.NET's `RequestMessage`).
+/// Either out pointer may be NULL; strings are borrowed until `dsapi_response_free`. Errors:
+/// `DSAPI_INVALID_ARGUMENT` (NULL `response`). Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_response_request(
+    response: *const dsapi_response,
+    method_out: *mut *const c_char,
+    url_out: *mut *const c_char,
+) -> dsapi_status {
+    status_call(|| {
+        let response = ref_arg(response, "response")?;
+        if let Ok(out) = out_arg(method_out, "method_out") {
+            *out = response.method.as_ptr();
+        }
+        if let Ok(out) = out_arg(url_out, "url_out") {
+            *out = response.url.as_ptr();
+        }
         Ok(())
     })
 }

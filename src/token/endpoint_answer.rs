@@ -224,6 +224,7 @@ mod tests {
             status: 200,
             headers: Vec::new(),
             body: br#"{"access_token": "t", "expires_in": 9223372036854775807, "refresh_in": 9223372036854775807}"#.to_vec(),
+            ..Default::default()
         };
         let issued = interpret(&answer, "https://x/token", false).ok().unwrap();
         assert!(issued.token.expires_on > unix_now());

@@ -10,11 +10,21 @@ pub struct Request<'a> {
 }
 
 /// A response of any HTTP status.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The request it answers, as wrappers show it (.NET's `RequestMessage`).
+    pub request: RequestLine,
+}
+
+/// The method and URL of a request, the URL redacted as messages show it (no user information,
+/// query values hidden).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestLine {
+    pub method: String,
+    pub url: String,
 }
 
 // A token endpoint's body holds the token: Debug shows its size only.

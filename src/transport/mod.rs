@@ -21,9 +21,9 @@ use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use crate::clock::Deadline;
 use crate::config::HttpOptions;
 use crate::credentials::Certificate;
-use crate::encoding::split_url;
+use crate::encoding::{redact_url, split_url};
 use crate::error::{Error, ErrorKind, Result};
-pub use message::{Request, Response};
+pub use message::{Request, RequestLine, Response};
 use resolver::CachingResolver;
 use reuse::{Attempt, ObservedConnector};
 
@@ -317,6 +317,10 @@ impl Transport {
             status,
             headers,
             body,
+            request: RequestLine {
+                method: request.method.to_string(),
+                url: redact_url(request.url),
+            },
         })
     }
 }

@@ -734,6 +734,15 @@ static void test_overrides(const dsapi_client *client) {
         const char *value = NULL;
         CHECK_STATUS(dsapi_response_header(response, "x-echo-method", &value), DSAPI_OK);
         CHECK(value && strcmp(value, "POST") == 0, "response header X-Echo-Method: POST");
+        /* The request it answers: method, and the URL with its query values hidden. */
+        const char *method = NULL, *url = NULL;
+        CHECK_STATUS(dsapi_response_request(response, &method, &url), DSAPI_OK);
+        CHECK(method && strcmp(method, "POST") == 0, "request method: %s", method ? method : "(null)");
+        CHECK(url && strncmp(url, "https://", 8) == 0 && strstr(url, "/api/echo/post?\xe2\x80\xa6") != NULL &&
+                  strstr(url, "a%20b") == NULL,
+              "request URL, query redacted: %s", url ? url : "(null)");
+        CHECK_STATUS(dsapi_response_request(response, NULL, NULL), DSAPI_OK);
+        CHECK_STATUS(dsapi_response_request(NULL, &method, &url), DSAPI_INVALID_ARGUMENT);
         free(text);
         dsapi_response_free(response);
     }
@@ -1251,6 +1260,43 @@ static void test_describe_credentials(void) {
     dsapi_client_free(client);
 }
 
+/* dsapi_client_api_options: an API's options as JSON (defaults filled in, overrides applied),
+ * header and query values withheld. */
+static void test_api_options(void) {
+    char *sentinel = (char *)(uintptr_t)0x5795;
+    char *json = sentinel;
+    dsapi_client *client = new_client_from("good.json");
+    CHECK_STATUS(dsapi_client_api_options(NULL, "Orders", NULL, &json), DSAPI_INVALID_ARGUMENT);
+    CHECK_STATUS(dsapi_client_api_options(client, NULL, NULL, &json), DSAPI_INVALID_ARGUMENT);
+    CHECK_STATUS(dsapi_client_api_options(client, "Orders", NULL, NULL), DSAPI_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR("json_out");
+    CHECK_STATUS(dsapi_client_api_options(client, "Nope", NULL, &json), DSAPI_UNKNOWN_API);
+    CHECK_LAST_ERROR("Nope");
+    CHECK_STATUS(dsapi_client_api_options(client, "Orders", "{\"HttpMethod\": 7}", &json), DSAPI_CONFIG_INVALID);
+    CHECK_LAST_ERROR("overrides.HttpMethod");
+    CHECK(json == sentinel, "json_out not written on failure");
+
+    CHECK_STATUS(dsapi_client_api_options(client, "orders", NULL, &json), DSAPI_OK);
+    if (json != sentinel && json != NULL) {
+        CHECK(strstr(json, "\"RelativePath\":\"orders\"") != NULL && strstr(json, "\"ProtocolScheme\":\"MTLS\"") != NULL &&
+                  strstr(json, "\"HttpMethod\":\"GET\"") != NULL,
+              "configured values and defaults: %s", json);
+        dsapi_string_free(json);
+    }
+    json = sentinel;
+    CHECK_STATUS(dsapi_client_api_options(client, "Orders",
+                                          "{\"HttpMethod\": \"post\", \"ExtraHeaderParameters\": {\"X-Key\": \"k-secret\"}}",
+                                          &json),
+                 DSAPI_OK);
+    if (json != sentinel && json != NULL) {
+        CHECK(strstr(json, "\"HttpMethod\":\"POST\"") != NULL, "override applied: %s", json);
+        CHECK(strstr(json, "\"X-Key\":null") != NULL && strstr(json, "k-secret") == NULL,
+              "header named, value withheld: %s", json);
+        dsapi_string_free(json);
+    }
+    dsapi_client_free(client);
+}
+
 /* The token ABI: dsapi_client_authorization_header, dsapi_client_acquire_token, dsapi_string_free. */
 static void test_tokens(struct logged *log) {
     dsapi_client *client = new_client_from("bearer.json");
@@ -1568,6 +1614,8 @@ int main(void) {
     test_tokens(&debug_log);
     printf("== credential descriptions\n");
     test_describe_credentials();
+    printf("== API options\n");
+    test_api_options();
     printf("== %d threads x %d calls on one client\n", threads, calls);
     test_threads(threads, calls, &debug_log);
     printf("== removing the log callback\n");
