@@ -205,7 +205,9 @@ void dsapi_client_free(struct dsapi_client *client);
 // `overrides_json` (may be NULL) is a JSON object whose keys replace the API's configuration for
 // this call: `HttpMethod`, `RelativePath`, `ExtraHeaderParameters`, `ExtraQueryParameters`,
 // `ContentType`, `AcceptHeader`, and the other `DownstreamApis` keys, and `TimeoutSeconds` (this
-// call's bound, retries included, instead of `Http.TimeoutSeconds`). `body`/`body_len` is the
+// call's bound, retries included, instead of `Http.TimeoutSeconds`). `ExtraHeaderParameters` and
+// `ExtraQueryParameters` merge name by name as a JSON merge patch: a null value removes a
+// configured name. `body`/`body_len` is the
 // request body (`body` may be NULL when `body_len` is 0); it is copied and resent as is if the
 // call is retried.
 //

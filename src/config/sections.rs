@@ -271,17 +271,15 @@ impl ApiOptions {
     }
 }
 
-/// Merges a JSON object of string values into `pairs`; header names compare case-insensitively,
-/// query parameter names exactly.
+/// Merges a JSON object of string values into `pairs` as a JSON merge patch (RFC 7386) does: a
+/// null value removes the name (how a .NET override delegate's removal reaches the library).
+/// Header names compare case-insensitively, query parameter names exactly.
 fn merge_pairs(
     pairs: &mut Vec<(String, String)>,
     node: &Node,
     case_insensitive: bool,
 ) -> Result<()> {
     for (key, value) in node.entries()? {
-        let value = value
-            .as_scalar_string()
-            .ok_or_else(|| value.type_error("a string"))?;
         let same = |existing: &String| {
             if case_insensitive {
                 existing.eq_ignore_ascii_case(key)
@@ -289,6 +287,13 @@ fn merge_pairs(
                 existing == key
             }
         };
+        if value.value().is_null() {
+            pairs.retain(|(existing, _)| !same(existing));
+            continue;
+        }
+        let value = value
+            .as_scalar_string()
+            .ok_or_else(|| value.type_error("a string"))?;
         match pairs.iter_mut().find(|(existing, _)| same(existing)) {
             Some(pair) => pair.1 = value,
             None => pairs.push((key.to_string(), value)),
@@ -476,6 +481,13 @@ mod tests {
             merged.extra_headers,
             vec![("X-A".into(), "2".into()), ("X-B".into(), "3".into())]
         );
+        let removal: Value = serde_json::from_str(
+            r#"{"ExtraHeaderParameters": {"x-a": null}, "ExtraQueryParameters": {"absent": null}}"#,
+        )
+        .unwrap();
+        let removed = ApiOptions::read(&Node::named(&removal, "overrides"), &merged).unwrap();
+        assert_eq!(removed.extra_headers, vec![("X-B".into(), "3".into())]);
+        assert!(removed.extra_query.is_empty());
     }
 
     #[test]

@@ -63,7 +63,14 @@ def _copy_response(response: Any) -> Response:
     for index in range(lib.dsapi_response_header_count(response)):
         lib.dsapi_response_header_at(response, index, byref(name), byref(value))
         items.append((text(name.value).lower(), text(value.value)))
-    return Response(status=status, body=body, header_items=tuple(items))
+    lib.dsapi_response_request(response, byref(name), byref(value))
+    return Response(
+        status=status,
+        body=body,
+        header_items=tuple(items),
+        method=text(name.value),
+        url=text(value.value),
+    )
 
 
 def _find_key(mapping: Mapping[str, Any], key: str) -> Optional[str]:
@@ -99,7 +106,7 @@ def _call_overrides(
     method: Optional[str],
     path: Optional[str],
     params: Optional[Mapping[str, Any]],
-    headers: Optional[Mapping[str, str]],
+    headers: Optional[Mapping[str, Optional[str]]],
     timeout: Optional[float],
     is_json: bool,
 ) -> Optional[bytes]:
@@ -117,8 +124,9 @@ def _call_overrides(
         query_key = _find_key(merged, "ExtraQueryParameters") or "ExtraQueryParameters"
         query = dict(merged.get(query_key) or {})
         for name, value in params.items():
-            if value is not None:  # as requests does: a None parameter is left out
-                _merge(query, str(name), str(value), fold_case=False)
+            # As requests does, None leaves a parameter out, a configured one too (JSON null
+            # removes it: overrides merge as a JSON merge patch).
+            _merge(query, str(name), None if value is None else str(value), fold_case=False)
         _merge(merged, "ExtraQueryParameters", query)
     extra_headers: Dict[str, str] = {}
     for name, value in (headers or {}).items():
@@ -244,7 +252,7 @@ class Client:
         method: Optional[str] = None,
         path: Optional[str] = None,
         params: Optional[Mapping[str, Any]] = None,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Optional[Mapping[str, Optional[str]]] = None,
         json: Any = None,
         data: Optional[Body] = None,
         timeout: Optional[float] = None,
@@ -257,7 +265,8 @@ class Client:
           ``RelativePath`` override does); it is joined to ``BaseUrl`` with one ``/``.
         - ``params`` / ``headers``: merged with the configured ``ExtraQueryParameters`` /
           ``ExtraHeaderParameters`` (``Content-Type`` and ``Accept`` replace the configured
-          ``ContentType`` / ``AcceptHeader``).
+          ``ContentType`` / ``AcceptHeader``); a ``None`` value leaves that name out, a
+          configured one too, as requests does.
         - ``json``: a body serialised as JSON, with ``Content-Type: application/json``;
           ``data`` (or the positional ``body``): bytes, or a ``str`` sent as UTF-8.
         - ``timeout``: seconds bounding this call, retries included (``TimeoutSeconds``).
@@ -362,6 +371,22 @@ class Client:
             self._exit()
         entries: List[Dict[str, Any]] = _json.loads(_native.take_string(described))
         return entries
+
+    def api_options(self, api_name: str, overrides: Optional[JsonObject] = None) -> Dict[str, Any]:
+        """The options a call to ``api_name`` would use (its ``DownstreamApis`` entry with the
+        defaults filled in and ``overrides`` applied) in Id.Web's key names: ``BaseUrl``,
+        ``RelativePath``, ``HttpMethod``, ``Scopes``, ``ProtocolScheme``, ... Header and query
+        parameter values may be keys, so each configured name maps to ``None``. Sends nothing."""
+        options = c_void_p()
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_api_options(
+                handle, api_name.encode("utf-8"), _json_arg(overrides), byref(options)
+            )
+        finally:
+            self._exit()
+        parsed: Dict[str, Any] = _json.loads(_native.take_string(options))
+        return parsed
 
     def on_credential_event(self, observer: Callable[[CredentialEvent], None]) -> None:
         """Registers ``observer(event)`` for credential events (``SELECTED``, ``DESELECTED``,

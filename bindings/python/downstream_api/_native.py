@@ -346,6 +346,7 @@ _declare("dsapi_response_header_count", c_size_t, [ResponsePtr])
 _declare_status(
     "dsapi_response_header_at", [ResponsePtr, c_size_t, POINTER(c_char_p), POINTER(c_char_p)]
 )
+_declare_status("dsapi_response_request", [ResponsePtr, POINTER(c_char_p), POINTER(c_char_p)])
 _declare("dsapi_response_free", None, [ResponsePtr])
 
 # Owned strings come back as c_void_p (not c_char_p, which ctypes would turn into bytes and
@@ -358,6 +359,7 @@ _declare_status(
     [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p), POINTER(c_int64)],
 )
 _declare_status("dsapi_client_describe_credentials", [ClientPtr, POINTER(c_void_p)])
+_declare_status("dsapi_client_api_options", [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p)])
 _declare("dsapi_string_free", None, [c_void_p])
 
 

@@ -46,6 +46,11 @@ class Response:
     """The body (also :attr:`content`)."""
     header_items: Tuple[Tuple[str, str], ...] = ()
     """Every header in received order as ``(lower-case name, value)``."""
+    method: str = ""
+    """The method of the request this answers."""
+    url: str = ""
+    """The URL of the request this answers, redacted as the library's messages show it (query
+    values hidden as ``?…``)."""
 
     @property
     def status_code(self) -> int:

@@ -113,8 +113,29 @@ def test_override_object_still_works_and_keywords_win(client):
     assert "a=1" in seen["target"] and "b=2" in seen["target"]
 
 
+def test_none_leaves_out_a_configured_parameter_or_header(client):
+    seen = inspected(client.get("Inspect", params={"configured": None, "kept": "1"}, headers={"X-Configured": None}))
+    assert "configured=" not in seen["target"] and "kept=1" in seen["target"]
+    assert "x-configured" not in seen["headers"]
+    assert "x-configured" in inspected(client.get("Inspect"))["headers"], "removal lasts one call"
+
+
+def test_api_options_show_the_configuration_without_values(client):
+    options = client.api_options("inspect")
+    assert options["RelativePath"] == "inspect" and options["ProtocolScheme"] == "MTLS"
+    assert options["ContentType"] == "text/plain" and options["HttpMethod"] == "GET"
+    assert options["ExtraQueryParameters"] == {"configured": None}
+    assert options["ExtraHeaderParameters"] == {"X-Configured": None}
+    assert client.api_options("Inspect", {"HttpMethod": "post"})["HttpMethod"] == "POST"
+    with pytest.raises(dsa.UnknownApiError):
+        client.api_options("Nope")
+    with pytest.raises(dsa.ConfigError, match="overrides.Scopes"):
+        client.api_options("Inspect", {"Scopes": 3})
+
+
 def test_response_like_requests(client):
-    r = client.get("Inspect")
+    r = client.get("Inspect", params={"q": "secret-ish"})
+    assert r.method == "GET" and r.url.startswith("https://127.0.0.1:") and r.url.endswith("/inspect?…")
     assert r.ok and r.status_code == r.status == 200
     assert r.headers["Content-Type"] == "application/json"
     assert r.headers["content-type"] == r.headers["CONTENT-TYPE"]
