@@ -10,6 +10,10 @@
 //!   and `ContentType: text/plain`.
 //!   On the same server, `/status/<code>` answers with that status, `/slow/<ms>` waits that
 //!   long before answering, and `/big-head` answers with a head over the library's limit.
+//! - `Renewed`: the same server, accepting only the renewed certificate (CN
+//!   `wrapper-client-renewed`, written to `renewed.pem`) and answering others with HTTP 495, as a
+//!   server does once it trusts only a rotated certificate. `foreign.pem` is a client certificate
+//!   of another CA, which the server refuses in the TLS handshake.
 //! - `Bearer`: a Bearer API accepting tokens from the fake Entra token endpoint (scope
 //!   `api://wrapper-resource/.default`), which verifies the client assertion signed with the
 //!   same certificate.
@@ -39,6 +43,15 @@ fn main() {
 
     let ca = TestCa::new("Wrapper Test CA");
     let client = ca.client("wrapper-client", Validity::CURRENT);
+    let renewed = ca.client("wrapper-client-renewed", Validity::CURRENT);
+    write("renewed.pem", &renewed.bundle_pem());
+    let foreign_ca = TestCa::new("Foreign CA");
+    write(
+        "foreign.pem",
+        &foreign_ca
+            .client("wrapper-client", Validity::CURRENT)
+            .bundle_pem(),
+    );
     let server = TestServer::start(
         ca.server(),
         ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
@@ -51,6 +64,14 @@ fn main() {
                 let millis = millis.parse().unwrap_or(0);
                 std::thread::sleep(std::time::Duration::from_millis(millis));
                 return Reply::text(200, &format!("after {millis} ms"));
+            }
+            let who = seen
+                .client_cert
+                .as_ref()
+                .map(test_support::server::subject_cn)
+                .unwrap_or_default();
+            if path == "/renewed" && who != "wrapper-client-renewed" {
+                return Reply::text(495, "SSL Certificate Error");
             }
             if path == "/big-head" {
                 // Over the library's 64 KiB limit for a response head.
@@ -85,11 +106,6 @@ fn main() {
                     body,
                 };
             }
-            let who = seen
-                .client_cert
-                .as_ref()
-                .map(test_support::server::subject_cn)
-                .unwrap_or_default();
             Reply::text(200, &format!("hello {who}"))
         }),
     );
@@ -108,6 +124,7 @@ fn main() {
   "DownstreamApis": {{
     "Mtls": {{ "BaseUrl": "{url}", "RelativePath": "hello", "ProtocolScheme": "MTLS" }},
     "Echo": {{ "BaseUrl": "{url}", "RelativePath": "echo", "ProtocolScheme": "MTLS" }},
+    "Renewed": {{ "BaseUrl": "{url}", "RelativePath": "renewed", "ProtocolScheme": "MTLS" }},
     "Inspect": {{ "BaseUrl": "{url}", "RelativePath": "inspect", "ProtocolScheme": "MTLS", "ContentType": "text/plain",
                  "ExtraQueryParameters": {{ "configured": "yes" }},
                  "ExtraHeaderParameters": {{ "X-Configured": "yes" }} }},

@@ -18,13 +18,17 @@ if [[ ! -f "$native_dir/libdownstream_api.so" && ! -f "$native_dir/libdownstream
 fi
 
 mkdir -p "$out"
-# mcs accepts C# up to 7.2; the code also stays within the csproj's 7.3.
-mcs -langversion:7.2 -warn:4 -warnaserror+ -target:library -nologo \
-    -out:"$out/DownstreamApi.dll" "$here"/DownstreamApi/*.cs
+references=(-r:System.Net.Http.dll -r:System.Runtime.Serialization.dll)
+# mcs accepts C# up to 7.2; the code also stays within the csproj's 7.3. -doc with -warn:4 makes a
+# public member without an XML comment an error, so the package's XML docs are complete.
+mcs -langversion:7.2 -warn:4 -warnaserror+ -target:library -nologo "${references[@]}" \
+    -doc:"$out/DownstreamApi.xml" -out:"$out/DownstreamApi.dll" "$here"/DownstreamApi/*.cs
 cp "$here/DownstreamApi/DownstreamApi.dll.config" "$out/"
+# The README's C# example is compiled and run as a test: extract it.
+python3 "$here/tests/readme_example.py" "$repo/README.md" "$out/ReadmeExample.cs"
 mcs -langversion:7.2 -warn:4 -warnaserror+ -target:exe -nologo \
-    -r:"$out/DownstreamApi.dll" -r:System.Core.dll \
-    -out:"$out/DownstreamApi.Tests.exe" "$here"/tests/*.cs
+    -r:"$out/DownstreamApi.dll" -r:System.Core.dll -r:System.Configuration.dll -r:System.Xml.dll "${references[@]}" \
+    -out:"$out/DownstreamApi.Tests.exe" "$here"/tests/*.cs "$out/ReadmeExample.cs"
 
 export LD_LIBRARY_PATH="$native_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export DYLD_LIBRARY_PATH="$native_dir${DYLD_LIBRARY_PATH:+:$DYLD_LIBRARY_PATH}"

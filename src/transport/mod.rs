@@ -294,7 +294,18 @@ impl Transport {
         } else {
             http_request
         };
-        let classify = |error| classify::classify(error, client.presents_certificate);
+        let classify = |error| {
+            let error = classify::classify(error, client.presents_certificate);
+            if error.kind() != ErrorKind::Timeout {
+                return error;
+            }
+            // ureq's own words ("timeout: global") do not say which bound ran out.
+            error.context(format!(
+                "no complete answer within the {:.1} s left of the call's timeout (TimeoutSeconds, \
+                 else Http.TimeoutSeconds)",
+                remaining.as_secs_f64()
+            ))
+        };
         let response = agent.run(http_request).map_err(classify)?;
         let status = response.status().as_u16();
         let headers = response

@@ -1,122 +1,239 @@
 using System;
+using System.Collections.Generic;
+using System.Net.Http;
 using System.Runtime.InteropServices;
+using System.Text;
 using System.Threading;
+using System.Threading.Tasks;
 
 namespace DownstreamApi
 {
     /// <summary>
-    /// A client built from an appsettings.json: its APIs, credentials, connection pools and token
-    /// caches. Thread-safe: share one instance between threads. After <see cref="Dispose"/> every
-    /// member throws <see cref="ObjectDisposedException"/>; calls already running on other threads
-    /// complete first and the native client is freed when the last of them returns.
+    /// Calls the downstream APIs of an appsettings.json the way Id.Web's <c>IDownstreamApi</c>
+    /// does, with app tokens or the client certificate (MTLS). It owns the native client: its
+    /// credentials, connection pools and token cache. Thread-safe: share one instance. After
+    /// <see cref="Dispose"/> every member throws <see cref="ObjectDisposedException"/>; calls
+    /// already running complete first and the native client is freed when the last returns.
     /// </summary>
-    public sealed class DownstreamApiClient : IDisposable
+    /// <remarks>
+    /// The async methods run the native call on the thread pool. A cancellation token already
+    /// cancelled throws <see cref="OperationCanceledException"/> before anything is sent;
+    /// cancelled during a call, the task completes cancelled at once while the native call, which
+    /// cannot be interrupted, finishes in the background within its timeout (TimeoutSeconds of the
+    /// API or the override, else Http.TimeoutSeconds, 100 s by default) and its response is
+    /// dropped. Failures to get a response throw <see cref="DownstreamApiException"/> subclasses;
+    /// any HTTP status is a response.
+    /// </remarks>
+    public sealed class DownstreamApiClient : IDownstreamApi, IDisposable
     {
+        private const int ErrorBodyCharacters = 512;
         private readonly ClientHandle handle;
         private int disposed;
 
         private DownstreamApiClient(ClientHandle handle)
         {
             this.handle = handle;
-            // One native observer per client raises the CredentialEvent event. The delegate lives
-            // in the handle, which outlives every native call that can invoke it.
+            // One native observer per client raises CertificateChanged. The delegate lives in the
+            // handle, which outlives every native call that can invoke it.
             NativeObserverCallback observer = OnNativeEvent;
             handle.KeepAlive(observer);
             Ensure.Success(NativeMethods.dsapi_client_add_observer(handle, observer, IntPtr.Zero));
         }
 
-        /// <summary>Raised for each credential event (Selected, Deselected, SuccessfullyUsed) on the
-        /// thread making the call, possibly on several threads at once. Exceptions thrown by a
-        /// handler are swallowed: they cannot cross into the native library.</summary>
-        public event EventHandler<CredentialEventArgs> CredentialEvent;
+        /// <summary>Raised when a certificate is selected, deselected after a rejection, or used
+        /// successfully (Id.Web's certificate observer), on the thread making the call, possibly
+        /// on several threads at once. Exceptions thrown by a handler are logged and swallowed:
+        /// they cannot cross into the native library.</summary>
+        public event EventHandler<CertificateChangedEventArgs> CertificateChanged;
 
-        /// <summary>Creates a client from the JSON text of an appsettings.json.</summary>
-        /// <exception cref="ConfigurationException">Malformed JSON, a wrong type or a missing value.</exception>
+        /// <summary>Creates a client from the JSON text of an appsettings.json (.NET-style
+        /// environment overrides such as <c>AzureAd__ClientId</c> applied). Credentials load on
+        /// first use.</summary>
+        /// <exception cref="DownstreamApiConfigurationException">Malformed JSON, a wrong type or a missing value.</exception>
         public static DownstreamApiClient FromJson(string configJson)
         {
-            if (configJson == null)
-            {
-                throw new ArgumentNullException("configJson");
-            }
-            ClientHandle handle;
-            uint status = NativeMethods.dsapi_client_new(Utf8.ToNative(configJson), out handle);
-            return Adopt(status, handle);
+            byte[] json = Utf8.ToNative(Required(configJson, "configJson"));
+            ClientHandle created;
+            uint status = NativeMethods.dsapi_client_new(json, out created);
+            return Adopt(status, created);
         }
 
         /// <summary>Creates a client from the appsettings.json file at <paramref name="path"/>.</summary>
         /// <exception cref="DownstreamApiIOException">The file cannot be read.</exception>
+        /// <exception cref="DownstreamApiConfigurationException">Its content is not a valid configuration.</exception>
         public static DownstreamApiClient FromFile(string path)
         {
-            if (path == null)
-            {
-                throw new ArgumentNullException("path");
-            }
-            ClientHandle handle;
-            uint status = NativeMethods.dsapi_client_new_from_file(Utf8.ToNative(path), out handle);
-            return Adopt(status, handle);
+            byte[] nativePath = Utf8.ToNative(Required(path, "path"));
+            ClientHandle created;
+            uint status = NativeMethods.dsapi_client_new_from_file(nativePath, out created);
+            return Adopt(status, created);
         }
 
-        private static DownstreamApiClient Adopt(uint status, ClientHandle handle)
+        private static DownstreamApiClient Adopt(uint status, ClientHandle created)
         {
             try
             {
                 Ensure.Success(status);
-                return new DownstreamApiClient(handle);
+                return new DownstreamApiClient(created);
             }
             catch
             {
-                handle.Dispose();
+                created.Dispose();
                 throw;
             }
         }
 
-        /// <summary>
-        /// Calls the API <paramref name="apiName"/> (a key of DownstreamApis, ignoring case) with
-        /// <paramref name="body"/> (may be null). <paramref name="overridesJson"/> (may be null) is a
-        /// JSON object replacing keys of the API's configuration for this call: HttpMethod,
-        /// RelativePath, ExtraQueryParameters, ExtraHeaderParameters, ContentType, AcceptHeader, ...
-        /// </summary>
+        /// <summary>Calls the API <paramref name="serviceName"/> (a key of DownstreamApis, ignoring
+        /// case). <paramref name="downstreamApiOptionsOverride"/> receives the API's options as
+        /// configured and may change them for this call; <paramref name="content"/> (may be null) is
+        /// the body, its Content-Type and other content headers sent with it.</summary>
+        /// <returns>The response with any status; its Content holds the body and content headers,
+        /// its RequestMessage the method and URL (query redacted).</returns>
         /// <exception cref="DownstreamApiException">No response could be obtained (a subclass per status).</exception>
-        public DownstreamApiResponse Call(string apiName, byte[] body = null, string overridesJson = null)
+        /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+        public async Task<HttpResponseMessage> CallApiForAppAsync(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            HttpContent content = null,
+            CancellationToken cancellationToken = default(CancellationToken))
         {
-            byte[] name = Utf8.ToNative(Required(apiName, "apiName"));
-            byte[] overrides = Utf8.ToNative(overridesJson);
-            int length = body == null ? 0 : body.Length;
-            ResponseHandle response;
-            uint status = NativeMethods.dsapi_client_call(
-                Handle(), name, overrides, length == 0 ? null : body, new UIntPtr((uint)length), out response);
-            using (response)
+            cancellationToken.ThrowIfCancellationRequested();
+            byte[] body = content == null ? null : await content.ReadAsByteArrayAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            var call = Prepare(serviceName, downstreamApiOptionsOverride, content, body);
+            return await Background.Run(() => Send(call), cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>The synchronous <see cref="CallApiForAppAsync"/>, on the caller's thread (for
+        /// hosts without async). The content is read synchronously.</summary>
+        public HttpResponseMessage CallApiForApp(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            HttpContent content = null)
+        {
+            byte[] body = content == null ? null : content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
+            return Send(Prepare(serviceName, downstreamApiOptionsOverride, content, body));
+        }
+
+        /// <summary>GETs the API and deserializes its JSON answer (an empty body is null).</summary>
+        /// <exception cref="HttpRequestException">The API answered with a status of 400 or more
+        /// (the message has the status and the start of the body).</exception>
+        public Task<TOutput> GetForAppAsync<TOutput>(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendForAppAsync<object, TOutput>("GET", serviceName, null, false, downstreamApiOptionsOverride, cancellationToken);
+        }
+
+        /// <summary>POSTs <paramref name="input"/> serialized as JSON (an HttpContent is sent as
+        /// it is) and deserializes the answer; see <c>GetForAppAsync</c>.</summary>
+        public Task<TOutput> PostForAppAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendForAppAsync<TInput, TOutput>("POST", serviceName, input, true, downstreamApiOptionsOverride, cancellationToken);
+        }
+
+        /// <summary>PUT, as <c>PostForAppAsync</c>.</summary>
+        public Task<TOutput> PutForAppAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendForAppAsync<TInput, TOutput>("PUT", serviceName, input, true, downstreamApiOptionsOverride, cancellationToken);
+        }
+
+        /// <summary>PATCH, as <c>PostForAppAsync</c>.</summary>
+        public Task<TOutput> PatchForAppAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendForAppAsync<TInput, TOutput>("PATCH", serviceName, input, true, downstreamApiOptionsOverride, cancellationToken);
+        }
+
+        /// <summary>DELETE, as <c>PostForAppAsync</c>; a null <paramref name="input"/> sends no body.</summary>
+        public Task<TOutput> DeleteForAppAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendForAppAsync<TInput, TOutput>("DELETE", serviceName, input, input != null, downstreamApiOptionsOverride, cancellationToken);
+        }
+
+        /// <summary>"Bearer &lt;token&gt;" with an app token for <paramref name="scopes"/>
+        /// (space-separated, e.g. "api://orders/.default"), from the cache when fresh. Of
+        /// <paramref name="downstreamApiOptions"/> (may be null) the AcquireTokenOptions are used
+        /// (Tenant, ForceRefresh, Claims, CorrelationId). The header is a secret: do not log it.</summary>
+        /// <exception cref="UnsupportedException">A ProtocolScheme other than Bearer.</exception>
+        public async Task<string> CreateAuthorizationHeaderForAppAsync(
+            string scopes,
+            AuthorizationHeaderProviderOptions downstreamApiOptions = null,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Required(scopes, "scopes");
+            AcquireTokenOptions tokenOptions = null;
+            if (downstreamApiOptions != null)
             {
-                Ensure.Success(status);
-                return DownstreamApiResponse.CopyFrom(response);
+                string scheme = downstreamApiOptions.ProtocolScheme;
+                if (!string.IsNullOrEmpty(scheme) && !string.Equals(scheme, "Bearer", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw Ensure.ExceptionFor(Status.Unsupported, "an app token header is a Bearer header; ProtocolScheme '" + scheme + "' has none here");
+                }
+                tokenOptions = downstreamApiOptions.AcquireTokenOptions;
             }
+            AccessToken token = await Background.Run(() => AcquireTokenForApp(scopes, tokenOptions), cancellationToken).ConfigureAwait(false);
+            return "Bearer " + token.Token;
         }
 
-        /// <summary>The Authorization header value a call to <paramref name="apiName"/> would carry,
-        /// e.g. "Bearer eyJ..." (a secret: do not log it). An MTLS API has none: <see cref="UnsupportedException"/>.</summary>
-        public string GetAuthorizationHeader(string apiName, string overridesJson = null)
+        /// <summary>The Authorization header a call to the configured API
+        /// <paramref name="serviceName"/> would carry, e.g. "Bearer eyJ..." (a secret: do not log
+        /// it), for requests sent with another HTTP stack.</summary>
+        /// <exception cref="UnsupportedException">An MTLS API: the certificate authenticates, no header.</exception>
+        public async Task<string> CreateAuthorizationHeaderAsync(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            CancellationToken cancellationToken = default(CancellationToken))
         {
-            byte[] name = Utf8.ToNative(Required(apiName, "apiName"));
-            IntPtr header;
-            uint status = NativeMethods.dsapi_client_authorization_header(
-                Handle(), name, Utf8.ToNative(overridesJson), out header);
-            Ensure.Success(status);
-            return TakeString(header);
+            cancellationToken.ThrowIfCancellationRequested();
+            var call = Prepare(serviceName, downstreamApiOptionsOverride, null, null);
+            return await Background.Run(() => AuthorizationHeader(call), cancellationToken).ConfigureAwait(false);
         }
 
-        /// <summary>An app token for <paramref name="scopes"/> (space-separated, e.g.
-        /// "api://orders/.default"). <paramref name="optionsJson"/> (may be null) is an
-        /// AcquireTokenOptions object: Tenant, ForceRefresh, Claims, CorrelationId.</summary>
-        public AccessToken AcquireToken(string scopes, string optionsJson = null)
+        /// <summary>An app token for <paramref name="scopes"/> (space-separated) with its expiry,
+        /// on the caller's thread; from the cache when fresh.</summary>
+        /// <exception cref="InvalidArgumentException">No scope.</exception>
+        /// <exception cref="DownstreamApiConfigurationException">No authority or client id configured.</exception>
+        /// <exception cref="TokenAcquisitionException">The token endpoint refused.</exception>
+        public AccessToken AcquireTokenForApp(string scopes, AcquireTokenOptions options = null)
         {
             byte[] nativeScopes = Utf8.ToNative(Required(scopes, "scopes"));
+            JsonObject json = OptionsJson.TokenOverrides(null, options);
             IntPtr token;
             long expiresOn;
             uint status = NativeMethods.dsapi_client_acquire_token(
-                Handle(), nativeScopes, Utf8.ToNative(optionsJson), out token, out expiresOn);
+                Handle(), nativeScopes, json == null ? null : Utf8.ToNative(json.ToString()), out token, out expiresOn);
             Ensure.Success(status);
-            string value = TakeString(token);
-            return new AccessToken(value, DateTimeOffset.FromUnixTimeSeconds(expiresOn));
+            return new AccessToken(TakeString(token), DateTimeOffset.FromUnixTimeSeconds(expiresOn));
+        }
+
+        /// <summary>The options of the API <paramref name="serviceName"/> as configured (defaults
+        /// filled in), as an override delegate receives them. Header and query parameter values
+        /// may be keys: their names are given with null values.</summary>
+        /// <exception cref="UnknownApiException">No such API.</exception>
+        public DownstreamApiOptions GetOptions(string serviceName)
+        {
+            byte[] name = Utf8.ToNative(Required(serviceName, "serviceName"));
+            IntPtr json;
+            Ensure.Success(NativeMethods.dsapi_client_api_options(Handle(), name, null, out json));
+            return OptionsJson.Parse(TakeString(json));
         }
 
         /// <summary>Every AzureAd.ClientCredentials entry as a JSON array, for a health endpoint:
@@ -130,13 +247,152 @@ namespace DownstreamApi
             return TakeString(json);
         }
 
-        /// <summary>Frees the native client (after calls still running on other threads return).</summary>
+        /// <summary>Frees the native client (after calls still running on other threads return).
+        /// Calling it again does nothing.</summary>
         public void Dispose()
         {
             if (Interlocked.Exchange(ref disposed, 1) == 0)
             {
                 handle.Dispose();
             }
+        }
+
+        private async Task<TOutput> SendForAppAsync<TInput, TOutput>(
+            string method,
+            string serviceName,
+            TInput input,
+            bool hasInput,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride,
+            CancellationToken cancellationToken) where TOutput : class
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Action<DownstreamApiOptions> edit = options =>
+            {
+                options.HttpMethod = method;
+                if (downstreamApiOptionsOverride != null)
+                {
+                    downstreamApiOptionsOverride(options);
+                }
+            };
+            var edited = Edit(serviceName, edit);
+            HttpContent content = null;
+            if (hasInput)
+            {
+                content = edited.Options.Serializer != null
+                    ? edited.Options.Serializer(input)
+                    : JsonSerialization.Serialize(input, typeof(TInput));
+            }
+            byte[] body = content == null ? null : await content.ReadAsByteArrayAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            var call = Prepare(serviceName, edited, content, body);
+            using (HttpResponseMessage response = await Background.Run(() => Send(call), cancellationToken).ConfigureAwait(false))
+            {
+                byte[] answer = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+                if ((int)response.StatusCode >= 400)
+                {
+                    string text = Encoding.UTF8.GetString(answer);
+                    throw new HttpRequestException(string.Format(
+                        "{0} {1}: {2}",
+                        (int)response.StatusCode,
+                        response.ReasonPhrase,
+                        text.Length > ErrorBodyCharacters ? text.Substring(0, ErrorBodyCharacters) + "…" : text));
+                }
+                if (edited.Options.Deserializer != null)
+                {
+                    return (TOutput)edited.Options.Deserializer(response.Content);
+                }
+                return (TOutput)JsonSerialization.Deserialize(answer, typeof(TOutput));
+            }
+        }
+
+        /// <summary>The options as configured and as the delegate left them (both null without one).</summary>
+        private sealed class EditedOptions
+        {
+            internal DownstreamApiOptions Configured;
+            internal DownstreamApiOptions Options;
+        }
+
+        /// <summary>What one native call sends, encoded before it leaves the caller's thread.</summary>
+        private sealed class NativeCall
+        {
+            internal byte[] Name;
+            internal byte[] Overrides;
+            internal byte[] Body;
+        }
+
+        private EditedOptions Edit(string serviceName, Action<DownstreamApiOptions> edit)
+        {
+            var edited = new EditedOptions();
+            if (edit != null)
+            {
+                edited.Configured = GetOptions(serviceName);
+                edited.Options = edited.Configured.Clone();
+                edit(edited.Options);
+            }
+            return edited;
+        }
+
+        private NativeCall Prepare(string serviceName, Action<DownstreamApiOptions> edit, HttpContent content, byte[] body)
+        {
+            Required(serviceName, "serviceName");
+            // Content headers become options: Content-Type is ContentType, the others extra headers.
+            bool contentHeaders = content != null && content.Headers.GetEnumerator().MoveNext();
+            var edited = Edit(serviceName, edit == null && contentHeaders ? (o => { }) : edit);
+            return Prepare(serviceName, edited, content, body);
+        }
+
+        private NativeCall Prepare(string serviceName, EditedOptions edited, HttpContent content, byte[] body)
+        {
+            if (content != null && edited.Options != null)
+            {
+                foreach (var header in content.Headers)
+                {
+                    if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+                    {
+                        continue;
+                    }
+                    string value = string.Join(", ", header.Value);
+                    if (string.Equals(header.Key, "Content-Type", StringComparison.OrdinalIgnoreCase))
+                    {
+                        edited.Options.ContentType = value;
+                    }
+                    else
+                    {
+                        if (edited.Options.ExtraHeaderParameters == null)
+                        {
+                            edited.Options.ExtraHeaderParameters = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                        }
+                        edited.Options.ExtraHeaderParameters[header.Key] = value;
+                    }
+                }
+            }
+            JsonObject overrides = edited.Options == null ? null : OptionsJson.Overrides(edited.Configured, edited.Options);
+            return new NativeCall
+            {
+                Name = Utf8.ToNative(Required(serviceName, "serviceName")),
+                Overrides = overrides == null ? null : Utf8.ToNative(overrides.ToString()),
+                Body = body,
+            };
+        }
+
+        private HttpResponseMessage Send(NativeCall call)
+        {
+            int length = call.Body == null ? 0 : call.Body.Length;
+            ResponseHandle response;
+            uint status = NativeMethods.dsapi_client_call(
+                Handle(), call.Name, call.Overrides, length == 0 ? null : call.Body, new UIntPtr((uint)length), out response);
+            using (response)
+            {
+                Ensure.Success(status);
+                return ResponseMessages.CopyFrom(response);
+            }
+        }
+
+        private string AuthorizationHeader(NativeCall call)
+        {
+            IntPtr header;
+            Ensure.Success(NativeMethods.dsapi_client_authorization_header(Handle(), call.Name, call.Overrides, out header));
+            return TakeString(header);
         }
 
         private ClientHandle Handle()
@@ -175,14 +431,14 @@ namespace DownstreamApi
         {
             try
             {
-                var handlers = CredentialEvent;
+                var handlers = CertificateChanged;
                 if (handlers == null || nativeEvent == IntPtr.Zero)
                 {
                     return;
                 }
                 var native = (NativeCredentialEvent)Marshal.PtrToStructure(nativeEvent, typeof(NativeCredentialEvent));
-                var args = new CredentialEventArgs(native);
-                foreach (EventHandler<CredentialEventArgs> handler in handlers.GetInvocationList())
+                var args = new CertificateChangedEventArgs(native);
+                foreach (EventHandler<CertificateChangedEventArgs> handler in handlers.GetInvocationList())
                 {
                     try
                     {
@@ -190,14 +446,14 @@ namespace DownstreamApi
                     }
                     catch (Exception error)
                     {
-                        Logging.ReportCallbackFailure("credential event handler", error);
+                        Logging.ReportCallbackFailure("CertificateChanged handler", error);
                     }
                 }
             }
             catch (Exception error)
             {
                 // Never let an exception unwind into native code.
-                Logging.ReportCallbackFailure("credential observer", error);
+                Logging.ReportCallbackFailure("certificate observer", error);
             }
         }
     }

@@ -21,16 +21,16 @@ namespace DownstreamApi
             switch (status)
             {
                 case Status.InvalidArgument: return new InvalidArgumentException(status, name, message);
-                case Status.ConfigInvalid: return new ConfigurationException(status, name, message);
+                case Status.ConfigInvalid: return new DownstreamApiConfigurationException(status, name, message);
                 case Status.IoError: return new DownstreamApiIOException(status, name, message);
                 case Status.UnknownApi: return new UnknownApiException(status, name, message);
                 case Status.CredentialUnavailable: return new CredentialUnavailableException(status, name, message);
                 case Status.CertificateRejected: return new CertificateRejectedException(status, name, message);
-                case Status.TlsError: return new TlsException(status, name, message);
+                case Status.TlsError: return new DownstreamApiTlsException(status, name, message);
                 case Status.NetworkError: return new NetworkException(status, name, message);
                 case Status.Timeout: return new DownstreamApiTimeoutException(status, name, message);
                 case Status.InsecureUrl: return new InsecureUrlException(status, name, message);
-                case Status.ProtocolError: return new ProtocolException(status, name, message);
+                case Status.ProtocolError: return new DownstreamApiProtocolException(status, name, message);
                 case Status.Unsupported: return new UnsupportedException(status, name, message);
                 case Status.NotFound: return new NotFoundException(status, name, message);
                 case Status.BufferTooSmall: return new BufferTooSmallException(status, name, message);

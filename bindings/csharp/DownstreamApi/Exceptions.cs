@@ -6,6 +6,8 @@ namespace DownstreamApi
     /// the library's message with the full cause chain (never secrets).</summary>
     public class DownstreamApiException : Exception
     {
+        /// <summary>Creates the exception for <paramref name="status"/> (named
+        /// <paramref name="statusName"/>) with the library's <paramref name="message"/>.</summary>
         public DownstreamApiException(Status status, string statusName, string message)
             : base(string.IsNullOrEmpty(message) ? statusName : message)
         {
@@ -19,6 +21,7 @@ namespace DownstreamApi
         /// <summary>The status name, e.g. <c>"DSAPI_CONFIG_INVALID"</c>.</summary>
         public string StatusName { get; private set; }
 
+        /// <summary>The status name, then the message and stack trace.</summary>
         public override string ToString()
         {
             return StatusName + ": " + base.ToString();
@@ -28,96 +31,112 @@ namespace DownstreamApi
     /// <summary>DSAPI_INVALID_ARGUMENT: a NULL, non-UTF-8 or otherwise unusable argument.</summary>
     public class InvalidArgumentException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public InvalidArgumentException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_CONFIG_INVALID: malformed JSON, wrong type or missing value; the message names the JSON path.</summary>
-    public class ConfigurationException : DownstreamApiException
+    public class DownstreamApiConfigurationException : DownstreamApiException
     {
-        public ConfigurationException(Status s, string n, string m) : base(s, n, m) { }
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
+        public DownstreamApiConfigurationException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_IO_ERROR: the configuration file could not be read (not a System.IO.IOException).</summary>
     public class DownstreamApiIOException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public DownstreamApiIOException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_UNKNOWN_API: the API name is not a key of DownstreamApis.</summary>
     public class UnknownApiException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public UnknownApiException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_CREDENTIAL_UNAVAILABLE: no configured credential could be loaded.</summary>
     public class CredentialUnavailableException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public CredentialUnavailableException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_CERTIFICATE_REJECTED: the server rejected the client certificate, also after a reload and one retry.</summary>
     public class CertificateRejectedException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public CertificateRejectedException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_TLS_ERROR: another TLS failure, e.g. an untrusted server certificate.</summary>
-    public class TlsException : DownstreamApiException
+    public class DownstreamApiTlsException : DownstreamApiException
     {
-        public TlsException(Status s, string n, string m) : base(s, n, m) { }
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
+        public DownstreamApiTlsException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_NETWORK_ERROR: connection refused or reset, or name resolution failed.</summary>
     public class NetworkException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public NetworkException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_TIMEOUT: the connect or overall timeout elapsed (not a System.TimeoutException).</summary>
     public class DownstreamApiTimeoutException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public DownstreamApiTimeoutException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_INSECURE_URL: a certificate or token would have gone over plain http://.</summary>
     public class InsecureUrlException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public InsecureUrlException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_PROTOCOL_ERROR: the answer was not valid HTTP or was too large.</summary>
-    public class ProtocolException : DownstreamApiException
+    public class DownstreamApiProtocolException : DownstreamApiException
     {
-        public ProtocolException(Status s, string n, string m) : base(s, n, m) { }
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
+        public DownstreamApiProtocolException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_UNSUPPORTED: the configuration asks for something this build does not do.</summary>
     public class UnsupportedException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public UnsupportedException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_NOT_FOUND: the looked-up item does not exist.</summary>
     public class NotFoundException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public NotFoundException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_BUFFER_TOO_SMALL (handled inside the wrapper).</summary>
     public class BufferTooSmallException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public BufferTooSmallException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_PANIC: a bug inside the library was caught at the C boundary.</summary>
     public class NativePanicException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public NativePanicException(Status s, string n, string m) : base(s, n, m) { }
     }
 
     /// <summary>DSAPI_TOKEN_ACQUISITION_FAILED: the token endpoint refused, or discovery failed.</summary>
     public class TokenAcquisitionException : DownstreamApiException
     {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public TokenAcquisitionException(Status s, string n, string m) : base(s, n, m) { }
     }
 }

@@ -10,7 +10,7 @@ namespace DownstreamApi
         // Every delegate ever installed: the library may still be running a replaced callback on
         // another thread, so none may be collected (each is one small object).
         private static readonly List<Delegate> Installed = new List<Delegate>();
-        private static Action<LogLevel, string> current;
+        private static Action<DownstreamApiLogLevel, string> current;
 
         /// <summary>
         /// Sends the library's log messages up to <paramref name="maxLevel"/> to
@@ -18,7 +18,7 @@ namespace DownstreamApi
         /// runs on whichever thread logs, several at once: it must be thread-safe. Exceptions it throws
         /// are swallowed. Messages never contain secrets.
         /// </summary>
-        public static void SetHandler(Action<LogLevel, string> handler, LogLevel maxLevel = LogLevel.Info)
+        public static void SetHandler(Action<DownstreamApiLogLevel, string> handler, DownstreamApiLogLevel maxLevel = DownstreamApiLogLevel.Info)
         {
             lock (Gate)
             {
@@ -35,11 +35,11 @@ namespace DownstreamApi
             }
         }
 
-        private static void Deliver(Action<LogLevel, string> handler, uint level, IntPtr message)
+        private static void Deliver(Action<DownstreamApiLogLevel, string> handler, uint level, IntPtr message)
         {
             try
             {
-                handler((LogLevel)level, Utf8.FromNative(message) ?? "");
+                handler((DownstreamApiLogLevel)level, Utf8.FromNative(message) ?? "");
             }
             catch (Exception)
             {
@@ -57,7 +57,7 @@ namespace DownstreamApi
             }
             try
             {
-                handler(LogLevel.Error, where + " threw " + error.GetType().Name + ": " + error.Message);
+                handler(DownstreamApiLogLevel.Error, where + " threw " + error.GetType().Name + ": " + error.Message);
             }
             catch (Exception)
             {

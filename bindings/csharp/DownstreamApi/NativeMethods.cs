@@ -89,6 +89,9 @@ namespace DownstreamApi
             ResponseHandle response, UIntPtr index, out IntPtr name, out IntPtr value);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_response_request(ResponseHandle response, out IntPtr method, out IntPtr url);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void dsapi_response_free(IntPtr response);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -101,6 +104,10 @@ namespace DownstreamApi
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint dsapi_client_describe_credentials(ClientHandle client, out IntPtr json);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_client_api_options(
+            ClientHandle client, byte[] apiName, byte[] overridesJson, out IntPtr json);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void dsapi_string_free(IntPtr value);

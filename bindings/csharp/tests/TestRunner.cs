@@ -4,6 +4,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Threading.Tasks;
 
 namespace DownstreamApi.Tests
 {
@@ -53,6 +54,13 @@ namespace DownstreamApi.Tests
                 throw new TestFailure("expected " + typeof(T).Name + ", got " + other.GetType().Name + ": " + other.Message);
             }
             throw new TestFailure("expected " + typeof(T).Name + ", nothing was thrown");
+        }
+
+        /// <summary>Awaits the task <paramref name="action"/> returns (an exception thrown before
+        /// it returns counts too).</summary>
+        public static T ThrowsAsync<T>(Func<Task> action) where T : Exception
+        {
+            return Throws<T>(() => action().GetAwaiter().GetResult());
         }
     }
 

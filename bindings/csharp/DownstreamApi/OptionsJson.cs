@@ -1,0 +1,141 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Runtime.Serialization;
+using System.Runtime.Serialization.Json;
+using System.Text;
+
+namespace DownstreamApi
+{
+    /// <summary>
+    /// The JSON that crosses the boundary for options: <c>dsapi_client_api_options</c>' answer read
+    /// into <see cref="DownstreamApiOptions"/>, and the overrides of one call written as what an
+    /// override delegate changed (the library merges them into the configuration, a null header or
+    /// query value removing a configured name).
+    /// </summary>
+    internal static class OptionsJson
+    {
+        private static readonly DataContractJsonSerializer Reader = new DataContractJsonSerializer(
+            typeof(NativeOptions), new DataContractJsonSerializerSettings { UseSimpleDictionaryFormat = true });
+
+        internal static DownstreamApiOptions Parse(string json)
+        {
+            NativeOptions native;
+            using (var stream = new MemoryStream(Encoding.UTF8.GetBytes(json)))
+            {
+                native = (NativeOptions)Reader.ReadObject(stream);
+            }
+            var token = native.AcquireTokenOptions ?? new NativeTokenOptions();
+            Guid correlationId;
+            return new DownstreamApiOptions
+            {
+                BaseUrl = native.BaseUrl,
+                RelativePath = native.RelativePath ?? "",
+                HttpMethod = native.HttpMethod,
+                Scopes = native.Scopes ?? new string[0],
+                RequestAppToken = native.RequestAppToken,
+                ProtocolScheme = native.ProtocolScheme,
+                AcceptHeader = native.AcceptHeader,
+                ContentType = native.ContentType,
+                TimeoutSeconds = native.TimeoutSeconds,
+                ExtraHeaderParameters = new Dictionary<string, string>(
+                    native.ExtraHeaderParameters ?? new Dictionary<string, string>(), StringComparer.OrdinalIgnoreCase),
+                ExtraQueryParameters = new Dictionary<string, string>(
+                    native.ExtraQueryParameters ?? new Dictionary<string, string>(), StringComparer.Ordinal),
+                AcquireTokenOptions = new AcquireTokenOptions
+                {
+                    Tenant = token.Tenant,
+                    ForceRefresh = token.ForceRefresh,
+                    Claims = token.Claims,
+                    CorrelationId = Guid.TryParse(token.CorrelationId, out correlationId) ? correlationId : (Guid?)null,
+                },
+            };
+        }
+
+        /// <summary>The overrides object for what <paramref name="edited"/> changed from
+        /// <paramref name="configured"/>; null when nothing changed.</summary>
+        internal static JsonObject Overrides(DownstreamApiOptions configured, DownstreamApiOptions edited)
+        {
+            var overrides = new JsonObject();
+            overrides.StringIfChanged("BaseUrl", configured.BaseUrl, edited.BaseUrl);
+            overrides.StringIfChanged("RelativePath", configured.RelativePath, edited.RelativePath);
+            overrides.StringIfChanged("HttpMethod", configured.HttpMethod, edited.HttpMethod);
+            overrides.StringIfChanged("ProtocolScheme", configured.ProtocolScheme, edited.ProtocolScheme);
+            overrides.StringIfChanged("AcceptHeader", configured.AcceptHeader, edited.AcceptHeader);
+            overrides.StringIfChanged("ContentType", configured.ContentType, edited.ContentType);
+            if (configured.RequestAppToken != edited.RequestAppToken)
+            {
+                overrides.Bool("RequestAppToken", edited.RequestAppToken);
+            }
+            if (configured.TimeoutSeconds != edited.TimeoutSeconds)
+            {
+                if (!edited.TimeoutSeconds.HasValue)
+                {
+                    throw new ArgumentException("TimeoutSeconds cannot be set to null: give a value");
+                }
+                overrides.Number("TimeoutSeconds", edited.TimeoutSeconds.Value);
+            }
+            var scopes = (edited.Scopes ?? new string[0]).ToList();
+            if (!scopes.SequenceEqual(configured.Scopes ?? new string[0]))
+            {
+                overrides.Strings("Scopes", scopes);
+            }
+            overrides.Changes("ExtraHeaderParameters", configured.ExtraHeaderParameters, edited.ExtraHeaderParameters, StringComparer.OrdinalIgnoreCase);
+            overrides.Changes("ExtraQueryParameters", configured.ExtraQueryParameters, edited.ExtraQueryParameters, StringComparer.Ordinal);
+            var token = TokenOverrides(configured.AcquireTokenOptions, edited.AcquireTokenOptions);
+            if (token != null)
+            {
+                overrides.Object("AcquireTokenOptions", token);
+            }
+            return overrides.IsEmpty ? null : overrides;
+        }
+
+        /// <summary>An AcquireTokenOptions object as the library reads it (also for a token request).</summary>
+        internal static JsonObject TokenOverrides(AcquireTokenOptions configured, AcquireTokenOptions edited)
+        {
+            configured = configured ?? new AcquireTokenOptions();
+            edited = edited ?? configured;
+            var token = new JsonObject();
+            token.StringIfChanged("Tenant", configured.Tenant, edited.Tenant);
+            token.StringIfChanged("Claims", configured.Claims, edited.Claims);
+            token.StringIfChanged("CorrelationId", Text(configured.CorrelationId), Text(edited.CorrelationId));
+            if (configured.ForceRefresh != edited.ForceRefresh)
+            {
+                token.Bool("ForceRefresh", edited.ForceRefresh);
+            }
+            return token.IsEmpty ? null : token;
+        }
+
+        private static string Text(Guid? id)
+        {
+            return id.HasValue ? id.Value.ToString("D") : null;
+        }
+
+        [DataContract]
+        private sealed class NativeOptions
+        {
+            [DataMember] public string BaseUrl = null;
+            [DataMember] public string RelativePath = null;
+            [DataMember] public string HttpMethod = null;
+            [DataMember] public string[] Scopes = null;
+            [DataMember] public bool RequestAppToken = false;
+            [DataMember] public string ProtocolScheme = null;
+            [DataMember] public string AcceptHeader = null;
+            [DataMember] public string ContentType = null;
+            [DataMember] public Dictionary<string, string> ExtraHeaderParameters = null;
+            [DataMember] public Dictionary<string, string> ExtraQueryParameters = null;
+            [DataMember] public NativeTokenOptions AcquireTokenOptions = null;
+            [DataMember] public double? TimeoutSeconds = null;
+        }
+
+        [DataContract]
+        private sealed class NativeTokenOptions
+        {
+            [DataMember] public string Tenant = null;
+            [DataMember] public bool ForceRefresh = false;
+            [DataMember] public string Claims = null;
+            [DataMember] public string CorrelationId = null;
+        }
+    }
+}
