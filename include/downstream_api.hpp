@@ -106,6 +106,10 @@ class Response {
     return std::string(value);
   }
 
+  // The method and URL (query redacted) of the request this answers, borrowed from this response.
+  std::string_view method() const { return request().first; }
+  std::string_view url() const { return request().second; }
+
   // Every header in received order, names in lower case.
   std::vector<std::pair<std::string, std::string>> headers() const {
     std::vector<std::pair<std::string, std::string>> all;
@@ -120,6 +124,13 @@ class Response {
   }
 
  private:
+  std::pair<std::string_view, std::string_view> request() const {
+    const char *method = nullptr;
+    const char *url = nullptr;
+    detail::check(dsapi_response_request(handle_.get(), &method, &url));
+    return {method, url};
+  }
+
   std::unique_ptr<dsapi_response, detail::ResponseFree> handle_;
 };
 
@@ -179,6 +190,16 @@ class Client {
                                                     overrides.empty() ? nullptr : overrides.c_str(),
                                                     &header));
     return std::string(detail::OwnedString(header).get());
+  }
+
+  // The options a call to `api` would use, as JSON in Id.Web's names (see
+  // dsapi_client_api_options); header and query values are withheld.
+  std::string api_options(std::string_view api, std::string_view overrides_json = {}) const {
+    std::string overrides(overrides_json);
+    char *json = nullptr;
+    detail::check(dsapi_client_api_options(handle_.get(), detail::terminated(api).c_str(),
+                                           overrides.empty() ? nullptr : overrides.c_str(), &json));
+    return std::string(detail::OwnedString(json).get());
   }
 
   // Every ClientCredentials entry as a JSON array (see dsapi_client_describe_credentials): what it

@@ -16,6 +16,11 @@ command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)
 command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
+# The C# wrapper's HttpResponseMessage and its DataContractJsonSerializer (not in mono-runtime).
+[ -f /usr/lib/mono/4.5/System.Net.Http.dll ] || need_apt+=(libmono-system-net-http4.0-cil)
+[ -f /usr/lib/mono/4.5/System.Runtime.Serialization.dll ] || need_apt+=(libmono-system-runtime-serialization4.0-cil)
+[ -f /usr/lib/mono/4.5/System.Configuration.dll ] || need_apt+=(libmono-system-configuration4.0-cil)
+[ -f /usr/lib/mono/4.5/System.Xml.dll ] || need_apt+=(libmono-system-xml4.0-cil)
 dpkg -s ca-certificates >/dev/null 2>&1 || need_apt+=(ca-certificates)
 # The Python package is installed into a fresh virtual environment (Debian splits venv out).
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)

@@ -67,6 +67,8 @@ for program in "$work/call-cpp-sanitized" "$work/build-cpp/call_cpp"; do
   grep -q "expected: DSAPI_UNKNOWN_API" "$work/cpp.err"
   grep -q "event 1: .*wrapper-client" "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
   grep -q 'credentials: \[{.*"selectedFor":\["MTLS"\]' "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
+  grep -q '^request: GET https://127.0.0.1:[0-9]*/' "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
+  grep -q '^options: {.*"ProtocolScheme":"MTLS"' "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
 done
 
 echo "== the installed dsapi command"

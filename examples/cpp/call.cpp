@@ -24,6 +24,8 @@ int main(int argc, char **argv) {
     });
     downstream_api::Response response = client.call(argv[2]);
     std::cout << "HTTP " << response.status() << ": " << response.text() << "\n";
+    std::cerr << "request: " << response.method() << " " << response.url() << "\n";
+    std::cerr << "options: " << client.api_options(argv[2]) << "\n";
     // What a health endpoint would show: each credential, and which one the call selected.
     std::cerr << "credentials: " << client.describe_credentials() << "\n";
     try {
