@@ -4,9 +4,13 @@
 use crate::config::ApiOptions;
 use crate::encoding::{encode_unsafe_url_characters, percent_encode};
 
+/// An empty `AcceptHeader` or `ContentType` sends no such header (Id.Web's null).
 pub(super) fn request_headers(options: &ApiOptions, body: &[u8]) -> Vec<(String, String)> {
-    let mut headers = vec![("Accept".to_string(), options.accept_header.clone())];
-    if !body.is_empty() {
+    let mut headers = Vec::new();
+    if !options.accept_header.is_empty() {
+        headers.push(("Accept".to_string(), options.accept_header.clone()));
+    }
+    if !body.is_empty() && !options.content_type.is_empty() {
         headers.push(("Content-Type".to_string(), options.content_type.clone()));
     }
     headers.extend(options.extra_headers.iter().cloned());
@@ -74,6 +78,28 @@ mod tests {
             ..ApiOptions::default()
         };
         assert_eq!(build_url(&bare), "https://host/");
+    }
+
+    #[test]
+    fn empty_accept_and_content_type_send_no_header() {
+        let options = ApiOptions {
+            extra_headers: vec![("X-A".into(), "1".into())],
+            ..ApiOptions::default()
+        };
+        let names = |options: &ApiOptions, body: &[u8]| -> Vec<String> {
+            request_headers(options, body)
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect()
+        };
+        assert_eq!(names(&options, b"x"), ["Accept", "Content-Type", "X-A"]);
+        assert_eq!(names(&options, b""), ["Accept", "X-A"]);
+        let empty = ApiOptions {
+            accept_header: String::new(),
+            content_type: String::new(),
+            ..options
+        };
+        assert_eq!(names(&empty, b"x"), ["X-A"]);
     }
 
     #[test]

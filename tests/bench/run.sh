@@ -8,7 +8,8 @@
 # Needs nginx, curl, gcc, openssl and cargo. Environment: BENCH_CALLS (default 2000, at most
 # 100000) calls per client; BENCH_THREADS (default 4) threads sharing one client; BENCH_PROCESSES
 # (default 30) one-request processes each of dsapi and curl; BENCH_CONCURRENCY (default 16) tasks
-# of the Python async comparison (it runs when requests and httpx are installed); BENCH_ROUNDS (default 3) interleaved
+# of the Python async and C# concurrent comparisons (Python runs when requests and httpx are installed,
+# C# when Mono is); BENCH_ROUNDS (default 3) interleaved
 # rounds of the keep-alive measurements, the best of each counting; BENCH_STRICT=1 makes a missed target
 # exit with status 1.
 #
@@ -161,7 +162,9 @@ smoke=$(env -u CURL_CA_BUNDLE "$CURL" -q -sS --http1.1 "${CURL_TLS[@]}" "$BASE/b
 cat >"$WORK/appsettings.json" <<EOF
 {
   "AzureAd": {"ClientCredentials": [{"SourceType": "Path", "CertificateDiskPath": "$WORK/client/client-bundle.pem"}]},
-  "DownstreamApis": {"Bench": {"BaseUrl": "$BASE", "RelativePath": "bench/lib", "ProtocolScheme": "MTLS"}},
+  "DownstreamApis": {"Bench": {"BaseUrl": "$BASE", "RelativePath": "bench/lib", "ProtocolScheme": "MTLS"},
+                     "CsharpBench": {"BaseUrl": "$BASE", "RelativePath": "bench/cs-dsapi", "ProtocolScheme": "MTLS"},
+                     "CsharpBenchConcurrent": {"BaseUrl": "$BASE", "RelativePath": "bench/cs-dsapi-concurrent", "ProtocolScheme": "MTLS"}},
   "Http": {"CaBundlePath": "$PREFIX/ca.pem"}
 }
 EOF
@@ -244,6 +247,29 @@ else
   echo "== Python: skipped (needs: python3 -m pip install requests httpx)"
 fi
 
+# --- C#: CallApiForAppAsync vs Mono's HttpClient with the same client certificate ----------------
+CS_DONE=0
+if command -v mcs >/dev/null && command -v mono >/dev/null; then
+  echo "== C#: $CALLS sequential GETs and $CALLS by $CONCURRENCY tasks (CallApiForAppAsync; Mono's HttpClient, then HttpWebRequest)"
+  mkdir -p "$WORK/cs"
+  # Mono reads PKCS#12 with the classic SHA-1/3DES protection, not OpenSSL 3's default AES one.
+  "$OPENSSL" pkcs12 -export -in "$WORK/client/client.pem" -inkey "$WORK/client/client.key" \
+    -out "$WORK/client/client.pfx" -passout pass:bench \
+    -keypbe PBE-SHA1-3DES -certpbe PBE-SHA1-3DES -macalg sha1
+  refs=(-r:System.Net.Http.dll -r:System.Runtime.Serialization.dll)
+  mcs -langversion:7.2 -optimize+ -target:library -nologo "${refs[@]}" -out:"$WORK/cs/DownstreamApi.dll" \
+    "$ROOT"/bindings/csharp/DownstreamApi/*.cs
+  cp "$ROOT/bindings/csharp/DownstreamApi/DownstreamApi.dll.config" "$WORK/cs/"
+  mcs -langversion:7.2 -optimize+ -target:exe -nologo "${refs[@]}" -r:System.Core.dll -r:"$WORK/cs/DownstreamApi.dll" \
+    -out:"$WORK/cs/csharp_bench.exe" "$ROOT/tests/bench/csharp_bench.cs"
+  LD_LIBRARY_PATH="$LIBDIR" mono "$WORK/cs/csharp_bench.exe" "$WORK/appsettings.json" "$BASE" \
+    "$WORK/client/client.pfx" bench "$PREFIX/server.pem" "$CALLS" "$CONCURRENCY" >"$WORK/cs.out"
+  cs() { grep -m1 "^$1=" "$WORK/cs.out" | cut -d= -f2-; }
+  CS_DONE=1
+else
+  echo "== C#: skipped (needs mono-mcs and mono-runtime)"
+fi
+
 # --- 4. handshakes, from nginx's access log --------------------------------------------------------
 stop_nginx # flushes the log
 LOG=$PREFIX/access.log
@@ -289,6 +315,20 @@ if [ "$PY_DONE" = 1 ]; then
   PY_SUMMARY="Python Client / requests.Session: $(py client_rps) / $(py requests_rps) req/s = ${SYNC_RATIO}x   (target >= 3x: $SYNC_OK)  [requests $(py requests_version); connections: $(py_connections /bench/py-dsapi) / $(py_connections /bench/py-requests)]
 Python AsyncClient / httpx.AsyncClient ($CONCURRENCY tasks): $(py async_rps) / $(py httpx_rps) req/s = ${ASYNC_RATIO}x   (target >= 2x: $ASYNC_OK)  [httpx $(py httpx_version); connections: $(py_connections /bench/py-async) / $(py_connections /bench/py-httpx)]"
 fi
+CS_SUMMARY="C#: skipped"
+CS_OK=met
+if [ "$CS_DONE" = 1 ]; then
+  # The issue's reference is HttpClient; when Mono's handler cannot present the certificate, the
+  # ratio is taken against HttpWebRequest, Mono's stack that can.
+  if [ -n "$(cs httpclient_rps)" ]; then CS_REF=httpclient; CS_REF_NAME="Mono HttpClient"; else CS_REF=webrequest; CS_REF_NAME="Mono HttpWebRequest"; fi
+  CS_RATIO=$(awk -v a="$(cs dsapi_rps)" -v b="$(cs ${CS_REF}_rps)" 'BEGIN { printf "%.2f", a / b }')
+  CS_CONC_RATIO=$(awk -v a="$(cs dsapi_concurrent_rps)" -v b="$(cs webrequest_concurrent_rps)" 'BEGIN { printf "%.2f", a / b }')
+  CS_OK=$(verdict "$CS_RATIO" 2)
+  CS_SUMMARY="C# CallApiForAppAsync / $CS_REF_NAME: $(cs dsapi_rps) / $(cs ${CS_REF}_rps) req/s = ${CS_RATIO}x   (target >= 2x: $CS_OK)  [$(cs mono_version); connections: $(py_connections /bench/cs-dsapi) / $(py_connections /bench/cs-$CS_REF)]
+C# with an override delegate:     $(cs dsapi_delegate_rps) req/s   (options read from the library and diffed on each call)
+C# $CONCURRENCY tasks, CallApiForAppAsync / HttpWebRequest: $(cs dsapi_concurrent_rps) / $(cs webrequest_concurrent_rps) req/s = ${CS_CONC_RATIO}x  [connections: $(py_connections /bench/cs-dsapi-concurrent) / $(py_connections /bench/cs-webrequest-concurrent)]
+C# HttpClient with HttpClientHandler.ClientCertificates: $(cs httpclient_probe)"
+fi
 # A handle's own cost is what a further handle adds; the first one also pages in the library's
 # code (file-backed, shared between processes) and process-wide one-time state.
 RSS_OK=$(verdict 1024 "$RSS_SECOND")
@@ -310,6 +350,7 @@ $THREADS threads sharing one client:    $THREADS_RPS req/s = ${THREADS_RATIO}x o
 one request per process:          dsapi call $DSAPI_MS ms, curl --cert $CURL1_MS ms = ${ONE_RATIO}x curl   (target <= 1.0x: $ONE_OK)  [$PROCESSES each, $ONE_REQ requests logged, $ONE_200 answered 200]
 stripped library size:            $LIB_BYTES bytes ($SIZE_MB MB)   (target <= 3 MB: $SIZE_OK)
 $PY_SUMMARY
+$CS_SUMMARY
 library handshakes:               $LIB_CONN connection(s), $LIB_FULL full + $LIB_RESUMED resumed handshake(s) for $LIB_REQ requests in $ROUNDS processes   (target 1 per certificate and host: $HS_OK)
 resident memory, one more client: $RSS_SECOND KiB, of which not file-backed: $ANON_SECOND KiB   (target <= 1024 KiB: $RSS_OK)   [its call: $RSS2_REQ request(s), $RSS2_CONN connection(s), $RSS2_FULL full handshake(s)]
 resident memory, first client:    $RSS_FIRST KiB after creating it and one call, of which not file-backed: $ANON_FIRST KiB
@@ -322,6 +363,6 @@ if [ "$LIB_OK" != "$LIB_REQ" ] || [ "$CURL_OK" != "$((ROUNDS * CALLS))" ] ||
   echo "some requests were missing or did not answer 200" >&2
   exit 1
 fi
-if [ "${BENCH_STRICT:-0}" = 1 ] && [[ "$RATIO_OK $HS_OK $RSS_OK $FLOOR_OK $ONE_OK $SIZE_OK $PY_OK" == *MISSED* ]]; then
+if [ "${BENCH_STRICT:-0}" = 1 ] && [[ "$RATIO_OK $HS_OK $RSS_OK $FLOOR_OK $ONE_OK $SIZE_OK $PY_OK $CS_OK" == *MISSED* ]]; then
   exit 1
 fi

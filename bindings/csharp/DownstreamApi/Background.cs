@@ -15,7 +15,8 @@ namespace DownstreamApi
     {
         internal static Task<T> Run<T>(Func<T> call, CancellationToken cancellationToken) where T : class
         {
-            Task<T> running = Task.Run(call);
+            // With the token, a call cancelled while it waits for a pool thread never starts.
+            Task<T> running = Task.Run(call, cancellationToken);
             if (!cancellationToken.CanBeCanceled)
             {
                 return running;

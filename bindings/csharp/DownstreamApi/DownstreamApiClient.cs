@@ -98,9 +98,11 @@ namespace DownstreamApi
             CancellationToken cancellationToken = default(CancellationToken))
         {
             cancellationToken.ThrowIfCancellationRequested();
+            // The delegate runs on the caller's thread and context, before any await, as in Id.Web.
+            var edited = EditFor(serviceName, downstreamApiOptionsOverride, content);
             byte[] body = content == null ? null : await content.ReadAsByteArrayAsync().ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            var call = Prepare(serviceName, downstreamApiOptionsOverride, content, body);
+            var call = Prepare(serviceName, edited, content, body);
             return await Background.Run(() => Send(call), cancellationToken).ConfigureAwait(false);
         }
 
@@ -111,13 +113,14 @@ namespace DownstreamApi
             Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
             HttpContent content = null)
         {
+            var edited = EditFor(serviceName, downstreamApiOptionsOverride, content);
             byte[] body = content == null ? null : content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
-            return Send(Prepare(serviceName, downstreamApiOptionsOverride, content, body));
+            return Send(Prepare(serviceName, edited, content, body));
         }
 
         /// <summary>GETs the API and deserializes its JSON answer (an empty body is null).</summary>
-        /// <exception cref="HttpRequestException">The API answered with a status of 400 or more
-        /// (the message has the status and the start of the body).</exception>
+        /// <exception cref="HttpRequestException">The API answered with a status outside 2xx (the
+        /// message has the status and the start of the body), as EnsureSuccessStatusCode.</exception>
         public Task<TOutput> GetForAppAsync<TOutput>(
             string serviceName,
             Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
@@ -203,7 +206,7 @@ namespace DownstreamApi
             CancellationToken cancellationToken = default(CancellationToken))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var call = Prepare(serviceName, downstreamApiOptionsOverride, null, null);
+            var call = Prepare(serviceName, EditFor(serviceName, downstreamApiOptionsOverride, null), null, null);
             return await Background.Run(() => AuthorizationHeader(call), cancellationToken).ConfigureAwait(false);
         }
 
@@ -266,13 +269,14 @@ namespace DownstreamApi
             CancellationToken cancellationToken) where TOutput : class
         {
             cancellationToken.ThrowIfCancellationRequested();
+            // The method is the one the name says (Id.Web's read-only HttpMethod for these).
             Action<DownstreamApiOptions> edit = options =>
             {
-                options.HttpMethod = method;
                 if (downstreamApiOptionsOverride != null)
                 {
                     downstreamApiOptionsOverride(options);
                 }
+                options.HttpMethod = method;
             };
             var edited = Edit(serviceName, edit);
             HttpContent content = null;
@@ -280,7 +284,7 @@ namespace DownstreamApi
             {
                 content = edited.Options.Serializer != null
                     ? edited.Options.Serializer(input)
-                    : JsonSerialization.Serialize(input, typeof(TInput));
+                    : JsonSerialization.Serialize(input);
             }
             byte[] body = content == null ? null : await content.ReadAsByteArrayAsync().ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
@@ -288,7 +292,7 @@ namespace DownstreamApi
             using (HttpResponseMessage response = await Background.Run(() => Send(call), cancellationToken).ConfigureAwait(false))
             {
                 byte[] answer = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
-                if ((int)response.StatusCode >= 400)
+                if (!response.IsSuccessStatusCode)
                 {
                     string text = Encoding.UTF8.GetString(answer);
                     throw new HttpRequestException(string.Format(
@@ -332,13 +336,13 @@ namespace DownstreamApi
             return edited;
         }
 
-        private NativeCall Prepare(string serviceName, Action<DownstreamApiOptions> edit, HttpContent content, byte[] body)
+        /// <summary>Runs the delegate; content with headers needs the options too, since its
+        /// headers become options (Content-Type is ContentType, the others extra headers).</summary>
+        private EditedOptions EditFor(string serviceName, Action<DownstreamApiOptions> edit, HttpContent content)
         {
             Required(serviceName, "serviceName");
-            // Content headers become options: Content-Type is ContentType, the others extra headers.
             bool contentHeaders = content != null && content.Headers.GetEnumerator().MoveNext();
-            var edited = Edit(serviceName, edit == null && contentHeaders ? (o => { }) : edit);
-            return Prepare(serviceName, edited, content, body);
+            return Edit(serviceName, edit == null && contentHeaders ? (o => { }) : edit);
         }
 
         private NativeCall Prepare(string serviceName, EditedOptions edited, HttpContent content, byte[] body)

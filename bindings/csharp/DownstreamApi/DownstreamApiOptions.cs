@@ -44,7 +44,7 @@ namespace DownstreamApi
         /// configured value is shown as "?…" (it may hold a key).</summary>
         public string BaseUrl { get; set; }
 
-        /// <summary>The path after <see cref="BaseUrl"/>, joined with one '/'.</summary>
+        /// <summary>The path after <see cref="BaseUrl"/>, joined with one '/' (null: none).</summary>
         public string RelativePath { get; set; }
 
         /// <summary>The HTTP method, e.g. "GET" or "POST".</summary>
@@ -103,10 +103,11 @@ namespace DownstreamApi
         /// <summary>The scopes of the API's token, e.g. "api://orders/.default".</summary>
         public IEnumerable<string> Scopes { get; set; }
 
-        /// <summary>The Accept header.</summary>
+        /// <summary>The Accept header (null or empty: none is sent).</summary>
         public string AcceptHeader { get; set; }
 
-        /// <summary>The Content-Type of a body given as bytes (an HttpContent's own Content-Type wins).</summary>
+        /// <summary>The Content-Type of a body (an HttpContent's own Content-Type wins; null or
+        /// empty: none is sent).</summary>
         public string ContentType { get; set; }
 
         /// <summary>This library's bound on the whole call in seconds, retries included (null:

@@ -59,20 +59,21 @@ namespace DownstreamApi
         {
             var overrides = new JsonObject();
             overrides.StringIfChanged("BaseUrl", configured.BaseUrl, edited.BaseUrl);
-            overrides.StringIfChanged("RelativePath", configured.RelativePath, edited.RelativePath);
+            // Null is "none" for these, as in Id.Web: no path, no Accept or Content-Type header.
+            overrides.StringIfChanged("RelativePath", configured.RelativePath, edited.RelativePath ?? "");
             overrides.StringIfChanged("HttpMethod", configured.HttpMethod, edited.HttpMethod);
             overrides.StringIfChanged("ProtocolScheme", configured.ProtocolScheme, edited.ProtocolScheme);
-            overrides.StringIfChanged("AcceptHeader", configured.AcceptHeader, edited.AcceptHeader);
-            overrides.StringIfChanged("ContentType", configured.ContentType, edited.ContentType);
+            overrides.StringIfChanged("AcceptHeader", configured.AcceptHeader, edited.AcceptHeader ?? "");
+            overrides.StringIfChanged("ContentType", configured.ContentType, edited.ContentType ?? "");
             if (configured.RequestAppToken != edited.RequestAppToken)
             {
                 overrides.Bool("RequestAppToken", edited.RequestAppToken);
             }
             if (configured.TimeoutSeconds != edited.TimeoutSeconds)
             {
-                if (!edited.TimeoutSeconds.HasValue)
+                if (!edited.TimeoutSeconds.HasValue || double.IsNaN(edited.TimeoutSeconds.Value) || double.IsInfinity(edited.TimeoutSeconds.Value))
                 {
-                    throw new ArgumentException("TimeoutSeconds cannot be set to null: give a value");
+                    throw new ArgumentException("TimeoutSeconds must be a finite number of seconds");
                 }
                 overrides.Number("TimeoutSeconds", edited.TimeoutSeconds.Value);
             }

@@ -35,6 +35,9 @@ namespace DownstreamApi.Tests
 
         private void CancelledDuringTheCall()
         {
+            int unobserved = 0;
+            EventHandler<UnobservedTaskExceptionEventArgs> count = (sender, e) => Interlocked.Increment(ref unobserved);
+            TaskScheduler.UnobservedTaskException += count;
             var api = NewClient();
             using (var cancel = new CancellationTokenSource())
             {
@@ -53,6 +56,20 @@ namespace DownstreamApi.Tests
                 api.Dispose();
                 Thread.Sleep(1500);
             }
+            // A call abandoned by cancellation that then fails must not leave an unobserved exception.
+            using (var failing = NewClient())
+            using (var cancel = new CancellationTokenSource())
+            {
+                Task<HttpResponseMessage> doomed = failing.CallApiForAppAsync("Echo", o => { o.RelativePath = "slow/600"; o.TimeoutSeconds = 0.3; }, null, cancel.Token);
+                Thread.Sleep(50);
+                cancel.Cancel();
+                Assert.ThrowsAsync<OperationCanceledException>(() => doomed);
+                Thread.Sleep(800);
+            }
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            TaskScheduler.UnobservedTaskException -= count;
+            Assert.Equal(0, unobserved, "unobserved task exceptions");
         }
 
         private void ManyAsyncCallsOnOneClient()

@@ -131,9 +131,16 @@ namespace DownstreamApi.Tests
                 Assert.Equal("PUT", seen.Method, "method");
                 Assert.Equal("/inspect?q=a%20b", seen.Target, "a replaced dictionary drops the configured parameter");
                 Assert.True(!seen.Headers.ContainsKey("x-configured"), "a removed header is not sent");
-                seen = Inspect(api.CallApiForAppAsync("Inspect", options => { options.BaseUrl = options.BaseUrl; }).Result);
-                Assert.Equal("/inspect?configured=yes", seen.Target, "an unchanged delegate sends no override");
-                Assert.ThrowsAsync<ArgumentException>(() => api.CallApiForAppAsync("Inspect", o => o.RelativePath = null));
+                var configured = api.GetOptions("Inspect");
+                Assert.Equal(null, OptionsJson.Overrides(configured, configured.Clone()), "an unchanged copy has no overrides");
+                seen = Inspect(api.CallApiForAppAsync("Inspect", options => { options.AcceptHeader = null; }).Result);
+                Assert.Equal("*/*", seen.Headers["accept"], "a null AcceptHeader sends none of its own (the HTTP stack's default)");
+                int caller = Thread.CurrentThread.ManagedThreadId, ranOn = -1;
+                Inspect(api.CallApiForAppAsync("Inspect", o => ranOn = Thread.CurrentThread.ManagedThreadId, new StringContent("x")).Result);
+                Assert.Equal(caller, ranOn, "the delegate runs on the caller's thread, before any await");
+                Assert.ThrowsAsync<ArgumentException>(() => api.CallApiForAppAsync("Inspect", o => o.HttpMethod = null));
+                Assert.ThrowsAsync<ArgumentException>(() => api.CallApiForAppAsync("Inspect", o => o.TimeoutSeconds = double.NaN));
+                Assert.Equal("hello wrapper-client", Text(api.CallApiForAppAsync("Inspect", o => o.RelativePath = null).Result), "a null RelativePath is the BaseUrl itself");
                 var error = Assert.ThrowsAsync<DownstreamApiConfigurationException>(() => api.CallApiForAppAsync("Inspect", o => o.ProtocolScheme = "Kerberos"));
                 Assert.Contains("overrides.ProtocolScheme", error.Message);
             }
@@ -198,6 +205,14 @@ namespace DownstreamApi.Tests
                 }
                 Inspected deleted = api.DeleteForAppAsync<Order, Inspected>("Inspect", null).Result;
                 Assert.Equal("DELETE", deleted.Method + deleted.Body, "DELETE without input sends no body");
+                Inspected posted = api.PostForAppAsync<Order, Inspected>("Inspect", null).Result;
+                Assert.Equal("POST", posted.Method + posted.Body, "POST of null sends no body");
+                Inspected runtimeType = api.PostForAppAsync<object, Inspected>("Inspect", order).Result;
+                Assert.Equal("{\"Id\":42,\"Item\":\"é\"}", runtimeType.Body, "an object-typed input serializes as its runtime type");
+                Inspected fixedVerb = api.GetForAppAsync<Inspected>("Inspect", o => o.HttpMethod = "POST").Result;
+                Assert.Equal("GET", fixedVerb.Method, "GetForAppAsync always GETs");
+                string text = api.GetForAppAsync<string>("Echo").Result;
+                Assert.Equal("GET /echo\n", text, "a string output is the body's text");
                 Assert.Equal(null, api.GetForAppAsync<Inspected>("Echo", o => o.RelativePath = "status/204").Result, "an empty body is null");
             }
         }
@@ -209,10 +224,10 @@ namespace DownstreamApi.Tests
                 string answer = api.PostForAppAsync<string, string>("Inspect", "raw text", o =>
                 {
                     o.Serializer = input => new StringContent("custom:" + input);
-                    o.Deserializer = content => content.ReadAsStringAsync().Result.Length.ToString();
+                    o.Deserializer = content => "deserialized " + content.ReadAsStringAsync().Result;
                 }).Result;
-                int length = int.Parse(answer);
-                Assert.True(length > 20, "the custom deserializer got the body");
+                Assert.True(answer.StartsWith("deserialized {", StringComparison.Ordinal), "the custom deserializer's result: " + answer);
+                Assert.Contains("\"body\":\"custom:raw text\"", answer, "it got the whole body");
                 var seen = api.PostForAppAsync<string, Inspected>("Inspect", "x", o => o.Serializer = input => new StringContent("custom:" + input)).Result;
                 Assert.Equal("custom:x", seen.Body, "custom serializer");
                 var error = Assert.ThrowsAsync<HttpRequestException>(() => api.GetForAppAsync<Inspected>("Inspect", o => o.RelativePath = "status/503"));
