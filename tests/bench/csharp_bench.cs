@@ -1,20 +1,21 @@
 // C# benchmark for tests/bench/run.sh (not a test): keep-alive MTLS GETs to the same nginx through
-// DownstreamApiClient.CallApiForAppAsync and through Mono's HttpClient with the same client
-// certificate (HttpClientHandler.ClientCertificates), in one run.
+// DownstreamApiClient and through Mono's own HTTP stacks with the same client certificate, in one run.
 //
-//   mono csharp_bench.exe APPSETTINGS BASE_URL CLIENT_PFX PFX_PASSWORD SERVER_PEM CALLS CONCURRENCY
+//   mono csharp_bench.exe APPSETTINGS BASE_URL CLIENT_PFX PFX_PASSWORD SERVER_PEM CALLS CONCURRENCY ROUNDS
 //
-// 1. CALLS sequential awaited GETs: CallApiForAppAsync("CsharpBench") (no override), the same with
-//    an override delegate, and HttpClient.GetAsync when Mono's HttpClientHandler presents the client
-//    certificate (a probe request says whether it does), else only the probe's answer.
-// 2. HttpWebRequest with ClientCertificates, Mono's other HTTP stack: CALLS sequential GETs.
-// 3. CALLS GETs by CONCURRENCY tasks at once: CallApiForAppAsync and HttpWebRequest.
-// Each client makes one warm-up request first; every timed response must be a 200. Prints
-// key=value lines that run.sh reads.
-// HttpClient verifies the server by pinning its certificate (SERVER_PEM): Mono's X509Chain ignores
-// ChainPolicy.ExtraStore, so a private CA cannot be trusted there without adding it to Mono's
-// store.
+// 1. Probe: HttpClient with HttpClientHandler.ClientCertificates (the issue's reference); when
+//    Mono's handler presents the certificate it is measured too, else the probe's answer is printed.
+// 2. ROUNDS interleaved rounds of: CALLS sequential awaited CallApiForAppAsync("CsharpBench"), the
+//    same with an override delegate, CALLS synchronous CallApiForApp, CALLS sequential HttpWebRequest
+//    GETs (Mono's stack that presents client certificates), and CALLS GETs by CONCURRENCY tasks at
+//    once through CallApiForAppAsync and HttpWebRequest. The best round of each counts (the machine
+//    is shared).
+// Each client makes one warm-up request first; every timed response must be a 200. Prints key=value
+// lines that run.sh reads. HttpClient and HttpWebRequest verify the server by pinning its
+// certificate (SERVER_PEM): Mono's X509Chain ignores ChainPolicy.ExtraStore, so a private CA cannot
+// be trusted there without adding it to Mono's store.
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using System.Net;
@@ -26,21 +27,12 @@ using DownstreamApi;
 
 internal static class CsharpBench
 {
+    private static readonly Dictionary<string, double> Best = new Dictionary<string, double>();
+
     private static int Main(string[] args)
     {
         string settings = args[0], baseUrl = args[1], pfx = args[2], password = args[3], serverPem = args[4];
-        int calls = int.Parse(args[5]), concurrency = int.Parse(args[6]);
-        using (var api = DownstreamApiClient.FromFile(settings))
-        {
-            Func<Task<HttpStatusCode>> plain = async () => (await api.CallApiForAppAsync("CsharpBench").ConfigureAwait(false)).StatusCode;
-            Func<Task<HttpStatusCode>> edited = async () =>
-                (await api.CallApiForAppAsync("CsharpBench", o => o.RelativePath = "bench/cs-delegate").ConfigureAwait(false)).StatusCode;
-            Print("dsapi_rps", Sequential(calls, plain));
-            Print("dsapi_delegate_rps", Sequential(calls, edited));
-            Print("dsapi_concurrent_rps", Concurrent(calls, concurrency, async () =>
-                (await api.CallApiForAppAsync("CsharpBenchConcurrent").ConfigureAwait(false)).StatusCode));
-        }
-
+        int calls = int.Parse(args[5]), concurrency = int.Parse(args[6]), rounds = int.Parse(args[7]);
         var pinned = new X509Certificate2(serverPem);
         var certificate = new X509Certificate2(pfx, password);
         // Exactly the bench's server certificate, with a matching name.
@@ -48,30 +40,23 @@ internal static class CsharpBench
             (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
             && presented != null && new X509Certificate2(presented).Thumbprint == pinned.Thumbprint;
 
-        // The reference the issue names: HttpClient with HttpClientHandler.ClientCertificates.
         var handler = new HttpClientHandler { ClientCertificateOptions = ClientCertificateOption.Manual };
         handler.ClientCertificates.Add(certificate);
         handler.ServerCertificateCustomValidationCallback = (message, presented, chain, errors) => verify(presented, errors);
-        using (var http = new HttpClient(handler))
+        var http = new HttpClient(handler);
+        bool httpClientWorks = false;
+        try
         {
-            try
-            {
-                var probe = http.GetAsync(baseUrl + "/bench/cs-httpclient").GetAwaiter().GetResult();
-                Console.WriteLine("httpclient_probe=HTTP " + (int)probe.StatusCode +
-                    ((int)probe.StatusCode == 400 ? " (nginx: no client certificate was presented)" : ""));
-                if (probe.StatusCode == HttpStatusCode.OK)
-                {
-                    Print("httpclient_rps", Sequential(calls, async () => Drain(await http.GetAsync(baseUrl + "/bench/cs-httpclient").ConfigureAwait(false))));
-                }
-            }
-            catch (Exception error)
-            {
-                Console.WriteLine("httpclient_probe=" + error.GetBaseException().GetType().Name + ": " + error.GetBaseException().Message);
-            }
+            var probe = http.GetAsync(baseUrl + "/bench/cs-httpclient").GetAwaiter().GetResult();
+            httpClientWorks = probe.StatusCode == HttpStatusCode.OK;
+            Console.WriteLine("httpclient_probe=HTTP " + (int)probe.StatusCode +
+                ((int)probe.StatusCode == 400 ? " (nginx: no client certificate was presented)" : ""));
+        }
+        catch (Exception error)
+        {
+            Console.WriteLine("httpclient_probe=" + error.GetBaseException().GetType().Name + ": " + error.GetBaseException().Message);
         }
 
-        // Mono's own HTTP stack, which does present the certificate: HttpWebRequest, kept alive
-        // by its ServicePoint.
         ServicePointManager.DefaultConnectionLimit = concurrency;
         Func<string, Task<HttpStatusCode>> webRequest = async path =>
         {
@@ -85,11 +70,43 @@ internal static class CsharpBench
                 return response.StatusCode;
             }
         };
-        Print("webrequest_rps", Sequential(calls, () => webRequest("/bench/cs-webrequest")));
-        Print("webrequest_concurrent_rps", Concurrent(calls, concurrency, () => webRequest("/bench/cs-webrequest-concurrent")));
+
+        using (var api = DownstreamApiClient.FromFile(settings))
+        {
+            for (int round = 0; round < rounds; round++)
+            {
+                Measure("dsapi_rps", Sequential(calls, async () =>
+                    (await api.CallApiForAppAsync("CsharpBench").ConfigureAwait(false)).StatusCode));
+                Measure("dsapi_delegate_rps", Sequential(calls, async () =>
+                    (await api.CallApiForAppAsync("CsharpBench", o => o.RelativePath = "bench/cs-delegate").ConfigureAwait(false)).StatusCode));
+                Measure("dsapi_sync_rps", Sequential(calls, () =>
+                    Task.FromResult(api.CallApiForApp("CsharpBench", o => o.RelativePath = "bench/cs-sync").StatusCode)));
+                Measure("webrequest_rps", Sequential(calls, () => webRequest("/bench/cs-webrequest")));
+                if (httpClientWorks)
+                {
+                    Measure("httpclient_rps", Sequential(calls, async () => Drain(await http.GetAsync(baseUrl + "/bench/cs-httpclient").ConfigureAwait(false))));
+                }
+                Measure("dsapi_concurrent_rps", Concurrent(calls, concurrency, async () =>
+                    (await api.CallApiForAppAsync("CsharpBenchConcurrent").ConfigureAwait(false)).StatusCode));
+                Measure("webrequest_concurrent_rps", Concurrent(calls, concurrency, () => webRequest("/bench/cs-webrequest-concurrent")));
+            }
+        }
+        foreach (var pair in Best)
+        {
+            Console.WriteLine(pair.Key + "=" + pair.Value.ToString("F0", System.Globalization.CultureInfo.InvariantCulture));
+        }
         Console.WriteLine("mono_version=" + Type.GetType("Mono.Runtime").GetMethod("GetDisplayName",
             System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static).Invoke(null, null));
         return 0;
+    }
+
+    private static void Measure(string key, double requestsPerSecond)
+    {
+        double best;
+        if (!Best.TryGetValue(key, out best) || requestsPerSecond > best)
+        {
+            Best[key] = requestsPerSecond;
+        }
     }
 
     private static HttpStatusCode Drain(HttpResponseMessage response)
@@ -134,10 +151,5 @@ internal static class CsharpBench
         {
             throw new InvalidOperationException("HTTP " + (int)status);
         }
-    }
-
-    private static void Print(string key, double value)
-    {
-        Console.WriteLine(key + "=" + value.ToString("F0", System.Globalization.CultureInfo.InvariantCulture));
     }
 }

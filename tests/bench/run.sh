@@ -250,7 +250,7 @@ fi
 # --- C#: CallApiForAppAsync vs Mono's HttpClient with the same client certificate ----------------
 CS_DONE=0
 if command -v mcs >/dev/null && command -v mono >/dev/null; then
-  echo "== C#: $CALLS sequential GETs and $CALLS by $CONCURRENCY tasks (CallApiForAppAsync; Mono's HttpClient, then HttpWebRequest)"
+  echo "== C#: $ROUNDS rounds of $CALLS sequential GETs and $CALLS by $CONCURRENCY tasks (CallApiForAppAsync, CallApiForApp; Mono's HttpClient, HttpWebRequest)"
   mkdir -p "$WORK/cs"
   # Mono reads PKCS#12 with the classic SHA-1/3DES protection, not OpenSSL 3's default AES one.
   "$OPENSSL" pkcs12 -export -in "$WORK/client/client.pem" -inkey "$WORK/client/client.key" \
@@ -263,7 +263,7 @@ if command -v mcs >/dev/null && command -v mono >/dev/null; then
   mcs -langversion:7.2 -optimize+ -target:exe -nologo "${refs[@]}" -r:System.Core.dll -r:"$WORK/cs/DownstreamApi.dll" \
     -out:"$WORK/cs/csharp_bench.exe" "$ROOT/tests/bench/csharp_bench.cs"
   LD_LIBRARY_PATH="$LIBDIR" mono "$WORK/cs/csharp_bench.exe" "$WORK/appsettings.json" "$BASE" \
-    "$WORK/client/client.pfx" bench "$PREFIX/server.pem" "$CALLS" "$CONCURRENCY" >"$WORK/cs.out"
+    "$WORK/client/client.pfx" bench "$PREFIX/server.pem" "$CALLS" "$CONCURRENCY" "$ROUNDS" >"$WORK/cs.out"
   cs() { grep -m1 "^$1=" "$WORK/cs.out" | cut -d= -f2-; }
   CS_DONE=1
 else
@@ -325,7 +325,7 @@ if [ "$CS_DONE" = 1 ]; then
   CS_CONC_RATIO=$(awk -v a="$(cs dsapi_concurrent_rps)" -v b="$(cs webrequest_concurrent_rps)" 'BEGIN { printf "%.2f", a / b }')
   CS_OK=$(verdict "$CS_RATIO" 2)
   CS_SUMMARY="C# CallApiForAppAsync / $CS_REF_NAME: $(cs dsapi_rps) / $(cs ${CS_REF}_rps) req/s = ${CS_RATIO}x   (target >= 2x: $CS_OK)  [$(cs mono_version); connections: $(py_connections /bench/cs-dsapi) / $(py_connections /bench/cs-$CS_REF)]
-C# with an override delegate:     $(cs dsapi_delegate_rps) req/s   (options read from the library and diffed on each call)
+C# with an override delegate:     $(cs dsapi_delegate_rps) req/s async, $(cs dsapi_sync_rps) req/s synchronous (CallApiForApp)
 C# $CONCURRENCY tasks, CallApiForAppAsync / HttpWebRequest: $(cs dsapi_concurrent_rps) / $(cs webrequest_concurrent_rps) req/s = ${CS_CONC_RATIO}x  [connections: $(py_connections /bench/cs-dsapi-concurrent) / $(py_connections /bench/cs-webrequest-concurrent)]
 C# HttpClient with HttpClientHandler.ClientCertificates: $(cs httpclient_probe)"
 fi

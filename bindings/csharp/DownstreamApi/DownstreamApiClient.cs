@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Net.Http;
 using System.Runtime.InteropServices;
@@ -28,6 +29,10 @@ namespace DownstreamApi
     {
         private const int ErrorBodyCharacters = 512;
         private readonly ClientHandle handle;
+        // Each API's configured options, read once: a client's configuration never changes, and
+        // reading them (native JSON, DataContractJsonSerializer) costs far more than a copy.
+        private readonly ConcurrentDictionary<string, DownstreamApiOptions> configuredOptions =
+            new ConcurrentDictionary<string, DownstreamApiOptions>(StringComparer.OrdinalIgnoreCase);
         private int disposed;
 
         private DownstreamApiClient(ClientHandle handle)
@@ -233,10 +238,21 @@ namespace DownstreamApi
         /// <exception cref="UnknownApiException">No such API.</exception>
         public DownstreamApiOptions GetOptions(string serviceName)
         {
-            byte[] name = Utf8.ToNative(Required(serviceName, "serviceName"));
+            return CachedOptions(serviceName).Clone();
+        }
+
+        /// <summary>The cached configured options; callers copy before changing them.</summary>
+        private DownstreamApiOptions CachedOptions(string serviceName)
+        {
+            ClientHandle client = Handle();
+            DownstreamApiOptions options;
+            if (configuredOptions.TryGetValue(Required(serviceName, "serviceName"), out options))
+            {
+                return options;
+            }
             IntPtr json;
-            Ensure.Success(NativeMethods.dsapi_client_api_options(Handle(), name, null, out json));
-            return OptionsJson.Parse(TakeString(json));
+            Ensure.Success(NativeMethods.dsapi_client_api_options(client, Utf8.ToNative(serviceName), null, out json));
+            return configuredOptions.GetOrAdd(serviceName, OptionsJson.Parse(TakeString(json)));
         }
 
         /// <summary>Every AzureAd.ClientCredentials entry as a JSON array, for a health endpoint:
@@ -329,7 +345,7 @@ namespace DownstreamApi
             var edited = new EditedOptions();
             if (edit != null)
             {
-                edited.Configured = GetOptions(serviceName);
+                edited.Configured = CachedOptions(serviceName);
                 edited.Options = edited.Configured.Clone();
                 edit(edited.Options);
             }
