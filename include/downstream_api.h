@@ -218,6 +218,9 @@ void dsapi_client_free(struct dsapi_client *client);
 // closed before answering is resent once. With `"Bearer"` (the default) an app token for the API's
 // `Scopes` (from the cache, else from the token endpoint) is sent as `Authorization: Bearer ...`
 // and no client certificate; a 401 claims challenge gets a token with those claims and one resend.
+// With `"MTLS_POP"` the selected certificate is presented and a token bound to it (requested over
+// mTLS with that certificate) is sent as `Authorization: mtls_pop ...` (Entra ID) or `Bearer ...`
+// (an RFC 8705 provider); a rejection reloads the certificate and gets a token for the new one.
 //
 // Any HTTP status, 4xx and 5xx included, is a success: `*response_out` receives a response the
 // caller owns and frees with `dsapi_response_free`; on failure it is not written. Errors:
@@ -225,8 +228,8 @@ void dsapi_client_free(struct dsapi_client *client);
 // `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
 // `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_CERTIFICATE_REJECTED`, `DSAPI_TLS_ERROR`,
 // `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_INSECURE_URL`, `DSAPI_PROTOCOL_ERROR`,
-// `DSAPI_UNSUPPORTED` (`MTLS_POP`), `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer: the token endpoint
-// refused). Thread-safe: many threads may call one client at once.
+// `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer, MTLS_POP: the token endpoint refused). Thread-safe:
+// many threads may call one client at once.
 dsapi_status dsapi_client_call(const struct dsapi_client *client,
                                const char *api_name,
                                const char *overrides_json,
@@ -289,7 +292,8 @@ dsapi_status dsapi_response_request(const struct dsapi_response *response,
 void dsapi_response_free(struct dsapi_response *response);
 
 // The value of the `Authorization` header a call to `api_name` would carry (Id.Web's
-// `IAuthorizationHeaderProvider`), e.g. `"Bearer eyJ..."`, for a Bearer API. The token comes from
+// `IAuthorizationHeaderProvider`), e.g. `"Bearer eyJ..."` for a Bearer API, or `"mtls_pop eyJ..."`
+// for an MTLS_POP API (usable only on a connection presenting the selected certificate). The token comes from
 // the cache when fresh, else from the token endpoint. `overrides_json` (may be NULL) is as for
 // `dsapi_client_call`, e.g. `{"Scopes": [...], "AcquireTokenOptions": {"ForceRefresh": true}}`.
 //

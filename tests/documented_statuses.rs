@@ -169,7 +169,6 @@ fn statuses_the_functions_return_are_the_ones_they_document() {
            "Refused": {{"BaseUrl": "https://127.0.0.1:{refused}", "ProtocolScheme": "MTLS"}},
            "Silent": {{"BaseUrl": "{silent_url}", "ProtocolScheme": "MTLS"}},
            "Plain": {{"BaseUrl": "http://127.0.0.1:{refused}", "ProtocolScheme": "MTLS"}},
-           "Pop": {{"BaseUrl": "{mtls}", "ProtocolScheme": "MTLS_POP", "Scopes": ["api://a/.default"]}},
            "Bearer": {{"BaseUrl": "{mtls}", "Scopes": ["api://a/.default"]}}"#,
         mtls = mtls.url(),
         untrusted = untrusted.url(),
@@ -235,7 +234,6 @@ fn statuses_the_functions_return_are_the_ones_they_document() {
         ("Refused", None, DSAPI_NETWORK_ERROR),
         ("Silent", None, DSAPI_TIMEOUT),
         ("Plain", None, DSAPI_INSECURE_URL),
-        ("Pop", None, DSAPI_UNSUPPORTED),
         ("Bearer", None, DSAPI_TOKEN_ACQUISITION_FAILED),
     ];
     for (api, overrides, expected) in expectations {

@@ -17,7 +17,7 @@ use environment::apply_environment_override;
 use node::Node;
 pub use options::{
     AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
-    ProtocolScheme, SourceType,
+    ProtocolScheme, SourceType, TokenEndpointAuth,
 };
 
 /// The whole parsed configuration.

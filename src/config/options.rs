@@ -11,13 +11,25 @@ pub struct IdentityOptions {
     pub client_id: Option<String>,
     pub authority: Option<String>,
     // Parsed (and type-checked) as Id.Web does; no protocol here uses it until MTLS_POP.
-    #[expect(dead_code, reason = "the regional mTLS endpoint of MTLS_POP uses it")]
+    /// The region of Entra's regional mTLS token endpoint (`{region}.mtlsauth.microsoft.com`).
     pub azure_region: Option<String>,
     pub send_x5c: bool,
+    /// RFC 7591's `token_endpoint_auth_method` as this library's `TokenEndpointAuthMethod`.
+    pub token_endpoint_auth: TokenEndpointAuth,
     pub client_credentials: Vec<CredentialDescription>,
 }
 
 /// Where a credential comes from (Id.Web's `CredentialSource`, plus `StoreWithSubjectName`).
+/// How the app authenticates to the token endpoint (RFC 7591 `token_endpoint_auth_method`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenEndpointAuth {
+    /// With its credential: a client assertion signed by its certificate, or its secret.
+    #[default]
+    Credential,
+    /// `tls_client_auth` (RFC 8705 §2.1): its TLS client certificate and `client_id`, nothing else.
+    TlsClientAuth,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceType {
     Path,
@@ -32,6 +44,18 @@ pub enum SourceType {
 }
 
 impl SourceType {
+    /// Whether the source gives a certificate (what mTLS and bound tokens need).
+    pub fn is_certificate(&self) -> bool {
+        matches!(
+            self,
+            SourceType::Path
+                | SourceType::Base64Encoded
+                | SourceType::StoreWithThumbprint
+                | SourceType::StoreWithDistinguishedName
+                | SourceType::StoreWithSubjectName
+        )
+    }
+
     /// The name as written in configuration.
     pub fn name(&self) -> &str {
         match self {
@@ -63,6 +87,9 @@ pub struct CredentialDescription {
     pub certificate_subject_name: Option<String>,
     pub client_secret: Option<String>,
     pub signed_assertion_file_disk_path: Option<String>,
+    /// Id.Web's `UseBoundCredential`: the certificate's token requests go over mTLS (to the mTLS
+    /// host) and their tokens are kept apart, bound to it.
+    pub use_bound_credential: bool,
     #[expect(dead_code, reason = "managed-identity sources use it")]
     pub managed_identity_client_id: Option<String>,
     pub skip: bool,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::node::Node;
 use super::options::{
     AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
-    ProtocolScheme, SourceType,
+    ProtocolScheme, SourceType, TokenEndpointAuth,
 };
 use crate::encoding::{quote, split_url};
 use crate::error::{Error, ErrorKind, Result};
@@ -32,6 +32,7 @@ impl IdentityOptions {
             authority: optional_url(node, "Authority")?,
             azure_region: node.string("AzureRegion")?,
             send_x5c: node.boolean("SendX5C")?.unwrap_or(false),
+            token_endpoint_auth: token_endpoint_auth(node)?,
             client_credentials: credentials,
         })
     }
@@ -52,6 +53,7 @@ impl CredentialDescription {
             certificate_subject_name: node.string("CertificateSubjectName")?,
             client_secret: node.string("ClientSecret")?,
             signed_assertion_file_disk_path: node.string("SignedAssertionFileDiskPath")?,
+            use_bound_credential: node.boolean("UseBoundCredential")?.unwrap_or(false),
             managed_identity_client_id: node.string("ManagedIdentityClientId")?,
             skip: node.boolean("Skip")?.unwrap_or(false),
         };
@@ -84,6 +86,27 @@ impl CredentialDescription {
         } else {
             None
         }
+    }
+}
+
+/// `TokenEndpointAuthMethod`, named after RFC 7591's metadata: `tls_client_auth`, or the methods
+/// the credential implies (`private_key_jwt`, `client_secret_post`), which are the default.
+fn token_endpoint_auth(node: &Node) -> Result<TokenEndpointAuth> {
+    let Some(value) = node.string("TokenEndpointAuthMethod")? else {
+        return Ok(TokenEndpointAuth::Credential);
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "tls_client_auth" => Ok(TokenEndpointAuth::TlsClientAuth),
+        "private_key_jwt" | "client_secret_post" | "" => Ok(TokenEndpointAuth::Credential),
+        _ => Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "{}.TokenEndpointAuthMethod: {} is not one of tls_client_auth, private_key_jwt, \
+                 client_secret_post",
+                node.path,
+                quote(&value)
+            ),
+        )),
     }
 }
 

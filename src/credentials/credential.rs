@@ -30,7 +30,7 @@ impl Credential {
         }
     }
 
-    pub(super) fn kind_name(&self) -> &'static str {
+    pub fn kind_name(&self) -> &'static str {
         match self {
             Credential::Certificate(_) => "a certificate",
             Credential::ClientSecret(_) => "a client secret",

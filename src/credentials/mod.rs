@@ -16,7 +16,7 @@ mod report;
 mod sources;
 
 pub use certificate::{Certificate, CertificateFacts};
-pub use credential::{Credential, Purpose};
+pub use credential::{Credential, Purpose, Selection};
 pub use observer::{CredentialEvent, EventKind, Observer, Usage, deferring_events};
 pub use provider::CredentialsProvider;
 pub use report::{CredentialReport, LoadState, reports_to_json};

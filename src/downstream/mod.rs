@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use crate::clock::Deadline;
 use crate::config::{AcquireTokenOptions, ApiOptions, Config, ProtocolScheme};
-use crate::credentials::{CredentialReport, CredentialsProvider, Observer, reports_to_json};
+use crate::credentials::{
+    CredentialReport, CredentialsProvider, Observer, Purpose, Usage, reports_to_json,
+};
 use crate::encoding::{list_some, quote, redact_url};
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
@@ -50,6 +52,9 @@ impl DownstreamApi {
             tokens
                 .validate()
                 .map_err(|e| e.context(format!("DownstreamApis.{name} needs tokens")))?;
+        }
+        for (name, api) in &config.apis {
+            check_mtls_pop(&config, &tokens, api, &format!("DownstreamApis.{name}"))?;
         }
         Ok(DownstreamApi {
             config,
@@ -125,7 +130,7 @@ impl DownstreamApi {
         match options.protocol_scheme {
             ProtocolScheme::Mtls => self.call_mtls(&options, &url, body),
             ProtocolScheme::Bearer => self.call_bearer(&options, &url, body),
-            ProtocolScheme::MtlsPop => Err(mtls_pop_unsupported()),
+            ProtocolScheme::MtlsPop => self.call_mtls_pop(&options, &url, body),
         }
         .map_err(|e| {
             e.context(format!(
@@ -155,7 +160,15 @@ impl DownstreamApi {
                 ErrorKind::Unsupported,
                 "an MTLS API has no Authorization header: the client certificate authenticates",
             )),
-            ProtocolScheme::MtlsPop => Err(mtls_pop_unsupported()),
+            ProtocolScheme::MtlsPop => {
+                let usage = Usage {
+                    protocol: ProtocolScheme::MtlsPop.name(),
+                    api_url: options.base_url.as_deref().unwrap_or_default(),
+                };
+                let selection = self.credentials.select(Purpose::Mtls, &usage)?;
+                let deadline = self.transport.call_deadline(options.timeout);
+                self.bound_header(&options, &selection, deadline)
+            }
         }
         .map_err(|e| e.context(format!("authorization header for API {}", quote(api_name))))
     }
@@ -210,14 +223,45 @@ impl DownstreamApi {
         })?;
         match overrides_json {
             None => Ok(Cow::Borrowed(base)),
-            Some(json) => base.with_overrides(json).map(Cow::Owned),
+            Some(json) => {
+                let options = base.with_overrides(json)?;
+                check_mtls_pop(&self.config, &self.tokens, &options, "overrides")?;
+                Ok(Cow::Owned(options))
+            }
         }
     }
 }
 
-fn mtls_pop_unsupported() -> Error {
-    Error::new(
-        ErrorKind::Unsupported,
-        "ProtocolScheme MTLS_POP is not supported yet; use MTLS or Bearer",
-    )
+/// What MTLS_POP needs of the configuration, each miss naming its field: app tokens, a
+/// certificate among the credentials, one tenant.
+fn check_mtls_pop(
+    config: &Config,
+    tokens: &TokenProvider,
+    options: &ApiOptions,
+    path: &str,
+) -> Result<()> {
+    if options.protocol_scheme != ProtocolScheme::MtlsPop {
+        return Ok(());
+    }
+    if !options.request_app_token {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("{path}.RequestAppToken: MTLS_POP tokens are app tokens here; set it to true"),
+        ));
+    }
+    let has_certificate = config
+        .identity
+        .client_credentials
+        .iter()
+        .any(|c| !c.skip && c.source_type.as_ref().is_some_and(|s| s.is_certificate()));
+    if !has_certificate {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "AzureAd.ClientCredentials: MTLS_POP needs a certificate (Path, Base64Encoded or a \
+             store); none is configured",
+        ));
+    }
+    tokens
+        .validate_bound()
+        .map_err(|e| e.context(format!("{path} is MTLS_POP")))
 }

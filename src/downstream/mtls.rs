@@ -1,13 +1,15 @@
-//! The MTLS path: the selected certificate in the TLS handshake, no token. A certificate rejection
-//! (a TLS alert, or one of the HTTP answers below) deselects the certificate, reloads it from its
-//! source and resends the same request once.
+//! The MTLS and MTLS_POP paths: the selected certificate in the TLS handshake, and for MTLS_POP a
+//! token bound to that certificate in `Authorization`. A certificate rejection (a TLS alert, one of
+//! the HTTP answers below, or the token endpoint refusing it) deselects the certificate, reloads it
+//! from its source, drops the tokens bound to it and resends the request once.
 
 use std::sync::Arc;
 
 use super::DownstreamApi;
-use super::request::request_headers;
+use super::request::{request_headers, set_header};
+use crate::clock::Deadline;
 use crate::config::{ApiOptions, ProtocolScheme};
-use crate::credentials::{Purpose, Usage};
+use crate::credentials::{Purpose, Selection, Usage};
 use crate::encoding::{contains_bytes, redact_url};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Request, Response, require_https};
@@ -21,17 +23,59 @@ impl DownstreamApi {
         url: &str,
         body: &[u8],
     ) -> Result<Response> {
+        self.call_with_certificate(options, url, body, ProtocolScheme::Mtls, |_, _| Ok(None))
+    }
+
+    /// MTLS_POP: the selected certificate in the handshake and a token bound to it in
+    /// `Authorization` (`mtls_pop` for Entra, `Bearer` for an RFC 8705 provider). A rotation gets
+    /// a token for the new certificate.
+    pub(super) fn call_mtls_pop(
+        &self,
+        options: &ApiOptions,
+        url: &str,
+        body: &[u8],
+    ) -> Result<Response> {
+        self.call_with_certificate(
+            options,
+            url,
+            body,
+            ProtocolScheme::MtlsPop,
+            |selection, deadline| self.bound_header(options, selection, deadline).map(Some),
+        )
+    }
+
+    /// `Authorization` for an MTLS_POP call presenting `selection`'s certificate.
+    pub(super) fn bound_header(
+        &self,
+        options: &ApiOptions,
+        selection: &Selection,
+        deadline: Deadline,
+    ) -> Result<String> {
+        let bound = self.tokens.acquire_bound(
+            &self.credentials,
+            &self.transport,
+            selection,
+            &options.scopes,
+            &options.acquire_token_options,
+            deadline,
+        )?;
+        Ok(format!("{} {}", bound.scheme, bound.token.token))
+    }
+
+    /// The certificate selected for MTLS in the handshake, with the `Authorization` header that
+    /// `authorization` makes for it (none for plain MTLS), retried once after a rejection.
+    fn call_with_certificate(
+        &self,
+        options: &ApiOptions,
+        url: &str,
+        body: &[u8],
+        protocol: ProtocolScheme,
+        authorization: impl Fn(&Selection, Deadline) -> Result<Option<String>>,
+    ) -> Result<Response> {
         require_https(url, "a client certificate")?;
         let usage = Usage {
-            protocol: ProtocolScheme::Mtls.name(),
+            protocol: protocol.name(),
             api_url: url,
-        };
-        let headers = request_headers(options, body);
-        let request = Request {
-            method: &options.http_method,
-            url,
-            headers: &headers,
-            body,
         };
         let deadline = self.transport.call_deadline(options.timeout);
         let mut selection = self.credentials.select(Purpose::Mtls, &usage)?;
@@ -43,8 +87,23 @@ impl DownstreamApi {
                     "the MTLS selection is not a certificate",
                 )
             })?;
-            let agent = self.transport.agent_for(&certificate);
-            let outcome = self.transport.send(&agent, &request, deadline);
+            let mut headers = request_headers(options, body);
+            let outcome = match authorization(&selection, deadline) {
+                Ok(header) => {
+                    if let Some(header) = header {
+                        set_header(&mut headers, "Authorization", header);
+                    }
+                    let request = Request {
+                        method: &options.http_method,
+                        url,
+                        headers: &headers,
+                        body,
+                    };
+                    let agent = self.transport.agent_for(&certificate);
+                    self.transport.send(&agent, &request, deadline)
+                }
+                Err(error) => Err(error),
+            };
             let rejection = match &outcome {
                 Ok(response) => response_rejects_certificate(response),
                 // The transport reports a key that failed to sign the handshake as an unusable
@@ -69,8 +128,11 @@ impl DownstreamApi {
                 Some(reason) if !retried => {
                     retried = true;
                     // No pooled connection or TLS session of the rejected certificate is reused,
-                    // now or by a thread that was still using it during the reload.
+                    // now or by a thread that was still using it during the reload, and no token
+                    // bound to it is sent again.
                     self.transport.forget(&certificate);
+                    self.tokens
+                        .forget_bound_to(&certificate.facts.thumbprint_sha256);
                     selection = self
                         .credentials
                         .rotate(Purpose::Mtls, &selection, &usage, &reason)

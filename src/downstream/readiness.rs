@@ -1,7 +1,7 @@
 //! Whether each configured API has what its protocol needs, without calling it: for deployment
 //! pipelines (`dsapi check`) and health endpoints. The configuration itself (URLs, scopes, an
 //! authority and client id for token APIs) was validated when the client was made; what is left is
-//! a usable credential: any for a Bearer API, a certificate for an MTLS API. No request leaves the
+//! a usable credential: any for a Bearer API, a certificate for an MTLS or MTLS_POP API. No request leaves the
 //! process: a pipeline may not reach the identity provider, and a check must not spend tokens.
 
 use super::DownstreamApi;
@@ -49,9 +49,11 @@ impl DownstreamApi {
             api_url: url,
         };
         match options.protocol_scheme {
-            ProtocolScheme::Mtls => self.credentials.select(Purpose::Mtls, &usage).map(drop),
+            // MTLS_POP's token is requested with the certificate the call presents.
+            ProtocolScheme::Mtls | ProtocolScheme::MtlsPop => {
+                self.credentials.select(Purpose::Mtls, &usage).map(drop)
+            }
             ProtocolScheme::Bearer => self.credentials.select(Purpose::Token, &usage).map(drop),
-            ProtocolScheme::MtlsPop => Err(super::mtls_pop_unsupported()),
         }
     }
 }

@@ -138,6 +138,9 @@ pub extern "C" fn dsapi_client_free(client: *mut dsapi_client) {
 /// closed before answering is resent once. With `"Bearer"` (the default) an app token for the API's
 /// `Scopes` (from the cache, else from the token endpoint) is sent as `Authorization: Bearer ...`
 /// and no client certificate; a 401 claims challenge gets a token with those claims and one resend.
+/// With `"MTLS_POP"` the selected certificate is presented and a token bound to it (requested over
+/// mTLS with that certificate) is sent as `Authorization: mtls_pop ...` (Entra ID) or `Bearer ...`
+/// (an RFC 8705 provider); a rejection reloads the certificate and gets a token for the new one.
 ///
 /// Any HTTP status, 4xx and 5xx included, is a success: `*response_out` receives a response the
 /// caller owns and frees with `dsapi_response_free`; on failure it is not written. Errors:
@@ -145,8 +148,8 @@ pub extern "C" fn dsapi_client_free(client: *mut dsapi_client) {
 /// `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
 /// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_CERTIFICATE_REJECTED`, `DSAPI_TLS_ERROR`,
 /// `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_INSECURE_URL`, `DSAPI_PROTOCOL_ERROR`,
-/// `DSAPI_UNSUPPORTED` (`MTLS_POP`), `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer: the token endpoint
-/// refused). Thread-safe: many threads may call one client at once.
+/// `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer, MTLS_POP: the token endpoint refused). Thread-safe:
+/// many threads may call one client at once.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_call(
     client: *const dsapi_client,

@@ -9,7 +9,8 @@ use super::strings::owned_string;
 use crate::error::{Error, ErrorKind};
 
 /// The value of the `Authorization` header a call to `api_name` would carry (Id.Web's
-/// `IAuthorizationHeaderProvider`), e.g. `"Bearer eyJ..."`, for a Bearer API. The token comes from
+/// `IAuthorizationHeaderProvider`), e.g. `"Bearer eyJ..."` for a Bearer API, or `"mtls_pop eyJ..."`
+/// for an MTLS_POP API (usable only on a connection presenting the selected certificate). The token comes from
 /// the cache when fresh, else from the token endpoint. `overrides_json` (may be NULL) is as for
 /// `dsapi_client_call`, e.g. `{"Scopes": [...], "AcquireTokenOptions": {"ForceRefresh": true}}`.
 ///

@@ -2,10 +2,16 @@
 //! means Entra ID's v2 endpoint under that host, used as written (sovereign, private and test
 //! instances work; no instance discovery). Any other `Authority` is a generic OpenID provider whose
 //! `token_endpoint` is read once from its discovery document.
+//!
+//! Token requests made over mTLS (MTLS_POP, bound credentials, `tls_client_auth`) go to Entra's
+//! mTLS host — `login.microsoftonline.com` becomes `mtlsauth.microsoft.com`, another `login.` host
+//! has that label replaced by `mtlsauth.`, and `AzureRegion` prefixes the region — or to a generic
+//! provider's `mtls_endpoint_aliases.token_endpoint` (RFC 8705 §5) when it names one.
 
 use parking_lot::Mutex;
 
 use super::assertion::Dialect;
+use super::endpoint_answer::Discovered;
 use crate::config::IdentityOptions;
 use crate::encoding::{quote, split_url};
 use crate::error::{Error, ErrorKind, Result};
@@ -24,14 +30,22 @@ const MICROSOFT_LOGIN_HOSTS: &[&str] = &[
 ];
 
 enum Kind {
-    /// `https://host/` under which `{tenant}/oauth2/v2.0/token` lives.
-    Entra { instance: String, tenant: String },
-    /// A generic provider and its discovered token endpoint.
+    /// `https://host/` under which `{tenant}/oauth2/v2.0/token` lives, and the same for token
+    /// requests over mTLS.
+    Entra {
+        instance: String,
+        mtls_instance: String,
+        tenant: String,
+    },
+    /// A generic provider and its discovered token endpoints.
     Generic {
         authority: String,
-        token_endpoint: Mutex<Option<String>>,
+        discovered: Mutex<Option<Discovered>>,
     },
 }
+
+/// Tenants that name no one tenant: an app token (and MTLS_POP above all) needs a real one.
+const UNTENANTED: &[&str] = &["common", "organizations", "consumers"];
 
 pub struct Authority {
     kind: Kind,
@@ -46,15 +60,21 @@ impl Authority {
                 .filter(|v| !v.is_empty())
                 .map(str::to_string)
         };
+        let region = nonempty(&identity.azure_region);
+        let entra = |instance: String, tenant: String| Authority {
+            kind: Kind::Entra {
+                mtls_instance: mtls_instance(&instance, region.as_deref()),
+                instance,
+                tenant,
+            },
+        };
         if let (Some(instance), Some(tenant)) =
             (nonempty(&identity.instance), nonempty(&identity.tenant_id))
         {
-            return Ok(Authority {
-                kind: Kind::Entra {
-                    instance: format!("{}/", instance.trim_end_matches('/')),
-                    tenant,
-                },
-            });
+            return Ok(entra(
+                format!("{}/", instance.trim_end_matches('/')),
+                tenant,
+            ));
         }
         let Some(authority) = nonempty(&identity.authority) else {
             return Err(Error::new(
@@ -80,19 +100,28 @@ impl Authority {
             .any(|known| known.eq_ignore_ascii_case(host))
         {
             let tenant = path.split('/').find(|s| !s.is_empty()).unwrap_or("common");
-            return Ok(Authority {
-                kind: Kind::Entra {
-                    instance: format!("{scheme}://{host_port}/"),
-                    tenant: tenant.to_string(),
-                },
-            });
+            return Ok(entra(
+                format!("{scheme}://{host_port}/"),
+                tenant.to_string(),
+            ));
         }
         Ok(Authority {
             kind: Kind::Generic {
                 authority,
-                token_endpoint: Mutex::new(None),
+                discovered: Mutex::new(None),
             },
         })
+    }
+
+    /// Whether the configured tenant is one tenant (not `common`, `organizations`,
+    /// `consumers`); a generic provider has no tenants and counts as one.
+    pub fn is_tenanted(&self) -> bool {
+        match &self.kind {
+            Kind::Entra { tenant, .. } => !UNTENANTED
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(tenant)),
+            Kind::Generic { .. } => true,
+        }
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -119,31 +148,71 @@ impl Authority {
         }
     }
 
-    /// The token endpoint URL. For a generic provider, `discover` fetches the discovery document
-    /// URL it is given, once; later calls reuse the endpoint it named.
+    /// The token endpoint URL for a request made over mTLS or not. For a generic provider,
+    /// `discover` fetches the discovery document URL it is given, once; later calls reuse the
+    /// endpoints it named. Without an mTLS alias, mTLS requests go to `token_endpoint`.
     pub fn token_endpoint(
         &self,
         tenant: &str,
-        discover: impl FnOnce(&str) -> Result<String>,
+        over_mtls: bool,
+        discover: impl FnOnce(&str) -> Result<Discovered>,
     ) -> Result<String> {
         match &self.kind {
-            Kind::Entra { instance, .. } => Ok(format!("{instance}{tenant}/oauth2/v2.0/token")),
+            Kind::Entra {
+                instance,
+                mtls_instance,
+                ..
+            } => {
+                let host = if over_mtls { mtls_instance } else { instance };
+                Ok(format!("{host}{tenant}/oauth2/v2.0/token"))
+            }
             Kind::Generic {
                 authority,
-                token_endpoint,
+                discovered,
             } => {
-                let mut endpoint = token_endpoint.lock();
-                if let Some(known) = endpoint.as_ref() {
-                    return Ok(known.clone());
+                let mut known = discovered.lock();
+                if known.is_none() {
+                    let url = format!("{authority}/.well-known/openid-configuration");
+                    let found = discover(&url)
+                        .map_err(|e| e.context(format!("OpenID discovery at {url}")))?;
+                    *known = Some(found);
                 }
-                let url = format!("{authority}/.well-known/openid-configuration");
-                let found =
-                    discover(&url).map_err(|e| e.context(format!("OpenID discovery at {url}")))?;
-                *endpoint = Some(found.clone());
-                Ok(found)
+                let endpoints = known.as_ref().expect("discovered above");
+                Ok(match (&endpoints.mtls_token_endpoint, over_mtls) {
+                    (Some(alias), true) => alias.clone(),
+                    _ => endpoints.token_endpoint.clone(),
+                })
             }
         }
     }
+}
+
+/// The instance for token requests over mTLS: `https://login.microsoftonline.com/` becomes
+/// `https://mtlsauth.microsoft.com/` (`https://{region}.mtlsauth.microsoft.com/` with a region),
+/// another `login.` host has its first label replaced (sovereign clouds); any other host (a
+/// private or test instance) serves mTLS itself and stays as written.
+fn mtls_instance(instance: &str, region: Option<&str>) -> String {
+    let (scheme, host_port, _) = split_url(instance);
+    let (host, port) = match host_port.split_once(':') {
+        Some((host, port)) => (host, format!(":{port}")),
+        None => (host_port, String::new()),
+    };
+    let mapped = if host.eq_ignore_ascii_case("login.microsoftonline.com") {
+        "mtlsauth.microsoft.com".to_string()
+    } else if let Some(rest) = host
+        .get(..6)
+        .filter(|label| label.eq_ignore_ascii_case("login."))
+        .map(|_| &host[6..])
+    {
+        format!("mtlsauth.{rest}")
+    } else {
+        return instance.to_string();
+    };
+    let regional = match region {
+        Some(region) => format!("{}.{mapped}", region.to_ascii_lowercase()),
+        None => mapped,
+    };
+    format!("{scheme}://{regional}{port}/")
 }
 
 #[cfg(test)]
@@ -164,11 +233,78 @@ mod tests {
     }
 
     fn endpoint(authority: &Authority) -> String {
+        endpoint_over(authority, false)
+    }
+
+    fn endpoint_over(authority: &Authority, over_mtls: bool) -> String {
         authority
-            .token_endpoint(authority.tenant(None), |_| {
+            .token_endpoint(authority.tenant(None), over_mtls, |_| {
                 unreachable!("no discovery for Entra")
             })
             .unwrap()
+    }
+
+    #[test]
+    fn mtls_token_requests_go_to_the_mtls_host() {
+        let with = |instance: &str, region: Option<&str>| {
+            let options = IdentityOptions {
+                azure_region: region.map(str::to_string),
+                ..identity(Some(instance), Some("t1"), None)
+            };
+            endpoint_over(&Authority::from_options(&options).unwrap(), true)
+        };
+        assert_eq!(
+            with("https://login.microsoftonline.com/", None),
+            "https://mtlsauth.microsoft.com/t1/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            with("https://login.microsoftonline.com", Some("WestUS2")),
+            "https://westus2.mtlsauth.microsoft.com/t1/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            with("https://login.microsoftonline.us/", None),
+            "https://mtlsauth.microsoftonline.us/t1/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            with("https://login.chinacloudapi.cn/", Some("chinanorth3")),
+            "https://chinanorth3.mtlsauth.chinacloudapi.cn/t1/oauth2/v2.0/token"
+        );
+        // A private or test instance serves mTLS itself.
+        assert_eq!(
+            with("https://127.0.0.1:8443/", Some("westus2")),
+            "https://127.0.0.1:8443/t1/oauth2/v2.0/token"
+        );
+        let by_authority = Authority::from_options(&identity(
+            None,
+            None,
+            Some("https://login.microsoftonline.com/contoso"),
+        ))
+        .unwrap();
+        assert_eq!(
+            endpoint_over(&by_authority, true),
+            "https://mtlsauth.microsoft.com/contoso/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            endpoint_over(&by_authority, false),
+            "https://login.microsoftonline.com/contoso/oauth2/v2.0/token"
+        );
+    }
+
+    #[test]
+    fn common_and_organizations_are_not_one_tenant() {
+        for (tenant, tenanted) in [
+            ("contoso", true),
+            ("common", false),
+            ("Organizations", false),
+        ] {
+            let a = Authority::from_options(&identity(
+                Some("https://login.microsoftonline.com/"),
+                Some(tenant),
+                None,
+            ))
+            .unwrap();
+            assert_eq!(a.is_tenanted(), tenanted, "{tenant}");
+        }
     }
 
     #[test]
@@ -210,18 +346,25 @@ mod tests {
                 .unwrap();
         assert_eq!(a.dialect(), Dialect::Generic);
         let first = a
-            .token_endpoint("", |url| {
+            .token_endpoint("", false, |url| {
                 assert_eq!(
                     url,
                     "https://idp.example/realms/x/.well-known/openid-configuration"
                 );
-                Ok("https://idp.example/token".to_string())
+                Ok(Discovered {
+                    token_endpoint: "https://idp.example/token".to_string(),
+                    mtls_token_endpoint: Some("https://mtls.idp.example/token".to_string()),
+                })
             })
             .unwrap();
         let second = a
-            .token_endpoint("", |_| unreachable!("discovered once"))
+            .token_endpoint("", false, |_| unreachable!("discovered once"))
             .unwrap();
         assert_eq!(first, second);
+        let over_mtls = a
+            .token_endpoint("", true, |_| unreachable!("discovered once"))
+            .unwrap();
+        assert_eq!(over_mtls, "https://mtls.idp.example/token");
     }
 
     #[test]

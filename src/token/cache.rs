@@ -37,7 +37,23 @@ impl CacheKey {
             sorted.join(" ")
         ))
     }
+
+    /// The key of a token bound to a certificate: the token type and the certificate's SHA-256
+    /// thumbprint of its DER (x5t#S256, not its public key: a renewal that keeps the key must not
+    /// reuse the old certificate's tokens) are part of it.
+    pub fn bound(self, thumbprint_sha256: &str) -> CacheKey {
+        CacheKey(format!("{}|{BOUND_MARK}{thumbprint_sha256}", self.0))
+    }
+
+    fn bound_to(&self, thumbprint_sha256: &str) -> bool {
+        self.0
+            .rsplit_once('|')
+            .and_then(|(_, last)| last.strip_prefix(BOUND_MARK))
+            .is_some_and(|bound| bound == thumbprint_sha256)
+    }
 }
+
+const BOUND_MARK: &str = "x5t#S256=";
 
 #[derive(Clone)]
 struct Cached {
@@ -143,6 +159,14 @@ pub enum Urgency {
 const REFRESH_BACKOFF_SECONDS: i64 = 30;
 
 impl TokenCache {
+    /// Drops every token bound to the certificate with this SHA-256 thumbprint (after a rotation
+    /// replaced it: they are of no use on a connection presenting the new one).
+    pub fn forget_bound_to(&self, thumbprint_sha256: &str) {
+        self.tokens
+            .write()
+            .retain(|key, _| !key.bound_to(thumbprint_sha256));
+    }
+
     /// Returns a cached token or runs `fetch` once for all threads missing the same key. During
     /// a proactive refresh, other callers keep using the still-valid token instead of waiting, and
     /// when the refresh fails the old token is used and the next attempt is delayed.
@@ -252,6 +276,47 @@ pub fn refresh_on(now: i64, expires_in: i64, refresh_in: Option<i64>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bound_tokens_have_their_own_keys_and_are_forgotten_with_their_certificate() {
+        let scopes = vec!["api://a/.default".to_string()];
+        let bearer = CacheKey::new("https://x/", "c", "t", &scopes, "Bearer");
+        let pop = CacheKey::new("https://x/", "c", "t", &scopes, "mtls_pop");
+        let old = pop.clone().bound("AA11");
+        let new = pop.clone().bound("BB22");
+        assert!(bearer != pop && old != new && old != pop);
+        let cache = TokenCache::default();
+        for (key, token) in [(&bearer, "b"), (&old, "o"), (&new, "n")] {
+            let fetched = cache.get_or_fetch(key, Lookup::UseCache, |_| {
+                Ok((
+                    AccessToken {
+                        token: token.to_string(),
+                        expires_on: unix_now() + 3600,
+                    },
+                    None,
+                ))
+            });
+            assert_eq!(fetched.unwrap().token, token);
+        }
+        cache.forget_bound_to("AA11");
+        let again = |key: &CacheKey| {
+            cache
+                .get_or_fetch(key, Lookup::UseCache, |_| {
+                    Ok((
+                        AccessToken {
+                            token: "refetched".into(),
+                            expires_on: unix_now() + 3600,
+                        },
+                        None,
+                    ))
+                })
+                .unwrap()
+                .token
+        };
+        assert_eq!(again(&bearer), "b");
+        assert_eq!(again(&new), "n");
+        assert_eq!(again(&old), "refetched");
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn token(name: &str, lifetime: i64) -> AccessToken {

@@ -1,10 +1,13 @@
 //! One OAuth2 client-credentials exchange with a token endpoint (Entra ID's wire format, which
 //! generic OpenID providers share): the form, the headers, the post; and OpenID discovery.
+//! Over mTLS, the selected certificate is presented in the handshake (RFC 8705).
+
+use std::sync::Arc;
 
 use super::assertion::{self, Dialect};
-use super::endpoint_answer::{Outcome, discovered_token_endpoint, interpret};
+use super::endpoint_answer::{Discovered, Outcome, discovered_token_endpoint, interpret};
 use crate::clock::Deadline;
-use crate::credentials::Credential;
+use crate::credentials::{Certificate, Credential};
 use crate::encoding::percent_encode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
@@ -22,6 +25,22 @@ pub struct Exchange<'a> {
     pub deadline: Deadline,
     /// Whether a `Retry-After` may be waited for (not during a proactive refresh).
     pub may_wait: bool,
+    /// The certificate presented in the TLS handshake when the request goes over mTLS.
+    pub over_mtls: Option<&'a Arc<Certificate>>,
+    /// How the app proves who it is.
+    pub authentication: Authentication,
+    /// The `token_type` form parameter (`mtls_pop`), when one is asked for.
+    pub token_type: Option<&'a str>,
+}
+
+/// How the app authenticates in the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authentication {
+    /// With its credential: a client assertion signed by its certificate, or its secret.
+    Credential,
+    /// By the TLS client certificate alone (`tls_client_auth`, Entra's MTLS_POP): `client_id` and
+    /// no assertion or secret.
+    CertificateOnly,
 }
 
 /// Posts the form; transport failures are the outer error, token endpoint refusals the inner.
@@ -35,8 +54,9 @@ pub fn exchange(
         ("client_id", exchange.client_id.to_string()),
         ("scope", exchange.scopes.join(" ")),
     ];
-    match credential {
-        Credential::Certificate(certificate) => {
+    match (exchange.authentication, credential) {
+        (Authentication::CertificateOnly, _) => {}
+        (Authentication::Credential, Credential::Certificate(certificate)) => {
             let jwt = assertion::sign(
                 certificate,
                 exchange.client_id,
@@ -48,8 +68,10 @@ pub fn exchange(
             form.push(("client_assertion_type", JWT_BEARER.to_string()));
             form.push(("client_assertion", jwt));
         }
-        Credential::ClientSecret(secret) => form.push(("client_secret", secret.to_string())),
-        Credential::SignedAssertionFile(path) => {
+        (Authentication::Credential, Credential::ClientSecret(secret)) => {
+            form.push(("client_secret", secret.to_string()))
+        }
+        (Authentication::Credential, Credential::SignedAssertionFile(path)) => {
             let unusable = |why: String| {
                 Error::new(
                     ErrorKind::CredentialUnavailable,
@@ -68,6 +90,9 @@ pub fn exchange(
     }
     if let Some(claims) = exchange.claims {
         form.push(("claims", claims.to_string()));
+    }
+    if let Some(token_type) = exchange.token_type {
+        form.push(("token_type", token_type.to_string()));
     }
     let body = encode_form(&form);
     let mut headers = vec![
@@ -92,8 +117,13 @@ pub fn exchange(
         headers: &headers,
         body: body.as_bytes(),
     };
-    let response = transport.send(&transport.anonymous_agent(), &request, exchange.deadline)?;
-    let signed_with_certificate = matches!(credential, Credential::Certificate(_));
+    let agent = match exchange.over_mtls {
+        Some(certificate) => transport.agent_for(certificate),
+        None => transport.anonymous_agent(),
+    };
+    let response = transport.send(&agent, &request, exchange.deadline)?;
+    let signed_with_certificate =
+        matches!(credential, Credential::Certificate(_)) || exchange.over_mtls.is_some();
     Ok(interpret(
         &response,
         exchange.endpoint,
@@ -111,8 +141,8 @@ fn encode_form(pairs: &[(&str, String)]) -> String {
         .join("&")
 }
 
-/// Reads `token_endpoint` from an OpenID discovery document.
-pub fn discover(transport: &Transport, url: &str, deadline: Deadline) -> Result<String> {
+/// Reads `token_endpoint` and its mTLS alias from an OpenID discovery document.
+pub fn discover(transport: &Transport, url: &str, deadline: Deadline) -> Result<Discovered> {
     let headers = [("Accept".to_string(), "application/json".to_string())];
     let request = Request {
         method: "GET",

@@ -34,6 +34,8 @@ pub enum Retry {
 /// A successful exchange: the token and when to refresh it proactively.
 pub struct Issued {
     pub token: AccessToken,
+    /// `token_type` as answered ("Bearer", "mtls_pop"); empty when the answer had none.
+    pub token_type: String,
     pub expires_in: i64,
     pub refresh_in: Option<i64>,
 }
@@ -79,11 +81,13 @@ fn parse_token(json: Option<&Value>) -> Result<Issued> {
         .ok_or_else(|| invalid("access_token"))?;
     let expires_in = seconds(json.get("expires_in")).ok_or_else(|| invalid("expires_in"))?;
     let refresh_in = seconds(json.get("refresh_in"));
+    let token_type = json.get("token_type").and_then(Value::as_str).unwrap_or("");
     Ok(Issued {
         token: AccessToken {
             token: token.to_string(),
             expires_on: unix_now().saturating_add(expires_in),
         },
+        token_type: token_type.to_string(),
         expires_in,
         refresh_in,
     })
@@ -169,23 +173,40 @@ fn retry_after(header: Option<&str>) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
-/// The `token_endpoint` of an OpenID discovery document.
-pub fn discovered_token_endpoint(response: &Response) -> Result<String> {
+/// The token endpoints an OpenID discovery document names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    pub token_endpoint: String,
+    /// `mtls_endpoint_aliases.token_endpoint` (RFC 8705 §5): where token requests made over mTLS
+    /// go, when the provider has a separate one.
+    pub mtls_token_endpoint: Option<String>,
+}
+
+/// The `token_endpoint` (and its mTLS alias) of an OpenID discovery document.
+pub fn discovered_token_endpoint(response: &Response) -> Result<Discovered> {
     if response.status != 200 {
         return Err(Error::new(
             ErrorKind::TokenAcquisition,
             format!("HTTP {}", response.status),
         ));
     }
-    serde_json::from_slice::<Value>(&response.body)
-        .ok()
-        .and_then(|json| json.get("token_endpoint")?.as_str().map(str::to_string))
-        .ok_or_else(|| {
+    let json = serde_json::from_slice::<Value>(&response.body).ok();
+    let text = |value: Option<&Value>| value?.as_str().map(str::to_string);
+    let token_endpoint =
+        text(json.as_ref().and_then(|j| j.get("token_endpoint"))).ok_or_else(|| {
             Error::new(
                 ErrorKind::TokenAcquisition,
                 "the discovery document has no token_endpoint",
             )
-        })
+        })?;
+    let mtls_token_endpoint = text(
+        json.as_ref()
+            .and_then(|j| j.get("mtls_endpoint_aliases")?.get("token_endpoint")),
+    );
+    Ok(Discovered {
+        token_endpoint,
+        mtls_token_endpoint,
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! App tokens (OAuth2 client credentials) for Bearer calls: authority resolution, the signed
-//! client assertion, the token cache with single flight, throttling and certificate rotation.
+//! App tokens (OAuth2 client credentials) for Bearer and MTLS_POP calls: authority resolution, the
+//! signed client assertion, requests over mTLS for certificate-bound tokens (RFC 8705, Entra's
+//! MTLS_POP), the token cache with single flight, throttling and certificate rotation.
 
 mod assertion;
 mod authority;
@@ -8,13 +9,15 @@ mod client_credentials;
 mod endpoint_answer;
 
 use crate::clock::Deadline;
-use crate::config::{AcquireTokenOptions, IdentityOptions};
-use crate::credentials::{self, CredentialsProvider, Purpose, Usage};
+use crate::config::{AcquireTokenOptions, IdentityOptions, TokenEndpointAuth};
+use crate::credentials::{self, CredentialsProvider, Purpose, Selection, Usage};
+use crate::encoding::quote;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Transport, require_https};
+use assertion::Dialect;
 use authority::Authority;
 use cache::{CacheKey, Lookup, TokenCache, Urgency};
-use client_credentials::Exchange;
+use client_credentials::{Authentication, Exchange};
 use endpoint_answer::{Issued, Retry};
 
 #[cfg(fuzzing)]
@@ -51,7 +54,33 @@ pub struct TokenProvider {
     authority: Result<Authority>,
     client_id: Option<String>,
     send_x5c: bool,
+    /// `TokenEndpointAuthMethod: tls_client_auth`: every token request over mTLS, authenticated
+    /// by the certificate alone.
+    tls_client_auth: bool,
+    /// `ClientCredentials` entries with `UseBoundCredential`: their token requests go over mTLS.
+    bound_entries: Vec<usize>,
     cache: TokenCache,
+}
+
+/// A token bound to a certificate, and the `Authorization` scheme it is sent with: `mtls_pop`
+/// (Entra's MTLS_POP) or `Bearer` (an RFC 8705 certificate-bound token).
+pub struct BoundToken {
+    pub token: AccessToken,
+    pub scheme: &'static str,
+}
+
+/// How one token is requested and where it is kept.
+struct Plan {
+    key: CacheKey,
+    /// The selection to use; `None`: the token credential, selected when the request is made.
+    selection: Option<Selection>,
+    over_mtls: bool,
+    authentication: Authentication,
+    /// The `token_type` asked for in the form and required in the answer.
+    token_type: Option<&'static str>,
+    /// Whether the assertion carries the certificate chain (SendX5C, or a bound credential's
+    /// request, which Id.Web always sends with it).
+    send_x5c: bool,
 }
 
 impl TokenProvider {
@@ -65,6 +94,13 @@ impl TokenProvider {
                 .clone()
                 .filter(|id| !id.trim().is_empty()),
             send_x5c: identity.send_x5c,
+            tls_client_auth: identity.token_endpoint_auth == TokenEndpointAuth::TlsClientAuth,
+            bound_entries: identity
+                .client_credentials
+                .iter()
+                .filter(|c| c.use_bound_credential && !c.skip)
+                .map(|c| c.index)
+                .collect(),
             cache: TokenCache::default(),
         }
     }
@@ -81,12 +117,169 @@ impl TokenProvider {
         Ok((authority, client_id))
     }
 
+    /// Checks what certificate-bound tokens need beyond [`TokenProvider::validate`]: one tenant.
+    pub fn validate_bound(&self) -> Result<()> {
+        let (authority, _) = self.validate()?;
+        if !authority.is_tenanted() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "AzureAd.TenantId: {} is not one tenant; MTLS_POP tokens need the app's own \
+                     tenant",
+                    quote(authority.tenant(None))
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Drops the tokens bound to a certificate that a rotation replaced.
+    pub fn forget_bound_to(&self, thumbprint_sha256: &str) {
+        self.cache.forget_bound_to(thumbprint_sha256);
+    }
+
     /// An app token for `scopes`: from the cache when fresh, else from the token endpoint (one
-    /// request for all threads asking for the same token at once).
+    /// request for all threads asking for the same token at once). With `UseBoundCredential` on
+    /// the selected entry, or `tls_client_auth`, it is requested over mTLS and kept apart, bound
+    /// to the certificate; a refusal of that certificate reloads it and asks once more.
     pub fn acquire(
         &self,
         credentials: &CredentialsProvider,
         transport: &Transport,
+        scopes: &[String],
+        options: &AcquireTokenOptions,
+        deadline: Deadline,
+    ) -> Result<AccessToken> {
+        let (authority, client_id) = self.validate()?;
+        let tenant = authority.tenant(options.tenant.as_deref());
+        let key = CacheKey::new(authority.cache_name(), client_id, tenant, scopes, "Bearer");
+        if !self.tls_client_auth && self.bound_entries.is_empty() {
+            let plan = Plan {
+                key,
+                selection: None,
+                over_mtls: false,
+                authentication: Authentication::Credential,
+                token_type: None,
+                send_x5c: self.send_x5c,
+            };
+            return self.get(credentials, transport, &plan, scopes, options, deadline);
+        }
+        let usage = Usage {
+            protocol: "Bearer",
+            api_url: authority.cache_name(),
+        };
+        let mut selection = credentials.select(Purpose::Token, &usage)?;
+        let mut reloaded = false;
+        loop {
+            let bound = self.tls_client_auth || self.bound_entries.contains(&selection.index);
+            let plan = match (bound, selection.certificate().cloned()) {
+                (false, _) => Plan {
+                    key: key.clone(),
+                    selection: Some(selection.clone()),
+                    over_mtls: false,
+                    authentication: Authentication::Credential,
+                    token_type: None,
+                    send_x5c: self.send_x5c,
+                },
+                (true, Some(certificate)) => Plan {
+                    key: key.clone().bound(&certificate.facts.thumbprint_sha256),
+                    selection: Some(selection.clone()),
+                    over_mtls: true,
+                    authentication: if self.tls_client_auth {
+                        Authentication::CertificateOnly
+                    } else {
+                        Authentication::Credential
+                    },
+                    token_type: None,
+                    send_x5c: true,
+                },
+                (true, None) => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "AzureAd.ClientCredentials[{}]: token requests over mTLS \
+                             (UseBoundCredential, TokenEndpointAuthMethod tls_client_auth) need \
+                             a certificate, not {}",
+                            selection.index,
+                            selection.credential.kind_name()
+                        ),
+                    ));
+                }
+            };
+            match self.get(credentials, transport, &plan, scopes, options, deadline) {
+                Err(error) if error.kind() == ErrorKind::CertificateRejected && !reloaded => {
+                    reloaded = true;
+                    if let Some(old) = selection.certificate() {
+                        self.cache.forget_bound_to(&old.facts.thumbprint_sha256);
+                    }
+                    selection = credentials
+                        .rotate(Purpose::Token, &selection, &usage, error.message())
+                        .map_err(|e| e.context(error.message()))?;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// A token bound to the certificate of `selection` (the one the call presents): Entra's
+    /// MTLS_POP (`token_type=mtls_pop` over mTLS, no assertion), or for a generic provider an
+    /// RFC 8705 certificate-bound token (over mTLS to its `mtls_endpoint_aliases`). A refusal of
+    /// the certificate is returned as `CertificateRejected` for the caller to rotate it: the call
+    /// and the token must use the same one.
+    pub fn acquire_bound(
+        &self,
+        credentials: &CredentialsProvider,
+        transport: &Transport,
+        selection: &Selection,
+        scopes: &[String],
+        options: &AcquireTokenOptions,
+        deadline: Deadline,
+    ) -> Result<BoundToken> {
+        self.validate_bound()?;
+        let (authority, client_id) = self.validate()?;
+        let certificate = selection.certificate().ok_or_else(|| {
+            Error::new(
+                ErrorKind::CredentialUnavailable,
+                "MTLS_POP needs a certificate; the selected credential is not one",
+            )
+        })?;
+        let tenant = authority.tenant(options.tenant.as_deref());
+        let (token_type, scheme, authentication) = match authority.dialect() {
+            Dialect::Entra => (
+                Some("mtls_pop"),
+                "mtls_pop",
+                Authentication::CertificateOnly,
+            ),
+            Dialect::Generic if self.tls_client_auth => {
+                (None, "Bearer", Authentication::CertificateOnly)
+            }
+            Dialect::Generic => (None, "Bearer", Authentication::Credential),
+        };
+        let plan = Plan {
+            key: CacheKey::new(
+                authority.cache_name(),
+                client_id,
+                tenant,
+                scopes,
+                token_type.unwrap_or("Bearer"),
+            )
+            .bound(&certificate.facts.thumbprint_sha256),
+            selection: Some(selection.clone()),
+            over_mtls: true,
+            authentication,
+            token_type,
+            send_x5c: self.send_x5c,
+        };
+        let token = self.get(credentials, transport, &plan, scopes, options, deadline)?;
+        Ok(BoundToken { token, scheme })
+    }
+
+    /// The token of `plan` through the cache.
+    fn get(
+        &self,
+        credentials: &CredentialsProvider,
+        transport: &Transport,
+        plan: &Plan,
         scopes: &[String],
         options: &AcquireTokenOptions,
         deadline: Deadline,
@@ -99,19 +292,23 @@ impl TokenProvider {
             ));
         }
         let tenant = authority.tenant(options.tenant.as_deref());
-        let key = CacheKey::new(authority.cache_name(), client_id, tenant, scopes, "Bearer");
         let lookup = if options.force_refresh || options.claims.is_some() {
             Lookup::Bypass
         } else {
             Lookup::UseCache
         };
+        let certificate = plan
+            .selection
+            .as_ref()
+            .and_then(Selection::certificate)
+            .filter(|_| plan.over_mtls);
         // Observer events of the token request are delivered after its flight has ended, so an
         // observer asking this client for the same token gets it instead of waiting on itself.
         let fetched = std::cell::Cell::new(false);
         let token = credentials::deferring_events(|| {
-            self.cache.get_or_fetch(&key, lookup, |urgency| {
+            self.cache.get_or_fetch(&plan.key, lookup, |urgency| {
                 fetched.set(true);
-                let endpoint = authority.token_endpoint(tenant, |url| {
+                let endpoint = authority.token_endpoint(tenant, plan.over_mtls, |url| {
                     client_credentials::discover(transport, url, deadline)
                 })?;
                 let exchange = Exchange {
@@ -121,12 +318,27 @@ impl TokenProvider {
                     scopes,
                     claims: options.claims.as_deref(),
                     correlation_id: options.correlation_id.as_deref(),
-                    send_x5c: self.send_x5c,
+                    send_x5c: plan.send_x5c,
                     deadline,
                     // A proactive refresh falls back to the valid token rather than sleeping.
                     may_wait: urgency == Urgency::Needed,
+                    over_mtls: certificate,
+                    authentication: plan.authentication,
+                    token_type: plan.token_type,
                 };
-                let issued = request(credentials, transport, &exchange)?;
+                let issued = request(credentials, transport, &exchange, plan.selection.as_ref())?;
+                if let Some(wanted) = plan.token_type
+                    && !issued.token_type.eq_ignore_ascii_case(wanted)
+                {
+                    return Err(Error::new(
+                        ErrorKind::TokenAcquisition,
+                        format!(
+                            "{endpoint} answered token_type {}, not the {} asked for",
+                            quote(&issued.token_type),
+                            quote(wanted)
+                        ),
+                    ));
+                }
                 let now = crate::clock::unix_now();
                 Ok((
                     issued.token,
@@ -148,11 +360,14 @@ impl TokenProvider {
 }
 
 /// Runs the exchange with at most one retry for throttling or a server error and at most one for
-/// a refused certificate (after reloading it).
+/// a refused certificate (after reloading it). With a `preselected` credential (a request bound
+/// to it) a refused certificate is returned as `CertificateRejected` instead: the caller reloads
+/// it and starts again under the new certificate's cache key.
 fn request(
     credentials: &CredentialsProvider,
     transport: &Transport,
     exchange: &Exchange,
+    preselected: Option<&Selection>,
 ) -> Result<Issued> {
     require_https(
         exchange.endpoint,
@@ -162,7 +377,10 @@ fn request(
         protocol: "Bearer",
         api_url: exchange.endpoint,
     };
-    let mut selection = credentials.select(Purpose::Token, &usage)?;
+    let mut selection = match preselected {
+        Some(selection) => selection.clone(),
+        None => credentials.select(Purpose::Token, &usage)?,
+    };
     let (mut waited, mut reloaded) = (false, false);
     loop {
         match client_credentials::exchange(transport, exchange, &selection.credential)? {
@@ -188,6 +406,9 @@ fn request(
                 waited = true;
                 crate::log::info(|| format!("{error}; retrying in {:.1} s", wait.as_secs_f32()));
                 std::thread::sleep(wait);
+            }
+            Err((error, Retry::ReloadCertificate)) if preselected.is_some() => {
+                return Err(Error::new(ErrorKind::CertificateRejected, error.message()));
             }
             Err((error, Retry::ReloadCertificate)) if !reloaded => {
                 reloaded = true;

@@ -53,7 +53,7 @@ namespace DownstreamApi.Tests
                 }), "0.5 s left of the call's timeout");
                 check(typeof(DownstreamApiProtocolException), () => api.CallApiForAppAsync("Echo", o => o.RelativePath = "big-head"), "head");
                 check(typeof(UnsupportedException), () => api.CreateAuthorizationHeaderAsync("Mtls"), "MTLS");
-                check(typeof(UnsupportedException), () => api.CallApiForAppAsync("Bearer", o => o.ProtocolScheme = "MTLS_POP"), "MTLS_POP");
+                check(typeof(DownstreamApiConfigurationException), () => api.CallApiForAppAsync("Bearer", o => o.ProtocolScheme = "MTLS_POP"), "overrides.RequestAppToken");
             }
             using (var api = DownstreamApiClient.FromJson(ConfigWithCertificate(Path.Combine(directory, "missing.pem"))))
             {

@@ -5,6 +5,13 @@
 //! Both share one [`TokenIssuer`]: the registered client (id, secret, certificate), what was
 //! requested and issued, the verification failures, and programmable answers (canned failures,
 //! delays, claims challenges). Everything listens on 127.0.0.1 over HTTPS (see `server.rs`).
+//!
+//! An mTLS token endpoint ([`TokenServer::start_mtls`], the same paths on a server asking for a
+//! client certificate) issues certificate-bound tokens (`cnf.x5t#S256`): Entra's `mtls_pop`
+//! (`token_type=mtls_pop`, the registered certificate in the handshake, no assertion allowed),
+//! Bearer tokens for a client assertion sent over mTLS, and `tls_client_auth` (RFC 8705 §2.1: the
+//! certificate's subject DN registered, nothing else sent). [`bound_resource_handler`] accepts a
+//! bound token only on a connection presenting the certificate it is bound to.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rustls::pki_types::CertificateDer;
 use serde_json::{Value, json};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
@@ -94,6 +102,11 @@ pub struct IssuedToken {
     pub path: String,
     pub issued_at: Instant,
     pub expires_in: u64,
+    /// The `token_type` answered ("Bearer", "mtls_pop").
+    pub token_type: String,
+    /// `cnf.x5t#S256` of a certificate-bound token: the base64url SHA-256 of the certificate
+    /// presented when it was requested.
+    pub bound_to: Option<String>,
 }
 
 impl IssuedToken {
@@ -115,6 +128,9 @@ pub enum ClaimsPolicy {
 
 struct State {
     port: Option<u16>,
+    mtls_port: Option<u16>,
+    /// The subject DN registered for `tls_client_auth` (RFC 7591 `tls_client_auth_subject_dn`).
+    tls_client_auth_subject: Option<String>,
     client_id: String,
     client_secret: Option<String>,
     certificate: Option<Vec<u8>>,
@@ -142,6 +158,8 @@ impl TokenIssuer {
         Arc::new(TokenIssuer {
             state: Mutex::new(State {
                 port: None,
+                mtls_port: None,
+                tls_client_auth_subject: None,
                 client_id: client_id.to_string(),
                 client_secret: None,
                 certificate: None,
@@ -164,6 +182,12 @@ impl TokenIssuer {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers `tls_client_auth` for the client: a certificate with this subject DN (as
+    /// x509-parser prints it, e.g. "O=Contoso, CN=app") authenticates it.
+    pub fn set_tls_client_auth_subject(&self, subject: Option<&str>) {
+        self.state().tls_client_auth_subject = subject.map(str::to_string);
     }
 
     pub fn set_client_secret(&self, secret: Option<&str>) {
@@ -255,7 +279,14 @@ impl TokenIssuer {
         )
     }
 
-    fn handle(&self, seen: &Seen) -> Reply {
+    fn mtls_base_url(state: &State) -> Option<String> {
+        state
+            .mtls_port
+            .map(|port| format!("https://127.0.0.1:{port}"))
+    }
+
+    /// A request on the plain server (`over_mtls` false) or on the mTLS one.
+    fn handle(&self, seen: &Seen, over_mtls: bool) -> Reply {
         let path = seen
             .target
             .split('?')
@@ -282,7 +313,10 @@ impl TokenIssuer {
                     "token_endpoint_auth_methods_supported":
                         ["client_secret_post", "private_key_jwt", "tls_client_auth"],
                     "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
-                    "mtls_endpoint_aliases": {"token_endpoint": format!("{base}{OIDC_MTLS_TOKEN_PATH}")},
+                    "mtls_endpoint_aliases": {"token_endpoint": format!(
+                        "{}{OIDC_MTLS_TOKEN_PATH}",
+                        TokenIssuer::mtls_base_url(&self.state()).unwrap_or(base.clone())
+                    )},
                 }),
             );
         }
@@ -321,7 +355,7 @@ impl TokenIssuer {
                 }
                 canned(answer)
             }
-            None => match process(&mut state, index, seen, &path, flavor, tenant) {
+            None => match process(&mut state, index, seen, &path, flavor, tenant, over_mtls) {
                 Ok(reply) => reply,
                 Err(rejection) => {
                     state.failures.push(format!(
@@ -360,6 +394,9 @@ impl TokenIssuer {
         if issued.expired() {
             return invalid("expired token");
         }
+        if issued.token_type != "Bearer" {
+            return invalid("not a Bearer token");
+        }
         let challenge = match self.state().claims_policy {
             ClaimsPolicy::Ignore => false,
             ClaimsPolicy::Demand => issued.claims.is_none(),
@@ -382,6 +419,44 @@ impl TokenIssuer {
         }
         Reply::text(200, &issued.scope)
     }
+
+    /// A resource accepting bound tokens sent as `{scheme} <token>`, only on a connection
+    /// presenting the certificate the token is bound to.
+    fn bound_resource(&self, seen: &Seen, scheme: &str) -> Reply {
+        let invalid = |why: &str| {
+            let mut reply = Reply::text(401, why);
+            reply.headers.push((
+                "WWW-Authenticate".into(),
+                format!(r#"{scheme} error="invalid_token""#),
+            ));
+            reply
+        };
+        let Some(token) = seen
+            .header("authorization")
+            .and_then(|value| value.strip_prefix(&format!("{scheme} ")))
+        else {
+            return invalid(&format!("no '{scheme}' Authorization header"));
+        };
+        let Some(issued) = self.token(token.trim()) else {
+            return invalid("unknown token");
+        };
+        if issued.expired() {
+            return invalid("expired token");
+        }
+        let Some(bound_to) = issued.bound_to.as_deref() else {
+            return invalid("the token is not bound to a certificate");
+        };
+        let presented = seen.client_cert.as_ref().map(|c| x5t_s256(c.as_ref()));
+        if presented.as_deref() != Some(bound_to) {
+            return invalid("the token is bound to another certificate than this connection's");
+        }
+        Reply::text(200, &format!("{} {}", issued.token_type, issued.scope))
+    }
+}
+
+/// `x5t#S256` of a certificate: base64url (no padding) of the SHA-256 of its DER.
+pub fn x5t_s256(der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, der).as_ref())
 }
 
 /// A token server: the HTTPS server and the issuer it answers for.
@@ -397,9 +472,23 @@ impl TokenServer {
         let server = TestServer::start(
             ca.server(),
             ClientAuth::None,
-            Arc::new(move |seen: &Seen| handler_issuer.handle(seen)),
+            Arc::new(move |seen: &Seen| handler_issuer.handle(seen, false)),
         );
         issuer.state().port = Some(server.port);
+        TokenServer { server, issuer }
+    }
+
+    /// The mTLS token endpoint of the same issuer (start the plain one first): the same paths on a
+    /// server that asks for a client certificate chaining to `ca` (a request without one reaches
+    /// the endpoint, which refuses it). Discovery's `mtls_endpoint_aliases` then point here.
+    pub fn start_mtls(ca: &TestCa, issuer: Arc<TokenIssuer>) -> TokenServer {
+        let handler_issuer = issuer.clone();
+        let server = TestServer::start(
+            ca.server(),
+            ClientAuth::Optional(std::slice::from_ref(&ca.cert_der)),
+            Arc::new(move |seen: &Seen| handler_issuer.handle(seen, true)),
+        );
+        issuer.state().mtls_port = Some(server.port);
         TokenServer { server, issuer }
     }
 
@@ -426,6 +515,13 @@ impl TokenServer {
 /// 401 `invalid_token` otherwise, and claims challenges as [`ClaimsPolicy`] says.
 pub fn bearer_resource_handler(issuer: Arc<TokenIssuer>) -> Handler {
     Arc::new(move |seen: &Seen| issuer.resource(seen))
+}
+
+/// A resource server handler for certificate-bound tokens sent as `{scheme} <token>` (`mtls_pop`
+/// or `Bearer`): 200 with "{token_type} {scope}" when the connection presents the certificate the
+/// token is bound to, 401 otherwise. Start it with a `ClientAuth` that asks for certificates.
+pub fn bound_resource_handler(issuer: Arc<TokenIssuer>, scheme: &'static str) -> Handler {
+    Arc::new(move |seen: &Seen| issuer.bound_resource(seen, scheme))
 }
 
 /// `/{tenant}/oauth2/v2.0/token` → Entra, `/oidc/token` (and its mTLS alias) → OIDC.
@@ -544,6 +640,7 @@ fn process(
     path: &str,
     flavor: Flavor,
     tenant: Option<String>,
+    over_mtls: bool,
 ) -> Result<Reply, Rejection> {
     let content_type = seen.header("content-type").unwrap_or_default();
     if !content_type
@@ -604,9 +701,34 @@ fn process(
             ));
         }
     };
-    let base = TokenIssuer::base_url(state);
+    let base = match over_mtls {
+        true => TokenIssuer::mtls_base_url(state).expect("the mTLS server is running"),
+        false => TokenIssuer::base_url(state),
+    };
     let audience = format!("{base}{path}");
+    let presented = seen.client_cert.as_ref();
+    let pop = match param("token_type") {
+        None => false,
+        Some("mtls_pop") if flavor == Flavor::Entra && over_mtls => true,
+        Some(other) => {
+            return Err(Rejection::bad_request(format!(
+                "token_type '{other}' is not supported here (mtls_pop: Entra paths over mTLS only)"
+            )));
+        }
+    };
+    if pop {
+        // MSAL's MTLS_POP: the registered certificate in the handshake is the proof; an assertion
+        // or a secret alongside it is refused.
+        if param("client_assertion").is_some() || param("client_secret").is_some() {
+            return Err(Rejection::client(
+                "AADSTS700026",
+                "a client assertion or secret cannot be sent with token_type=mtls_pop",
+            ));
+        }
+        check_registered_certificate(state, presented)?;
+    }
     match (param("client_secret"), param("client_assertion")) {
+        _ if pop => {}
         (Some(_), Some(_)) => {
             return Err(Rejection::bad_request(
                 "both client_secret and client_assertion were sent",
@@ -632,6 +754,22 @@ fn process(
             }
             verify_assertion(state, index, assertion, flavor, &audience)?;
         }
+        (None, None) if over_mtls && state.tls_client_auth_subject.is_some() => {
+            // tls_client_auth: the certificate's subject DN is the registered one.
+            let subject = presented
+                .and_then(|c| X509Certificate::from_der(c.as_ref()).ok())
+                .map(|(_, c)| c.subject().to_string());
+            if subject.as_deref() != state.tls_client_auth_subject.as_deref() {
+                return Err(Rejection::client(
+                    "AADSTS700027",
+                    format!(
+                        "tls_client_auth: the presented certificate's subject {subject:?} is not \
+                         the registered {:?}",
+                        state.tls_client_auth_subject
+                    ),
+                ));
+            }
+        }
         (None, None) => {
             return Err(Rejection::client(
                 "AADSTS7000218",
@@ -639,7 +777,24 @@ fn process(
             ));
         }
     }
-    let token = format!("tok-{}", state.issued.len() + 1);
+    let number = state.issued.len() + 1;
+    // Over mTLS with a certificate, the token is bound to it (RFC 8705 §3): it names the
+    // certificate's thumbprint in `cnf`, as a JWT access token would.
+    let bound_to = presented
+        .filter(|_| over_mtls)
+        .map(|c| x5t_s256(c.as_ref()));
+    let token = match &bound_to {
+        Some(thumbprint) => format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"at+jwt"}"#),
+            URL_SAFE_NO_PAD.encode(
+                json!({"jti": format!("tok-{number}"), "scp": scope, "cnf": {"x5t#S256": thumbprint}})
+                    .to_string()
+            )
+        ),
+        None => format!("tok-{number}"),
+    };
+    let token_type = if pop { "mtls_pop" } else { "Bearer" };
     state.issued.push(IssuedToken {
         token: token.clone(),
         scope,
@@ -648,9 +803,11 @@ fn process(
         path: path.to_string(),
         issued_at: Instant::now(),
         expires_in: state.expires_in,
+        token_type: token_type.to_string(),
+        bound_to,
     });
     let mut body = json!({
-        "token_type": "Bearer",
+        "token_type": token_type,
         "access_token": token,
         "expires_in": state.expires_in,
         "ext_expires_in": state.expires_in,
@@ -659,6 +816,24 @@ fn process(
         body["refresh_in"] = json!(refresh_in);
     }
     Ok(json_reply(200, &body))
+}
+
+/// The registered certificate must be the one in the handshake.
+fn check_registered_certificate(
+    state: &State,
+    presented: Option<&CertificateDer<'static>>,
+) -> Result<(), Rejection> {
+    match (presented, state.certificate.as_deref()) {
+        (None, _) => Err(Rejection::client(
+            "AADSTS700027",
+            "no client certificate was presented in the TLS handshake",
+        )),
+        (Some(presented), Some(registered)) if presented.as_ref() == registered => Ok(()),
+        (Some(_), _) => Err(Rejection::client(
+            "AADSTS700027",
+            "the certificate presented in the TLS handshake is not registered on the application",
+        )),
+    }
 }
 
 fn now_secs() -> f64 {
