@@ -16,7 +16,9 @@
 //!   of another CA, which the server refuses in the TLS handshake.
 //! - `Bearer`: a Bearer API accepting tokens from the fake Entra token endpoint (scope
 //!   `api://wrapper-resource/.default`), which verifies the client assertion signed with the
-//!   same certificate.
+//!   same certificate. The endpoint is the mTLS one (it asks for a client certificate).
+//! - `Pop`: an MTLS_POP API (same scope) accepting `mtls_pop` tokens only on a connection
+//!   presenting the certificate they are bound to.
 //!
 //! Run: `cargo run --example loopback_servers -- <directory for the configuration>`
 
@@ -26,7 +28,9 @@ use std::sync::Arc;
 use test_support::json_str;
 use test_support::pki::{TestCa, Validity};
 use test_support::server::{ClientAuth, Reply, Seen, TestServer};
-use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
+use test_support::token_server::{
+    TokenIssuer, TokenServer, bearer_resource_handler, bound_resource_handler,
+};
 
 fn main() {
     let directory = std::env::args().nth(1).unwrap_or_else(|| {
@@ -111,11 +115,18 @@ fn main() {
     );
     let issuer = TokenIssuer::new("wrapper-app");
     issuer.set_certificate(Some(client.cert_der.as_ref()));
-    let token_server = TokenServer::start(&ca, issuer.clone());
+    let _plain_token_server = TokenServer::start(&ca, issuer.clone());
+    // Bearer tokens (no certificate presented) and MTLS_POP tokens (over mTLS) from one endpoint.
+    let token_server = TokenServer::start_mtls(&ca, issuer.clone());
     let bearer_server = TestServer::start(
         ca.server(),
         ClientAuth::None,
-        bearer_resource_handler(issuer),
+        bearer_resource_handler(issuer.clone()),
+    );
+    let pop_server = TestServer::start(
+        ca.server(),
+        ClientAuth::Optional(std::slice::from_ref(&ca.cert_der)),
+        bound_resource_handler(issuer, "mtls_pop"),
     );
     let config = format!(
         r#"{{
@@ -128,7 +139,9 @@ fn main() {
     "Inspect": {{ "BaseUrl": "{url}", "RelativePath": "inspect", "ProtocolScheme": "MTLS", "ContentType": "text/plain",
                  "ExtraQueryParameters": {{ "configured": "yes" }},
                  "ExtraHeaderParameters": {{ "X-Configured": "yes" }} }},
-    "Bearer": {{ "BaseUrl": "{bearer_url}", "RelativePath": "me", "Scopes": ["api://wrapper-resource/.default"] }}
+    "Bearer": {{ "BaseUrl": "{bearer_url}", "RelativePath": "me", "Scopes": ["api://wrapper-resource/.default"] }},
+    "Pop": {{ "BaseUrl": "{pop_url}", "RelativePath": "orders", "ProtocolScheme": "MTLS_POP", "RequestAppToken": true,
+             "Scopes": ["api://wrapper-resource/.default"] }}
   }},
   "Http": {{ "CaBundlePath": {ca} }}
 }}"#,
@@ -136,6 +149,7 @@ fn main() {
         url = server.url(),
         instance = token_server.instance(),
         bearer_url = bearer_server.url(),
+        pop_url = pop_server.url(),
         ca = json_str(&write("ca.pem", &ca.cert_pem)),
     );
     let config_path = write("appsettings.json", &config);

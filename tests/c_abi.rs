@@ -13,7 +13,9 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use test_support::pki::{Issued, TestCa, Validity};
 use test_support::server::{ClientAuth, Handler, Reply, Seen, TestServer, subject_cn};
-use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
+use test_support::token_server::{
+    TokenIssuer, TokenServer, bearer_resource_handler, bound_resource_handler,
+};
 use test_support::{FIXTURE_PASSWORD, TempDir, fixture, json_str};
 
 /// The shared library's file name on this platform.
@@ -210,6 +212,10 @@ struct Fixture {
     /// Fake Entra ID token endpoint and a resource server accepting its tokens (no client auth).
     tokens: TokenServer,
     resource: TestServer,
+    /// MTLS_POP: the mTLS token endpoint of an issuer registering the rcgen client certificate,
+    /// and a resource accepting its tokens only with that certificate (`pop.json`).
+    pop_tokens: TokenServer,
+    pop_resource: TestServer,
     /// A 127.0.0.1 port nothing listens on.
     closed_port: u16,
 }
@@ -237,6 +243,14 @@ impl Fixture {
             ca.server(),
             ClientAuth::None,
             bearer_resource_handler(issuer),
+        );
+        let pop_issuer = TokenIssuer::new(APP_CLIENT_ID);
+        pop_issuer.set_certificate(Some(client.cert_der.as_ref()));
+        let pop_tokens = TokenServer::start_mtls(&ca, pop_issuer.clone());
+        let pop_resource = TestServer::start(
+            ca.server(),
+            ClientAuth::Optional(std::slice::from_ref(&ca.cert_der)),
+            bound_resource_handler(pop_issuer, "mtls_pop"),
         );
         let closed_port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -345,6 +359,24 @@ impl Fixture {
             )
         };
         dir.write("bearer.json", bearer(CLIENT_SECRET));
+        dir.write(
+            "pop.json",
+            format!(
+                r#"{{
+  "AzureAd": {{"Instance": {instance}, "TenantId": "{TENANT}", "ClientId": "{APP_CLIENT_ID}",
+              "ClientCredentials": [{credential}]}},
+  "DownstreamApis": {{
+    "Pop": {{"BaseUrl": {base}, "RelativePath": "orders", "ProtocolScheme": "MTLS_POP",
+             "RequestAppToken": true, "Scopes": ["{RESOURCE_SCOPE}"]}}
+  }},
+  "Http": {{"CaBundlePath": {ca}}}
+}}"#,
+                instance = json_str(&pop_tokens.instance()),
+                credential = path_credential(&cert),
+                base = json_str(&pop_resource.url()),
+                ca = json_str(&ca_bundle),
+            ),
+        );
         dir.write("bearer-wrong-secret.json", bearer(WRONG_SECRET));
         Fixture {
             dir,
@@ -353,6 +385,8 @@ impl Fixture {
             pfx_server,
             tokens,
             resource,
+            pop_tokens,
+            pop_resource,
             closed_port,
         }
     }
@@ -629,6 +663,25 @@ fn check_server_side(fixture: &Fixture, threads: usize, calls: usize, output: &s
         assert_eq!(request.tenant.as_deref(), Some(TENANT));
         assert_eq!(request.param("client_id"), Some(APP_CLIENT_ID));
     }
+    // MTLS_POP: one bound token for the call and the header, verified by the mTLS endpoint; the
+    // resource saw it with the client certificate.
+    let pop_issuer = &fixture.pop_tokens.issuer;
+    pop_issuer.assert_no_failures();
+    assert_eq!(
+        pop_issuer.token_request_count(),
+        1,
+        "MTLS_POP token requests{}",
+        context()
+    );
+    let pop_seen = fixture.pop_resource.seen();
+    assert_eq!(pop_seen.len(), 1, "MTLS_POP calls{}", context());
+    assert!(
+        pop_seen[0]
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("mtls_pop "))
+            && pop_seen[0].client_cert.is_some(),
+        "the MTLS_POP call presented the certificate and the bound token"
+    );
     let resource_seen = fixture.resource.seen();
     assert_eq!(resource_seen.len(), 1, "Bearer calls{}", context());
     let authorization = resource_seen[0].header("authorization").unwrap_or_default();

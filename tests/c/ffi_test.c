@@ -1297,6 +1297,31 @@ static void test_api_options(void) {
     dsapi_client_free(client);
 }
 
+/* MTLS_POP: the token is requested over mTLS with the client certificate and is bound to it; the
+ * resource accepts "mtls_pop <token>" only on a connection presenting that certificate. */
+static void test_mtls_pop(void) {
+    dsapi_client *client = new_client_from("pop.json");
+    dsapi_response *response = NULL;
+    if (CHECK_STATUS(dsapi_client_call(client, "Pop", NULL, NULL, 0, &response), DSAPI_OK)) {
+        char *text = body_text(response);
+        CHECK(dsapi_response_status(response) == 200, "MTLS_POP call: HTTP %u (%s)",
+              (unsigned)dsapi_response_status(response), text);
+        CHECK(strncmp(text, "mtls_pop ", 9) == 0, "the resource saw a bound mtls_pop token: %s", text);
+        free(text);
+        dsapi_response_free(response);
+    }
+    char *header = NULL;
+    if (CHECK_STATUS(dsapi_client_authorization_header(client, "Pop", NULL, &header), DSAPI_OK)) {
+        CHECK(strncmp(header, "mtls_pop ", 9) == 0 && strlen(header) > 9, "header is \"mtls_pop <token>\"");
+        dsapi_string_free(header);
+    }
+    /* RequestAppToken false in an override: a configuration error naming the field. */
+    CHECK_STATUS(dsapi_client_call(client, "Pop", "{\"RequestAppToken\": false}", NULL, 0, &response),
+                 DSAPI_CONFIG_INVALID);
+    CHECK_LAST_ERROR("overrides.RequestAppToken");
+    dsapi_client_free(client);
+}
+
 /* The token ABI: dsapi_client_authorization_header, dsapi_client_acquire_token, dsapi_string_free. */
 static void test_tokens(struct logged *log) {
     dsapi_client *client = new_client_from("bearer.json");
@@ -1616,6 +1641,8 @@ int main(void) {
     test_describe_credentials();
     printf("== API options\n");
     test_api_options();
+    printf("== MTLS_POP\n");
+    test_mtls_pop();
     printf("== %d threads x %d calls on one client\n", threads, calls);
     test_threads(threads, calls, &debug_log);
     printf("== removing the log callback\n");

@@ -266,6 +266,21 @@ namespace DownstreamApi.Tests
             }
         }
 
+        /// <summary>MTLS_POP: the token is requested over mTLS with the client certificate and
+        /// bound to it; the resource accepts it only with that certificate.</summary>
+        private void MtlsPopCallAndHeader()
+        {
+            using (var api = NewClient())
+            {
+                HttpResponseMessage response = api.CallApiForAppAsync("Pop").Result;
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode, "status: " + Text(response));
+                Assert.Equal("mtls_pop api://wrapper-resource/.default", Text(response), "the resource saw a bound token");
+                string header = api.CreateAuthorizationHeaderAsync("Pop").Result;
+                Assert.True(header.StartsWith("mtls_pop ", StringComparison.Ordinal) && header.Length > 9, "an mtls_pop header");
+                Assert.Equal("MTLS_POP", api.GetOptions("Pop").ProtocolScheme, "ProtocolScheme");
+            }
+        }
+
         private void ReadmeExampleRuns()
         {
             // The example's appsettings.json: "Orders" answers as Inspect does under any path,

@@ -50,6 +50,7 @@ namespace DownstreamApi.Tests
             add("typed GET/POST/PUT/PATCH/DELETE with DataContractJsonSerializer", TypedMethods);
             add("typed methods: custom serializer and HttpRequestException", TypedMethodsCustomSerializerAndErrors);
             add("Bearer: call, headers and tokens", BearerCallsAndHeaders);
+            add("MTLS_POP: call and header", MtlsPopCallAndHeader);
             add("README C# example runs as written", ReadmeExampleRuns);
             // Async and threads (AsyncTests.cs)
             add("cancelled before the call: nothing is sent", CancelledBeforeTheCall);

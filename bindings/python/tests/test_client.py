@@ -186,8 +186,9 @@ def test_acquire_token_without_authority_is_a_config_error(config):
     no_authority = json.loads(json.dumps(config))
     for key in ("Instance", "TenantId", "Authority"):
         no_authority["AzureAd"].pop(key, None)
-    # A Bearer API without an authority is already refused when the client is created.
+    # A token API without an authority is already refused when the client is created.
     no_authority["DownstreamApis"].pop("Bearer", None)
+    no_authority["DownstreamApis"].pop("Pop", None)
     with downstream_api.Client(no_authority) as client:
         with pytest.raises(downstream_api.ConfigError) as caught:
             client.acquire_token(["api://orders/.default"], {"ForceRefresh": True})
@@ -209,6 +210,18 @@ def test_bearer_call(bearer_client):
 def test_bearer_authorization_header(bearer_client):
     header = bearer_client.authorization_header("Bearer")
     assert header.startswith("Bearer ") and len(header) > len("Bearer ")
+
+
+def test_mtls_pop_call_and_header(bearer_client):
+    # The token is requested over mTLS with the client certificate; the resource accepts it only
+    # on a connection presenting that certificate.
+    response = bearer_client.get("Pop")
+    assert response.status_code == 200, response.text
+    assert response.text == "mtls_pop api://wrapper-resource/.default"
+    header = bearer_client.authorization_header("Pop")
+    assert header.startswith("mtls_pop ") and len(header) > len("mtls_pop ")
+    with pytest.raises(downstream_api.ConfigError, match="overrides.RequestAppToken"):
+        bearer_client.get("Pop", overrides={"RequestAppToken": False})
 
 
 def test_bearer_acquire_token(bearer_client):
