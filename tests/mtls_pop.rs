@@ -7,7 +7,7 @@
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
-use downstream_api::{DownstreamApi, ErrorKind};
+use downstream_api::{CredentialEvent, DownstreamApi, ErrorKind, EventKind};
 use test_support::pki::{Issued, TestCa, Validity};
 use test_support::server::{ClientAuth, Reply, Seen, TestServer, subject_cn};
 use test_support::token_server::{
@@ -54,9 +54,10 @@ fn setup() -> Setup {
         asks_for_certificates(),
         bound_resource_handler(issuer.clone(), "Bearer"),
     );
+    // Asks for a certificate: it accepts a bound Bearer token only with its certificate.
     let bearer_resource = TestServer::start(
         ca.server(),
-        ClientAuth::None,
+        asks_for_certificates(),
         bearer_resource_handler(issuer),
     );
     let dir = TempDir::new("mtls-pop");
@@ -232,6 +233,15 @@ fn a_rotation_gets_a_token_bound_to_the_new_certificate() {
     }));
     let api = DownstreamApi::from_json(&s.entra("", &s.certificate(&rotating))).unwrap();
     assert_eq!(call(&api, "Pop").0, 200);
+    // Refused while the file is unchanged: the reload gives the same certificate, and its cached
+    // token was dropped with it, so the retry fetched a new one (and was refused again).
+    *current.lock().unwrap() = "nobody".to_string();
+    assert_eq!(call(&api, "Pop").0, 495);
+    assert_eq!(
+        s.issuer().token_request_count(),
+        2,
+        "the reload dropped the bound token"
+    );
 
     let renewed = s.ca.client("pop-client-renewed", Validity::CURRENT);
     let staged = s.dir.write("rotating.pem.new", renewed.bundle_pem());
@@ -242,15 +252,48 @@ fn a_rotation_gets_a_token_bound_to_the_new_certificate() {
     assert_eq!(call(&api, "Pop"), (200, format!("mtls_pop {SCOPE}")));
     s.issuer().assert_no_failures();
     let issued = s.issuer().issued();
-    assert_eq!(issued.len(), 2, "a new token after the rotation");
+    assert_eq!(issued.len(), 3, "a new token after the rotation");
     assert_eq!(
-        issued[1].bound_to.as_deref(),
+        issued[2].bound_to.as_deref(),
         Some(x5t_s256(renewed.cert_der.as_ref()).as_str())
     );
-    assert_ne!(issued[0].bound_to, issued[1].bound_to);
-    // The old token is gone from the cache: a later call uses the new one, no third request.
+    assert_ne!(issued[1].bound_to, issued[2].bound_to);
+    // Later calls use the new token: no further request.
     assert_eq!(call(&api, "Pop").0, 200);
-    assert_eq!(s.issuer().token_request_count(), 2);
+    assert_eq!(s.issuer().token_request_count(), 3);
+}
+
+#[test]
+fn a_refused_token_gets_a_fresh_one_and_keeps_the_certificate() {
+    let s = setup();
+    let bound = bound_resource_handler(s.mtls.issuer.clone(), "mtls_pop");
+    let refusals = Arc::new(Mutex::new(1));
+    let left = refusals.clone();
+    s.pop_resource.set_handler(Arc::new(move |seen: &Seen| {
+        let mut left = left.lock().unwrap();
+        if *left > 0 {
+            *left -= 1;
+            return Reply::text(401, "token revoked");
+        }
+        bound(seen)
+    }));
+    let api = DownstreamApi::from_json(&s.entra("", &s.certificate(&s.client_path))).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen_events = events.clone();
+    api.add_observer(Arc::new(move |event: &CredentialEvent| {
+        seen_events.lock().unwrap().push(event.kind);
+    }));
+    assert_eq!(call(&api, "Pop").0, 200);
+    assert_eq!(*refusals.lock().unwrap(), 0, "the first token was refused");
+    assert_eq!(
+        s.issuer().token_request_count(),
+        2,
+        "a fresh token for the resend"
+    );
+    assert!(
+        !events.lock().unwrap().contains(&EventKind::Deselected),
+        "the certificate was not dropped for a refused token"
+    );
 }
 
 #[test]
@@ -339,6 +382,17 @@ fn misconfigurations_name_the_field() {
     assert!(error.message().contains("AzureAd.TenantId"), "{error}");
     assert!(error.message().contains("'common'"), "{error}");
 
+    // tls_client_auth is RFC 8705's, not Entra's.
+    let error = error_of(&s.entra(
+        r#", "TokenEndpointAuthMethod": "tls_client_auth""#,
+        &certificate,
+    ));
+    assert!(
+        error
+            .message()
+            .contains("AzureAd.TokenEndpointAuthMethod: tls_client_auth is for generic"),
+        "{error}"
+    );
     let error = error_of(&s.entra(r#", "TokenEndpointAuthMethod": "mutual""#, &certificate));
     assert!(
         error.message().contains("AzureAd.TokenEndpointAuthMethod"),
@@ -352,6 +406,19 @@ fn misconfigurations_name_the_field() {
         .unwrap_err();
     assert!(
         error.message().contains("overrides.RequestAppToken"),
+        "{error}"
+    );
+    let error = api
+        .call(
+            "Pop",
+            Some(r#"{"AcquireTokenOptions": {"Tenant": "organizations"}}"#),
+            b"",
+        )
+        .unwrap_err();
+    assert!(
+        error
+            .message()
+            .contains("AcquireTokenOptions.Tenant: 'organizations'"),
         "{error}"
     );
 
@@ -460,12 +527,6 @@ fn tls_client_auth_authenticates_with_the_certificate_alone() {
         .set_tls_client_auth_subject(Some("O=Contoso, CN=someone-else"));
     let fresh = DownstreamApi::from_json(&config).unwrap();
     let error = fresh.call("Pop", None, b"").unwrap_err();
-    assert!(
-        matches!(
-            error.kind(),
-            ErrorKind::CertificateRejected | ErrorKind::TokenAcquisition
-        ),
-        "{error}"
-    );
+    assert_eq!(error.kind(), ErrorKind::CertificateRejected, "{error}");
     assert!(error.message().contains("tls_client_auth"), "{error}");
 }

@@ -20,14 +20,25 @@ impl DownstreamApi {
     ) -> Result<Response> {
         require_https(url, "a token")?;
         let deadline = self.transport.call_deadline(options.timeout);
-        let token = self.token(&options.scopes, &options.acquire_token_options, deadline)?;
+        let (token, bound_to) = self.tokens.acquire_for_call(
+            &self.credentials,
+            &self.transport,
+            &options.scopes,
+            &options.acquire_token_options,
+            deadline,
+        )?;
         let mut headers = request_headers(options, body);
         set_header(
             &mut headers,
             "Authorization",
             format!("Bearer {}", token.token),
         );
-        let agent = self.transport.anonymous_agent();
+        // A token requested over mTLS is bound to its certificate (RFC 8705 §3): the call
+        // presents it too.
+        let agent = match &bound_to {
+            Some(certificate) => self.transport.agent_for(certificate),
+            None => self.transport.anonymous_agent(),
+        };
         let send = |headers: &[(String, String)]| {
             let request = Request {
                 method: &options.http_method,

@@ -167,7 +167,7 @@ impl DownstreamApi {
                 };
                 let selection = self.credentials.select(Purpose::Mtls, &usage)?;
                 let deadline = self.transport.call_deadline(options.timeout);
-                self.bound_header(&options, &selection, deadline)
+                self.bound_header(&options, &selection, deadline, false)
             }
         }
         .map_err(|e| e.context(format!("authorization header for API {}", quote(api_name))))
@@ -262,6 +262,12 @@ fn check_mtls_pop(
         ));
     }
     tokens
-        .validate_bound()
+        .validate_bound(
+            options
+                .acquire_token_options
+                .tenant
+                .as_deref()
+                .filter(|t| !t.is_empty()),
+        )
         .map_err(|e| e.context(format!("{path} is MTLS_POP")))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::DownstreamApi;
 use super::request::{request_headers, set_header};
 use crate::clock::Deadline;
-use crate::config::{ApiOptions, ProtocolScheme};
+use crate::config::{AcquireTokenOptions, ApiOptions, ProtocolScheme};
 use crate::credentials::{Purpose, Selection, Usage};
 use crate::encoding::{contains_bytes, redact_url};
 use crate::error::{Error, ErrorKind, Result};
@@ -23,12 +23,13 @@ impl DownstreamApi {
         url: &str,
         body: &[u8],
     ) -> Result<Response> {
-        self.call_with_certificate(options, url, body, ProtocolScheme::Mtls, |_, _| Ok(None))
+        self.call_with_certificate(options, url, body, ProtocolScheme::Mtls, |_, _, _| Ok(None))
     }
 
     /// MTLS_POP: the selected certificate in the handshake and a token bound to it in
     /// `Authorization` (`mtls_pop` for Entra, `Bearer` for an RFC 8705 provider). A rotation gets
-    /// a token for the new certificate.
+    /// a token for the new certificate; a 401 (the token refused, not the certificate) gets a
+    /// fresh token and one resend.
     pub(super) fn call_mtls_pop(
         &self,
         options: &ApiOptions,
@@ -40,37 +41,47 @@ impl DownstreamApi {
             url,
             body,
             ProtocolScheme::MtlsPop,
-            |selection, deadline| self.bound_header(options, selection, deadline).map(Some),
+            |selection, deadline, fresh| {
+                self.bound_header(options, selection, deadline, fresh)
+                    .map(Some)
+            },
         )
     }
 
-    /// `Authorization` for an MTLS_POP call presenting `selection`'s certificate.
+    /// `Authorization` for an MTLS_POP call presenting `selection`'s certificate; `fresh` skips
+    /// the cache.
     pub(super) fn bound_header(
         &self,
         options: &ApiOptions,
         selection: &Selection,
         deadline: Deadline,
+        fresh: bool,
     ) -> Result<String> {
+        let token_options = AcquireTokenOptions {
+            force_refresh: fresh || options.acquire_token_options.force_refresh,
+            ..options.acquire_token_options.clone()
+        };
         let bound = self.tokens.acquire_bound(
             &self.credentials,
             &self.transport,
             selection,
             &options.scopes,
-            &options.acquire_token_options,
+            &token_options,
             deadline,
         )?;
         Ok(format!("{} {}", bound.scheme, bound.token.token))
     }
 
     /// The certificate selected for MTLS in the handshake, with the `Authorization` header that
-    /// `authorization` makes for it (none for plain MTLS), retried once after a rejection.
+    /// `authorization` makes for it (none for plain MTLS; its flag asks for a fresh token),
+    /// retried once after a rejection, and for MTLS_POP once after a 401 with a fresh token.
     fn call_with_certificate(
         &self,
         options: &ApiOptions,
         url: &str,
         body: &[u8],
         protocol: ProtocolScheme,
-        authorization: impl Fn(&Selection, Deadline) -> Result<Option<String>>,
+        authorization: impl Fn(&Selection, Deadline, bool) -> Result<Option<String>>,
     ) -> Result<Response> {
         require_https(url, "a client certificate")?;
         let usage = Usage {
@@ -79,7 +90,7 @@ impl DownstreamApi {
         };
         let deadline = self.transport.call_deadline(options.timeout);
         let mut selection = self.credentials.select(Purpose::Mtls, &usage)?;
-        let mut retried = false;
+        let (mut retried, mut fresh) = (false, false);
         loop {
             let certificate = selection.certificate().cloned().ok_or_else(|| {
                 Error::new(
@@ -88,7 +99,7 @@ impl DownstreamApi {
                 )
             })?;
             let mut headers = request_headers(options, body);
-            let outcome = match authorization(&selection, deadline) {
+            let outcome = match authorization(&selection, deadline, fresh) {
                 Ok(header) => {
                     if let Some(header) = header {
                         set_header(&mut headers, "Authorization", header);
@@ -104,7 +115,20 @@ impl DownstreamApi {
                 }
                 Err(error) => Err(error),
             };
+            let token_refused = protocol == ProtocolScheme::MtlsPop
+                && matches!(&outcome, Ok(response) if response.status == 401);
+            if token_refused && !fresh {
+                fresh = true;
+                crate::log::info(|| {
+                    format!(
+                        "{} refused the bound token (HTTP 401); resending once with a fresh one",
+                        redact_url(url)
+                    )
+                });
+                continue;
+            }
             let rejection = match &outcome {
+                Ok(_) if token_refused => None,
                 Ok(response) => response_rejects_certificate(response),
                 // The transport reports a key that failed to sign the handshake as an unusable
                 // credential: reloading it is the remedy, as for a rejection.

@@ -34,7 +34,8 @@ enum Kind {
     /// requests over mTLS.
     Entra {
         instance: String,
-        mtls_instance: String,
+        /// An error naming `AzureAd.AzureRegion` when the region cannot be part of a host name.
+        mtls_instance: Result<String>,
         tenant: String,
     },
     /// A generic provider and its discovered token endpoints.
@@ -113,13 +114,17 @@ impl Authority {
         })
     }
 
-    /// Whether the configured tenant is one tenant (not `common`, `organizations`,
-    /// `consumers`); a generic provider has no tenants and counts as one.
-    pub fn is_tenanted(&self) -> bool {
+    /// Whether the tenant (`requested` for one call, else the configured one) is one tenant (not
+    /// `common`, `organizations`, `consumers`); a generic provider has no tenants and counts as
+    /// one.
+    pub fn is_tenanted(&self, requested: Option<&str>) -> bool {
         match &self.kind {
-            Kind::Entra { tenant, .. } => !UNTENANTED
-                .iter()
-                .any(|name| name.eq_ignore_ascii_case(tenant)),
+            Kind::Entra { .. } => {
+                let tenant = self.tenant(requested);
+                !UNTENANTED
+                    .iter()
+                    .any(|name| name.eq_ignore_ascii_case(tenant))
+            }
             Kind::Generic { .. } => true,
         }
     }
@@ -163,7 +168,10 @@ impl Authority {
                 mtls_instance,
                 ..
             } => {
-                let host = if over_mtls { mtls_instance } else { instance };
+                let host = match over_mtls {
+                    true => mtls_instance.as_ref().map_err(Clone::clone)?,
+                    false => instance,
+                };
                 Ok(format!("{host}{tenant}/oauth2/v2.0/token"))
             }
             Kind::Generic {
@@ -187,17 +195,28 @@ impl Authority {
     }
 }
 
-/// The instance for token requests over mTLS: `https://login.microsoftonline.com/` becomes
+/// The public cloud's hosts, all served over mTLS by `mtlsauth.microsoft.com`, as MSAL maps them.
+const PUBLIC_CLOUD_HOSTS: &[&str] = &[
+    "login.microsoftonline.com",
+    "login.microsoft.com",
+    "login.windows.net",
+    "sts.windows.net",
+];
+
+/// The instance for token requests over mTLS: a public-cloud host becomes
 /// `https://mtlsauth.microsoft.com/` (`https://{region}.mtlsauth.microsoft.com/` with a region),
-/// another `login.` host has its first label replaced (sovereign clouds); any other host (a
-/// private or test instance) serves mTLS itself and stays as written.
-fn mtls_instance(instance: &str, region: Option<&str>) -> String {
+/// another `login.` host has that first label replaced by `mtlsauth.` (sovereign clouds); any
+/// other host (a private or test instance) serves mTLS itself and stays as written.
+fn mtls_instance(instance: &str, region: Option<&str>) -> Result<String> {
     let (scheme, host_port, _) = split_url(instance);
     let (host, port) = match host_port.split_once(':') {
         Some((host, port)) => (host, format!(":{port}")),
         None => (host_port, String::new()),
     };
-    let mapped = if host.eq_ignore_ascii_case("login.microsoftonline.com") {
+    let mapped = if PUBLIC_CLOUD_HOSTS
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(host))
+    {
         "mtlsauth.microsoft.com".to_string()
     } else if let Some(rest) = host
         .get(..6)
@@ -206,13 +225,32 @@ fn mtls_instance(instance: &str, region: Option<&str>) -> String {
     {
         format!("mtlsauth.{rest}")
     } else {
-        return instance.to_string();
+        return Ok(instance.to_string());
     };
     let regional = match region {
-        Some(region) => format!("{}.{mapped}", region.to_ascii_lowercase()),
+        // A region is one DNS label ("westus2"); anything else would change the host.
+        Some(region)
+            if region.len() <= 63
+                && !region.eq_ignore_ascii_case("TryAutoDetect")
+                && region
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            format!("{}.{mapped}", region.to_ascii_lowercase())
+        }
+        Some(region) => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "AzureAd.AzureRegion: {} is not a region name such as \"westus2\" (region \
+                     auto-detection is not supported)",
+                    quote(region)
+                ),
+            ));
+        }
         None => mapped,
     };
-    format!("{scheme}://{regional}{port}/")
+    Ok(format!("{scheme}://{regional}{port}/"))
 }
 
 #[cfg(test)]
@@ -262,6 +300,27 @@ mod tests {
             "https://westus2.mtlsauth.microsoft.com/t1/oauth2/v2.0/token"
         );
         assert_eq!(
+            with("https://sts.windows.net/", None),
+            "https://mtlsauth.microsoft.com/t1/oauth2/v2.0/token"
+        );
+        for bad in ["TryAutoDetect", "evil.example/x#", "a@b"] {
+            let options = IdentityOptions {
+                azure_region: Some(bad.to_string()),
+                ..identity(Some("https://login.microsoftonline.com/"), Some("t1"), None)
+            };
+            let authority = Authority::from_options(&options).unwrap();
+            let error = authority
+                .token_endpoint("t1", true, |_| unreachable!())
+                .unwrap_err();
+            assert!(error.message().contains("AzureAd.AzureRegion"), "{error}");
+            assert!(
+                authority
+                    .token_endpoint("t1", false, |_| unreachable!())
+                    .is_ok(),
+                "plain requests do not use the region"
+            );
+        }
+        assert_eq!(
             with("https://login.microsoftonline.us/", None),
             "https://mtlsauth.microsoftonline.us/t1/oauth2/v2.0/token"
         );
@@ -303,7 +362,11 @@ mod tests {
                 None,
             ))
             .unwrap();
-            assert_eq!(a.is_tenanted(), tenanted, "{tenant}");
+            assert_eq!(a.is_tenanted(None), tenanted, "{tenant}");
+            assert!(
+                !a.is_tenanted(Some("organizations")),
+                "a per-call tenant counts"
+            );
         }
     }
 

@@ -8,9 +8,11 @@ mod cache;
 mod client_credentials;
 mod endpoint_answer;
 
+use std::sync::Arc;
+
 use crate::clock::Deadline;
 use crate::config::{AcquireTokenOptions, IdentityOptions, TokenEndpointAuth};
-use crate::credentials::{self, CredentialsProvider, Purpose, Selection, Usage};
+use crate::credentials::{self, Certificate, CredentialsProvider, Purpose, Selection, Usage};
 use crate::encoding::quote;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Transport, require_https};
@@ -105,7 +107,8 @@ impl TokenProvider {
         }
     }
 
-    /// Checks that tokens can be requested at all: an authority and a client id are configured.
+    /// Checks that tokens can be requested at all: an authority and a client id are configured,
+    /// and `tls_client_auth` only with a generic provider (Entra ID takes an assertion).
     pub fn validate(&self) -> Result<(&Authority, &str)> {
         let authority = self.authority.as_ref().map_err(Clone::clone)?;
         let client_id = self.client_id.as_deref().ok_or_else(|| {
@@ -114,19 +117,31 @@ impl TokenProvider {
                 "AzureAd.ClientId: missing; a token needs it",
             )
         })?;
+        if self.tls_client_auth && authority.dialect() == Dialect::Entra {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "AzureAd.TokenEndpointAuthMethod: tls_client_auth is for generic OpenID providers \
+                 (RFC 8705); Entra ID authenticates with a client assertion, or for MTLS_POP \
+                 with the certificate itself",
+            ));
+        }
         Ok((authority, client_id))
     }
 
-    /// Checks what certificate-bound tokens need beyond [`TokenProvider::validate`]: one tenant.
-    pub fn validate_bound(&self) -> Result<()> {
+    /// Checks what certificate-bound tokens need beyond [`TokenProvider::validate`]: one tenant,
+    /// the configured one or `requested` for one call.
+    pub fn validate_bound(&self, requested: Option<&str>) -> Result<()> {
         let (authority, _) = self.validate()?;
-        if !authority.is_tenanted() {
+        if !authority.is_tenanted(requested) {
+            let field = match requested {
+                Some(_) => "AcquireTokenOptions.Tenant",
+                None => "AzureAd.TenantId (or the tenant of AzureAd.Authority)",
+            };
             return Err(Error::new(
                 ErrorKind::Config,
                 format!(
-                    "AzureAd.TenantId: {} is not one tenant; MTLS_POP tokens need the app's own \
-                     tenant",
-                    quote(authority.tenant(None))
+                    "{field}: {} is not one tenant; MTLS_POP tokens need the app's own tenant",
+                    quote(authority.tenant(requested))
                 ),
             ));
         }
@@ -150,6 +165,20 @@ impl TokenProvider {
         options: &AcquireTokenOptions,
         deadline: Deadline,
     ) -> Result<AccessToken> {
+        self.acquire_for_call(credentials, transport, scopes, options, deadline)
+            .map(|(token, _)| token)
+    }
+
+    /// [`TokenProvider::acquire`], with the certificate the token is bound to when it was
+    /// requested over mTLS: a call sending it must present that certificate (RFC 8705 §3).
+    pub fn acquire_for_call(
+        &self,
+        credentials: &CredentialsProvider,
+        transport: &Transport,
+        scopes: &[String],
+        options: &AcquireTokenOptions,
+        deadline: Deadline,
+    ) -> Result<(AccessToken, Option<Arc<Certificate>>)> {
         let (authority, client_id) = self.validate()?;
         let tenant = authority.tenant(options.tenant.as_deref());
         let key = CacheKey::new(authority.cache_name(), client_id, tenant, scopes, "Bearer");
@@ -162,7 +191,9 @@ impl TokenProvider {
                 token_type: None,
                 send_x5c: self.send_x5c,
             };
-            return self.get(credentials, transport, &plan, scopes, options, deadline);
+            return self
+                .get(credentials, transport, &plan, scopes, options, deadline)
+                .map(|token| (token, None));
         }
         let usage = Usage {
             protocol: "Bearer",
@@ -206,7 +237,14 @@ impl TokenProvider {
                     ));
                 }
             };
+            let bound_to = plan
+                .selection
+                .as_ref()
+                .and_then(Selection::certificate)
+                .filter(|_| plan.over_mtls)
+                .cloned();
             match self.get(credentials, transport, &plan, scopes, options, deadline) {
+                Ok(token) => return Ok((token, bound_to)),
                 Err(error) if error.kind() == ErrorKind::CertificateRejected && !reloaded => {
                     reloaded = true;
                     if let Some(old) = selection.certificate() {
@@ -216,7 +254,7 @@ impl TokenProvider {
                         .rotate(Purpose::Token, &selection, &usage, error.message())
                         .map_err(|e| e.context(error.message()))?;
                 }
-                outcome => return outcome,
+                Err(error) => return Err(error),
             }
         }
     }
@@ -235,7 +273,7 @@ impl TokenProvider {
         options: &AcquireTokenOptions,
         deadline: Deadline,
     ) -> Result<BoundToken> {
-        self.validate_bound()?;
+        self.validate_bound(options.tenant.as_deref().filter(|t| !t.is_empty()))?;
         let (authority, client_id) = self.validate()?;
         let certificate = selection.certificate().ok_or_else(|| {
             Error::new(

@@ -397,6 +397,15 @@ impl TokenIssuer {
         if issued.token_type != "Bearer" {
             return invalid("not a Bearer token");
         }
+        // A certificate-bound Bearer token (RFC 8705 §3) only with its certificate.
+        if let Some(bound_to) = issued.bound_to.as_deref() {
+            let presented = seen.client_cert.as_ref().map(|c| x5t_s256(c.as_ref()));
+            if presented.as_deref() != Some(bound_to) {
+                return invalid(
+                    "the token is bound to a certificate this connection did not present",
+                );
+            }
+        }
         let challenge = match self.state().claims_policy {
             ClaimsPolicy::Ignore => false,
             ClaimsPolicy::Demand => issued.claims.is_none(),
