@@ -10,7 +10,6 @@ pub struct IdentityOptions {
     pub tenant_id: Option<String>,
     pub client_id: Option<String>,
     pub authority: Option<String>,
-    // Parsed (and type-checked) as Id.Web does; no protocol here uses it until MTLS_POP.
     /// The region of Entra's regional mTLS token endpoint (`{region}.mtlsauth.microsoft.com`).
     pub azure_region: Option<String>,
     pub send_x5c: bool,
