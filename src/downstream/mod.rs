@@ -22,7 +22,7 @@ use crate::encoding::{list_some, quote, redact_url};
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
 use crate::token::{AccessToken, TokenProvider};
-use crate::transport::{Response, Transport};
+use crate::transport::{RequestLine, Response, Transport};
 pub use readiness::ApiReadiness;
 use request::build_url;
 
@@ -118,27 +118,26 @@ impl DownstreamApi {
     ) -> Result<Response> {
         let options = self.options_for(api_name, overrides_json)?;
         let url = build_url(&options);
+        let shown_url = redact_url(&url);
         crate::log::debug(|| {
             format!(
-                "calling API {} with {}: {} {}",
+                "calling API {} with {}: {} {shown_url}",
                 quote(api_name),
                 options.protocol_scheme.name(),
                 options.http_method,
-                redact_url(&url)
             )
         });
-        match options.protocol_scheme {
+        let mut response = match options.protocol_scheme {
             ProtocolScheme::Mtls => self.call_mtls(&options, &url, body),
             ProtocolScheme::Bearer => self.call_bearer(&options, &url, body),
             ProtocolScheme::MtlsPop => self.call_mtls_pop(&options, &url, body),
         }
-        .map_err(|e| {
-            e.context(format!(
-                "calling API {} ({})",
-                quote(api_name),
-                redact_url(&url)
-            ))
-        })
+        .map_err(|e| e.context(format!("calling API {} ({shown_url})", quote(api_name))))?;
+        response.request = RequestLine {
+            method: options.http_method.clone(),
+            url: shown_url,
+        };
+        Ok(response)
     }
 
     /// The `Authorization` header value a call to `api_name` would carry, for hosts that send

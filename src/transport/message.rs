@@ -15,7 +15,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// The request it answers, as wrappers show it (.NET's `RequestMessage`).
+    /// The API call it answers, as wrappers show it (.NET's `RequestMessage`); set by
+    /// `DownstreamApi::call`, empty on token endpoint answers.
     pub request: RequestLine,
 }
 

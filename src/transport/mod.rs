@@ -21,7 +21,7 @@ use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use crate::clock::Deadline;
 use crate::config::HttpOptions;
 use crate::credentials::Certificate;
-use crate::encoding::{redact_url, split_url};
+use crate::encoding::split_url;
 use crate::error::{Error, ErrorKind, Result};
 pub use message::{Request, RequestLine, Response};
 use resolver::CachingResolver;
@@ -328,10 +328,7 @@ impl Transport {
             status,
             headers,
             body,
-            request: RequestLine {
-                method: request.method.to_string(),
-                url: redact_url(request.url),
-            },
+            ..Response::default()
         })
     }
 }
