@@ -115,7 +115,6 @@ fn main() {
     );
     let issuer = TokenIssuer::new("wrapper-app");
     issuer.set_certificate(Some(client.cert_der.as_ref()));
-    let _plain_token_server = TokenServer::start(&ca, issuer.clone());
     // Bearer tokens (no certificate presented) and MTLS_POP tokens (over mTLS) from one endpoint.
     let token_server = TokenServer::start_mtls(&ca, issuer.clone());
     let bearer_server = TestServer::start(

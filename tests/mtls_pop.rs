@@ -522,6 +522,26 @@ fn tls_client_auth_authenticates_with_the_certificate_alone() {
         );
         assert_eq!(request.path, OIDC_MTLS_TOKEN_PATH);
     }
+    // tls_client_auth needs a certificate: with a secret, a Bearer call says which entry is wrong.
+    let secret_only = DownstreamApi::from_json(&format!(
+        r#"{{"AzureAd": {{"Authority": {}, "ClientId": "{CLIENT_ID}",
+                         "TokenEndpointAuthMethod": "tls_client_auth",
+                         "ClientCredentials": [{{"SourceType": "ClientSecret", "ClientSecret": "s"}}]}},
+            "DownstreamApis": {{"Graph": {{"BaseUrl": "{}", "Scopes": ["{SCOPE}"]}}}},
+            "Http": {{"CaBundlePath": {}}}}}"#,
+        json_str(&s.plain.oidc_authority()),
+        s.bearer_resource.url(),
+        json_str(&s.ca_path)
+    ))
+    .unwrap();
+    let error = secret_only.call("Graph", None, b"").unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+    assert!(
+        error
+            .message()
+            .contains("AzureAd.ClientCredentials[0]: token requests over mTLS"),
+        "{error}"
+    );
     // Another registered subject: the endpoint refuses the certificate.
     s.issuer()
         .set_tls_client_auth_subject(Some("O=Contoso, CN=someone-else"));

@@ -268,5 +268,6 @@ fn check_mtls_pop(
                 .as_deref()
                 .filter(|t| !t.is_empty()),
         )
+        .map(drop)
         .map_err(|e| e.context(format!("{path} is MTLS_POP")))
 }

@@ -428,6 +428,18 @@ mod tests {
             .token_endpoint("", true, |_| unreachable!("discovered once"))
             .unwrap();
         assert_eq!(over_mtls, "https://mtls.idp.example/token");
+        // Without an alias, requests over mTLS go to token_endpoint.
+        let plain =
+            Authority::from_options(&identity(None, None, Some("https://idp.example/"))).unwrap();
+        let endpoint = plain
+            .token_endpoint("", true, |_| {
+                Ok(Discovered {
+                    token_endpoint: "https://idp.example/token".to_string(),
+                    mtls_token_endpoint: None,
+                })
+            })
+            .unwrap();
+        assert_eq!(endpoint, "https://idp.example/token");
     }
 
     #[test]

@@ -85,6 +85,28 @@ struct Plan {
     send_x5c: bool,
 }
 
+impl Plan {
+    /// A Bearer token requested as before mTLS existed: the credential's assertion or secret.
+    fn unbound(key: CacheKey, selection: Option<Selection>, send_x5c: bool) -> Plan {
+        Plan {
+            key,
+            selection,
+            over_mtls: false,
+            authentication: Authentication::Credential,
+            token_type: None,
+            send_x5c,
+        }
+    }
+
+    /// The certificate presented to the token endpoint, and that the token is bound to.
+    fn bound_certificate(&self) -> Option<&Arc<Certificate>> {
+        self.selection
+            .as_ref()
+            .and_then(Selection::certificate)
+            .filter(|_| self.over_mtls)
+    }
+}
+
 impl TokenProvider {
     /// A provider for `identity`. A missing authority or client id is reported when a token is
     /// first needed (or at client creation when a Bearer API is configured).
@@ -130,8 +152,8 @@ impl TokenProvider {
 
     /// Checks what certificate-bound tokens need beyond [`TokenProvider::validate`]: one tenant,
     /// the configured one or `requested` for one call.
-    pub fn validate_bound(&self, requested: Option<&str>) -> Result<()> {
-        let (authority, _) = self.validate()?;
+    pub fn validate_bound(&self, requested: Option<&str>) -> Result<(&Authority, &str)> {
+        let (authority, client_id) = self.validate()?;
         if !authority.is_tenanted(requested) {
             let field = match requested {
                 Some(_) => "AcquireTokenOptions.Tenant",
@@ -145,7 +167,7 @@ impl TokenProvider {
                 ),
             ));
         }
-        Ok(())
+        Ok((authority, client_id))
     }
 
     /// Drops the tokens bound to a certificate that a rotation replaced.
@@ -183,14 +205,7 @@ impl TokenProvider {
         let tenant = authority.tenant(options.tenant.as_deref());
         let key = CacheKey::new(authority.cache_name(), client_id, tenant, scopes, "Bearer");
         if !self.tls_client_auth && self.bound_entries.is_empty() {
-            let plan = Plan {
-                key,
-                selection: None,
-                over_mtls: false,
-                authentication: Authentication::Credential,
-                token_type: None,
-                send_x5c: self.send_x5c,
-            };
+            let plan = Plan::unbound(key, None, self.send_x5c);
             return self
                 .get(credentials, transport, &plan, scopes, options, deadline)
                 .map(|token| (token, None));
@@ -204,14 +219,7 @@ impl TokenProvider {
         loop {
             let bound = self.tls_client_auth || self.bound_entries.contains(&selection.index);
             let plan = match (bound, selection.certificate().cloned()) {
-                (false, _) => Plan {
-                    key: key.clone(),
-                    selection: Some(selection.clone()),
-                    over_mtls: false,
-                    authentication: Authentication::Credential,
-                    token_type: None,
-                    send_x5c: self.send_x5c,
-                },
+                (false, _) => Plan::unbound(key.clone(), Some(selection.clone()), self.send_x5c),
                 (true, Some(certificate)) => Plan {
                     key: key.clone().bound(&certificate.facts.thumbprint_sha256),
                     selection: Some(selection.clone()),
@@ -237,14 +245,8 @@ impl TokenProvider {
                     ));
                 }
             };
-            let bound_to = plan
-                .selection
-                .as_ref()
-                .and_then(Selection::certificate)
-                .filter(|_| plan.over_mtls)
-                .cloned();
             match self.get(credentials, transport, &plan, scopes, options, deadline) {
-                Ok(token) => return Ok((token, bound_to)),
+                Ok(token) => return Ok((token, plan.bound_certificate().cloned())),
                 Err(error) if error.kind() == ErrorKind::CertificateRejected && !reloaded => {
                     reloaded = true;
                     if let Some(old) = selection.certificate() {
@@ -273,8 +275,8 @@ impl TokenProvider {
         options: &AcquireTokenOptions,
         deadline: Deadline,
     ) -> Result<BoundToken> {
-        self.validate_bound(options.tenant.as_deref().filter(|t| !t.is_empty()))?;
-        let (authority, client_id) = self.validate()?;
+        let (authority, client_id) =
+            self.validate_bound(options.tenant.as_deref().filter(|t| !t.is_empty()))?;
         let certificate = selection.certificate().ok_or_else(|| {
             Error::new(
                 ErrorKind::CredentialUnavailable,
@@ -335,11 +337,7 @@ impl TokenProvider {
         } else {
             Lookup::UseCache
         };
-        let certificate = plan
-            .selection
-            .as_ref()
-            .and_then(Selection::certificate)
-            .filter(|_| plan.over_mtls);
+        let certificate = plan.bound_certificate();
         // Observer events of the token request are delivered after its flight has ended, so an
         // observer asking this client for the same token gets it instead of waiting on itself.
         let fetched = std::cell::Cell::new(false);

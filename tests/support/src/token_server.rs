@@ -487,9 +487,10 @@ impl TokenServer {
         TokenServer { server, issuer }
     }
 
-    /// The mTLS token endpoint of the same issuer (start the plain one first): the same paths on a
-    /// server that asks for a client certificate chaining to `ca` (a request without one reaches
-    /// the endpoint, which refuses it). Discovery's `mtls_endpoint_aliases` then point here.
+    /// The mTLS token endpoint of an issuer: the same paths on a server that asks for a client
+    /// certificate chaining to `ca` (a request without one reaches the endpoint, which refuses a
+    /// bound request). Discovery, served by the plain endpoint ([`TokenServer::start`]), then names
+    /// it in `mtls_endpoint_aliases`.
     pub fn start_mtls(ca: &TestCa, issuer: Arc<TokenIssuer>) -> TokenServer {
         let handler_issuer = issuer.clone();
         let server = TestServer::start(
