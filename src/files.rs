@@ -20,6 +20,8 @@ pub enum FileKind {
     CaBundle,
     /// A signed assertion (a JWT) for workload identity federation.
     Assertion,
+    /// The key file an Azure Arc challenge names.
+    ArcKey,
 }
 
 impl FileKind {
@@ -34,6 +36,8 @@ impl FileKind {
             FileKind::CaBundle => 16 * 1024 * 1024,
             // A JWT is a few KiB.
             FileKind::Assertion => 64 * 1024,
+            // MSAL's limit: the agent's keys are far smaller.
+            FileKind::ArcKey => 4096,
         }
     }
 }

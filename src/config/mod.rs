@@ -7,6 +7,7 @@
 //! value as a string, booleans and numbers are also accepted as strings ("true", "30").
 
 mod environment;
+mod managed_identity;
 mod node;
 mod options;
 mod options_json;
@@ -14,10 +15,11 @@ mod sections;
 
 use crate::error::Result;
 use environment::apply_environment_override;
+pub use managed_identity::{DEFAULT_TOKEN_EXCHANGE_URL, PlatformEnvironment};
 use node::Node;
 pub use options::{
     AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
-    ProtocolScheme, SourceType, TokenEndpointAuth,
+    ManagedIdentityId, ProtocolScheme, SourceType, TokenEndpointAuth,
 };
 
 /// The whole parsed configuration.
@@ -28,6 +30,8 @@ pub struct Config {
     /// case-insensitively.
     pub apis: Vec<(String, ApiOptions)>,
     pub http: HttpOptions,
+    /// The managed-identity and workload-identity variables of the environment it was read with.
+    pub platform: PlatformEnvironment,
 }
 
 impl Config {
@@ -45,6 +49,8 @@ impl Config {
         json: &str,
         environment: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config> {
+        let environment: Vec<(String, String)> = environment.into_iter().collect();
+        let platform = PlatformEnvironment::capture(&environment);
         let mut value = sections::parse_json(json, "configuration is")?;
         Node::root(&value).expect_object()?;
         for (name, text) in environment {
@@ -52,10 +58,11 @@ impl Config {
         }
         let root = Node::root(&value);
 
-        let identity = match root.child_any(&["AzureAd", "MicrosoftIdentity"]) {
+        let mut identity = match root.child_any(&["AzureAd", "MicrosoftIdentity"]) {
             Some(section) => IdentityOptions::read(&section)?,
             None => IdentityOptions::default(),
         };
+        managed_identity::apply_workload_identity(&mut identity, &platform)?;
         let mut apis = Vec::new();
         if let Some(section) = root.child("DownstreamApis") {
             for (name, api) in section.entries()? {
@@ -72,6 +79,7 @@ impl Config {
             identity,
             apis,
             http,
+            platform,
         })
     }
 

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub use super::managed_identity::ManagedIdentityId;
+
 /// The `AzureAd` section.
 #[derive(Debug, Clone, Default)]
 pub struct IdentityOptions {
@@ -38,7 +40,10 @@ pub enum SourceType {
     StoreWithSubjectName,
     ClientSecret,
     SignedAssertionFilePath,
-    /// A source Id.Web knows that this library does not load (Key Vault, managed identity, ...).
+    /// A managed identity's token for `TokenExchangeUrl` as the client assertion (a federated
+    /// identity credential).
+    SignedAssertionFromManagedIdentity,
+    /// A source Id.Web knows that this library does not load (Key Vault, custom assertions, ...).
     NotSupported(String),
 }
 
@@ -65,6 +70,7 @@ impl SourceType {
             SourceType::StoreWithSubjectName => "StoreWithSubjectName",
             SourceType::ClientSecret => "ClientSecret",
             SourceType::SignedAssertionFilePath => "SignedAssertionFilePath",
+            SourceType::SignedAssertionFromManagedIdentity => "SignedAssertionFromManagedIdentity",
             SourceType::NotSupported(name) => name,
         }
     }
@@ -89,8 +95,11 @@ pub struct CredentialDescription {
     /// Id.Web's `UseBoundCredential`: the certificate's token requests go over mTLS (to the mTLS
     /// host) and their tokens are kept apart, bound to it.
     pub use_bound_credential: bool,
-    #[expect(dead_code, reason = "managed-identity sources use it")]
+    /// For `SignedAssertionFromManagedIdentity`: the user-assigned identity's client id; absent,
+    /// the system-assigned identity.
     pub managed_identity_client_id: Option<String>,
+    /// For `SignedAssertionFromManagedIdentity`: the audience of the managed-identity token.
+    pub token_exchange_url: Option<String>,
     pub skip: bool,
 }
 
@@ -149,6 +158,9 @@ pub struct AcquireTokenOptions {
     pub force_refresh: bool,
     pub claims: Option<String>,
     pub correlation_id: Option<String>,
+    /// Id.Web's `ManagedIdentity`: the token comes from this managed identity, not from the
+    /// `AzureAd` app's credentials.
+    pub managed_identity: Option<ManagedIdentityId>,
 }
 
 /// One entry of `DownstreamApis` (Id.Web's `DownstreamApiOptions`), or the same after per-call overrides.

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::options::ApiOptions;
+use super::options::{ApiOptions, ManagedIdentityId};
 use crate::encoding::redact_url;
 
 impl ApiOptions {
@@ -14,7 +14,8 @@ impl ApiOptions {
     /// `RequestAppToken`, `ProtocolScheme`, `AcceptHeader`, `ContentType`,
     /// `ExtraHeaderParameters` and `ExtraQueryParameters` (names, values null), a query in `BaseUrl`
     /// shown as `?…`,
-    /// `AcquireTokenOptions` (`Tenant`, `ForceRefresh`, `Claims`, `CorrelationId`) and
+    /// `AcquireTokenOptions` (`Tenant`, `ForceRefresh`, `Claims`, `CorrelationId`,
+    /// `ManagedIdentity`) and
     /// `TimeoutSeconds` (null when `Http.TimeoutSeconds` applies).
     pub fn to_json(&self) -> String {
         let names_only = |pairs: &[(String, String)]| {
@@ -42,10 +43,21 @@ impl ApiOptions {
                 "ForceRefresh": token.force_refresh,
                 "Claims": token.claims,
                 "CorrelationId": token.correlation_id,
+                "ManagedIdentity": token.managed_identity.as_ref().map(managed_identity_json),
             },
             "TimeoutSeconds": self.timeout.map(|t| t.as_secs_f64()),
         })
         .to_string()
+    }
+}
+
+/// `{}` for the system-assigned identity, else the one key that names the user-assigned one.
+fn managed_identity_json(identity: &ManagedIdentityId) -> Value {
+    match identity {
+        ManagedIdentityId::SystemAssigned => json!({}),
+        ManagedIdentityId::ClientId(id) => json!({ "UserAssignedClientId": id }),
+        ManagedIdentityId::ResourceId(id) => json!({ "UserAssignedResourceId": id }),
+        ManagedIdentityId::ObjectId(id) => json!({ "UserAssignedObjectId": id }),
     }
 }
 

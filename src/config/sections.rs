@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::node::Node;
 use super::options::{
     AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
-    ProtocolScheme, SourceType, TokenEndpointAuth,
+    ManagedIdentityId, ProtocolScheme, SourceType, TokenEndpointAuth,
 };
 use crate::encoding::{quote, split_url};
 use crate::error::{Error, ErrorKind, Result};
@@ -55,6 +55,7 @@ impl CredentialDescription {
             signed_assertion_file_disk_path: node.string("SignedAssertionFileDiskPath")?,
             use_bound_credential: node.boolean("UseBoundCredential")?.unwrap_or(false),
             managed_identity_client_id: node.string("ManagedIdentityClientId")?,
+            token_exchange_url: node.string("TokenExchangeUrl")?,
             skip: node.boolean("Skip")?.unwrap_or(false),
         };
         description.source_type = match node.child("SourceType") {
@@ -146,6 +147,7 @@ fn parse_source_type(node: &Node) -> Result<SourceType> {
         "storewithsubjectname" => SourceType::StoreWithSubjectName,
         "clientsecret" => SourceType::ClientSecret,
         "signedassertionfilepath" => SourceType::SignedAssertionFilePath,
+        "signedassertionfrommanagedidentity" => SourceType::SignedAssertionFromManagedIdentity,
         _ if by_number
             .iter()
             .any(|known| known.eq_ignore_ascii_case(&name)) =>
@@ -187,6 +189,9 @@ impl AcquireTokenOptions {
         }
         if let Some(value) = node.string("CorrelationId")? {
             options.correlation_id = Some(value);
+        }
+        if let Some(identity) = node.child("ManagedIdentity") {
+            options.managed_identity = Some(ManagedIdentityId::read(&identity)?);
         }
         Ok(options)
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::certificate::Certificate;
 use crate::clock::format_time;
+use crate::config::ManagedIdentityId;
 
 /// A loaded credential.
 #[derive(Clone)]
@@ -15,6 +16,16 @@ pub enum Credential {
     ClientSecret(Arc<str>),
     /// A file holding a signed assertion (workload identity federation), read at each use.
     SignedAssertionFile(Arc<Path>),
+    /// A managed identity's token as the client assertion (`SignedAssertionFromManagedIdentity`).
+    ManagedIdentityAssertion(Arc<FederatedIdentity>),
+}
+
+/// The managed identity whose token a federated credential exchanges, and for which audience.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FederatedIdentity {
+    pub identity: ManagedIdentityId,
+    /// The resource of the managed-identity token (`TokenExchangeUrl` without `/.default`).
+    pub audience: String,
 }
 
 impl Credential {
@@ -26,6 +37,9 @@ impl Credential {
             (Credential::SignedAssertionFile(a), Credential::SignedAssertionFile(b)) => {
                 Arc::ptr_eq(a, b)
             }
+            (Credential::ManagedIdentityAssertion(a), Credential::ManagedIdentityAssertion(b)) => {
+                Arc::ptr_eq(a, b)
+            }
             _ => false,
         }
     }
@@ -35,6 +49,7 @@ impl Credential {
             Credential::Certificate(_) => "a certificate",
             Credential::ClientSecret(_) => "a client secret",
             Credential::SignedAssertionFile(_) => "a signed assertion file",
+            Credential::ManagedIdentityAssertion(_) => "a managed identity's assertion",
         }
     }
 }

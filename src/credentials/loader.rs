@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 
-use super::credential::Credential;
+use super::credential::{Credential, FederatedIdentity};
 use super::sources::{self, StoreCriterion};
 use crate::clock::unix_now;
-use crate::config::{CredentialDescription, SourceType};
+use crate::config::{
+    CredentialDescription, DEFAULT_TOKEN_EXCHANGE_URL, ManagedIdentityId, SourceType,
+};
 
 fn required<'a>(value: Option<&'a String>, field: &str) -> std::result::Result<&'a str, String> {
     value
@@ -81,6 +83,27 @@ pub(super) fn load_credential(
                 .or_else(|| std::env::var("AZURE_FEDERATED_TOKEN_FILE").ok())
                 .ok_or("SignedAssertionFileDiskPath is missing and AZURE_FEDERATED_TOKEN_FILE is not set")?;
             return Ok(Credential::SignedAssertionFile(Path::new(&path).into()));
+        }
+        Some(SourceType::SignedAssertionFromManagedIdentity) => {
+            let identity = match description
+                .managed_identity_client_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+            {
+                Some(id) => ManagedIdentityId::ClientId(id.to_string()),
+                None => ManagedIdentityId::SystemAssigned,
+            };
+            let url = description
+                .token_exchange_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .unwrap_or(DEFAULT_TOKEN_EXCHANGE_URL);
+            let audience = url.strip_suffix("/.default").unwrap_or(url).to_string();
+            return Ok(Credential::ManagedIdentityAssertion(Arc::new(
+                FederatedIdentity { identity, audience },
+            )));
         }
         Some(SourceType::NotSupported(name)) => {
             return Err(format!(

@@ -33,6 +33,8 @@ pub enum LoadState {
     Certificate(CertificateFacts),
     ClientSecret,
     SignedAssertionFile,
+    /// A managed identity's token, exchanged as the client assertion.
+    ManagedIdentityAssertion,
     /// The reason the entry could not be loaded (it names the field or file, never a value).
     Failed(String),
 }
@@ -48,6 +50,9 @@ impl CredentialReport {
             Some(Err(reason)) => LoadState::Failed(reason),
             Some(Ok(Credential::ClientSecret(_))) => LoadState::ClientSecret,
             Some(Ok(Credential::SignedAssertionFile(_))) => LoadState::SignedAssertionFile,
+            Some(Ok(Credential::ManagedIdentityAssertion(_))) => {
+                LoadState::ManagedIdentityAssertion
+            }
             Some(Ok(Credential::Certificate(c))) => LoadState::Certificate(c.facts.clone()),
         };
         let location = match description.source_type {
@@ -100,6 +105,7 @@ impl CredentialReport {
             }
             LoadState::ClientSecret => Some("clientSecret"),
             LoadState::SignedAssertionFile => Some("signedAssertionFile"),
+            LoadState::ManagedIdentityAssertion => Some("managedIdentityAssertion"),
             LoadState::Certificate(facts) => {
                 entry["thumbprint"] = json!(facts.thumbprint);
                 entry["thumbprintSha256"] = json!(facts.thumbprint_sha256);

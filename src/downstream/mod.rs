@@ -43,12 +43,12 @@ impl DownstreamApi {
         let crypto = Arc::new(rustls::crypto::ring::default_provider());
         let transport = Transport::new(&config.http, crypto.clone())?;
         let credentials = CredentialsProvider::new(&config.identity.client_credentials, crypto);
-        let tokens = TokenProvider::new(&config.identity);
-        if let Some((name, _)) = config
-            .apis
-            .iter()
-            .find(|(_, api)| api.protocol_scheme != ProtocolScheme::Mtls)
-        {
+        let tokens = TokenProvider::new(&config.identity, &config.platform);
+        // APIs whose tokens come from a managed identity need no app registration.
+        if let Some((name, _)) = config.apis.iter().find(|(_, api)| {
+            api.protocol_scheme != ProtocolScheme::Mtls
+                && api.acquire_token_options.managed_identity.is_none()
+        }) {
             tokens
                 .validate()
                 .map_err(|e| e.context(format!("DownstreamApis.{name} needs tokens")))?;
@@ -68,6 +68,17 @@ impl DownstreamApi {
     /// overrides applied. Credentials are loaded on first use.
     pub fn from_json(json: &str) -> Result<Self> {
         DownstreamApi::new(Config::parse(json)?)
+    }
+
+    /// [`DownstreamApi::from_json`] with `environment` in place of the process's: its .NET-style
+    /// overrides, managed-identity endpoints (`IDENTITY_ENDPOINT`, `MSI_ENDPOINT`, …) and
+    /// workload identity (`AZURE_FEDERATED_TOKEN_FILE`, …). For hosts that hold their settings
+    /// apart from the process environment, and for tests.
+    pub fn from_json_with_environment(
+        json: &str,
+        environment: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self> {
+        DownstreamApi::new(Config::parse_with_environment(json, environment)?)
     }
 
     /// A client for the `appsettings.json` at `path`: a regular UTF-8 file of at most 4 MiB.
@@ -246,6 +257,14 @@ fn check_mtls_pop(
         return Err(Error::new(
             ErrorKind::Config,
             format!("{path}.RequestAppToken: MTLS_POP tokens are app tokens here; set it to true"),
+        ));
+    }
+    if options.acquire_token_options.managed_identity.is_some() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "{path}.AcquireTokenOptions.ManagedIdentity: MTLS_POP tokens are bound to the                  app's certificate; a managed identity's tokens are Bearer tokens"
+            ),
         ));
     }
     let has_certificate = config

@@ -44,10 +44,13 @@ pub enum Authentication {
 }
 
 /// Posts the form; transport failures are the outer error, token endpoint refusals the inner.
+/// `federated_assertion` is the managed-identity token of a `ManagedIdentityAssertion` credential,
+/// which the caller obtains.
 pub fn exchange(
     transport: &Transport,
     exchange: &Exchange,
     credential: &Credential,
+    federated_assertion: Option<&str>,
 ) -> Result<Outcome> {
     let mut form = vec![
         ("grant_type", "client_credentials".to_string()),
@@ -86,6 +89,16 @@ pub fn exchange(
                 .ok_or_else(|| unusable(format!("'{}' holds no assertion", path.display())))?;
             form.push(("client_assertion_type", JWT_BEARER.to_string()));
             form.push(("client_assertion", assertion));
+        }
+        (Authentication::Credential, Credential::ManagedIdentityAssertion(_)) => {
+            let assertion = federated_assertion.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::CredentialUnavailable,
+                    "no managed-identity token to send as the client assertion",
+                )
+            })?;
+            form.push(("client_assertion_type", JWT_BEARER.to_string()));
+            form.push(("client_assertion", assertion.to_string()));
         }
     }
     if let Some(claims) = exchange.claims {

@@ -7,12 +7,15 @@ mod authority;
 mod cache;
 mod client_credentials;
 mod endpoint_answer;
+mod managed_identity;
 
 use std::sync::Arc;
 
 use crate::clock::Deadline;
-use crate::config::{AcquireTokenOptions, IdentityOptions, TokenEndpointAuth};
-use crate::credentials::{self, Certificate, CredentialsProvider, Purpose, Selection, Usage};
+use crate::config::{AcquireTokenOptions, IdentityOptions, PlatformEnvironment, TokenEndpointAuth};
+use crate::credentials::{
+    self, Certificate, Credential, CredentialsProvider, Purpose, Selection, Usage,
+};
 use crate::encoding::quote;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Transport, require_https};
@@ -21,6 +24,7 @@ use authority::Authority;
 use cache::{CacheKey, Lookup, TokenCache, Urgency};
 use client_credentials::{Authentication, Exchange};
 use endpoint_answer::{Issued, Retry};
+use managed_identity::ManagedIdentity;
 
 #[cfg(fuzzing)]
 pub(crate) use endpoint_answer::{discovered_token_endpoint, interpret};
@@ -61,6 +65,9 @@ pub struct TokenProvider {
     tls_client_auth: bool,
     /// `ClientCredentials` entries with `UseBoundCredential`: their token requests go over mTLS.
     bound_entries: Vec<usize>,
+    /// The platform's managed identity: for `AcquireTokenOptions.ManagedIdentity` and the
+    /// assertions of `SignedAssertionFromManagedIdentity` credentials.
+    managed: ManagedIdentity,
     cache: TokenCache,
 }
 
@@ -108,9 +115,10 @@ impl Plan {
 }
 
 impl TokenProvider {
-    /// A provider for `identity`. A missing authority or client id is reported when a token is
-    /// first needed (or at client creation when a Bearer API is configured).
-    pub fn new(identity: &IdentityOptions) -> TokenProvider {
+    /// A provider for `identity`, with managed identity from `platform`. A missing authority or
+    /// client id is reported when a token is first needed (or at client creation when a Bearer
+    /// API is configured).
+    pub fn new(identity: &IdentityOptions, platform: &PlatformEnvironment) -> TokenProvider {
         TokenProvider {
             authority: Authority::from_options(identity),
             client_id: identity
@@ -125,6 +133,7 @@ impl TokenProvider {
                 .filter(|c| c.use_bound_credential && !c.skip)
                 .map(|c| c.index)
                 .collect(),
+            managed: ManagedIdentity::new(platform),
             cache: TokenCache::default(),
         }
     }
@@ -201,6 +210,19 @@ impl TokenProvider {
         options: &AcquireTokenOptions,
         deadline: Deadline,
     ) -> Result<(AccessToken, Option<Arc<Certificate>>)> {
+        if let Some(identity) = &options.managed_identity {
+            return self
+                .managed
+                .token(
+                    &self.cache,
+                    transport,
+                    identity,
+                    scopes,
+                    lookup(options),
+                    deadline,
+                )
+                .map(|token| (token, None));
+        }
         let (authority, client_id) = self.validate()?;
         let tenant = authority.tenant(options.tenant.as_deref());
         let key = CacheKey::new(authority.cache_name(), client_id, tenant, scopes, "Bearer");
@@ -332,55 +354,52 @@ impl TokenProvider {
             ));
         }
         let tenant = authority.tenant(options.tenant.as_deref());
-        let lookup = if options.force_refresh || options.claims.is_some() {
-            Lookup::Bypass
-        } else {
-            Lookup::UseCache
-        };
         let certificate = plan.bound_certificate();
         // Observer events of the token request are delivered after its flight has ended, so an
         // observer asking this client for the same token gets it instead of waiting on itself.
         let fetched = std::cell::Cell::new(false);
         let token = credentials::deferring_events(|| {
-            self.cache.get_or_fetch(&plan.key, lookup, |urgency| {
-                fetched.set(true);
-                let endpoint = authority.token_endpoint(tenant, plan.over_mtls, |url| {
-                    client_credentials::discover(transport, url, deadline)
-                })?;
-                let exchange = Exchange {
-                    endpoint: &endpoint,
-                    dialect: authority.dialect(),
-                    client_id,
-                    scopes,
-                    claims: options.claims.as_deref(),
-                    correlation_id: options.correlation_id.as_deref(),
-                    send_x5c: plan.send_x5c,
-                    deadline,
-                    // A proactive refresh falls back to the valid token rather than sleeping.
-                    may_wait: urgency == Urgency::Needed,
-                    over_mtls: certificate,
-                    authentication: plan.authentication,
-                    token_type: plan.token_type,
-                };
-                let issued = request(credentials, transport, &exchange, plan.selection.as_ref())?;
-                if let Some(wanted) = plan.token_type
-                    && !issued.token_type.eq_ignore_ascii_case(wanted)
-                {
-                    return Err(Error::new(
-                        ErrorKind::TokenAcquisition,
-                        format!(
-                            "{endpoint} answered token_type {}, not the {} asked for",
-                            quote(&issued.token_type),
-                            quote(wanted)
-                        ),
-                    ));
-                }
-                let now = crate::clock::unix_now();
-                Ok((
-                    issued.token,
-                    cache::refresh_on(now, issued.expires_in, issued.refresh_in),
-                ))
-            })
+            self.cache
+                .get_or_fetch(&plan.key, lookup(options), |urgency| {
+                    fetched.set(true);
+                    let endpoint = authority.token_endpoint(tenant, plan.over_mtls, |url| {
+                        client_credentials::discover(transport, url, deadline)
+                    })?;
+                    let exchange = Exchange {
+                        endpoint: &endpoint,
+                        dialect: authority.dialect(),
+                        client_id,
+                        scopes,
+                        claims: options.claims.as_deref(),
+                        correlation_id: options.correlation_id.as_deref(),
+                        send_x5c: plan.send_x5c,
+                        deadline,
+                        // A proactive refresh falls back to the valid token rather than sleeping.
+                        may_wait: urgency == Urgency::Needed,
+                        over_mtls: certificate,
+                        authentication: plan.authentication,
+                        token_type: plan.token_type,
+                    };
+                    let issued =
+                        self.request(credentials, transport, &exchange, plan.selection.as_ref())?;
+                    if let Some(wanted) = plan.token_type
+                        && !issued.token_type.eq_ignore_ascii_case(wanted)
+                    {
+                        return Err(Error::new(
+                            ErrorKind::TokenAcquisition,
+                            format!(
+                                "{endpoint} answered token_type {}, not the {} asked for",
+                                quote(&issued.token_type),
+                                quote(wanted)
+                            ),
+                        ));
+                    }
+                    let now = crate::clock::unix_now();
+                    Ok((
+                        issued.token,
+                        cache::refresh_on(now, issued.expires_in, issued.refresh_in),
+                    ))
+                })
         })?;
         if !fetched.get() {
             crate::log::debug(|| {
@@ -395,64 +414,97 @@ impl TokenProvider {
     }
 }
 
-/// Runs the exchange with at most one retry for throttling or a server error and at most one for
-/// a refused certificate (after reloading it). With a `preselected` credential (a request bound
-/// to it) a refused certificate is returned as `CertificateRejected` instead: the caller reloads
-/// it and starts again under the new certificate's cache key.
-fn request(
-    credentials: &CredentialsProvider,
-    transport: &Transport,
-    exchange: &Exchange,
-    preselected: Option<&Selection>,
-) -> Result<Issued> {
-    require_https(
-        exchange.endpoint,
-        &format!("client credentials to {}", exchange.endpoint),
-    )?;
-    let usage = Usage {
-        protocol: "Bearer",
-        api_url: exchange.endpoint,
-    };
-    let mut selection = match preselected {
-        Some(selection) => selection.clone(),
-        None => credentials.select(Purpose::Token, &usage)?,
-    };
-    let (mut waited, mut reloaded) = (false, false);
-    loop {
-        match client_credentials::exchange(transport, exchange, &selection.credential)? {
-            Ok(issued) => {
-                credentials.used(&selection, &usage);
-                crate::log::debug(|| {
-                    format!(
-                        "token for '{}' from {} (expires in {} s)",
-                        exchange.scopes.join(" "),
-                        exchange.endpoint,
-                        issued.expires_in
-                    )
-                });
-                return Ok(issued);
-            }
-            Err((error, Retry::After(wait))) if !waited && exchange.may_wait => {
-                if !exchange.deadline.allows(wait) {
-                    return Err(error.context(format!(
-                        "not retrying after {} s: that would exceed the call's timeout",
-                        wait.as_secs_f32()
-                    )));
+/// ForceRefresh and claims skip the cached token.
+fn lookup(options: &AcquireTokenOptions) -> Lookup {
+    if options.force_refresh || options.claims.is_some() {
+        Lookup::Bypass
+    } else {
+        Lookup::UseCache
+    }
+}
+
+impl TokenProvider {
+    /// Runs the exchange with at most one retry for throttling or a server error and at most one for
+    /// a refused certificate (after reloading it). With a `preselected` credential (a request bound
+    /// to it) a refused certificate is returned as `CertificateRejected` instead: the caller reloads
+    /// it and starts again under the new certificate's cache key.
+    fn request(
+        &self,
+        credentials: &CredentialsProvider,
+        transport: &Transport,
+        exchange: &Exchange,
+        preselected: Option<&Selection>,
+    ) -> Result<Issued> {
+        require_https(
+            exchange.endpoint,
+            &format!("client credentials to {}", exchange.endpoint),
+        )?;
+        let usage = Usage {
+            protocol: "Bearer",
+            api_url: exchange.endpoint,
+        };
+        let mut selection = match preselected {
+            Some(selection) => selection.clone(),
+            None => credentials.select(Purpose::Token, &usage)?,
+        };
+        let (mut waited, mut reloaded) = (false, false);
+        loop {
+            // A federated credential's assertion is the managed identity's token for its audience,
+            // cached and refreshed like any token.
+            let federated = match &selection.credential {
+                Credential::ManagedIdentityAssertion(federated) => Some(self.managed.token(
+                    &self.cache,
+                    transport,
+                    &federated.identity,
+                    std::slice::from_ref(&federated.audience),
+                    Lookup::UseCache,
+                    exchange.deadline,
+                )?),
+                _ => None,
+            };
+            let assertion = federated.as_ref().map(|token| token.token.as_str());
+            match client_credentials::exchange(
+                transport,
+                exchange,
+                &selection.credential,
+                assertion,
+            )? {
+                Ok(issued) => {
+                    credentials.used(&selection, &usage);
+                    crate::log::debug(|| {
+                        format!(
+                            "token for '{}' from {} (expires in {} s)",
+                            exchange.scopes.join(" "),
+                            exchange.endpoint,
+                            issued.expires_in
+                        )
+                    });
+                    return Ok(issued);
                 }
-                waited = true;
-                crate::log::info(|| format!("{error}; retrying in {:.1} s", wait.as_secs_f32()));
-                std::thread::sleep(wait);
+                Err((error, Retry::After(wait))) if !waited && exchange.may_wait => {
+                    if !exchange.deadline.allows(wait) {
+                        return Err(error.context(format!(
+                            "not retrying after {} s: that would exceed the call's timeout",
+                            wait.as_secs_f32()
+                        )));
+                    }
+                    waited = true;
+                    crate::log::info(|| {
+                        format!("{error}; retrying in {:.1} s", wait.as_secs_f32())
+                    });
+                    std::thread::sleep(wait);
+                }
+                Err((error, Retry::ReloadCertificate)) if preselected.is_some() => {
+                    return Err(Error::new(ErrorKind::CertificateRejected, error.message()));
+                }
+                Err((error, Retry::ReloadCertificate)) if !reloaded => {
+                    reloaded = true;
+                    selection = credentials
+                        .rotate(Purpose::Token, &selection, &usage, error.message())
+                        .map_err(|e| e.context(error.message()))?;
+                }
+                Err((error, _)) => return Err(error),
             }
-            Err((error, Retry::ReloadCertificate)) if preselected.is_some() => {
-                return Err(Error::new(ErrorKind::CertificateRejected, error.message()));
-            }
-            Err((error, Retry::ReloadCertificate)) if !reloaded => {
-                reloaded = true;
-                selection = credentials
-                    .rotate(Purpose::Token, &selection, &usage, error.message())
-                    .map_err(|e| e.context(error.message()))?;
-            }
-            Err((error, _)) => return Err(error),
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod classify;
 mod message;
+mod pinned;
 mod resolver;
 mod reuse;
 mod tls;
@@ -16,7 +17,10 @@ use once_cell::sync::OnceCell;
 use parking_lot::RwLock;
 use rustls::crypto::CryptoProvider;
 use ureq::Agent;
+use ureq::config::ConfigBuilder;
 use ureq::tls::{ClientCert, RootCerts, TlsConfig};
+use ureq::typestate::AgentScope;
+use ureq::unversioned::transport::{Connector, TcpConnector};
 
 use crate::clock::Deadline;
 use crate::config::HttpOptions;
@@ -107,7 +111,13 @@ pub struct Transport {
     agents: RwLock<HashMap<String, Agent>>,
     /// The agent presenting no certificate: token endpoints and Bearer APIs.
     anonymous: OnceCell<ClientAgent>,
+    /// The agent for managed-identity endpoints over http (see [`Transport::platform_agent`]).
+    platform: OnceCell<ClientAgent>,
 }
+
+/// Managed-identity endpoints are on the host or its link-local network: a connection not made
+/// within this time means there is none (a developer machine has no IMDS), not a slow network.
+const PLATFORM_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl Transport {
     pub fn new(options: &HttpOptions, crypto: Arc<CryptoProvider>) -> Result<Self> {
@@ -117,6 +127,7 @@ impl Transport {
             options: options.clone(),
             agents: RwLock::new(HashMap::new()),
             anonymous: OnceCell::new(),
+            platform: OnceCell::new(),
         })
     }
 
@@ -169,6 +180,53 @@ impl Transport {
             .clone()
     }
 
+    /// The agent for a managed-identity endpoint that the platform's environment names (IMDS's
+    /// link-local address, App Service's or Arc's local port): those are plain http, so this is
+    /// the one agent that allows it, and it is used for no other URL. It presents no certificate,
+    /// takes no proxy (the endpoint is local) and gives up connecting after 1 s.
+    pub fn platform_agent(&self) -> ClientAgent {
+        self.platform
+            .get_or_init(|| {
+                let config = self
+                    .base_config(self.tls_config(None))
+                    .https_only(false)
+                    .proxy(None)
+                    .timeout_connect(Some(
+                        self.options.connect_timeout.min(PLATFORM_CONNECT_TIMEOUT),
+                    ))
+                    .build();
+                ClientAgent {
+                    agent: Agent::with_parts(
+                        config,
+                        ObservedConnector::default(),
+                        CachingResolver::default(),
+                    ),
+                    presents_certificate: false,
+                }
+            })
+            .clone()
+    }
+
+    /// An agent for an https endpoint trusted by its certificate's SHA-1 thumbprint instead of a
+    /// CA (Service Fabric's managed-identity endpoint, `IDENTITY_SERVER_THUMBPRINT`).
+    pub fn pinned_agent(&self, sha1_thumbprint: &str) -> ClientAgent {
+        let config = self
+            .base_config(self.tls_config(None))
+            .proxy(None)
+            .timeout_connect(Some(
+                self.options.connect_timeout.min(PLATFORM_CONNECT_TIMEOUT),
+            ))
+            .build();
+        let connector = TcpConnector::default().chain(pinned::PinnedTlsConnector::new(
+            self.crypto.clone(),
+            sha1_thumbprint,
+        ));
+        ClientAgent {
+            agent: Agent::with_parts(config, connector, CachingResolver::default()),
+            presents_certificate: false,
+        }
+    }
+
     /// Drops the agent of a rejected certificate so that no pooled connection or TLS session of it
     /// is reused.
     pub fn forget(&self, certificate: &Certificate) {
@@ -178,6 +236,14 @@ impl Transport {
     }
 
     fn build_agent(&self, certificate: Option<&Certificate>) -> Agent {
+        Agent::with_parts(
+            self.base_config(self.tls_config(certificate)).build(),
+            ObservedConnector::default(),
+            CachingResolver::default(),
+        )
+    }
+
+    fn tls_config(&self, certificate: Option<&Certificate>) -> TlsConfig {
         let client_cert = certificate.map(|certificate| {
             let chain: Vec<ureq::tls::Certificate<'static>> = certificate
                 .chain()
@@ -186,12 +252,16 @@ impl Transport {
                 .collect();
             ClientCert::new_with_certs(&chain, tls::ureq_private_key(certificate))
         });
-        let tls = TlsConfig::builder()
+        TlsConfig::builder()
             .client_cert(client_cert)
             .root_certs(self.roots.clone())
             .unversioned_rustls_crypto_provider(self.crypto.clone())
-            .build();
-        let config = Agent::config_builder()
+            .build()
+    }
+
+    /// What every agent shares: https only, no redirects, the timeouts and buffer sizes.
+    fn base_config(&self, tls: TlsConfig) -> ConfigBuilder<AgentScope> {
+        Agent::config_builder()
             .tls_config(tls)
             // Every request carries a certificate or a credential: never over plain http.
             .https_only(true)
@@ -217,12 +287,6 @@ impl Transport {
             // (723 connections for 2000 calls from 16 threads). A client serves a process's threads.
             .max_idle_connections_per_host(MAX_IDLE_PER_HOST)
             .max_idle_connections(MAX_IDLE)
-            .build();
-        Agent::with_parts(
-            config,
-            ObservedConnector::default(),
-            CachingResolver::default(),
-        )
     }
 
     /// Sends one request; a deadline bounds the whole exchange (the call's remaining time). When
