@@ -4,6 +4,7 @@
 //! external servers (openssl s_server, nginx) the tests start. Everything listens on loopback.
 
 pub mod external;
+pub mod identity_endpoint;
 pub mod pki;
 pub mod server;
 pub mod token_server;

@@ -1,6 +1,7 @@
 //! An in-process HTTPS/1.1 server on 127.0.0.1 that verifies client certificates with rustls and
 //! records what it saw: completed and failed handshakes, and each request with the connection it
-//! came on and the client certificate presented. Keep-alive is supported.
+//! came on and the client certificate presented. Keep-alive is supported. The same server over
+//! plain http ([`TestServer::start_plain`]) stands in for the platform endpoints that are http.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -83,7 +84,8 @@ enum Responder {
 }
 
 struct State {
-    config: RwLock<Arc<ServerConfig>>,
+    /// `None`: plain http.
+    config: RwLock<Option<Arc<ServerConfig>>>,
     responder: RwLock<Responder>,
     handshakes: AtomicUsize,
     failed_handshakes: AtomicUsize,
@@ -99,7 +101,8 @@ struct State {
 pub struct TestServer {
     pub port: u16,
     state: Arc<State>,
-    server_cert: Issued,
+    /// `None` for a plain http server.
+    server_cert: Option<Issued>,
 }
 
 /// Client-certificate policy of the server.
@@ -151,11 +154,25 @@ impl TestServer {
         TestServer::start_responder(server_cert, auth, Responder::Script(script))
     }
 
+    /// Starts a plain http server answering with `handler` (it sees no client certificate).
+    pub fn start_plain(handler: Handler) -> TestServer {
+        TestServer::listen(None, Responder::Handler(handler))
+    }
+
     fn start_responder(server_cert: Issued, auth: ClientAuth, responder: Responder) -> TestServer {
+        let config = server_config(&server_cert, &auth);
+        TestServer::listen(Some((server_cert, config)), responder)
+    }
+
+    fn listen(tls: Option<(Issued, Arc<ServerConfig>)>, responder: Responder) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("addr").port();
+        let (server_cert, config) = match tls {
+            Some((cert, config)) => (Some(cert), Some(config)),
+            None => (None, None),
+        };
         let state = Arc::new(State {
-            config: RwLock::new(server_config(&server_cert, &auth)),
+            config: RwLock::new(config),
             responder: RwLock::new(responder),
             handshakes: AtomicUsize::new(0),
             failed_handshakes: AtomicUsize::new(0),
@@ -196,13 +213,17 @@ impl TestServer {
     }
 
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
+        match self.server_cert {
+            Some(_) => format!("https://127.0.0.1:{}", self.port),
+            None => format!("http://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Changes which client certificates are accepted and closes every open connection, so the
     /// next request needs a new handshake under the new policy.
     pub fn set_client_auth(&self, auth: ClientAuth) {
-        *self.state.config.write().unwrap() = server_config(&self.server_cert, &auth);
+        let cert = self.server_cert.as_ref().expect("a TLS server");
+        *self.state.config.write().unwrap() = Some(server_config(cert, &auth));
         for stream in self.state.live.lock().unwrap().drain(..) {
             let _ = stream.shutdown(Shutdown::Both);
         }
@@ -266,7 +287,11 @@ fn serve(state: Arc<State>, tcp: TcpStream, connection: usize) {
     if let Ok(clone) = tcp.try_clone() {
         state.live.lock().unwrap().push(clone);
     }
-    let config = state.config.read().unwrap().clone();
+    let Some(config) = state.config.read().unwrap().clone() else {
+        let reader = BufReader::new(tcp);
+        serve_requests(&state, reader, None, connection, perform_plain);
+        return;
+    };
     let Ok(conn) = ServerConnection::new(config) else {
         return;
     };
@@ -290,7 +315,23 @@ fn serve(state: Arc<State>, tcp: TcpStream, connection: usize) {
         .peer_certificates()
         .and_then(|certs| certs.first().cloned())
         .map(|c| c.into_owned());
-    let mut reader = BufReader::new(tls);
+    serve_requests(
+        &state,
+        BufReader::new(tls),
+        client_cert,
+        connection,
+        perform,
+    );
+}
+
+/// Reads requests and answers them until the connection ends; `perform` runs a script's steps.
+fn serve_requests<S: Read + Write>(
+    state: &State,
+    mut reader: BufReader<S>,
+    client_cert: Option<CertificateDer<'static>>,
+    connection: usize,
+    perform: fn(&mut S, Vec<Step>) -> bool,
+) {
     let mut index_on_connection = 0;
     loop {
         let Some((method, target, headers)) = read_head(&mut reader) else {
@@ -350,6 +391,25 @@ fn serve(state: Arc<State>, tcp: TcpStream, connection: usize) {
             return;
         }
     }
+}
+
+/// Runs a script's steps on plain http; false when the connection is closed.
+fn perform_plain(stream: &mut TcpStream, steps: Vec<Step>) -> bool {
+    for step in steps {
+        match step {
+            Step::Write(bytes) => {
+                if stream.write_all(&bytes).is_err() {
+                    return false;
+                }
+            }
+            Step::Sleep(duration) => std::thread::sleep(duration),
+            Step::Close | Step::Drop => {
+                let _ = stream.shutdown(Shutdown::Both);
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Runs a script's steps; false when the connection is closed.

@@ -145,7 +145,13 @@ struct State {
     seen_jti: HashSet<String>,
     failures: Vec<String>,
     issued: Vec<IssuedToken>,
+    /// A federated identity credential: decides whether a client assertion is a token this
+    /// application trusts (a managed identity's, from the fake identity endpoint).
+    federation: Option<Federation>,
 }
+
+/// Checks a client assertion of a federated credential; the error is the reason it is refused.
+pub type Federation = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 /// The registered application and everything the fake endpoint saw and did.
 pub struct TokenIssuer {
@@ -174,6 +180,7 @@ impl TokenIssuer {
                 seen_jti: HashSet::new(),
                 failures: Vec::new(),
                 issued: Vec::new(),
+                federation: None,
             }),
         })
     }
@@ -188,6 +195,12 @@ impl TokenIssuer {
     /// x509-parser prints it, e.g. "O=Contoso, CN=app") authenticates it.
     pub fn set_tls_client_auth_subject(&self, subject: Option<&str>) {
         self.state().tls_client_auth_subject = subject.map(str::to_string);
+    }
+
+    /// Registers a federated identity credential: client assertions are then checked by
+    /// `federation` instead of as JWTs signed by the registered certificate.
+    pub fn set_federation(&self, federation: Option<Federation>) {
+        self.state().federation = federation;
     }
 
     pub fn set_client_secret(&self, secret: Option<&str>) {
@@ -762,7 +775,15 @@ fn process(
                     ),
                 ));
             }
-            verify_assertion(state, index, assertion, flavor, &audience)?;
+            match state.federation.clone() {
+                Some(federation) => federation(assertion).map_err(|why| {
+                    Rejection::client(
+                        "AADSTS70021",
+                        format!("No matching federated identity record found: {why}"),
+                    )
+                })?,
+                None => verify_assertion(state, index, assertion, flavor, &audience)?,
+            }
         }
         (None, None) if over_mtls && state.tls_client_auth_subject.is_some() => {
             // tls_client_auth: the certificate's subject DN is the registered one.
