@@ -310,7 +310,10 @@ dsapi_status dsapi_client_authorization_header(const struct dsapi_client *client
 
 // An app token (client credentials) for `scopes`, space-separated (e.g.
 // `"api://orders/.default"`). `options_json` (may be NULL) is an `AcquireTokenOptions` object:
-// `{"Tenant": "...", "ForceRefresh": true, "Claims": "...", "CorrelationId": "..."}`.
+// `{"Tenant": "...", "ForceRefresh": true, "Claims": "...", "CorrelationId": "..."}`, and
+// `"ManagedIdentity": {}` (or `{"UserAssignedClientId": "..."}`) for a token of the platform's
+// managed identity instead of the app's (one scope: a managed identity's token is for one
+// resource).
 //
 // On success `*token_out` receives the access token, owned by the caller and freed with
 // `dsapi_string_free` (a secret: do not log it), and `*expires_on_out` (may be NULL) its expiry in
@@ -327,8 +330,8 @@ dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
 
 // Describes every `AzureAd.ClientCredentials` entry as a JSON array, one object per entry in
 // configuration order: `index`, `sourceType`, `location` (file or store folder, or null),
-// `skipped`, `loaded`, `kind` (`"certificate"`, `"clientSecret"`, `"signedAssertionFile"` or
-// null), `selectedFor` (`["MTLS", "token"]`, the purposes it is in use for), and for a
+// `skipped`, `loaded`, `kind` (`"certificate"`, `"clientSecret"`, `"signedAssertionFile"`,
+// `"managedIdentityAssertion"` or null), `selectedFor` (`["MTLS", "token"]`, the purposes it is in use for), and for a
 // certificate `thumbprint` (SHA-1), `thumbprintSha256`, `subject`, `issuer`, `notBefore`,
 // `notAfter` (RFC 3339) and `daysLeft`; for an entry that failed to load, `error` (the reason,
 // naming the field or file). Entries not loaded yet are loaded now, as a call would load them.
@@ -337,7 +340,8 @@ dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
 // On success `*json_out` receives a NUL-terminated string the caller owns and frees with
 // `dsapi_string_free`. An entry that fails to load is described, not an error. Errors:
 // `DSAPI_INVALID_ARGUMENT` (NULL `client` or `json_out`). Thread-safe.
-dsapi_status dsapi_client_describe_credentials(const struct dsapi_client *client, char **json_out);
+dsapi_status dsapi_client_describe_credentials(const struct dsapi_client *client,
+                                               char **json_out);
 
 // The options a call to `api_name` would use, as a JSON object in Id.Web's key names: the API's
 // `DownstreamApis` entry with the library's defaults filled in and `overrides_json` (may be NULL;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use test_support::identity_endpoint::{IdentityEndpoint, Platform};
 use test_support::pki::{Issued, TestCa, Validity};
 use test_support::server::{ClientAuth, Handler, Reply, Seen, TestServer, subject_cn};
 use test_support::token_server::{
@@ -216,6 +217,10 @@ struct Fixture {
     /// and a resource accepting its tokens only with that certificate (`pop.json`).
     pop_tokens: TokenServer,
     pop_resource: TestServer,
+    /// A fake App Service managed-identity endpoint (selected by the variables the program gets)
+    /// and a resource accepting its tokens (`managed-identity.json`).
+    identity: Arc<IdentityEndpoint>,
+    identity_resource: TestServer,
     /// A 127.0.0.1 port nothing listens on.
     closed_port: u16,
 }
@@ -251,6 +256,12 @@ impl Fixture {
             ca.server(),
             ClientAuth::Optional(std::slice::from_ref(&ca.cert_der)),
             bound_resource_handler(pop_issuer, "mtls_pop"),
+        );
+        let identity = Arc::new(IdentityEndpoint::start(Platform::AppService, &ca));
+        let identity_resource = TestServer::start(
+            ca.server(),
+            ClientAuth::None,
+            IdentityEndpoint::resource_handler(identity.clone(), "api://vault"),
         );
         let closed_port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
@@ -378,6 +389,20 @@ impl Fixture {
             ),
         );
         dir.write("bearer-wrong-secret.json", bearer(WRONG_SECRET));
+        dir.write(
+            "managed-identity.json",
+            format!(
+                r#"{{
+  "DownstreamApis": {{
+    "Vault": {{"BaseUrl": {base}, "Scopes": ["api://vault/.default"], "RequestAppToken": true,
+               "AcquireTokenOptions": {{"ManagedIdentity": {{}}}}}}
+  }},
+  "Http": {{"CaBundlePath": {ca}}}
+}}"#,
+                base = json_str(&identity_resource.url()),
+                ca = json_str(&ca_bundle),
+            ),
+        );
         Fixture {
             dir,
             client,
@@ -387,6 +412,8 @@ impl Fixture {
             resource,
             pop_tokens,
             pop_resource,
+            identity,
+            identity_resource,
             closed_port,
         }
     }
@@ -425,6 +452,7 @@ impl Fixture {
             .env("DSAPI_TEST_CLIENT_SECRET", CLIENT_SECRET)
             .env("DSAPI_TEST_WRONG_SECRET", WRONG_SECRET)
             .env("DSAPI_TEST_SCOPE", RESOURCE_SCOPE)
+            .envs(self.identity.environment())
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             // The library must not depend on the OS trust store: every config sets CaBundlePath.
             .env_remove("SSL_CERT_FILE")
@@ -505,6 +533,17 @@ fn run_with_time_limit(mut command: Command, limit: Duration) -> (Option<i32>, S
 fn check_server_side(fixture: &Fixture, threads: usize, calls: usize, output: &str) {
     let seen = fixture.server.seen();
     let context = || format!("\nffi_test output:\n{output}");
+
+    // The managed-identity endpoint verified each request, and issued one token: the call's,
+    // which dsapi_client_acquire_token then found cached.
+    fixture.identity.assert_no_failures();
+    assert!(
+        fixture.identity.issued().len() == 1,
+        "managed identity tokens issued: {:?}{}",
+        fixture.identity.issued(),
+        context()
+    );
+    assert!(fixture.identity_resource.requests() >= 1, "{}", context());
 
     // Every request on the MTLS server came with the configured certificate and no token.
     for request in &seen {

@@ -40,7 +40,10 @@ pub extern "C" fn dsapi_client_authorization_header(
 
 /// An app token (client credentials) for `scopes`, space-separated (e.g.
 /// `"api://orders/.default"`). `options_json` (may be NULL) is an `AcquireTokenOptions` object:
-/// `{"Tenant": "...", "ForceRefresh": true, "Claims": "...", "CorrelationId": "..."}`.
+/// `{"Tenant": "...", "ForceRefresh": true, "Claims": "...", "CorrelationId": "..."}`, and
+/// `"ManagedIdentity": {}` (or `{"UserAssignedClientId": "..."}`) for a token of the platform's
+/// managed identity instead of the app's (one scope: a managed identity's token is for one
+/// resource).
 ///
 /// On success `*token_out` receives the access token, owned by the caller and freed with
 /// `dsapi_string_free` (a secret: do not log it), and `*expires_on_out` (may be NULL) its expiry in

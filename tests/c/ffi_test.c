@@ -1322,6 +1322,40 @@ static void test_mtls_pop(void) {
     dsapi_client_free(client);
 }
 
+/* Managed identity: the program's environment points IDENTITY_ENDPOINT and IDENTITY_HEADER at a
+ * fake App Service endpoint; the API's token comes from it, with no app registration at all. */
+static void test_managed_identity(void) {
+    dsapi_client *client = new_client_from("managed-identity.json");
+    dsapi_response *response = NULL;
+    if (CHECK_STATUS(dsapi_client_call(client, "Vault", NULL, NULL, 0, &response), DSAPI_OK)) {
+        char *text = body_text(response);
+        CHECK(dsapi_response_status(response) == 200 && strcmp(text, "system api://vault") == 0,
+              "managed identity call: HTTP %u (%s)", (unsigned)dsapi_response_status(response), text);
+        free(text);
+        dsapi_response_free(response);
+    }
+    /* Two resources at once: a managed identity's token is for one. */
+    char *token = NULL;
+    CHECK_STATUS(dsapi_client_acquire_token(client, "api://a/.default api://b/.default",
+                                            "{\"ManagedIdentity\": {}}", &token, NULL),
+                 DSAPI_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR("one resource");
+    int64_t expires_on = 0;
+    if (CHECK_STATUS(dsapi_client_acquire_token(client, "api://vault/.default", "{\"ManagedIdentity\": {}}",
+                                                &token, &expires_on),
+                     DSAPI_OK)) {
+        CHECK(strncmp(token, "mi-", 3) == 0 && expires_on > 0, "a managed identity token with its expiry");
+        dsapi_string_free(token);
+    }
+    /* App Service can select a user-assigned identity; this one does not exist. */
+    CHECK_STATUS(dsapi_client_call(client, "Vault",
+                                   "{\"AcquireTokenOptions\": {\"ManagedIdentity\": {\"UserAssignedClientId\": \"nobody\"}}}",
+                                   NULL, 0, &response),
+                 DSAPI_TOKEN_ACQUISITION_FAILED);
+    CHECK_LAST_ERROR("Identity not found");
+    dsapi_client_free(client);
+}
+
 /* The token ABI: dsapi_client_authorization_header, dsapi_client_acquire_token, dsapi_string_free. */
 static void test_tokens(struct logged *log) {
     dsapi_client *client = new_client_from("bearer.json");
@@ -1643,6 +1677,7 @@ int main(void) {
     test_api_options();
     printf("== MTLS_POP\n");
     test_mtls_pop();
+    test_managed_identity();
     printf("== %d threads x %d calls on one client\n", threads, calls);
     test_threads(threads, calls, &debug_log);
     printf("== removing the log callback\n");
