@@ -19,12 +19,17 @@
 //!   same certificate. The endpoint is the mTLS one (it asks for a client certificate).
 //! - `Pop`: an MTLS_POP API (same scope) accepting `mtls_pop` tokens only on a connection
 //!   presenting the certificate they are bound to.
+//! - `Vault`: a Bearer API (scope `api://wrapper-vault/.default`) whose token comes from the
+//!   managed identity (`AcquireTokenOptions.ManagedIdentity`): a fake App Service endpoint,
+//!   selected by the variables written to `managed-identity-environment.json`, which a test sets
+//!   in its process before creating a client. The API answers "<identity> <resource>".
 //!
 //! Run: `cargo run --example loopback_servers -- <directory for the configuration>`
 
 use std::io::Read;
 use std::sync::Arc;
 
+use test_support::identity_endpoint::{IdentityEndpoint, Platform};
 use test_support::json_str;
 use test_support::pki::{TestCa, Validity};
 use test_support::server::{ClientAuth, Reply, Seen, TestServer};
@@ -127,6 +132,21 @@ fn main() {
         ClientAuth::Optional(std::slice::from_ref(&ca.cert_der)),
         bound_resource_handler(issuer, "mtls_pop"),
     );
+    let identity = Arc::new(IdentityEndpoint::start(Platform::AppService, &ca));
+    let vault_server = TestServer::start(
+        ca.server(),
+        ClientAuth::None,
+        IdentityEndpoint::resource_handler(identity.clone(), "api://wrapper-vault"),
+    );
+    let environment: serde_json::Map<String, serde_json::Value> = identity
+        .environment()
+        .into_iter()
+        .map(|(name, value)| (name, value.into()))
+        .collect();
+    write(
+        "managed-identity-environment.json",
+        &serde_json::Value::Object(environment).to_string(),
+    );
     let config = format!(
         r#"{{
   "AzureAd": {{ "Instance": "{instance}", "TenantId": "wrapper-tenant", "ClientId": "wrapper-app",
@@ -140,7 +160,9 @@ fn main() {
                  "ExtraHeaderParameters": {{ "X-Configured": "yes" }} }},
     "Bearer": {{ "BaseUrl": "{bearer_url}", "RelativePath": "me", "Scopes": ["api://wrapper-resource/.default"] }},
     "Pop": {{ "BaseUrl": "{pop_url}", "RelativePath": "orders", "ProtocolScheme": "MTLS_POP", "RequestAppToken": true,
-             "Scopes": ["api://wrapper-resource/.default"] }}
+             "Scopes": ["api://wrapper-resource/.default"] }},
+    "Vault": {{ "BaseUrl": "{vault_url}", "RelativePath": "secrets", "Scopes": ["api://wrapper-vault/.default"],
+               "RequestAppToken": true, "AcquireTokenOptions": {{ "ManagedIdentity": {{ }} }} }}
   }},
   "Http": {{ "CaBundlePath": {ca} }}
 }}"#,
@@ -149,6 +171,7 @@ fn main() {
         instance = token_server.instance(),
         bearer_url = bearer_server.url(),
         pop_url = pop_server.url(),
+        vault_url = vault_server.url(),
         ca = json_str(&write("ca.pem", &ca.cert_pem)),
     );
     let config_path = write("appsettings.json", &config);

@@ -228,6 +228,28 @@ mod tests {
         );
         let wrong = read(r#""yes""#).unwrap_err().to_string();
         assert!(wrong.contains("expected an object"), "{wrong}");
+
+        // In overrides, null removes a configured managed identity; absent keeps it.
+        let configured = crate::config::ApiOptions {
+            base_url: Some("https://127.0.0.1/".to_string()),
+            scopes: vec!["api://a/.default".to_string()],
+            acquire_token_options: crate::config::AcquireTokenOptions {
+                managed_identity: Some(ManagedIdentityId::SystemAssigned),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let removed = configured
+            .with_overrides(r#"{"AcquireTokenOptions": {"ManagedIdentity": null}}"#)
+            .unwrap();
+        assert_eq!(removed.acquire_token_options.managed_identity, None);
+        let kept = configured
+            .with_overrides(r#"{"AcquireTokenOptions": {"Tenant": "t"}}"#)
+            .unwrap();
+        assert_eq!(
+            kept.acquire_token_options.managed_identity,
+            Some(ManagedIdentityId::SystemAssigned)
+        );
     }
 
     #[test]

@@ -81,6 +81,12 @@ impl<'a> Node<'a> {
             })
     }
 
+    /// Whether the member `key` (ignoring ASCII case) is present with a JSON null.
+    pub(super) fn is_null(&self, key: &str) -> bool {
+        matches!(self.value, Value::Object(map)
+            if map.iter().any(|(name, value)| name.eq_ignore_ascii_case(key) && value.is_null()))
+    }
+
     pub(super) fn child_any(&self, keys: &[&str]) -> Option<Node<'a>> {
         keys.iter().find_map(|key| self.child(key))
     }

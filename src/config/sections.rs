@@ -192,6 +192,9 @@ impl AcquireTokenOptions {
         }
         if let Some(identity) = node.child("ManagedIdentity") {
             options.managed_identity = Some(ManagedIdentityId::read(&identity)?);
+        } else if node.is_null("ManagedIdentity") {
+            // An override's null: the app's own token again.
+            options.managed_identity = None;
         }
         Ok(options)
     }

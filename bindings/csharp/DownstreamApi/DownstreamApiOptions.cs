@@ -144,10 +144,31 @@ namespace DownstreamApi
         /// <summary>The correlation id sent to the token endpoint.</summary>
         public Guid? CorrelationId { get; set; }
 
-        /// <summary>A copy.</summary>
+        /// <summary>When set, the token comes from the platform's managed identity (App Service,
+        /// Service Fabric, Azure Arc, Cloud Shell, Azure ML or IMDS, chosen from the environment)
+        /// instead of the app's credentials.</summary>
+        public ManagedIdentityOptions ManagedIdentity { get; set; }
+
+        /// <summary>A copy (its <see cref="ManagedIdentity"/> copied too).</summary>
         public AcquireTokenOptions Clone()
         {
-            return (AcquireTokenOptions)MemberwiseClone();
+            var copy = (AcquireTokenOptions)MemberwiseClone();
+            copy.ManagedIdentity = ManagedIdentity == null ? null : ManagedIdentity.Clone();
+            return copy;
+        }
+    }
+
+    /// <summary>Which managed identity (Microsoft.Identity.Abstractions' <c>ManagedIdentityOptions</c>):
+    /// the system-assigned one when <see cref="UserAssignedClientId"/> is null.</summary>
+    public class ManagedIdentityOptions
+    {
+        /// <summary>The client id of a user-assigned managed identity.</summary>
+        public string UserAssignedClientId { get; set; }
+
+        /// <summary>A copy.</summary>
+        public ManagedIdentityOptions Clone()
+        {
+            return (ManagedIdentityOptions)MemberwiseClone();
         }
     }
 }

@@ -52,9 +52,10 @@ namespace DownstreamApi
             Add(name, "[" + string.Join(",", values.Select(v => Quote(v ?? ""))) + "]");
         }
 
+        /// <summary>Sets <paramref name="name"/> to an object, or to JSON null when it is null.</summary>
         internal void Object(string name, JsonObject value)
         {
-            Add(name, value.ToString());
+            Add(name, value == null ? "null" : value.ToString());
         }
 
         /// <summary>The names of <paramref name="edited"/> whose value is new, and null for every

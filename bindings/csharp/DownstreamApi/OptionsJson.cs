@@ -49,6 +49,9 @@ namespace DownstreamApi
                     ForceRefresh = token.ForceRefresh,
                     Claims = token.Claims,
                     CorrelationId = Guid.TryParse(token.CorrelationId, out correlationId) ? correlationId : (Guid?)null,
+                    ManagedIdentity = token.ManagedIdentity == null
+                        ? null
+                        : new ManagedIdentityOptions { UserAssignedClientId = token.ManagedIdentity.UserAssignedClientId },
                 },
             };
         }
@@ -105,7 +108,29 @@ namespace DownstreamApi
             {
                 token.Bool("ForceRefresh", edited.ForceRefresh);
             }
+            string configuredIdentity = Describe(configured.ManagedIdentity);
+            string editedIdentity = Describe(edited.ManagedIdentity);
+            if (configuredIdentity != editedIdentity)
+            {
+                // A null ManagedIdentity is sent as JSON null: the app's own token again.
+                JsonObject identity = null;
+                if (edited.ManagedIdentity != null)
+                {
+                    identity = new JsonObject();
+                    if (edited.ManagedIdentity.UserAssignedClientId != null)
+                    {
+                        identity.String("UserAssignedClientId", edited.ManagedIdentity.UserAssignedClientId);
+                    }
+                }
+                token.Object("ManagedIdentity", identity);
+            }
             return token.IsEmpty ? null : token;
+        }
+
+        /// <summary>Compares managed identities by value: null (none), "" (system-assigned) or the client id.</summary>
+        private static string Describe(ManagedIdentityOptions identity)
+        {
+            return identity == null ? null : (identity.UserAssignedClientId ?? "");
         }
 
         private static string Text(Guid? id)
@@ -137,6 +162,13 @@ namespace DownstreamApi
             [DataMember] public bool ForceRefresh = false;
             [DataMember] public string Claims = null;
             [DataMember] public string CorrelationId = null;
+            [DataMember] public NativeManagedIdentity ManagedIdentity = null;
+        }
+
+        [DataContract]
+        private sealed class NativeManagedIdentity
+        {
+            [DataMember] public string UserAssignedClientId = null;
         }
     }
 }

@@ -51,6 +51,7 @@ namespace DownstreamApi.Tests
             add("typed methods: custom serializer and HttpRequestException", TypedMethodsCustomSerializerAndErrors);
             add("Bearer: call, headers and tokens", BearerCallsAndHeaders);
             add("MTLS_POP: call and header", MtlsPopCallAndHeader);
+            add("managed identity: a token from the platform's endpoint (ManagedIdentityTests.cs)", ManagedIdentityCall);
             add("README C# example runs as written", ReadmeExampleRuns);
             // Async and threads (AsyncTests.cs)
             add("cancelled before the call: nothing is sent", CancelledBeforeTheCall);

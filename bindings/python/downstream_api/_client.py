@@ -343,7 +343,8 @@ class Client:
     ) -> AccessToken:
         """An app token (client credentials) for ``scopes`` (a list, or one space-separated
         string). ``options`` is an ``AcquireTokenOptions`` object: ``Tenant``,
-        ``ForceRefresh``, ``Claims``, ``CorrelationId``."""
+        ``ForceRefresh``, ``Claims``, ``CorrelationId``, and ``ManagedIdentity`` (``{}``, or
+        ``{"UserAssignedClientId": "..."}``) for a token of the platform's managed identity."""
         joined = scopes if isinstance(scopes, str) else " ".join(scopes)
         options_json = _json_arg(options)
         token = c_void_p()

@@ -312,3 +312,24 @@ def test_describe_credentials_before_and_after_a_call(config_path, config, tmp_p
         entry = client.describe_credentials()[0]
         assert entry["loaded"] is False and entry["kind"] is None
         assert "gone.pem" in entry["error"]
+
+
+def test_managed_identity_token_from_the_platform_endpoint(config_path, monkeypatch):
+    # The variables App Service sets, pointing at the loopback servers' fake endpoint; a client
+    # reads them when it is created.
+    environment = json.loads(
+        (Path(config_path).parent / "managed-identity-environment.json").read_text()
+    )
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with downstream_api.Client.from_file(config_path) as client:
+        response = client.get("Vault")
+        assert response.status_code == 200, response.text
+        assert response.text == "system api://wrapper-vault"
+        token = client.acquire_token("api://wrapper-vault/.default", {"ManagedIdentity": {}})
+        assert token.token.startswith("mi-")
+        with pytest.raises(downstream_api.TokenAcquisitionError, match="Identity not found"):
+            client.get(
+                "Vault",
+                overrides={"AcquireTokenOptions": {"ManagedIdentity": {"UserAssignedClientId": "nobody"}}},
+            )
