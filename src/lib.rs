@@ -79,7 +79,8 @@ pub mod fuzzing {
         }
     }
 
-    /// A token endpoint's answer (status, headers, body), and a discovery document.
+    /// A token endpoint's answer (status, headers, body), a discovery document, and a managed
+    /// identity endpoint's answer (token, error, Azure Arc's challenge).
     pub fn token_answer(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) {
         let response = Response {
             status,
@@ -89,6 +90,7 @@ pub mod fuzzing {
         };
         let _ = crate::token::interpret(&response, "https://127.0.0.1/t/oauth2/v2.0/token", true);
         let _ = crate::token::discovered_token_endpoint(&response);
+        crate::token::fuzz_managed_identity_answer(&response);
     }
 
     /// `WWW-Authenticate` values of a 401, read for a claims challenge.

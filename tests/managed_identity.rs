@@ -8,6 +8,7 @@
 //! Nothing is sent to 169.254.169.254: IMDS is always redirected by
 //! `AZURE_POD_IDENTITY_AUTHORITY_HOST` to a loopback port.
 
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -516,25 +517,67 @@ fn workload_identity_needs_no_client_credentials_and_follows_a_rotated_token_fil
 fn no_managed_identity_on_this_host_fails_fast_with_one_clear_error() {
     let setup = setup(Platform::Imds);
     let resource = setup.resource();
-    let closed = format!("http://127.0.0.1:{}", free_port());
-    let environment = vec![("AZURE_POD_IDENTITY_AUTHORITY_HOST".to_string(), closed)];
-    let client = DownstreamApi::from_json_with_environment(
-        &setup.config(&resource.url(), "{}"),
-        environment,
-    )
-    .unwrap();
+    // A refused port, and an address that never answers a connection (as 169.254.169.254 does
+    // off Azure): a listener nobody accepts on, its backlog full.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_address = silent.local_addr().unwrap();
+    let fillers: Vec<TcpStream> = (0..512)
+        .map_while(|_| TcpStream::connect_timeout(&silent_address, Duration::from_millis(200)).ok())
+        .collect();
+    assert!(!fillers.is_empty());
+    for base in [
+        format!("http://127.0.0.1:{}", free_port()),
+        format!("http://{silent_address}"),
+    ] {
+        let environment = vec![(
+            "AZURE_POD_IDENTITY_AUTHORITY_HOST".to_string(),
+            base.clone(),
+        )];
+        // Http.ConnectTimeoutSeconds stays at its 10 s default: the 1 s bound is the platform's.
+        let client = DownstreamApi::from_json_with_environment(
+            &setup.config(&resource.url(), "{}"),
+            environment,
+        )
+        .unwrap();
+        let started = Instant::now();
+        let error = client.call("Vault", None, b"").unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{base}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(error.kind(), ErrorKind::CredentialUnavailable, "{error}");
+        assert!(
+            error.message().contains("no managed identity on this host"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn refresh_in_is_honoured_and_a_failed_early_refresh_keeps_the_valid_token_without_waiting() {
+    let setup = setup(Platform::AppService);
+    setup.endpoint.set_refresh_in(Some(1));
+    let resource = setup.resource();
+    let client = setup.client(&setup.config(&resource.url(), "{}"));
+    setup.call_vault(&client, None);
+    assert_eq!(setup.endpoint.requests(), 1);
+    std::thread::sleep(Duration::from_millis(1100));
+    // Due for refresh: the endpoint fails, the cached token is used at once (no 1 s backoff).
+    setup.endpoint.push_statuses(&[(500, None)]);
     let started = Instant::now();
-    let error = client.call("Vault", None, b"").unwrap_err();
+    setup.call_vault(&client, None);
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_millis(700),
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(error.kind(), ErrorKind::CredentialUnavailable, "{error}");
-    assert!(
-        error.message().contains("no managed identity on this host"),
-        "{error}"
+    assert_eq!(
+        setup.endpoint.requests(),
+        2,
+        "one refresh attempt, no retry"
     );
+    assert_eq!(setup.endpoint.issued().len(), 1);
 }
 
 #[test]
@@ -601,6 +644,9 @@ fn misconfigurations_are_clear_errors() {
     let plain = setup.config("http://127.0.0.1:9/", "{}");
     let error = setup.client(&plain).call("Vault", None, b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InsecureUrl, "{error}");
-    assert_eq!(setup.endpoint.requests(), 0);
-    assert!(!error.message().contains(&setup.endpoint.secret));
+    assert_eq!(
+        setup.endpoint.requests(),
+        0,
+        "no token fetched for an http:// API"
+    );
 }

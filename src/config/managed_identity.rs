@@ -143,9 +143,10 @@ impl std::fmt::Debug for PlatformEnvironment {
     }
 }
 
-/// Workload identity (AKS, or any host with a projected token file): with no `ClientCredentials`
-/// configured and `AZURE_FEDERATED_TOKEN_FILE` set, the file is the credential, and
-/// `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and `AZURE_AUTHORITY_HOST` fill in `ClientId`, `TenantId`
+/// Workload identity (AKS, or any host with a projected token file), when
+/// `AZURE_FEDERATED_TOKEN_FILE` is set: a `SignedAssertionFilePath` entry without
+/// `SignedAssertionFileDiskPath` reads that file; with no `ClientCredentials` configured, the file
+/// is the credential, and `AZURE_CLIENT_ID`, `AZURE_TENANT_ID` and `AZURE_AUTHORITY_HOST` fill in `ClientId`, `TenantId`
 /// and `Instance` where the configuration leaves them out (the configuration wins, as with the
 /// Azure SDKs' options).
 pub(super) fn apply_workload_identity(
@@ -155,6 +156,17 @@ pub(super) fn apply_workload_identity(
     let Some(token_file) = platform.get("AZURE_FEDERATED_TOKEN_FILE") else {
         return Ok(());
     };
+    // A `SignedAssertionFilePath` entry without a path reads the same file.
+    for entry in &mut identity.client_credentials {
+        if entry.source_type == Some(SourceType::SignedAssertionFilePath)
+            && entry
+                .signed_assertion_file_disk_path
+                .as_deref()
+                .is_none_or(|path| path.trim().is_empty())
+        {
+            entry.signed_assertion_file_disk_path = Some(token_file.to_string());
+        }
+    }
     if !identity.client_credentials.is_empty() {
         return Ok(());
     }

@@ -80,7 +80,7 @@ pub(super) fn load_credential(
                 .signed_assertion_file_disk_path
                 .clone()
                 .filter(|p| !p.is_empty())
-                .or_else(|| std::env::var("AZURE_FEDERATED_TOKEN_FILE").ok())
+                // The configuration reader fills in AZURE_FEDERATED_TOKEN_FILE when it is set.
                 .ok_or("SignedAssertionFileDiskPath is missing and AZURE_FEDERATED_TOKEN_FILE is not set")?;
             return Ok(Credential::SignedAssertionFile(Path::new(&path).into()));
         }

@@ -263,7 +263,8 @@ fn check_mtls_pop(
         return Err(Error::new(
             ErrorKind::Config,
             format!(
-                "{path}.AcquireTokenOptions.ManagedIdentity: MTLS_POP tokens are bound to the                  app's certificate; a managed identity's tokens are Bearer tokens"
+                "{path}.AcquireTokenOptions.ManagedIdentity: MTLS_POP tokens are bound to the \
+                 app's certificate; a managed identity's tokens are Bearer tokens"
             ),
         ));
     }

@@ -28,6 +28,8 @@ use managed_identity::ManagedIdentity;
 
 #[cfg(fuzzing)]
 pub(crate) use endpoint_answer::{discovered_token_endpoint, interpret};
+#[cfg(fuzzing)]
+pub(crate) use managed_identity::fuzz_answer as fuzz_managed_identity_answer;
 
 /// An access token and when it expires (Unix seconds). Never logged.
 #[derive(Clone, PartialEq, Eq)]
@@ -217,6 +219,7 @@ impl TokenProvider {
                     &self.cache,
                     transport,
                     identity,
+                    "AcquireTokenOptions.ManagedIdentity",
                     scopes,
                     lookup(options),
                     deadline,
@@ -456,6 +459,10 @@ impl TokenProvider {
                     &self.cache,
                     transport,
                     &federated.identity,
+                    &format!(
+                        "AzureAd.ClientCredentials[{}].ManagedIdentityClientId",
+                        selection.index
+                    ),
                     std::slice::from_ref(&federated.audience),
                     Lookup::UseCache,
                     exchange.deadline,

@@ -20,7 +20,7 @@ use ureq::Agent;
 use ureq::config::ConfigBuilder;
 use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use ureq::typestate::AgentScope;
-use ureq::unversioned::transport::{Connector, TcpConnector};
+use ureq::unversioned::transport::{Connector, DefaultConnector, TcpConnector};
 
 use crate::clock::Deadline;
 use crate::config::HttpOptions;
@@ -198,7 +198,7 @@ impl Transport {
                 ClientAgent {
                     agent: Agent::with_parts(
                         config,
-                        ObservedConnector::default(),
+                        ObservedConnector::<DefaultConnector>::default(),
                         CachingResolver::default(),
                     ),
                     presents_certificate: false,
@@ -222,7 +222,11 @@ impl Transport {
             sha1_thumbprint,
         ));
         ClientAgent {
-            agent: Agent::with_parts(config, connector, CachingResolver::default()),
+            agent: Agent::with_parts(
+                config,
+                ObservedConnector(connector),
+                CachingResolver::default(),
+            ),
             presents_certificate: false,
         }
     }
@@ -238,7 +242,7 @@ impl Transport {
     fn build_agent(&self, certificate: Option<&Certificate>) -> Agent {
         Agent::with_parts(
             self.base_config(self.tls_config(certificate)).build(),
-            ObservedConnector::default(),
+            ObservedConnector::<DefaultConnector>::default(),
             CachingResolver::default(),
         )
     }

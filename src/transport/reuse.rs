@@ -29,11 +29,12 @@ fn read(counter: &'static std::thread::LocalKey<Cell<u64>>) -> u64 {
     counter.with(Cell::get)
 }
 
-/// ureq's default connector (TCP, proxies, TLS), observed.
+/// A connector observed: ureq's default one (TCP, proxies, TLS), or another chain such as the
+/// pinned TLS of [`super::pinned`].
 #[derive(Debug, Default)]
-pub(super) struct ObservedConnector(DefaultConnector);
+pub(super) struct ObservedConnector<C = DefaultConnector>(pub(super) C);
 
-impl Connector<()> for ObservedConnector {
+impl<C: Connector<()>> Connector<()> for ObservedConnector<C> {
     type Out = ObservedTransport;
 
     fn connect(
@@ -45,7 +46,7 @@ impl Connector<()> for ObservedConnector {
         bump(&CONNECTIONS_TRIED);
         let transport = self.0.connect(details, chained)?;
         Ok(transport.map(|inner| ObservedTransport {
-            inner,
+            inner: inner.boxed(),
             probed_open_at: None,
         }))
     }

@@ -158,12 +158,19 @@ namespace DownstreamApi
         }
     }
 
-    /// <summary>Which managed identity (Microsoft.Identity.Abstractions' <c>ManagedIdentityOptions</c>):
-    /// the system-assigned one when <see cref="UserAssignedClientId"/> is null.</summary>
+    /// <summary>Which managed identity (Microsoft.Identity.Abstractions' <c>ManagedIdentityOptions</c>,
+    /// plus MSAL's other two ways to name one): the system-assigned one when all three are null.
+    /// Set at most one.</summary>
     public class ManagedIdentityOptions
     {
         /// <summary>The client id of a user-assigned managed identity.</summary>
         public string UserAssignedClientId { get; set; }
+
+        /// <summary>The Azure resource id of a user-assigned managed identity (this library's).</summary>
+        public string UserAssignedResourceId { get; set; }
+
+        /// <summary>The object (principal) id of a user-assigned managed identity (this library's).</summary>
+        public string UserAssignedObjectId { get; set; }
 
         /// <summary>A copy.</summary>
         public ManagedIdentityOptions Clone()

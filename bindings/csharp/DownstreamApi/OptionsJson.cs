@@ -51,7 +51,12 @@ namespace DownstreamApi
                     CorrelationId = Guid.TryParse(token.CorrelationId, out correlationId) ? correlationId : (Guid?)null,
                     ManagedIdentity = token.ManagedIdentity == null
                         ? null
-                        : new ManagedIdentityOptions { UserAssignedClientId = token.ManagedIdentity.UserAssignedClientId },
+                        : new ManagedIdentityOptions
+                        {
+                            UserAssignedClientId = token.ManagedIdentity.UserAssignedClientId,
+                            UserAssignedResourceId = token.ManagedIdentity.UserAssignedResourceId,
+                            UserAssignedObjectId = token.ManagedIdentity.UserAssignedObjectId,
+                        },
                 },
             };
         }
@@ -117,9 +122,15 @@ namespace DownstreamApi
                 if (edited.ManagedIdentity != null)
                 {
                     identity = new JsonObject();
-                    if (edited.ManagedIdentity.UserAssignedClientId != null)
+                    var ids = new[]
                     {
-                        identity.String("UserAssignedClientId", edited.ManagedIdentity.UserAssignedClientId);
+                        new KeyValuePair<string, string>("UserAssignedClientId", edited.ManagedIdentity.UserAssignedClientId),
+                        new KeyValuePair<string, string>("UserAssignedResourceId", edited.ManagedIdentity.UserAssignedResourceId),
+                        new KeyValuePair<string, string>("UserAssignedObjectId", edited.ManagedIdentity.UserAssignedObjectId),
+                    };
+                    foreach (var id in ids.Where(id => id.Value != null))
+                    {
+                        identity.String(id.Key, id.Value);
                     }
                 }
                 token.Object("ManagedIdentity", identity);
@@ -127,10 +138,13 @@ namespace DownstreamApi
             return token.IsEmpty ? null : token;
         }
 
-        /// <summary>Compares managed identities by value: null (none), "" (system-assigned) or the client id.</summary>
+        /// <summary>Compares managed identities by value: null (none), else the three ids.</summary>
         private static string Describe(ManagedIdentityOptions identity)
         {
-            return identity == null ? null : (identity.UserAssignedClientId ?? "");
+            return identity == null
+                ? null
+                : "client=" + identity.UserAssignedClientId + "|resource=" + identity.UserAssignedResourceId +
+                  "|object=" + identity.UserAssignedObjectId;
         }
 
         private static string Text(Guid? id)
@@ -169,6 +183,8 @@ namespace DownstreamApi
         private sealed class NativeManagedIdentity
         {
             [DataMember] public string UserAssignedClientId = null;
+            [DataMember] public string UserAssignedResourceId = null;
+            [DataMember] public string UserAssignedObjectId = null;
         }
     }
 }

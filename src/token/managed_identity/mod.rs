@@ -16,7 +16,7 @@ use std::time::Duration;
 use once_cell::sync::OnceCell;
 
 use super::AccessToken;
-use super::cache::{self, CacheKey, Lookup, TokenCache};
+use super::cache::{self, CacheKey, Lookup, TokenCache, Urgency};
 use crate::clock::Deadline;
 use crate::config::{ManagedIdentityId, PlatformEnvironment};
 use crate::encoding::quote;
@@ -51,12 +51,18 @@ impl ManagedIdentity {
         }
     }
 
-    /// A token for `scopes` (one resource) from `identity`, through `cache`.
+    /// A token for `scopes` (one resource) from `identity`, through `cache`. `field` names where
+    /// the identity was configured, for errors.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one token request's inputs, each distinct"
+    )]
     pub fn token(
         &self,
         cache: &TokenCache,
         transport: &Transport,
         identity: &ManagedIdentityId,
+        field: &str,
         scopes: &[String],
         lookup: Lookup,
         deadline: Deadline,
@@ -70,9 +76,13 @@ impl ManagedIdentity {
             std::slice::from_ref(&resource),
             "Bearer",
         );
-        let token = cache.get_or_fetch(&key, lookup, |_| {
+        let token = cache.get_or_fetch(&key, lookup, |urgency| {
+            // A proactive refresh falls back to the valid token rather than sleeping.
+            let may_wait = urgency == Urgency::Needed;
             let issued = self
-                .fetch(source, transport, identity, &resource, deadline)
+                .fetch(
+                    source, transport, identity, field, &resource, deadline, may_wait,
+                )
                 .map_err(|e| {
                     e.context(format!(
                         "managed identity {} from {}",
@@ -97,16 +107,23 @@ impl ManagedIdentity {
         Ok(token)
     }
 
-    /// One token request with its retries and, for Azure Arc, the answered challenge.
+    /// One token request with its retries (when it `may_wait`) and, for Azure Arc, the answered
+    /// challenge.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one token request's inputs, each distinct"
+    )]
     fn fetch(
         &self,
         source: &Source,
         transport: &Transport,
         identity: &ManagedIdentityId,
+        field: &str,
         resource: &str,
         deadline: Deadline,
+        may_wait: bool,
     ) -> Result<answer::PlatformToken> {
-        let mut request = source.request(identity, resource)?;
+        let mut request = source.request(identity, field, resource)?;
         let agent = match source {
             Source::ServiceFabric { thumbprint, .. } => self
                 .pinned
@@ -138,7 +155,7 @@ impl ManagedIdentity {
                     .push(("Authorization".to_string(), authorization));
                 continue;
             }
-            if !is_retried(response.status) || retries == MAX_RETRIES {
+            if !is_retried(response.status) || retries == MAX_RETRIES || !may_wait {
                 return Err(failure());
             }
             let wait = retry_after(&response).unwrap_or(FIRST_BACKOFF * 2u32.pow(retries));
@@ -195,6 +212,15 @@ impl ManagedIdentity {
             outcome => outcome,
         }
     }
+}
+
+/// The parsers of a managed-identity answer, for `cargo fuzz`: the token, the error, and Arc's
+/// challenge (its folder does not exist, so no file is read).
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_answer(response: &Response) {
+    let _ = answer::parse_token(response, "fuzzing");
+    let _ = answer::describe_error(response);
+    let _ = arc_challenge::answer(response, Some(std::path::Path::new("/nonexistent-dsapi")));
 }
 
 /// A `Retry-After` in seconds that is worth waiting for.

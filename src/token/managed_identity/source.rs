@@ -70,7 +70,9 @@ impl Source {
     /// The source the variables select, as MSAL selects it: `IDENTITY_ENDPOINT` with
     /// `IDENTITY_HEADER` is Service Fabric (with `IDENTITY_SERVER_THUMBPRINT`) or App Service;
     /// `MSI_ENDPOINT` is Azure ML (with `MSI_SECRET`) or Cloud Shell; `IDENTITY_ENDPOINT` with
-    /// `IMDS_ENDPOINT` is Azure Arc; anything else is IMDS.
+    /// `IMDS_ENDPOINT` is Azure Arc; no variable at all is IMDS. `IDENTITY_ENDPOINT` alone is an
+    /// error here, where MSAL would go on to IMDS: a half-set platform is a mistake to report, not
+    /// a reason to probe a link-local address.
     pub fn detect(platform: &PlatformEnvironment) -> Result<Source> {
         let identity_endpoint = platform.get("IDENTITY_ENDPOINT");
         let msi_endpoint = platform.get("MSI_ENDPOINT");
@@ -186,8 +188,13 @@ impl Source {
     }
 
     /// The request for a token for `resource` from `identity`; an identity kind the source
-    /// cannot select is a configuration error.
-    pub fn request(&self, identity: &ManagedIdentityId, resource: &str) -> Result<PlatformRequest> {
+    /// cannot select is a configuration error naming `field`, where the identity was configured.
+    pub fn request(
+        &self,
+        identity: &ManagedIdentityId,
+        field: &str,
+        resource: &str,
+    ) -> Result<PlatformRequest> {
         let header = |name: &str, value: &str| (name.to_string(), value.to_string());
         let metadata = header("Metadata", "true");
         let get = |api_version: &str, id: Option<(&str, &str)>, headers| {
@@ -204,7 +211,7 @@ impl Source {
             Error::new(
                 ErrorKind::Config,
                 format!(
-                    "AcquireTokenOptions.ManagedIdentity: {} cannot be selected on {}: {what}",
+                    "{field}: {} cannot be selected on {}: {what}",
                     identity.describe(),
                     self.describe()
                 ),
@@ -395,6 +402,7 @@ mod tests {
         let request = app
             .request(
                 &ManagedIdentityId::ResourceId("/sub/x".into()),
+                "f",
                 "https://vault.azure.net",
             )
             .unwrap();
@@ -404,7 +412,7 @@ mod tests {
         );
         let imds = Source::detect(&platform(&[])).unwrap();
         let request = imds
-            .request(&ManagedIdentityId::ResourceId("r".into()), "api://a")
+            .request(&ManagedIdentityId::ResourceId("r".into()), "f", "api://a")
             .unwrap();
         assert!(request.url.ends_with("&msi_res_id=r"), "{}", request.url);
         let arc = Source::detect(&platform(&[
@@ -413,7 +421,7 @@ mod tests {
         ]))
         .unwrap();
         let refused = arc
-            .request(&ManagedIdentityId::ClientId("c".into()), "api://a")
+            .request(&ManagedIdentityId::ClientId("c".into()), "f", "api://a")
             .err()
             .unwrap()
             .to_string();

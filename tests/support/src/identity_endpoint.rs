@@ -85,6 +85,8 @@ struct State {
     /// Statuses answered, in order, before requests are processed again.
     answers: VecDeque<(u16, Option<u64>)>,
     expires_on_as_string: bool,
+    /// `refresh_in` sent with tokens, when set.
+    refresh_in: Option<u64>,
     /// The key Arc's last challenge wrote.
     arc_key: Option<String>,
     /// The file an Arc challenge names instead of its own (to test where files may come from).
@@ -131,6 +133,7 @@ impl IdentityEndpoint {
             issued: Vec::new(),
             answers: VecDeque::new(),
             expires_on_as_string: false,
+            refresh_in: None,
             arc_key: None,
             arc_challenge_file: None,
             user_assigned: Vec::new(),
@@ -228,6 +231,11 @@ impl IdentityEndpoint {
 
     pub fn set_expires_on_as_string(&self, as_string: bool) {
         self.state().expires_on_as_string = as_string;
+    }
+
+    /// Sends `refresh_in` (seconds) with the tokens issued from now on.
+    pub fn set_refresh_in(&self, seconds: Option<u64>) {
+        self.state().refresh_in = seconds;
     }
 
     /// Arc's challenge names this file instead of one in its folder.
@@ -481,13 +489,14 @@ fn check(
     } else {
         json!(expires_on)
     };
-    Ok(json_reply(
-        200,
-        json!({
-            "access_token": token,
-            "expires_on": expires_on,
-            "resource": resource,
-            "token_type": "Bearer",
-        }),
-    ))
+    let mut answer = json!({
+        "access_token": token,
+        "expires_on": expires_on,
+        "resource": resource,
+        "token_type": "Bearer",
+    });
+    if let Some(seconds) = state.refresh_in {
+        answer["refresh_in"] = json!(seconds);
+    }
+    Ok(json_reply(200, answer))
 }
