@@ -650,3 +650,21 @@ fn misconfigurations_are_clear_errors() {
         "no token fetched for an http:// API"
     );
 }
+
+#[test]
+fn readiness_checks_the_source_and_the_identity_kind_without_a_request() {
+    let setup = setup(Platform::Arc);
+    let resource = setup.resource();
+    let ready = setup.client(&setup.config(&resource.url(), "{}")).check();
+    assert!(ready[0].problem.is_none(), "{:?}", ready[0].problem);
+    let user_assigned = setup.config(&resource.url(), r#"{"UserAssignedClientId": "c"}"#);
+    let not_ready = setup.client(&user_assigned).check();
+    let problem = not_ready[0].problem.as_ref().expect("Arc cannot select it");
+    assert!(
+        problem
+            .message()
+            .contains("Azure Arc has only the machine's identity"),
+        "{problem}"
+    );
+    assert_eq!(setup.endpoint.requests(), 0, "a check sends nothing");
+}

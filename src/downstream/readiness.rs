@@ -53,7 +53,12 @@ impl DownstreamApi {
             ProtocolScheme::Mtls | ProtocolScheme::MtlsPop => {
                 self.credentials.select(Purpose::Mtls, &usage).map(drop)
             }
-            ProtocolScheme::Bearer => self.credentials.select(Purpose::Token, &usage).map(drop),
+            ProtocolScheme::Bearer => match &options.acquire_token_options.managed_identity {
+                // The platform's endpoint is not called: the source and the identity kind are
+                // what can be checked here.
+                Some(identity) => self.tokens.check_managed_identity(identity),
+                None => self.credentials.select(Purpose::Token, &usage).map(drop),
+            },
         }
     }
 }

@@ -181,6 +181,16 @@ impl TokenProvider {
         Ok((authority, client_id))
     }
 
+    /// Checks, without a request, that this host's managed identity source can serve `identity`
+    /// (for readiness checks).
+    pub fn check_managed_identity(
+        &self,
+        identity: &crate::config::ManagedIdentityId,
+    ) -> Result<()> {
+        self.managed
+            .check(identity, "AcquireTokenOptions.ManagedIdentity")
+    }
+
     /// Drops the tokens bound to a certificate that a rotation replaced.
     pub fn forget_bound_to(&self, thumbprint_sha256: &str) {
         self.cache.forget_bound_to(thumbprint_sha256);

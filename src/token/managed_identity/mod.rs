@@ -51,6 +51,12 @@ impl ManagedIdentity {
         }
     }
 
+    /// Checks, without a request, that a source was found and can serve `identity`.
+    pub fn check(&self, identity: &ManagedIdentityId, field: &str) -> Result<()> {
+        let source = self.source.as_ref().map_err(Clone::clone)?;
+        source.request(identity, field, "api://check").map(drop)
+    }
+
     /// A token for `scopes` (one resource) from `identity`, through `cache`. `field` names where
     /// the identity was configured, for errors.
     #[expect(
