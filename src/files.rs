@@ -22,6 +22,8 @@ pub enum FileKind {
     Assertion,
     /// The key file an Azure Arc challenge names.
     ArcKey,
+    /// The token cache's encryption key (`TokenCache.Distributed.EncryptionKeyFile`).
+    CacheKey,
 }
 
 impl FileKind {
@@ -38,6 +40,8 @@ impl FileKind {
             FileKind::Assertion => 64 * 1024,
             // MSAL's limit: the agent's keys are far smaller.
             FileKind::ArcKey => 4096,
+            // 32 bytes, or their hex or base64 with a newline.
+            FileKind::CacheKey => 1024,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Microsoft.Identity.Web-compatible configuration: the `AzureAd` (alias `MicrosoftIdentity`) and
-//! `DownstreamApis` sections of an `appsettings.json`, plus this library's own `Http` section.
+//! `DownstreamApis` sections of an `appsettings.json`, plus this library's own `Http` and
+//! `TokenCache` sections.
 //!
 //! Keys are matched case-insensitively, as .NET configuration does; unknown keys are ignored. A value
 //! of the wrong type or a missing required value is an error naming its JSON path, for example
@@ -12,6 +13,7 @@ mod node;
 mod options;
 mod options_json;
 mod sections;
+mod token_cache;
 
 use crate::error::Result;
 use environment::apply_environment_override;
@@ -21,6 +23,7 @@ pub use options::{
     AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
     ManagedIdentityId, ProtocolScheme, SourceType, TokenEndpointAuth,
 };
+pub use token_cache::{DistributedCacheOptions, redact_redis_url};
 
 /// The whole parsed configuration.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +35,8 @@ pub struct Config {
     pub http: HttpOptions,
     /// The managed-identity and workload-identity variables of the environment it was read with.
     pub platform: PlatformEnvironment,
+    /// `TokenCache.Distributed`: the fleet-wide token cache, when configured.
+    pub token_cache: Option<DistributedCacheOptions>,
 }
 
 impl Config {
@@ -75,11 +80,16 @@ impl Config {
             Some(section) => HttpOptions::read(&section)?,
             None => HttpOptions::default(),
         };
+        let token_cache = match root.child("TokenCache") {
+            Some(section) => DistributedCacheOptions::read(&section)?,
+            None => None,
+        };
         Ok(Config {
             identity,
             apis,
             http,
             platform,
+            token_cache,
         })
     }
 

@@ -43,7 +43,21 @@ impl DownstreamApi {
         let crypto = Arc::new(rustls::crypto::ring::default_provider());
         let transport = Transport::new(&config.http, crypto.clone())?;
         let credentials = CredentialsProvider::new(&config.identity.client_credentials, crypto);
-        let tokens = TokenProvider::new(&config.identity, &config.platform);
+        // rediss:// trusts what HTTPS trusts: the configured CA bundle, else the OS store.
+        let ca_bundle = match (&config.token_cache, &config.http.ca_bundle_path) {
+            (Some(_), Some(path)) => Some(
+                read_regular_file(Path::new(path), FileKind::CaBundle).map_err(|e| {
+                    Error::new(ErrorKind::Config, format!("Http.CaBundlePath: {e}"))
+                })?,
+            ),
+            _ => None,
+        };
+        let tokens = TokenProvider::new(
+            &config.identity,
+            &config.platform,
+            config.token_cache.as_ref(),
+            ca_bundle,
+        )?;
         // APIs whose tokens come from a managed identity need no app registration.
         if let Some((name, _)) = config.apis.iter().find(|(_, api)| {
             api.protocol_scheme != ProtocolScheme::Mtls
@@ -68,6 +82,13 @@ impl DownstreamApi {
     /// overrides applied. Credentials are loaded on first use.
     pub fn from_json(json: &str) -> Result<Self> {
         DownstreamApi::new(Config::parse(json)?)
+    }
+
+    /// Whether the fleet-wide token cache (`TokenCache.Distributed`) is being skipped because
+    /// Redis failed recently (calls then get tokens from the token endpoint); false without one.
+    /// For health endpoints.
+    pub fn is_skipping_shared_cache(&self) -> bool {
+        self.tokens.is_skipping_redis()
     }
 
     /// [`DownstreamApi::from_json`] with `environment` in place of the process's: its .NET-style

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use super::AccessToken;
-use crate::clock::unix_now;
+use super::distributed::DistributedCache;
+use crate::clock::{Deadline, unix_now};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Tokens are not handed out during their last five minutes.
@@ -43,6 +44,11 @@ impl CacheKey {
     /// reuse the old certificate's tokens) are part of it.
     pub fn bound(self, thumbprint_sha256: &str) -> CacheKey {
         CacheKey(format!("{}|{BOUND_MARK}{thumbprint_sha256}", self.0))
+    }
+
+    /// The key as one string (what the fleet-wide cache hashes).
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     fn bound_to(&self, thumbprint_sha256: &str) -> bool {
@@ -135,6 +141,8 @@ impl Drop for FlightGuard<'_> {
 pub struct TokenCache {
     tokens: RwLock<HashMap<CacheKey, Cached>>,
     flights: Mutex<HashMap<CacheKey, Arc<Flight>>>,
+    /// `TokenCache.Distributed`: consulted (and filled) on every miss here.
+    distributed: Option<DistributedCache>,
 }
 
 /// What the caller wants from the cache.
@@ -159,6 +167,21 @@ pub enum Urgency {
 const REFRESH_BACKOFF_SECONDS: i64 = 30;
 
 impl TokenCache {
+    /// A cache backed by the fleet-wide one when there is one.
+    pub fn new(distributed: Option<DistributedCache>) -> TokenCache {
+        TokenCache {
+            distributed,
+            ..TokenCache::default()
+        }
+    }
+
+    /// Whether the fleet-wide cache is being skipped after a Redis failure.
+    pub fn is_skipping_redis(&self) -> bool {
+        self.distributed
+            .as_ref()
+            .is_some_and(DistributedCache::is_skipping_redis)
+    }
+
     /// Drops every token bound to the certificate with this SHA-256 thumbprint (after a rotation
     /// replaced it: they are of no use on a connection presenting the new one).
     pub fn forget_bound_to(&self, thumbprint_sha256: &str) {
@@ -167,13 +190,16 @@ impl TokenCache {
             .retain(|key, _| !key.bound_to(thumbprint_sha256));
     }
 
-    /// Returns a cached token or runs `fetch` once for all threads missing the same key. During
+    /// Returns a cached token or runs `fetch` once for all threads missing the same key (with
+    /// the fleet-wide cache, once for the fleet: see [`DistributedCache::fetch_through`]). During
     /// a proactive refresh, other callers keep using the still-valid token instead of waiting, and
-    /// when the refresh fails the old token is used and the next attempt is delayed.
+    /// when the refresh fails the old token is used and the next attempt is delayed. `deadline`
+    /// bounds waiting for another process's request.
     pub fn get_or_fetch(
         &self,
         key: &CacheKey,
         lookup: Lookup,
+        deadline: Deadline,
         fetch: impl FnOnce(Urgency) -> Result<(AccessToken, Option<i64>)>,
     ) -> Result<AccessToken> {
         let usable = |now| match lookup {
@@ -225,7 +251,13 @@ impl TokenCache {
         } else {
             Urgency::Needed
         };
-        let result = match fetch(urgency) {
+        let fetched = match &self.distributed {
+            Some(distributed) => {
+                distributed.fetch_through(key, lookup, deadline, || fetch(urgency))
+            }
+            None => fetch(urgency),
+        };
+        let result = match fetched {
             Ok((token, refresh_on)) => {
                 self.store(key, &token, refresh_on);
                 Ok(token)
@@ -277,6 +309,10 @@ pub fn refresh_on(now: i64, expires_in: i64, refresh_in: Option<i64>) -> Option<
 mod tests {
     use super::*;
 
+    fn never() -> Deadline {
+        Deadline::after(std::time::Duration::from_secs(60))
+    }
+
     #[test]
     fn bound_tokens_have_their_own_keys_and_are_forgotten_with_their_certificate() {
         let scopes = vec!["api://a/.default".to_string()];
@@ -287,7 +323,7 @@ mod tests {
         assert!(bearer != pop && old != new && old != pop);
         let cache = TokenCache::default();
         for (key, token) in [(&bearer, "b"), (&old, "o"), (&new, "n")] {
-            let fetched = cache.get_or_fetch(key, Lookup::UseCache, |_| {
+            let fetched = cache.get_or_fetch(key, Lookup::UseCache, never(), |_| {
                 Ok((
                     AccessToken {
                         token: token.to_string(),
@@ -301,7 +337,7 @@ mod tests {
         cache.forget_bound_to("AA11");
         let again = |key: &CacheKey| {
             cache
-                .get_or_fetch(key, Lookup::UseCache, |_| {
+                .get_or_fetch(key, Lookup::UseCache, never(), |_| {
                     Ok((
                         AccessToken {
                             token: "refetched".into(),
@@ -343,18 +379,18 @@ mod tests {
             Ok((token("t", lifetime), None))
         };
         cache
-            .get_or_fetch(&key, Lookup::UseCache, |_| fetch(3600))
+            .get_or_fetch(&key, Lookup::UseCache, never(), |_| fetch(3600))
             .unwrap();
         cache
-            .get_or_fetch(&key, Lookup::UseCache, |_| fetch(3600))
+            .get_or_fetch(&key, Lookup::UseCache, never(), |_| fetch(3600))
             .unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
         cache
-            .get_or_fetch(&key, Lookup::Bypass, |_| fetch(200))
+            .get_or_fetch(&key, Lookup::Bypass, never(), |_| fetch(200))
             .unwrap();
         // 200 s left is inside the five-minute margin: not handed out again.
         cache
-            .get_or_fetch(&key, Lookup::UseCache, |_| fetch(3600))
+            .get_or_fetch(&key, Lookup::UseCache, never(), |_| fetch(3600))
             .unwrap();
         assert_eq!(fetches.load(Ordering::SeqCst), 3);
     }
@@ -364,10 +400,14 @@ mod tests {
         let cache = TokenCache::default();
         let key = CacheKey::new("a", "c", "t", &["s".into()], "Bearer");
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            cache.get_or_fetch(&key, Lookup::UseCache, |_| panic!("fetch failed hard"))
+            cache.get_or_fetch(&key, Lookup::UseCache, never(), |_| {
+                panic!("fetch failed hard")
+            })
         }));
         assert!(unwound.is_err());
-        let token = cache.get_or_fetch(&key, Lookup::UseCache, |_| Ok((token("next", 3600), None)));
+        let token = cache.get_or_fetch(&key, Lookup::UseCache, never(), |_| {
+            Ok((token("next", 3600), None))
+        });
         assert_eq!(token.unwrap().token, "next");
     }
 
@@ -378,19 +418,21 @@ mod tests {
         // Refresh is due now, the token is valid for an hour.
         let refresh_now = Some(unix_now() - 1);
         cache
-            .get_or_fetch(&key, Lookup::Bypass, |_| {
+            .get_or_fetch(&key, Lookup::Bypass, never(), |_| {
                 Ok((token("old", 3600), refresh_now))
             })
             .unwrap();
         let mut urgency = None;
-        let token = cache.get_or_fetch(&key, Lookup::UseCache, |u| {
+        let token = cache.get_or_fetch(&key, Lookup::UseCache, never(), |u| {
             urgency = Some(u);
             Err(Error::new(ErrorKind::TokenAcquisition, "throttled"))
         });
         assert_eq!(token.unwrap().token, "old");
         assert_eq!(urgency, Some(Urgency::Proactive));
         // Backing off: the next call neither fetches nor fails.
-        let token = cache.get_or_fetch(&key, Lookup::UseCache, |_| unreachable!("backing off"));
+        let token = cache.get_or_fetch(&key, Lookup::UseCache, never(), |_| {
+            unreachable!("backing off")
+        });
         assert_eq!(token.unwrap().token, "old");
     }
 

@@ -6,13 +6,17 @@ mod assertion;
 mod authority;
 mod cache;
 mod client_credentials;
+mod distributed;
 mod endpoint_answer;
 mod managed_identity;
 
 use std::sync::Arc;
 
 use crate::clock::Deadline;
-use crate::config::{AcquireTokenOptions, IdentityOptions, PlatformEnvironment, TokenEndpointAuth};
+use crate::config::{
+    AcquireTokenOptions, DistributedCacheOptions, IdentityOptions, PlatformEnvironment,
+    TokenEndpointAuth,
+};
 use crate::credentials::{
     self, Certificate, Credential, CredentialsProvider, Purpose, Selection, Usage,
 };
@@ -23,6 +27,7 @@ use assertion::Dialect;
 use authority::Authority;
 use cache::{CacheKey, Lookup, TokenCache, Urgency};
 use client_credentials::{Authentication, Exchange};
+use distributed::DistributedCache;
 use endpoint_answer::{Issued, Retry};
 use managed_identity::ManagedIdentity;
 
@@ -117,11 +122,20 @@ impl Plan {
 }
 
 impl TokenProvider {
-    /// A provider for `identity`, with managed identity from `platform`. A missing authority or
-    /// client id is reported when a token is first needed (or at client creation when a Bearer
-    /// API is configured).
-    pub fn new(identity: &IdentityOptions, platform: &PlatformEnvironment) -> TokenProvider {
-        TokenProvider {
+    /// A provider for `identity`, with managed identity from `platform`, and the fleet-wide cache
+    /// of `TokenCache.Distributed` when there is one (`ca_bundle`: `Http.CaBundlePath`'s PEM, for
+    /// `rediss://`). A missing authority or client id is reported when a token is first needed
+    /// (or at client creation when a Bearer API is configured); a bad cache key file now.
+    pub fn new(
+        identity: &IdentityOptions,
+        platform: &PlatformEnvironment,
+        distributed: Option<&DistributedCacheOptions>,
+        ca_bundle: Option<Vec<u8>>,
+    ) -> Result<TokenProvider> {
+        let distributed = distributed
+            .map(|options| DistributedCache::new(options, ca_bundle))
+            .transpose()?;
+        Ok(TokenProvider {
             authority: Authority::from_options(identity),
             client_id: identity
                 .client_id
@@ -136,8 +150,13 @@ impl TokenProvider {
                 .map(|c| c.index)
                 .collect(),
             managed: ManagedIdentity::new(platform),
-            cache: TokenCache::default(),
-        }
+            cache: TokenCache::new(distributed),
+        })
+    }
+
+    /// Whether the fleet-wide cache is being skipped after a Redis failure.
+    pub fn is_skipping_redis(&self) -> bool {
+        self.cache.is_skipping_redis()
     }
 
     /// Checks that tokens can be requested at all: an authority and a client id are configured,
@@ -373,7 +392,7 @@ impl TokenProvider {
         let fetched = std::cell::Cell::new(false);
         let token = credentials::deferring_events(|| {
             self.cache
-                .get_or_fetch(&plan.key, lookup(options), |urgency| {
+                .get_or_fetch(&plan.key, lookup(options), deadline, |urgency| {
                     fetched.set(true);
                     let endpoint = authority.token_endpoint(tenant, plan.over_mtls, |url| {
                         client_credentials::discover(transport, url, deadline)

@@ -82,7 +82,7 @@ impl ManagedIdentity {
             std::slice::from_ref(&resource),
             "Bearer",
         );
-        let token = cache.get_or_fetch(&key, lookup, |urgency| {
+        let token = cache.get_or_fetch(&key, lookup, deadline, |urgency| {
             // A proactive refresh falls back to the valid token rather than sleeping.
             let may_wait = urgency == Urgency::Needed;
             let issued = self

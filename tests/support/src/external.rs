@@ -55,7 +55,7 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn spawn(
+    pub(crate) fn spawn(
         name: &'static str,
         mut command: Command,
         dir: &Path,
@@ -95,7 +95,7 @@ impl ServerProcess {
 
     /// Waits until `port` accepts a TCP connection. `Err` with the process's output when it exited
     /// first (for example because the port was taken) or did not listen in time.
-    fn wait_until_accepting(&mut self, port: u16) -> Result<(), String> {
+    pub(crate) fn wait_until_accepting(&mut self, port: u16) -> Result<(), String> {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -134,7 +134,7 @@ impl Drop for ServerProcess {
 
 /// Starts a server built by `command(port)` on a free port, trying again with another port when it
 /// exits before accepting (a port picked as free can be taken by another test meanwhile).
-fn start_on_free_port(
+pub(crate) fn start_on_free_port(
     name: &'static str,
     dir: &Path,
     command: impl Fn(u16) -> Command,

@@ -6,6 +6,7 @@
 pub mod external;
 pub mod identity_endpoint;
 pub mod pki;
+pub mod redis_server;
 pub mod server;
 pub mod token_server;
 

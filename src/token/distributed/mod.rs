@@ -1,0 +1,199 @@
+//! The fleet-wide token cache (`TokenCache.Distributed`): Redis as a second level behind the
+//! in-process cache. On a miss in the process, a token is looked up in Redis; on a miss there,
+//! one process of the fleet takes a short lock (`SET NX PX`) and asks the token endpoint while the
+//! others wait for its token to appear, so a fleet starting at once makes one token request.
+//!
+//! The cache never makes a call fail: Redis down, slow, full or refusing our password means the
+//! token comes from the token endpoint as it would without Redis ([`breaker`] keeps that cheap);
+//! a lock holder that dies frees the lock when it expires; a waiter that has waited long enough
+//! fetches by itself. Values are sealed ([`seal`]); keys are hashes of what identifies a token.
+
+mod breaker;
+mod seal;
+mod store;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::AccessToken;
+use super::cache::{CacheKey, EXPIRY_MARGIN_SECONDS, Lookup};
+use crate::clock::{Deadline, unix_now};
+use crate::config::DistributedCacheOptions;
+use crate::error::Result;
+use seal::SealingKey;
+use store::{Lock, RedisStore};
+
+/// How often a process waiting for another's token looks for it.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// A token and when to refresh it, as the in-process cache keeps it.
+type Entry = (AccessToken, Option<i64>);
+
+pub struct DistributedCache {
+    store: RedisStore,
+    key: SealingKey,
+    prefix: String,
+    lock_timeout: Duration,
+    /// A value that does not open is logged once, not at every miss it causes.
+    unreadable_logged: AtomicBool,
+}
+
+impl DistributedCache {
+    /// Reads the key file (a missing or malformed one is a configuration error: values are never
+    /// stored in plaintext) and prepares the Redis client, without connecting.
+    pub fn new(
+        options: &DistributedCacheOptions,
+        ca_bundle: Option<Vec<u8>>,
+    ) -> Result<DistributedCache> {
+        Ok(DistributedCache {
+            key: SealingKey::from_file(
+                &options.encryption_key_file,
+                "TokenCache.Distributed.EncryptionKeyFile",
+            )?,
+            store: RedisStore::new(options, ca_bundle)?,
+            prefix: options.key_prefix.clone(),
+            lock_timeout: options.lock_timeout,
+            unreadable_logged: AtomicBool::new(false),
+        })
+    }
+
+    /// The Redis key of a token: the prefix and a SHA-256 of its cache key (authority, client,
+    /// tenant, scopes, token type, bound certificate), so that nothing of it shows in Redis.
+    fn redis_key(&self, key: &CacheKey, kind: &str) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, key.as_str().as_bytes());
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}{kind}:{hex}", self.prefix)
+    }
+
+    /// A token the fleet stored for `key` and that is still usable and not due for refresh.
+    fn read(&self, redis_key: &str) -> Option<Entry> {
+        let value = self.store.get(redis_key)??;
+        let plain = match self.key.open(redis_key, &value) {
+            Ok(plain) => plain,
+            Err(why) => {
+                if !self.unreadable_logged.swap(true, Ordering::Relaxed) {
+                    crate::log::warn(|| {
+                        format!("a token in Redis could not be read ({why}); fetching a new one")
+                    });
+                }
+                return None;
+            }
+        };
+        let json: Value = serde_json::from_slice(&plain).ok()?;
+        let token = AccessToken {
+            token: json.get("token")?.as_str()?.to_string(),
+            expires_on: json.get("expires_on")?.as_i64()?,
+        };
+        let refresh_on = json.get("refresh_on").and_then(Value::as_i64);
+        let now = unix_now();
+        let fresh =
+            token.expires_on - EXPIRY_MARGIN_SECONDS > now && refresh_on.is_none_or(|at| now < at);
+        fresh.then_some((token, refresh_on))
+    }
+
+    /// Stores a token until its usable lifetime ends (the early-expiry margin counted).
+    fn write(&self, redis_key: &str, (token, refresh_on): &Entry) {
+        let usable = token.expires_on - EXPIRY_MARGIN_SECONDS - unix_now();
+        if usable <= 0 {
+            return;
+        }
+        let plain = json!({
+            "token": token.token,
+            "expires_on": token.expires_on,
+            "refresh_on": refresh_on,
+        })
+        .to_string();
+        if let Ok(sealed) = self.key.seal(redis_key, plain.as_bytes()) {
+            self.store.set(redis_key, &sealed, usable as u64 * 1000);
+        }
+    }
+
+    /// The token for `key`: from Redis, else from `fetch` under the fleet's lock (or waiting for
+    /// the process that holds it), else from `fetch` alone when Redis cannot be used.
+    pub fn fetch_through(
+        &self,
+        key: &CacheKey,
+        lookup: Lookup,
+        deadline: Deadline,
+        fetch: impl FnOnce() -> Result<Entry>,
+    ) -> Result<Entry> {
+        let redis_key = self.redis_key(key, "token");
+        let fetch_and_store = |fetch: Box<dyn FnOnce() -> Result<Entry> + '_>| {
+            let entry = fetch()?;
+            self.write(&redis_key, &entry);
+            Ok(entry)
+        };
+        // ForceRefresh and claims want a new token: another process's would not do.
+        if lookup == Lookup::Bypass {
+            return fetch_and_store(Box::new(fetch));
+        }
+        let lock_key = self.redis_key(key, "lock");
+        let owner = random_owner();
+        // A waiter gives up after the lock's lifetime (its holder is gone or slow), and never
+        // spends more than half of the call's time left on waiting.
+        let patience = (self.lock_timeout + POLL_INTERVAL * 5).min(deadline.remaining() / 2);
+        let wait_until = Instant::now() + patience;
+        let mut waited = false;
+        loop {
+            if let Some(entry) = self.read(&redis_key) {
+                crate::log::debug(|| {
+                    format!(
+                        "token from the shared cache (Redis{})",
+                        if waited {
+                            ", after waiting for another process's request"
+                        } else {
+                            ""
+                        }
+                    )
+                });
+                return Ok(entry);
+            }
+            match self
+                .store
+                .lock(&lock_key, &owner, self.lock_timeout.as_millis() as u64)
+            {
+                Some(Lock::Taken) => {
+                    // The holder may have stored its token between our read and our lock.
+                    if let Some(entry) = self.read(&redis_key) {
+                        self.store.unlock(&lock_key, &owner);
+                        return Ok(entry);
+                    }
+                    let outcome = fetch_and_store(Box::new(fetch));
+                    self.store.unlock(&lock_key, &owner);
+                    return outcome;
+                }
+                Some(Lock::HeldByAnother) if Instant::now() < wait_until => {
+                    waited = true;
+                    std::thread::sleep(POLL_INTERVAL);
+                }
+                Some(Lock::HeldByAnother) => {
+                    crate::log::info(|| {
+                        format!(
+                            "another process has held the token lock for {:.1} s; requesting the \
+                             token without it",
+                            patience.as_secs_f32()
+                        )
+                    });
+                    break;
+                }
+                None => break,
+            }
+        }
+        fetch_and_store(Box::new(fetch))
+    }
+
+    /// Whether Redis is being skipped after a failure.
+    pub fn is_skipping_redis(&self) -> bool {
+        self.store.breaker.is_open()
+    }
+}
+
+/// Identifies this lock holder, so that it never releases a lock another has taken since.
+fn random_owner() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
