@@ -22,6 +22,7 @@ const SCOPE: &str = "api://fleet-resource/.default";
 
 /// The fake Entra endpoint, a CA file and a cache key file.
 struct Setup {
+    ca: TestCa,
     tokens: TokenServer,
     dir: TempDir,
     ca_path: String,
@@ -37,6 +38,7 @@ fn setup() -> Setup {
     let ca_path = dir.write("ca.pem", &ca.cert_pem);
     let key_path = dir.write("cache.key", [42u8; 32]);
     Setup {
+        ca,
         tokens,
         dir,
         ca_path,
@@ -166,9 +168,15 @@ fn finish(mut child: Child) -> (Vec<String>, String) {
     // The test harness writes "test fleet_member ... " before the first line.
     let tokens = output
         .lines()
-        .filter_map(|line| line.split_once("TOKEN ").map(|(_, digest)| digest.to_string()))
+        .filter_map(|line| {
+            line.split_once("TOKEN ")
+                .map(|(_, digest)| digest.to_string())
+        })
         .collect();
-    assert!(!output.contains("FAIL "), "a member's call failed:\n{output}");
+    assert!(
+        !output.contains("FAIL "),
+        "a member's call failed:\n{output}"
+    );
     (tokens, output)
 }
 
@@ -429,5 +437,34 @@ fn misconfigurations_are_clear_and_an_unreachable_or_refusing_redis_never_fails_
         output.matches("the shared token cache is skipped").count(),
         1,
         "reported once per outage:\n{output}"
+    );
+}
+
+#[test]
+fn rediss_is_verified_like_every_other_server() {
+    let setup = setup();
+    // The configuration's CA bundle (the fake Entra endpoint's CA) did not issue this server's
+    // certificate: Redis is refused, and calls go on without it.
+    let untrusted = RedisServer::start_tls(&TestCa::new("Other CA").server());
+    let client = DownstreamApi::from_json(&setup.config(&untrusted.url(), "")).unwrap();
+    client.acquire_token(&[SCOPE], None).unwrap();
+    assert!(
+        client.is_skipping_shared_cache(),
+        "an untrusted Redis is not used"
+    );
+
+    // A server certificate from the configured CA is trusted: a second client finds the token.
+    let trusted = RedisServer::start_tls(&setup.ca.server());
+    let config = setup.config(&trusted.url(), "");
+    let first = DownstreamApi::from_json(&config).unwrap();
+    let token = first.acquire_token(&[SCOPE], None).unwrap();
+    assert!(!first.is_skipping_shared_cache());
+    let requests = setup.requests();
+    let second = DownstreamApi::from_json(&config).unwrap();
+    assert_eq!(second.acquire_token(&[SCOPE], None).unwrap(), token);
+    assert_eq!(
+        setup.requests(),
+        requests,
+        "the token came from Redis over TLS"
     );
 }

@@ -333,3 +333,17 @@ def test_managed_identity_token_from_the_platform_endpoint(config_path, monkeypa
                 "Vault",
                 overrides={"AcquireTokenOptions": {"ManagedIdentity": {"UserAssignedClientId": "nobody"}}},
             )
+
+
+def test_shared_token_cache_configuration(config, tmp_path):
+    # TokenCache.Distributed needs nothing of the wrapper: a Redis that cannot be reached is
+    # skipped (the token comes from the endpoint), a missing key file is a configuration error.
+    key_file = tmp_path / "cache.key"
+    key_file.write_bytes(os.urandom(32))
+    distributed = {"Redis": "redis://:not-logged@127.0.0.1:9/0", "EncryptionKeyFile": str(key_file)}
+    with downstream_api.Client.from_json({**config, "TokenCache": {"Distributed": distributed}}) as client:
+        assert client.get("Bearer").status_code == 200
+    missing = {**distributed, "EncryptionKeyFile": str(tmp_path / "missing.key")}
+    with pytest.raises(downstream_api.ConfigError, match="TokenCache.Distributed.EncryptionKeyFile") as error:
+        downstream_api.Client.from_json({**config, "TokenCache": {"Distributed": missing}})
+    assert "not-logged" not in str(error.value)

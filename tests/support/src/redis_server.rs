@@ -1,16 +1,20 @@
 //! Debian's `redis-server` for the tests, on 127.0.0.1 with a free port and no persistence, started
 //! as a child process and killed with its guard. It can be stopped and started again on the same
-//! port (a Redis outage and its end), and read directly, as an operator would with `redis-cli`.
+//! port (a Redis outage and its end), and read directly, as an operator would with `redis-cli`
+//! (plain servers only). A TLS server (`rediss://`) presents a test CA's certificate.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::TempDir;
 use crate::external::{ServerProcess, require_tool, start_on_free_port};
+use crate::pki::Issued;
 
 pub struct RedisServer {
     pub port: u16,
     password: Option<String>,
+    /// Over TLS only (`rediss://`): the server certificate and key files.
+    tls: Option<(String, String)>,
     dir: TempDir,
     process: Option<ServerProcess>,
     executable: PathBuf,
@@ -19,25 +23,47 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server; with `password`, clients must authenticate (`requirepass`).
     pub fn start(password: Option<&str>) -> RedisServer {
+        RedisServer::launch(password, None)
+    }
+
+    /// Starts a server that speaks TLS only, presenting `server` (no client certificate asked).
+    pub fn start_tls(server: &Issued) -> RedisServer {
+        RedisServer::launch(None, Some(server))
+    }
+
+    fn launch(password: Option<&str>, server: Option<&Issued>) -> RedisServer {
         let executable = require_tool("redis-server", "redis-server");
         let dir = TempDir::new("redis");
+        let tls = server.map(|server| {
+            (
+                dir.write("server.pem", &server.cert_pem),
+                dir.write("server.key", &server.key_pem),
+            )
+        });
         let (process, port) = start_on_free_port("redis-server", dir.path(), |port| {
-            command(&executable, &dir, port, password)
+            command(&executable, &dir, port, password, tls.as_ref())
         });
         RedisServer {
             port,
             password: password.map(str::to_string),
+            tls,
             dir,
             process: Some(process),
             executable,
         }
     }
 
-    /// `redis://127.0.0.1:<port>/0`, with the password when one is required.
+    /// `redis://127.0.0.1:<port>/0` (`rediss://` over TLS), with the password when one is
+    /// required.
     pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}/0", self.port),
-            None => format!("redis://127.0.0.1:{}/0", self.port),
+            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}/0", self.port),
+            None => format!("{scheme}://127.0.0.1:{}/0", self.port),
         }
     }
 
@@ -55,6 +81,7 @@ impl RedisServer {
                 &self.dir,
                 self.port,
                 self.password.as_deref(),
+                self.tls.as_ref(),
             ),
             self.dir.path(),
             99,
@@ -106,11 +133,23 @@ impl RedisServer {
     }
 }
 
-fn command(executable: &PathBuf, dir: &TempDir, port: u16, password: Option<&str>) -> Command {
+fn command(
+    executable: &PathBuf,
+    dir: &TempDir,
+    port: u16,
+    password: Option<&str>,
+    tls: Option<&(String, String)>,
+) -> Command {
     let mut command = Command::new(executable);
+    match tls {
+        Some((cert, key)) => command
+            .args(["--port", "0", "--tls-port"])
+            .arg(port.to_string())
+            .args(["--tls-cert-file", cert, "--tls-key-file", key])
+            .args(["--tls-auth-clients", "no"]),
+        None => command.arg("--port").arg(port.to_string()),
+    };
     command
-        .arg("--port")
-        .arg(port.to_string())
         .arg("--bind")
         .arg("127.0.0.1")
         .arg("--save")
