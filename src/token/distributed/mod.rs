@@ -96,7 +96,8 @@ impl DistributedCache {
     /// Stores a token until its usable lifetime ends (the early-expiry margin counted).
     fn write(&self, redis_key: &str, (token, refresh_on): &Entry) {
         let usable = token.expires_on - EXPIRY_MARGIN_SECONDS - unix_now();
-        if usable <= 0 {
+        // Sealing costs more than the rest of a skipped write: not while Redis is skipped.
+        if usable <= 0 || !self.store.breaker.allows() {
             return;
         }
         let plain = json!({
