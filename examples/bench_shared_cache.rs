@@ -40,7 +40,9 @@ fn time_new_scopes(client: &DownstreamApi, prefix: &str, count: usize) -> Vec<Du
         .map(|i| {
             let scope = format!("api://{prefix}-{i}/.default");
             let started = Instant::now();
-            client.acquire_token(&[scope.as_str()], None).expect("token");
+            client
+                .acquire_token(&[scope.as_str()], None)
+                .expect("token");
             started.elapsed()
         })
         .collect()
