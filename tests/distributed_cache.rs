@@ -212,7 +212,8 @@ fn a_second_process_gets_its_token_from_redis_and_what_redis_holds_is_sealed() {
 fn a_cold_fleet_of_8_processes_with_4_threads_each_makes_one_token_request() {
     let setup = setup();
     let redis = RedisServer::start(None);
-    let config = setup.config_file("fleet.json", &redis.url(), "");
+    // A lock outliving the slow request even on a loaded machine.
+    let config = setup.config_file("fleet.json", &redis.url(), r#", "LockMilliseconds": 5000"#);
     // A slow token endpoint: every process misses Redis while the first request is in flight.
     setup
         .tokens
@@ -253,6 +254,7 @@ fn a_lock_holder_killed_mid_fetch_frees_the_lock_when_it_expires() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+    let lock_seen = Instant::now();
     holder.kill().unwrap();
     holder.wait().unwrap();
     setup.tokens.issuer.set_delay(None);
@@ -266,6 +268,18 @@ fn a_lock_holder_killed_mid_fetch_frees_the_lock_when_it_expires() {
         "{waited:?}: the waiter respects the lock, then does not wait for the dead holder's request"
     );
     eprintln!("the waiter got its token {waited:?} after the lock holder was killed");
+    // The waiter's request reached the endpoint only once the dead holder's lock had expired.
+    let requests = setup.tokens.issuer.token_requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "the dead holder's request and the waiter's"
+    );
+    let waiter_asked = requests[1].at.duration_since(lock_seen);
+    assert!(
+        waiter_asked >= Duration::from_millis(900),
+        "the waiter asked {waiter_asked:?} after the 1000 ms lock was taken"
+    );
     assert!(redis.keys("dsapi:lock:*").is_empty());
     assert_eq!(redis.keys("dsapi:token:*").len(), 1);
 }
@@ -314,13 +328,17 @@ fn redis_stopped_during_calls_fails_none_and_is_used_again_once_it_is_back() {
         slowest = slowest.max(started.elapsed());
     }
     assert!(client.is_skipping_shared_cache(), "the breaker is open");
-    let outage = logs()
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|line| line.contains("the shared token cache is skipped"))
-        .count();
-    assert!(outage >= 1, "the outage is reported");
+    let this_redis = format!("Redis at redis://127.0.0.1:{}/0", redis.port);
+    let reports = || {
+        logs()
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains(&this_redis))
+            .filter(|line| line.contains("the shared token cache is skipped"))
+            .count()
+    };
+    assert_eq!(reports(), 1, "the outage is reported once");
     eprintln!(
         "40 calls during the outage in {:?}, slowest {slowest:?}",
         stopped.elapsed()
@@ -341,37 +359,76 @@ fn redis_stopped_during_calls_fails_none_and_is_used_again_once_it_is_back() {
     }
     eprintln!("Redis used again {:?} after it came back", back.elapsed());
     assert!(!client.is_skipping_shared_cache());
+    assert_eq!(reports(), 1);
+    assert!(
+        logs()
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains("Redis answers again")),
+        "the end of the outage is reported"
+    );
+}
+
+#[test]
+fn a_silent_redis_costs_its_timeout_once_then_the_breaker_skips_it() {
+    let setup = setup();
+    // A listener nobody accepts on, its backlog full: connections hang, as to a blackholed host.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap();
+    let _fillers: Vec<std::net::TcpStream> = (0..512)
+        .map_while(|_| {
+            std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).ok()
+        })
+        .collect();
+    let client =
+        DownstreamApi::from_json(&setup.config(&format!("redis://{address}/0"), "")).unwrap();
+    let started = Instant::now();
+    for i in 0..20 {
+        let scope = format!("api://silent-{i}/.default");
+        client.acquire_token(&[scope.as_str()], None).unwrap();
+    }
+    let took = started.elapsed();
+    // Without the breaker, 20 calls × 250 ms of connect timeout would be 5 s.
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(client.is_skipping_shared_cache());
+    eprintln!("20 calls with a silent Redis in {took:?}");
 }
 
 #[test]
 fn a_value_sealed_with_another_key_or_altered_is_a_miss_not_a_failure() {
     let setup = setup();
     let redis = RedisServer::start(None);
-    let first = DownstreamApi::from_json(&setup.config(&redis.url(), "")).unwrap();
+    let config = setup.config(&redis.url(), "");
+    let first = DownstreamApi::from_json(&config).unwrap();
     first.acquire_token(&[SCOPE], None).unwrap();
     assert_eq!(setup.requests(), 1);
 
-    let other_key = setup.dir.write("other.key", [7u8; 32]);
-    let other = setup
-        .config(&redis.url(), "")
-        .replace(&json_str(&setup.key_path), &json_str(&other_key));
-    let second = DownstreamApi::from_json(&other).unwrap();
-    second.acquire_token(&[SCOPE], None).unwrap();
-    assert_eq!(
-        setup.requests(),
-        2,
-        "the other key's client fetched its own token"
-    );
-
-    // A value altered in Redis does not open: a miss, and a new token replaces it.
+    // A value altered in Redis does not open for a client with the same key: a miss, and a new
+    // token replaces it.
     let key = &redis.keys("dsapi:token:*")[0];
     let mut value = redis.get(key).unwrap();
     let last = value.len() - 3;
     value[last] ^= 1;
     redis.set(key, &value, 60_000);
-    let third = DownstreamApi::from_json(&setup.config(&redis.url(), "")).unwrap();
+    let second = DownstreamApi::from_json(&config).unwrap();
+    second.acquire_token(&[SCOPE], None).unwrap();
+    assert_eq!(setup.requests(), 2, "the altered value was a miss");
+    // Not altered, it is a hit.
+    let third = DownstreamApi::from_json(&config).unwrap();
     third.acquire_token(&[SCOPE], None).unwrap();
-    assert_eq!(setup.requests(), 3);
+    assert_eq!(setup.requests(), 2, "the replaced value opens");
+
+    // Another key does not open it either.
+    let other_key = setup.dir.write("other.key", [7u8; 32]);
+    let other = config.replace(&json_str(&setup.key_path), &json_str(&other_key));
+    let fourth = DownstreamApi::from_json(&other).unwrap();
+    fourth.acquire_token(&[SCOPE], None).unwrap();
+    assert_eq!(
+        setup.requests(),
+        3,
+        "the other key's client fetched its own token"
+    );
 }
 
 #[test]

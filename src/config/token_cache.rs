@@ -34,16 +34,14 @@ impl std::fmt::Debug for DistributedCacheOptions {
     }
 }
 
-/// A Redis URL with its user information (a password) replaced by `***`.
+/// A Redis URL with its user information (a password) replaced by `***`. The user information
+/// ends at the last `@`: a password may hold `/` (base64 access keys do).
 pub fn redact_redis_url(url: &str) -> String {
     match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
-                Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-                None => url.to_string(),
-            }
-        }
+        Some((scheme, rest)) => match rest.rfind('@') {
+            Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+            None => url.to_string(),
+        },
         None if url.contains('@') => "(not shown: it holds '@')".to_string(),
         None => url.to_string(),
     }
@@ -179,5 +177,9 @@ mod tests {
             "rediss://***@host:6380/1"
         );
         assert_eq!(redact_redis_url("p@ss"), "(not shown: it holds '@')");
+        assert_eq!(
+            redact_redis_url("rediss://:ab/cd+e=@host:6380"),
+            "rediss://***@host:6380"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The circuit breaker in front of Redis: after a failure, Redis is skipped (calls go straight to
 //! the token endpoint, paying nothing) for a pause that doubles with each failure in a row, from
-//! 250 ms up to 2 s; then one operation tries again. An outage is reported once at its start, as
-//! a warning, and once at its end.
+//! 250 ms up to 2 s; then one operation, and only one at a time, probes it. An outage is reported
+//! once at its start, as a warning, and once at its end.
 
 use std::time::{Duration, Instant};
 
@@ -17,17 +17,41 @@ pub struct Breaker {
 
 #[derive(Default)]
 struct State {
+    /// During an outage: when the next probe may go.
     open_until: Option<Instant>,
     failures_in_a_row: u32,
+    /// A probe is in flight: others keep skipping Redis until it ends.
+    probing: bool,
+}
+
+/// What an operation may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permit {
+    /// Redis is healthy.
+    Go,
+    /// Redis failed; this operation is the one probing whether it is back.
+    Probe,
+    /// Skip Redis.
+    Skip,
 }
 
 impl Breaker {
-    /// Whether an operation may be tried now.
-    pub fn allows(&self) -> bool {
-        self.state
-            .lock()
-            .open_until
-            .is_none_or(|until| Instant::now() >= until)
+    /// Whether an operation may be tried now; during an outage, one probe after each pause.
+    pub fn permit(&self) -> Permit {
+        let mut state = self.state.lock();
+        match state.open_until {
+            None => Permit::Go,
+            Some(until) if Instant::now() >= until && !state.probing => {
+                state.probing = true;
+                Permit::Probe
+            }
+            Some(_) => Permit::Skip,
+        }
+    }
+
+    /// Whether Redis failed and has not answered since.
+    pub fn in_outage(&self) -> bool {
+        self.state.lock().open_until.is_some()
     }
 
     /// Records a failure; `describe` says what failed (no secret in it), reported at the start
@@ -39,6 +63,7 @@ impl Breaker {
             .min(LONGEST_PAUSE);
         state.open_until = Some(Instant::now() + pause);
         state.failures_in_a_row += 1;
+        state.probing = false;
         if state.failures_in_a_row == 1 {
             drop(state);
             crate::log::warn(|| {
@@ -54,21 +79,17 @@ impl Breaker {
     /// Records a success, ending an outage.
     pub fn succeeded(&self) {
         let mut state = self.state.lock();
-        if state.failures_in_a_row > 0 {
+        if state.open_until.is_some() {
             let failures = state.failures_in_a_row;
             *state = State::default();
             drop(state);
             crate::log::warn(|| {
                 format!(
-                    "Redis answers again after {failures} failed attempt(s): the shared token cache is used again"
+                    "Redis answers again after {failures} failed attempt(s): the shared token \
+                     cache is used again"
                 )
             });
         }
-    }
-
-    /// Whether Redis is being skipped (for tests and benchmarks).
-    pub fn is_open(&self) -> bool {
-        !self.allows()
     }
 }
 
@@ -77,17 +98,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pauses_double_and_a_success_closes_it() {
+    fn one_probe_after_each_pause_and_a_success_closes_it() {
         let breaker = Breaker::default();
-        assert!(breaker.allows());
+        assert_eq!(breaker.permit(), Permit::Go);
         breaker.failed(|| "down".to_string());
-        assert!(!breaker.allows());
-        std::thread::sleep(FIRST_PAUSE + Duration::from_millis(20));
-        assert!(breaker.allows());
-        breaker.failed(|| "down".to_string());
-        std::thread::sleep(FIRST_PAUSE + Duration::from_millis(20));
-        assert!(!breaker.allows(), "the second pause is twice as long");
+        assert_eq!(breaker.permit(), Permit::Skip);
+        assert!(breaker.in_outage());
+        std::thread::sleep(FIRST_PAUSE + Duration::from_millis(50));
+        assert_eq!(breaker.permit(), Permit::Probe);
+        assert_eq!(breaker.permit(), Permit::Skip, "one probe at a time");
+        breaker.failed(|| "still down".to_string());
+        assert_eq!(breaker.permit(), Permit::Skip, "a new pause");
+        assert!(breaker.in_outage());
         breaker.succeeded();
-        assert!(breaker.allows());
+        assert_eq!(breaker.permit(), Permit::Go);
+        assert!(!breaker.in_outage());
     }
 }

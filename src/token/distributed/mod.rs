@@ -5,8 +5,8 @@
 //!
 //! The cache never makes a call fail: Redis down, slow, full or refusing our password means the
 //! token comes from the token endpoint as it would without Redis ([`breaker`] keeps that cheap);
-//! a lock holder that dies frees the lock when it expires; a waiter that has waited long enough
-//! fetches by itself. Values are sealed ([`seal`]); keys are hashes of what identifies a token.
+//! a lock holder that dies frees the lock when it expires; a waiter never waits more than half
+//! its call's time left. Values are sealed ([`seal`]); keys are hashes of what identifies a token.
 
 mod breaker;
 mod seal;
@@ -94,10 +94,12 @@ impl DistributedCache {
     }
 
     /// Stores a token until its usable lifetime ends (the early-expiry margin counted).
-    fn write(&self, redis_key: &str, (token, refresh_on): &Entry) {
+    /// `for_the_fleet`: the lock holder's token, which other processes wait for, is stored even
+    /// while the breaker would skip Redis.
+    fn write(&self, redis_key: &str, (token, refresh_on): &Entry, for_the_fleet: bool) {
         let usable = token.expires_on - EXPIRY_MARGIN_SECONDS - unix_now();
         // Sealing costs more than the rest of a skipped write: not while Redis is skipped.
-        if usable <= 0 || !self.store.breaker.allows() {
+        if usable <= 0 || (!for_the_fleet && self.store.breaker.in_outage()) {
             return;
         }
         let plain = json!({
@@ -107,7 +109,8 @@ impl DistributedCache {
         })
         .to_string();
         if let Ok(sealed) = self.key.seal(redis_key, plain.as_bytes()) {
-            self.store.set(redis_key, &sealed, usable as u64 * 1000);
+            self.store
+                .set(redis_key, &sealed, usable as u64 * 1000, for_the_fleet);
         }
     }
 
@@ -121,21 +124,22 @@ impl DistributedCache {
         fetch: impl FnOnce() -> Result<Entry>,
     ) -> Result<Entry> {
         let redis_key = self.redis_key(key, "token");
-        let fetch_and_store = |fetch: Box<dyn FnOnce() -> Result<Entry> + '_>| {
+        let fetch_and_store = |fetch: Box<dyn FnOnce() -> Result<Entry> + '_>, for_the_fleet| {
             let entry = fetch()?;
-            self.write(&redis_key, &entry);
+            self.write(&redis_key, &entry, for_the_fleet);
             Ok(entry)
         };
         // ForceRefresh and claims want a new token: another process's would not do.
         if lookup == Lookup::Bypass {
-            return fetch_and_store(Box::new(fetch));
+            return fetch_and_store(Box::new(fetch), false);
         }
         let lock_key = self.redis_key(key, "lock");
         let owner = random_owner();
-        // A waiter gives up after the lock's lifetime (its holder is gone or slow), and never
-        // spends more than half of the call's time left on waiting.
-        let patience = (self.lock_timeout + POLL_INTERVAL * 5).min(deadline.remaining() / 2);
-        let wait_until = Instant::now() + patience;
+        // A waiter waits while the lock is held: it expires after LockMilliseconds when its
+        // holder died, and the next waiter takes it. Never more than half of the call's time
+        // left is spent waiting.
+        let started = Instant::now();
+        let wait_until = started + deadline.remaining() / 2;
         let mut waited = false;
         loop {
             if let Some(entry) = self.read(&redis_key) {
@@ -156,14 +160,17 @@ impl DistributedCache {
                 .lock(&lock_key, &owner, self.lock_timeout.as_millis() as u64)
             {
                 Some(Lock::Taken) => {
+                    // Released however this ends, a panic included: the fleet waits on it.
+                    let _held = HeldLock {
+                        store: &self.store,
+                        key: &lock_key,
+                        owner: &owner,
+                    };
                     // The holder may have stored its token between our read and our lock.
                     if let Some(entry) = self.read(&redis_key) {
-                        self.store.unlock(&lock_key, &owner);
                         return Ok(entry);
                     }
-                    let outcome = fetch_and_store(Box::new(fetch));
-                    self.store.unlock(&lock_key, &owner);
-                    return outcome;
+                    return fetch_and_store(Box::new(fetch), true);
                 }
                 Some(Lock::HeldByAnother) if Instant::now() < wait_until => {
                     waited = true;
@@ -172,9 +179,9 @@ impl DistributedCache {
                 Some(Lock::HeldByAnother) => {
                     crate::log::info(|| {
                         format!(
-                            "another process has held the token lock for {:.1} s; requesting the \
-                             token without it",
-                            patience.as_secs_f32()
+                            "waited {:.1} s for another process's token request (half the call's \
+                             time left); requesting the token without it",
+                            started.elapsed().as_secs_f32()
                         )
                     });
                     break;
@@ -182,12 +189,25 @@ impl DistributedCache {
                 None => break,
             }
         }
-        fetch_and_store(Box::new(fetch))
+        fetch_and_store(Box::new(fetch), false)
     }
 
-    /// Whether Redis is being skipped after a failure.
+    /// Whether Redis failed and has not answered since.
     pub fn is_skipping_redis(&self) -> bool {
-        self.store.breaker.is_open()
+        self.store.breaker.in_outage()
+    }
+}
+
+/// The fleet's lock while this process holds it.
+struct HeldLock<'a> {
+    store: &'a RedisStore,
+    key: &'a str,
+    owner: &'a str,
+}
+
+impl Drop for HeldLock<'_> {
+    fn drop(&mut self) {
+        self.store.unlock(self.key, self.owner);
     }
 }
 
