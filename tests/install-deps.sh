@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (as root): the servers the tests
-# start (nginx, openssl s_server, redis-server), valgrind, a C compiler, cmake and pkg-config for the install test,
+# start (nginx, openssl s_server, redis-server, tinyproxy), valgrind, a C compiler, cmake and pkg-config for the install test,
 # curl for the benchmark, Mono for the C#
 # wrapper, and pytest, mypy and venv for the Python wrapper. Already-present tools are left alone.
 set -euo pipefail
@@ -11,6 +11,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_nginx=1
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v tinyproxy >/dev/null 2>&1 || need_apt+=(tinyproxy)
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)

@@ -12,6 +12,7 @@ mod managed_identity;
 mod node;
 mod options;
 mod options_json;
+mod proxy;
 mod sections;
 mod token_cache;
 
@@ -23,6 +24,7 @@ pub use options::{
     AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
     ManagedIdentityId, ProtocolScheme, SourceType, TokenEndpointAuth,
 };
+pub use proxy::ProxyOptions;
 pub use token_cache::{DistributedCacheOptions, redact_redis_url};
 
 /// The whole parsed configuration.
@@ -58,8 +60,8 @@ impl Config {
         let platform = PlatformEnvironment::capture(&environment);
         let mut value = sections::parse_json(json, "configuration is")?;
         Node::root(&value).expect_object()?;
-        for (name, text) in environment {
-            apply_environment_override(&mut value, &name, text);
+        for (name, text) in &environment {
+            apply_environment_override(&mut value, name, text.clone());
         }
         let root = Node::root(&value);
 
@@ -76,10 +78,11 @@ impl Config {
                 apis.push((name.to_string(), options));
             }
         }
-        let http = match root.child("Http") {
+        let mut http = match root.child("Http") {
             Some(section) => HttpOptions::read(&section)?,
             None => HttpOptions::default(),
         };
+        http.proxy = proxy::read_proxy(root.child("Http").as_ref(), &environment)?;
         let token_cache = match root.child("TokenCache") {
             Some(section) => DistributedCacheOptions::read(&section)?,
             None => None,

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 pub use super::managed_identity::ManagedIdentityId;
+pub use super::proxy::ProxyOptions;
 
 /// The `AzureAd` section.
 #[derive(Debug, Clone, Default)]
@@ -228,6 +229,8 @@ pub struct HttpOptions {
     /// Bound on a whole call, retries included.
     pub timeout: Duration,
     pub max_response_bytes: u64,
+    /// `Http.Proxy`, else the environment's `HTTPS_PROXY` / `ALL_PROXY`, with `NO_PROXY`.
+    pub proxy: Option<ProxyOptions>,
 }
 
 impl Default for HttpOptions {
@@ -238,6 +241,7 @@ impl Default for HttpOptions {
             // HttpClient's default timeout in .NET.
             timeout: Duration::from_secs(100),
             max_response_bytes: 64 * 1024 * 1024,
+            proxy: None,
         }
     }
 }

@@ -370,6 +370,8 @@ impl HttpOptions {
                 }
                 None => defaults.max_response_bytes,
             },
+            // Read with the environment's proxy variables by the caller.
+            proxy: None,
         })
     }
 }

@@ -5,6 +5,7 @@
 mod classify;
 mod message;
 mod pinned;
+mod proxy;
 mod resolver;
 mod reuse;
 mod tls;
@@ -101,6 +102,8 @@ pub fn require_https(url: &str, what: &str) -> Result<()> {
 pub struct ClientAgent {
     agent: Agent,
     presents_certificate: bool,
+    /// Whether the agent uses the configured proxy (the platform and pinned agents never do).
+    proxied: bool,
 }
 
 pub struct Transport {
@@ -113,6 +116,8 @@ pub struct Transport {
     anonymous: OnceCell<ClientAgent>,
     /// The agent for managed-identity endpoints over http (see [`Transport::platform_agent`]).
     platform: OnceCell<ClientAgent>,
+    /// `Http.Proxy` or the environment's, as ureq takes it.
+    proxy: Option<ureq::Proxy>,
 }
 
 /// Managed-identity endpoints are on the host or its link-local network: a connection not made
@@ -128,6 +133,7 @@ impl Transport {
             agents: RwLock::new(HashMap::new()),
             anonymous: OnceCell::new(),
             platform: OnceCell::new(),
+            proxy: options.proxy.as_ref().map(proxy::ureq_proxy).transpose()?,
         })
     }
 
@@ -143,6 +149,7 @@ impl Transport {
             return ClientAgent {
                 agent: agent.clone(),
                 presents_certificate: true,
+                proxied: true,
             };
         }
         let (agent, created) = {
@@ -167,6 +174,7 @@ impl Transport {
         ClientAgent {
             agent,
             presents_certificate: true,
+            proxied: true,
         }
     }
 
@@ -176,6 +184,7 @@ impl Transport {
             .get_or_init(|| ClientAgent {
                 agent: self.build_agent(None),
                 presents_certificate: false,
+                proxied: true,
             })
             .clone()
     }
@@ -202,6 +211,7 @@ impl Transport {
                         CachingResolver::default(),
                     ),
                     presents_certificate: false,
+                    proxied: false,
                 }
             })
             .clone()
@@ -228,6 +238,7 @@ impl Transport {
                 CachingResolver::default(),
             ),
             presents_certificate: false,
+            proxied: false,
         }
     }
 
@@ -263,10 +274,13 @@ impl Transport {
             .build()
     }
 
-    /// What every agent shares: https only, no redirects, the timeouts and buffer sizes.
+    /// What every agent shares: https only, no redirects, the proxy, the timeouts and buffer
+    /// sizes.
     fn base_config(&self, tls: TlsConfig) -> ConfigBuilder<AgentScope> {
         Agent::config_builder()
             .tls_config(tls)
+            // Ours, never ureq's own reading of the environment (see config::proxy).
+            .proxy(self.proxy.clone())
             // Every request carries a certificate or a credential: never over plain http.
             .https_only(true)
             .http_status_as_error(false)
@@ -362,8 +376,25 @@ impl Transport {
         } else {
             http_request
         };
+        let through_proxy = self
+            .options
+            .proxy
+            .as_ref()
+            .filter(|options| client.proxied && proxy::applies_to(options, request.url));
         let classify = |error| {
             let error = classify::classify(error, client.presents_certificate);
+            let error = match through_proxy {
+                Some(options)
+                    if matches!(error.kind(), ErrorKind::Network | ErrorKind::Timeout) =>
+                {
+                    error.context(format!(
+                        "through the proxy {} (from {})",
+                        options.shown(),
+                        options.source
+                    ))
+                }
+                _ => error,
+            };
             if error.kind() != ErrorKind::Timeout {
                 return error;
             }

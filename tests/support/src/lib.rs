@@ -8,6 +8,7 @@ pub mod identity_endpoint;
 pub mod pki;
 pub mod redis_server;
 pub mod server;
+pub mod tinyproxy;
 pub mod token_server;
 
 use std::path::{Path, PathBuf};
