@@ -64,6 +64,9 @@ typedef struct dsapi_credential_event {
   const char *protocol;
   const char *api_url;
   const char *error;
+  // Whole days until the certificate expires with `DSAPI_EVENT_EXPIRING_SOON`; -1 otherwise.
+  // The last member: callbacks compiled against a header without it read the others as before.
+  int64_t days_left;
 } dsapi_credential_event;
 
 // Observer callback. Called on the thread making the call, possibly on several threads at once:
@@ -145,6 +148,10 @@ typedef void (*dsapi_observer_callback)(void *user_data, const struct dsapi_cred
 
 // A call presenting the certificate got a response that was not a certificate rejection.
 #define DSAPI_EVENT_SUCCESSFULLY_USED 3
+
+// The certificate in use expires within `AzureAd.CertificateExpiryWarningDays` (default 14);
+// raised at most once a day per certificate, `days_left` says how soon.
+#define DSAPI_EVENT_EXPIRING_SOON 4
 
 #ifdef __cplusplus
 extern "C" {

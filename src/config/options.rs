@@ -7,7 +7,7 @@ pub use super::managed_identity::ManagedIdentityId;
 pub use super::proxy::ProxyOptions;
 
 /// The `AzureAd` section.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IdentityOptions {
     pub instance: Option<String>,
     pub tenant_id: Option<String>,
@@ -19,9 +19,27 @@ pub struct IdentityOptions {
     /// RFC 7591's `token_endpoint_auth_method` as this library's `TokenEndpointAuthMethod`.
     pub token_endpoint_auth: TokenEndpointAuth,
     pub client_credentials: Vec<CredentialDescription>,
+    /// This library's `CertificateExpiryWarningDays`: warn (and raise `ExpiringSoon`) when the
+    /// certificate in use expires within this many days; 0 turns it off.
+    pub certificate_expiry_warning_days: u32,
 }
 
-/// Where a credential comes from (Id.Web's `CredentialSource`, plus `StoreWithSubjectName`).
+impl Default for IdentityOptions {
+    fn default() -> Self {
+        IdentityOptions {
+            instance: None,
+            tenant_id: None,
+            client_id: None,
+            authority: None,
+            azure_region: None,
+            send_x5c: false,
+            token_endpoint_auth: TokenEndpointAuth::default(),
+            client_credentials: Vec::new(),
+            certificate_expiry_warning_days: 14,
+        }
+    }
+}
+
 /// How the app authenticates to the token endpoint (RFC 7591 `token_endpoint_auth_method`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TokenEndpointAuth {

@@ -34,6 +34,19 @@ impl IdentityOptions {
             send_x5c: node.boolean("SendX5C")?.unwrap_or(false),
             token_endpoint_auth: token_endpoint_auth(node)?,
             client_credentials: credentials,
+            certificate_expiry_warning_days: match node.number("CertificateExpiryWarningDays")? {
+                None => IdentityOptions::default().certificate_expiry_warning_days,
+                Some(days) if (0.0..=3650.0).contains(&days) => days as u32,
+                Some(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "{}: expected 0 (off) to 3650 days",
+                            node.join("CertificateExpiryWarningDays")
+                        ),
+                    ));
+                }
+            },
         })
     }
 }

@@ -14,6 +14,9 @@ pub enum EventKind {
     Deselected,
     /// A call authenticated with the credential succeeded.
     SuccessfullyUsed,
+    /// The certificate in use expires within `AzureAd.CertificateExpiryWarningDays`; raised at
+    /// most once a day per certificate. `days_left` says how soon.
+    ExpiringSoon,
 }
 
 /// What an observer receives. Borrowed: copy what you keep.
@@ -28,6 +31,8 @@ pub struct CredentialEvent<'a> {
     pub protocol: &'a str,
     pub api_url: &'a str,
     pub error: Option<&'a str>,
+    /// Whole days until the certificate expires: with `ExpiringSoon` only.
+    pub days_left: Option<i64>,
 }
 
 pub type Observer = Arc<dyn Fn(&CredentialEvent) + Send + Sync>;
@@ -49,6 +54,7 @@ pub(super) struct PendingEvent {
     pub(super) protocol: String,
     pub(super) api_url: String,
     pub(super) error: Option<String>,
+    pub(super) days_left: Option<i64>,
 }
 
 impl PendingEvent {
@@ -75,6 +81,7 @@ impl PendingEvent {
             protocol: &self.protocol,
             api_url: &self.api_url,
             error: self.error.as_deref(),
+            days_left: self.days_left,
         };
         for observer in &self.observers {
             observer(&event);

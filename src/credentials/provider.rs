@@ -3,6 +3,7 @@
 //! configuration order; a rotation reloads the rejected entry and swaps the new selection in only
 //! once it is loaded, so other threads never see "no credential".
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -30,10 +31,18 @@ pub struct CredentialsProvider {
     /// Serialises selection and rotation; the fast path only takes a read lock.
     selecting: Mutex<()>,
     observers: RwLock<Vec<Observer>>,
+    /// `AzureAd.CertificateExpiryWarningDays`; 0: no warning.
+    expiry_warning_days: i64,
+    /// The day (Unix days) each certificate, by thumbprint, was last warned about.
+    expiry_warned: Mutex<HashMap<String, i64>>,
 }
 
 impl CredentialsProvider {
-    pub fn new(descriptions: &[CredentialDescription], crypto: Arc<CryptoProvider>) -> Self {
+    pub fn new(
+        descriptions: &[CredentialDescription],
+        crypto: Arc<CryptoProvider>,
+        expiry_warning_days: u32,
+    ) -> Self {
         CredentialsProvider {
             entries: descriptions
                 .iter()
@@ -46,6 +55,8 @@ impl CredentialsProvider {
             selected: [RwLock::new(None), RwLock::new(None)],
             selecting: Mutex::new(()),
             observers: RwLock::new(Vec::new()),
+            expiry_warning_days: i64::from(expiry_warning_days),
+            expiry_warned: Mutex::new(HashMap::new()),
         }
     }
 
@@ -157,13 +168,52 @@ impl CredentialsProvider {
     /// Reports a successful use of `selection`.
     pub fn used(&self, selection: &Selection, usage: &Usage) {
         self.notify(selection, EventKind::SuccessfullyUsed, usage, None);
+        self.warn_if_expiring(selection, usage);
     }
 
     fn announce(&self, result: &Result<Selection>, is_new: bool, usage: &Usage) {
         if let (Ok(selection), true) = (result, is_new) {
             crate::log::info(|| format!("selected {}", selection.describe()));
             self.notify(selection, EventKind::Selected, usage, None);
+            self.warn_if_expiring(selection, usage);
         }
+    }
+
+    /// A warning and an `ExpiringSoon` event when the selected certificate expires within the
+    /// configured days, at most once a (UTC) day per certificate: checked when it is selected and
+    /// when it is used, so a long-running process hears of it too.
+    fn warn_if_expiring(&self, selection: &Selection, usage: &Usage) {
+        let Some(certificate) = selection.certificate() else {
+            return;
+        };
+        let now = crate::clock::unix_now();
+        let days_left = certificate.facts.days_left(now);
+        if self.expiry_warning_days == 0 || days_left >= self.expiry_warning_days {
+            return;
+        }
+        let today = now.div_euclid(86_400);
+        {
+            let mut warned = self.expiry_warned.lock();
+            if warned.get(&certificate.facts.thumbprint) == Some(&today) {
+                return;
+            }
+            warned.insert(certificate.facts.thumbprint.clone(), today);
+        }
+        crate::log::warn(|| {
+            format!(
+                "{} expires in {days_left} day(s): renew it (AzureAd.CertificateExpiryWarningDays \
+                 is {})",
+                selection.describe(),
+                self.expiry_warning_days
+            )
+        });
+        self.notify_with(
+            selection,
+            EventKind::ExpiringSoon,
+            usage,
+            None,
+            Some(days_left),
+        );
     }
 
     /// Picks the first usable credential for `purpose` in order. Called with `selecting` held;
@@ -223,6 +273,17 @@ impl CredentialsProvider {
     }
 
     fn notify(&self, selection: &Selection, kind: EventKind, usage: &Usage, error: Option<&str>) {
+        self.notify_with(selection, kind, usage, error, None)
+    }
+
+    fn notify_with(
+        &self,
+        selection: &Selection,
+        kind: EventKind,
+        usage: &Usage,
+        error: Option<&str>,
+        days_left: Option<i64>,
+    ) {
         let observers = self.observers.read().clone();
         if observers.is_empty() {
             return;
@@ -244,6 +305,7 @@ impl CredentialsProvider {
             // Query strings may carry keys (SAS signatures, function keys).
             api_url: redact_url(usage.api_url),
             error: error.map(str::to_string),
+            days_left,
         };
         event.emit();
     }

@@ -42,7 +42,11 @@ impl DownstreamApi {
     fn new(config: Config) -> Result<Self> {
         let crypto = Arc::new(rustls::crypto::ring::default_provider());
         let transport = Transport::new(&config.http, crypto.clone())?;
-        let credentials = CredentialsProvider::new(&config.identity.client_credentials, crypto);
+        let credentials = CredentialsProvider::new(
+            &config.identity.client_credentials,
+            crypto,
+            config.identity.certificate_expiry_warning_days,
+        );
         // rediss:// trusts what HTTPS trusts: the configured CA bundle, else the OS store.
         let ca_bundle = match (&config.token_cache, &config.http.ca_bundle_path) {
             (Some(_), Some(path)) => Some(

@@ -36,6 +36,9 @@ pub const DSAPI_EVENT_SELECTED: dsapi_event_kind = 1;
 pub const DSAPI_EVENT_DESELECTED: dsapi_event_kind = 2;
 /// A call presenting the certificate got a response that was not a certificate rejection.
 pub const DSAPI_EVENT_SUCCESSFULLY_USED: dsapi_event_kind = 3;
+/// The certificate in use expires within `AzureAd.CertificateExpiryWarningDays` (default 14);
+/// raised at most once a day per certificate, `days_left` says how soon.
+pub const DSAPI_EVENT_EXPIRING_SOON: dsapi_event_kind = 4;
 
 /// What an observer receives. All strings are NUL-terminated UTF-8, borrowed for the duration of
 /// the callback only: copy what you keep. `error` is NULL unless `kind` is
@@ -52,6 +55,9 @@ pub struct dsapi_credential_event {
     pub protocol: *const c_char,
     pub api_url: *const c_char,
     pub error: *const c_char,
+    /// Whole days until the certificate expires with `DSAPI_EVENT_EXPIRING_SOON`; -1 otherwise.
+    /// The last member: callbacks compiled against a header without it read the others as before.
+    pub days_left: i64,
 }
 
 /// Observer callback. Called on the thread making the call, possibly on several threads at once:
@@ -195,6 +201,7 @@ impl CObserver {
                 EventKind::Selected => DSAPI_EVENT_SELECTED,
                 EventKind::Deselected => DSAPI_EVENT_DESELECTED,
                 EventKind::SuccessfullyUsed => DSAPI_EVENT_SUCCESSFULLY_USED,
+                EventKind::ExpiringSoon => DSAPI_EVENT_EXPIRING_SOON,
             },
             thumbprint: thumbprint.as_ptr(),
             subject: subject.as_ptr(),
@@ -202,6 +209,7 @@ impl CObserver {
             protocol: protocol.as_ptr(),
             api_url: api_url.as_ptr(),
             error: error.as_ref().map_or(std::ptr::null(), |e| e.as_ptr()),
+            days_left: event.days_left.unwrap_or(-1),
         };
         // SAFETY: the callback was registered for exactly this signature; the strings outlive it.
         unsafe { (self.callback)(self.user_data, &c_event) };

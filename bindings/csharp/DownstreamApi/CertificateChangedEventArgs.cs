@@ -4,7 +4,7 @@ namespace DownstreamApi
 {
     /// <summary>
     /// A certificate event (Id.Web's <c>ICertificatesObserver</c>: Selected, Deselected,
-    /// SuccessfullyUsed), raised by <see cref="DownstreamApiClient.CertificateChanged"/> on the
+    /// SuccessfullyUsed, and this library's ExpiringSoon), raised by <see cref="DownstreamApiClient.CertificateChanged"/> on the
     /// thread making the call.
     /// </summary>
     public sealed class CertificateChangedEventArgs : EventArgs
@@ -18,6 +18,7 @@ namespace DownstreamApi
             Protocol = Utf8.FromNative(native.Protocol) ?? "";
             ApiUrl = Utf8.FromNative(native.ApiUrl) ?? "";
             Error = Utf8.FromNative(native.Error);
+            DaysLeft = native.DaysLeft >= 0 ? native.DaysLeft : (long?)null;
         }
 
         /// <summary>What happened to the certificate.</summary>
@@ -40,5 +41,8 @@ namespace DownstreamApi
 
         /// <summary>Why the certificate was dropped; null unless <see cref="Action"/> is Deselected.</summary>
         public string Error { get; private set; }
+
+        /// <summary>Whole days until the certificate expires; set only when <see cref="Action"/> is ExpiringSoon.</summary>
+        public long? DaysLeft { get; private set; }
     }
 }

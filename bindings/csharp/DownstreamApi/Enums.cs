@@ -26,5 +26,7 @@ namespace DownstreamApi
         Deselected = 2,
         /// <summary>A call presenting the certificate got a response that was not a certificate rejection.</summary>
         SuccessfullyUsed = 3,
+        /// <summary>The certificate in use expires within CertificateExpiryWarningDays (default 14); at most once a day per certificate.</summary>
+        ExpiringSoon = 4,
     }
 }

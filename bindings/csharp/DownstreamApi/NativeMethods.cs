@@ -32,6 +32,7 @@ namespace DownstreamApi
         public IntPtr Protocol;
         public IntPtr ApiUrl;
         public IntPtr Error;
+        public long DaysLeft;
     }
 
     internal static class NativeMethods

@@ -44,6 +44,8 @@ class CredentialEventKind(enum.IntEnum):
     SELECTED = _native.DSAPI_EVENT_SELECTED
     DESELECTED = _native.DSAPI_EVENT_DESELECTED
     SUCCESSFULLY_USED = _native.DSAPI_EVENT_SUCCESSFULLY_USED
+    EXPIRING_SOON = _native.DSAPI_EVENT_EXPIRING_SOON
+    """The certificate in use expires within ``CertificateExpiryWarningDays`` (default 14)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class CredentialEvent:
     api_url: str
     error: Optional[str]
     """Why the certificate was dropped; only set for ``DESELECTED``."""
+    days_left: Optional[int] = None
+    """Whole days until the certificate expires; only set for ``EXPIRING_SOON``."""
 
 
 def event_from(native: Any) -> CredentialEvent:
@@ -78,6 +82,7 @@ def event_from(native: Any) -> CredentialEvent:
         protocol=text(native.protocol),
         api_url=text(native.api_url),
         error=None if native.error is None else text(native.error),
+        days_left=None if native.days_left < 0 else int(native.days_left),
     )
 
 

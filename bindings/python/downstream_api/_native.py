@@ -55,6 +55,7 @@ DSAPI_LOG_DEBUG = 4
 DSAPI_EVENT_SELECTED = 1
 DSAPI_EVENT_DESELECTED = 2
 DSAPI_EVENT_SUCCESSFULLY_USED = 3
+DSAPI_EVENT_EXPIRING_SOON = 4
 
 # ---------------------------------------------------------------------------------------------
 # Exceptions
@@ -254,6 +255,7 @@ class dsapi_credential_event(Structure):
         ("protocol", c_char_p),
         ("api_url", c_char_p),
         ("error", c_char_p),
+        ("days_left", c_int64),
     ]
 
 
