@@ -22,6 +22,9 @@ pub struct IdentityOptions {
     /// This library's `CertificateExpiryWarningDays`: warn (and raise `ExpiringSoon`) when the
     /// certificate in use expires within this many days; 0 turns it off.
     pub certificate_expiry_warning_days: u32,
+    /// This library's `CertificateReloadIntervalSeconds`: how often certificate files and store
+    /// directories are checked for a change (default 60 s); `None` (0) turns it off.
+    pub certificate_reload_interval: Option<Duration>,
 }
 
 impl Default for IdentityOptions {
@@ -36,6 +39,7 @@ impl Default for IdentityOptions {
             token_endpoint_auth: TokenEndpointAuth::default(),
             client_credentials: Vec::new(),
             certificate_expiry_warning_days: 14,
+            certificate_reload_interval: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -47,6 +47,22 @@ impl IdentityOptions {
                     ));
                 }
             },
+            certificate_reload_interval: match node.number("CertificateReloadIntervalSeconds")? {
+                None => IdentityOptions::default().certificate_reload_interval,
+                Some(0.0) => None,
+                Some(seconds) if seconds > 0.0 && seconds <= MAX_TIMEOUT_SECONDS => {
+                    Some(Duration::from_secs_f64(seconds))
+                }
+                Some(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "{}: expected 0 (off) to 86400 seconds",
+                            node.join("CertificateReloadIntervalSeconds")
+                        ),
+                    ));
+                }
+            },
         })
     }
 }

@@ -14,6 +14,7 @@ mod observer;
 mod provider;
 mod report;
 mod sources;
+mod watch;
 
 pub use certificate::{Certificate, CertificateFacts};
 pub use credential::{Credential, Purpose, Selection};

@@ -5,14 +5,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use rustls::crypto::CryptoProvider;
 
+use super::certificate::Certificate;
 use super::credential::{Credential, Purpose, Selection};
 use super::loader::load_credential;
 use super::observer::{EventKind, Observer, PendingEvent, Usage};
 use super::report::CredentialReport;
+use super::watch::{self, Fingerprint};
 use crate::config::CredentialDescription;
 use crate::encoding::redact_url;
 use crate::error::{Error, ErrorKind, Result};
@@ -21,6 +24,10 @@ struct Entry {
     description: CredentialDescription,
     /// Successful loads are cached until a rejection forgets them; failures are retried.
     loaded: Mutex<Option<Credential>>,
+    /// What the source looked like when it was loaded (files and store directories only).
+    fingerprint: Mutex<Option<Fingerprint>>,
+    /// A change that could not be used, warned about once.
+    refused_change: Mutex<Option<Fingerprint>>,
 }
 
 pub struct CredentialsProvider {
@@ -35,6 +42,12 @@ pub struct CredentialsProvider {
     expiry_warning_days: i64,
     /// The day (Unix days) each certificate, by thumbprint, was last warned about.
     expiry_warned: Mutex<HashMap<String, i64>>,
+    /// `AzureAd.CertificateReloadIntervalSeconds`: how often sources are checked for a change.
+    reload_interval: Option<Duration>,
+    next_check: Mutex<Instant>,
+    /// Certificates replaced by a proactive reload, for the client to retire their connection
+    /// pools and bound tokens.
+    retired: Mutex<Vec<Arc<Certificate>>>,
 }
 
 impl CredentialsProvider {
@@ -42,6 +55,7 @@ impl CredentialsProvider {
         descriptions: &[CredentialDescription],
         crypto: Arc<CryptoProvider>,
         expiry_warning_days: u32,
+        reload_interval: Option<Duration>,
     ) -> Self {
         CredentialsProvider {
             entries: descriptions
@@ -49,6 +63,8 @@ impl CredentialsProvider {
                 .map(|description| Entry {
                     description: description.clone(),
                     loaded: Mutex::new(None),
+                    fingerprint: Mutex::new(None),
+                    refused_change: Mutex::new(None),
                 })
                 .collect(),
             crypto,
@@ -57,7 +73,114 @@ impl CredentialsProvider {
             observers: RwLock::new(Vec::new()),
             expiry_warning_days: i64::from(expiry_warning_days),
             expiry_warned: Mutex::new(HashMap::new()),
+            reload_interval: reload_interval.filter(|i| !i.is_zero()),
+            next_check: Mutex::new(Instant::now() + reload_interval.unwrap_or_default()),
+            retired: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Certificates a proactive reload replaced since the last call (their connection pools and
+    /// bound tokens are to be dropped).
+    pub fn take_retired(&self) -> Vec<Arc<Certificate>> {
+        std::mem::take(&mut *self.retired.lock())
+    }
+
+    /// Whether this thread should check the sources now: at most once per interval, and never
+    /// waiting for another thread that is checking.
+    fn due_for_check(&self) -> bool {
+        let Some(interval) = self.reload_interval else {
+            return false;
+        };
+        let Some(mut next) = self.next_check.try_lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        if now < *next {
+            return false;
+        }
+        *next = now + interval;
+        true
+    }
+
+    /// When the source of `current` changed on disk into a certificate that loads and is
+    /// time-valid, swaps it in (for every purpose it served) and returns it; a change into
+    /// something unusable keeps `current`, with one warning per change.
+    fn reload_if_changed(&self, current: &Selection, usage: &Usage) -> Option<Selection> {
+        let old = current.certificate()?.clone();
+        let entry = &self.entries[current.index];
+        let now_seen = watch::fingerprint(&entry.description)?;
+        if entry.fingerprint.lock().as_ref() == Some(&now_seen) {
+            return None;
+        }
+        let label = entry.description.label();
+        let fresh = match load_credential(&entry.description, &self.crypto) {
+            Ok(Credential::Certificate(fresh)) => fresh,
+            Ok(other) => {
+                self.refuse_change(
+                    entry,
+                    &now_seen,
+                    &format!("it is {}", other.kind_name()),
+                    &old,
+                );
+                return None;
+            }
+            Err(reason) => {
+                self.refuse_change(entry, &now_seen, &reason, &old);
+                return None;
+            }
+        };
+        *entry.refused_change.lock() = None;
+        if fresh.facts.thumbprint_sha256 == old.facts.thumbprint_sha256 {
+            // Touched or rewritten with the same certificate.
+            *entry.fingerprint.lock() = Some(now_seen);
+            return None;
+        }
+        let replacement = {
+            let _guard = self.selecting.lock();
+            let credential = Credential::Certificate(fresh);
+            *entry.loaded.lock() = Some(credential.clone());
+            *entry.fingerprint.lock() = Some(now_seen);
+            let replacement = Selection {
+                index: current.index,
+                credential,
+                source: current.source.clone(),
+            };
+            for slot in &self.selected {
+                let mut slot = slot.write();
+                if slot.as_ref().is_some_and(|s| s.same_as(current)) {
+                    *slot = Some(replacement.clone());
+                }
+            }
+            self.retired.lock().push(old.clone());
+            replacement
+        };
+        crate::log::info(|| {
+            format!(
+                "{label} changed on disk: now using {} instead of certificate {}",
+                replacement.describe(),
+                old.facts.thumbprint
+            )
+        });
+        self.notify(&replacement, EventKind::Selected, usage, None);
+        self.warn_if_expiring(&replacement, usage);
+        Some(replacement)
+    }
+
+    fn refuse_change(&self, entry: &Entry, seen: &Fingerprint, reason: &str, kept: &Certificate) {
+        let mut refused = entry.refused_change.lock();
+        if refused.as_ref() == Some(seen) {
+            return;
+        }
+        *refused = Some(seen.clone());
+        drop(refused);
+        crate::log::warn(|| {
+            format!(
+                "{} changed on disk but cannot be used ({reason}); still using certificate {} \
+                 and trying again at the next check",
+                entry.description.label(),
+                kept.facts.thumbprint
+            )
+        });
     }
 
     pub fn add_observer(&self, observer: Observer) {
@@ -68,7 +191,13 @@ impl CredentialsProvider {
     /// the first usable certificate, for tokens the first usable credential of any kind.
     pub fn select(&self, purpose: Purpose, usage: &Usage) -> Result<Selection> {
         let slot = &self.selected[purpose.slot()];
-        if let Some(selection) = slot.read().clone() {
+        let current = slot.read().clone();
+        if let Some(selection) = current {
+            if self.due_for_check()
+                && let Some(replacement) = self.reload_if_changed(&selection, usage)
+            {
+                return Ok(replacement);
+            }
             return Ok(selection);
         }
         let (result, is_new) = {
@@ -267,8 +396,11 @@ impl CredentialsProvider {
         if let Some(credential) = loaded.as_ref() {
             return Ok(credential.clone());
         }
+        // Seen before reading: a change while loading is found at the next check.
+        let seen = watch::fingerprint(&entry.description);
         let credential = load_credential(&entry.description, &self.crypto)?;
         *loaded = Some(credential.clone());
+        *entry.fingerprint.lock() = seen;
         Ok(credential)
     }
 

@@ -46,6 +46,7 @@ impl DownstreamApi {
             &config.identity.client_credentials,
             crypto,
             config.identity.certificate_expiry_warning_days,
+            config.identity.certificate_reload_interval,
         );
         // rediss:// trusts what HTTPS trusts: the configured CA bundle, else the OS store.
         let ca_bundle = match (&config.token_cache, &config.http.ca_bundle_path) {
@@ -163,12 +164,14 @@ impl DownstreamApi {
                 options.http_method,
             )
         });
-        let mut response = match options.protocol_scheme {
+        let outcome = match options.protocol_scheme {
             ProtocolScheme::Mtls => self.call_mtls(&options, &url, body),
             ProtocolScheme::Bearer => self.call_bearer(&options, &url, body),
             ProtocolScheme::MtlsPop => self.call_mtls_pop(&options, &url, body),
-        }
-        .map_err(|e| e.context(format!("calling API {} ({shown_url})", quote(api_name))))?;
+        };
+        self.retire_replaced_certificates();
+        let mut response = outcome
+            .map_err(|e| e.context(format!("calling API {} ({shown_url})", quote(api_name))))?;
         response.request = RequestLine {
             method: options.http_method.clone(),
             url: shown_url,
@@ -229,13 +232,24 @@ impl DownstreamApi {
         options: &AcquireTokenOptions,
         deadline: Deadline,
     ) -> Result<AccessToken> {
-        self.tokens.acquire(
+        let token = self.tokens.acquire(
             &self.credentials,
             &self.transport,
             scopes,
             options,
             deadline,
-        )
+        );
+        self.retire_replaced_certificates();
+        token
+    }
+
+    /// After a certificate file changed and its new certificate was swapped in: the old one's
+    /// pooled connections are closed and the tokens bound to it dropped.
+    fn retire_replaced_certificates(&self) {
+        for old in self.credentials.take_retired() {
+            self.transport.forget(&old);
+            self.tokens.forget_bound_to(&old.facts.thumbprint_sha256);
+        }
     }
 
     fn options_for(

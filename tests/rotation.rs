@@ -1,0 +1,278 @@
+//! Proactive rotation (issue 14): certificate files and store directories are checked for a change
+//! at most once per `AzureAd.CertificateReloadIntervalSeconds`, and a renewed certificate is
+//! swapped in before any handshake fails. Renewals are made as secret-store agents make them,
+//! renaming a new file over the old one.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use downstream_api::{CredentialEvent, DownstreamApi, EventKind};
+use test_support::pki::{Issued, TestCa, Validity};
+use test_support::server::{ClientAuth, TestServer};
+use test_support::{TempDir, json_str};
+
+struct Setup {
+    ca: TestCa,
+    server: TestServer,
+    dir: TempDir,
+    ca_path: String,
+}
+
+fn setup() -> Setup {
+    let ca = TestCa::new("Rotation CA");
+    let server = TestServer::start(
+        ca.server(),
+        ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
+        TestServer::echo_handler(),
+    );
+    let dir = TempDir::new("rotation");
+    let ca_path = dir.write("ca.pem", &ca.cert_pem);
+    Setup {
+        ca,
+        server,
+        dir,
+        ca_path,
+    }
+}
+
+impl Setup {
+    fn client(&self, credential: &str, interval: &str) -> DownstreamApi {
+        DownstreamApi::from_json(&format!(
+            r#"{{"AzureAd": {{"ClientCredentials": [{credential}],
+                  "CertificateReloadIntervalSeconds": {interval}}},
+                "DownstreamApis": {{"Api": {{"BaseUrl": {url}, "ProtocolScheme": "MTLS"}}}},
+                "Http": {{"CaBundlePath": {ca}}}}}"#,
+            url = json_str(&self.server.url()),
+            ca = json_str(&self.ca_path),
+        ))
+        .unwrap()
+    }
+
+    fn file_credential(&self, path: &str) -> String {
+        format!(
+            r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
+            json_str(path)
+        )
+    }
+
+    /// Renames a new file with `contents` over `path`.
+    fn renew(&self, path: &str, contents: &str) {
+        let staged = self.dir.write("staged.pem", contents);
+        std::fs::rename(staged, path).unwrap();
+    }
+}
+
+fn call(api: &DownstreamApi) -> String {
+    let response = api.call("Api", None, b"").expect("call");
+    assert_eq!(response.status, 200);
+    String::from_utf8_lossy(&response.body).into_owned()
+}
+
+fn selected(api: &DownstreamApi) -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    api.add_observer(Arc::new(move |event: &CredentialEvent| {
+        if event.kind == EventKind::Selected {
+            sink.lock().unwrap().push(event.subject.to_string());
+        }
+    }));
+    seen
+}
+
+#[test]
+fn a_renewed_file_is_used_before_any_handshake_fails() {
+    let setup = setup();
+    let path = setup.dir.write(
+        "client.pem",
+        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
+    );
+    let api = setup.client(&setup.file_credential(&path), "0.2");
+    let events = selected(&api);
+    assert_eq!(call(&api), "hello first");
+    setup.renew(
+        &path,
+        &setup.ca.client("renewed", Validity::CURRENT).bundle_pem(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(call(&api), "hello renewed");
+    assert_eq!(
+        setup.server.failed_handshakes(),
+        0,
+        "no handshake was refused"
+    );
+    assert_eq!(
+        *events.lock().unwrap(),
+        ["O=Contoso, CN=first", "O=Contoso, CN=renewed"]
+    );
+    // Without a check interval the renewal waits for a rejection.
+    let path_off = setup.dir.write(
+        "client-off.pem",
+        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
+    );
+    let off = setup.client(&setup.file_credential(&path_off), "0");
+    assert_eq!(call(&off), "hello first");
+    setup.renew(
+        &path_off,
+        &setup.ca.client("renewed", Validity::CURRENT).bundle_pem(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(call(&off), "hello first");
+}
+
+#[test]
+fn a_broken_replacement_keeps_the_old_certificate_until_a_good_one_arrives() {
+    let setup = setup();
+    let path = setup.dir.write(
+        "client.pem",
+        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
+    );
+    let api = setup.client(&setup.file_credential(&path), "0.1");
+    assert_eq!(call(&api), "hello first");
+    setup.renew(
+        &path,
+        "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+    );
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(
+            call(&api),
+            "hello first",
+            "the old certificate stays in use"
+        );
+    }
+    // An expired certificate is not swapped in either.
+    setup.renew(
+        &path,
+        &setup.ca.client("expired", Validity::EXPIRED).bundle_pem(),
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(call(&api), "hello first");
+    setup.renew(
+        &path,
+        &setup.ca.client("fixed", Validity::CURRENT).bundle_pem(),
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(call(&api), "hello fixed");
+}
+
+#[test]
+fn a_store_directory_gaining_a_newer_certificate_switches_to_it() {
+    let setup = setup();
+    let store = TempDir::new("rotation-store");
+    let older: Issued = setup.ca.client(
+        "store-client",
+        Validity {
+            from_days: -10,
+            to_days: 30,
+        },
+    );
+    store.write("older.pem", older.bundle_pem());
+    let credential = format!(
+        r#"{{"SourceType": "StoreWithSubjectName", "CertificateStorePath": {},
+            "CertificateSubjectName": "store-client"}}"#,
+        json_str(&store.path().to_string_lossy())
+    );
+    let api = setup.client(&credential, "0.1");
+    let events = selected(&api);
+    call(&api);
+    let first = setup
+        .server
+        .seen()
+        .last()
+        .unwrap()
+        .client_cert
+        .clone()
+        .unwrap();
+    assert_eq!(first.as_ref(), older.cert_der.as_ref());
+    let newer = setup.ca.client("store-client", Validity::CURRENT);
+    store.write("newer.pem", newer.bundle_pem());
+    std::thread::sleep(Duration::from_millis(150));
+    call(&api);
+    let now = setup
+        .server
+        .seen()
+        .last()
+        .unwrap()
+        .client_cert
+        .clone()
+        .unwrap();
+    assert_eq!(
+        now.as_ref(),
+        newer.cert_der.as_ref(),
+        "the newest NotBefore wins"
+    );
+    assert_eq!(events.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn eight_threads_through_a_renewal_that_the_server_enforces_at_once() {
+    let setup = setup();
+    let path = setup.dir.write(
+        "client.pem",
+        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
+    );
+    let interval = Duration::from_millis(300);
+    let api = Arc::new(setup.client(&setup.file_credential(&path), "0.3"));
+    call(&api);
+    let renewed_ca = TestCa::new("Renewed CA");
+    let renewed = renewed_ca.client("renewed", Validity::CURRENT);
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..8)
+        .map(|_| {
+            let (api, stop, calls, failures) =
+                (api.clone(), stop.clone(), calls.clone(), failures.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match api.call("Api", None, b"") {
+                        Ok(response) if response.status == 200 => {}
+                        Ok(response) => failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("HTTP {}", response.status)),
+                        Err(error) => failures.lock().unwrap().push(error.to_string()),
+                    }
+                    calls.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // The renewal: the file is replaced and, at that moment, the server trusts only the new CA.
+    setup.renew(&path, &renewed.bundle_pem());
+    setup
+        .server
+        .set_client_auth(ClientAuth::Required(std::slice::from_ref(
+            &renewed_ca.cert_der,
+        )));
+    let swapped = Instant::now();
+    std::thread::sleep(interval + Duration::from_millis(300));
+    let refused_by_then = setup.server.failed_handshakes();
+    let calls_by_then = calls.load(Ordering::Relaxed);
+    let checked_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let failures = failures.lock().unwrap();
+    assert!(failures.is_empty(), "failed calls: {failures:?}");
+    let refused_after = setup.server.failed_handshakes() - refused_by_then;
+    eprintln!(
+        "8 threads, {} calls in all: {refused_by_then} handshakes refused within {:?} of the swap \
+         (the interval and 300 ms), {refused_after} after, in {} more calls over 1 s",
+        calls.load(Ordering::Relaxed),
+        checked_at.duration_since(swapped),
+        calls.load(Ordering::Relaxed) - calls_by_then
+    );
+    assert_eq!(
+        refused_after, 0,
+        "no refused handshake once the interval has passed"
+    );
+    assert!(
+        calls.load(Ordering::Relaxed) > calls_by_then,
+        "calls went on"
+    );
+}
