@@ -350,6 +350,32 @@ dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
 dsapi_status dsapi_client_describe_credentials(const struct dsapi_client *client,
                                                char **json_out);
 
+// Reloads every `AzureAd.ClientCredentials` entry from its source now: for hosts that get a
+// signal from their secret store. Each entry is loaded and checked (key matches, time-valid)
+// before it replaces the credential in use; new calls use it, the old certificate's pooled
+// connections and bound tokens are dropped, observers see `DSAPI_EVENT_SELECTED`.
+//
+// Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client`), `DSAPI_CREDENTIAL_UNAVAILABLE` (an entry did
+// not load: the message names each one and why; those entries keep their credential, the others
+// are reloaded). Thread-safe: calls in flight finish with the credential they started with.
+dsapi_status dsapi_client_reload_credentials(const struct dsapi_client *client);
+
+// Replaces entry `index` of `AzureAd.ClientCredentials` with a credential given in memory: for a
+// certificate entry, `data` is a PFX/PKCS#12 or a PEM (chain and key) of `len` bytes, opened
+// with `password` (may be NULL); for a `ClientSecret` entry, `data` is the secret (UTF-8). It is
+// checked before the swap, and it replaces the entry's source from then on (a later reload keeps
+// it). The caller keeps ownership of `data` and `password`: they are copied.
+//
+// Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client` or `data`, `len` 0, `password` not UTF-8, an
+// `index` past the entries), `DSAPI_CREDENTIAL_UNAVAILABLE` (it does not load: wrong password,
+// mismatched key, expired; the old credential stays in use), `DSAPI_UNSUPPORTED` (an entry of
+// another kind). The password and the secret never appear in messages. Thread-safe.
+dsapi_status dsapi_client_set_credential(const struct dsapi_client *client,
+                                         size_t index,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         const char *password);
+
 // The options a call to `api_name` would use, as a JSON object in Id.Web's key names: the API's
 // `DownstreamApis` entry with the library's defaults filled in and `overrides_json` (may be NULL;
 // as for `dsapi_client_call`) applied. Keys: `BaseUrl`, `RelativePath`, `HttpMethod`, `Scopes`,

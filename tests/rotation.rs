@@ -1,7 +1,8 @@
 //! Proactive rotation (issue 14): certificate files and store directories are checked for a change
 //! at most once per `AzureAd.CertificateReloadIntervalSeconds`, and a renewed certificate is
 //! swapped in before any handshake fails. Renewals are made as secret-store agents make them,
-//! renaming a new file over the old one.
+//! renaming a new file over the old one. Hosts can also push a credential (`set_credential`) or
+//! ask for a reload now (`reload_credentials`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -275,4 +276,59 @@ fn eight_threads_through_a_renewal_that_the_server_enforces_at_once() {
         calls.load(Ordering::Relaxed) > calls_by_then,
         "calls went on"
     );
+}
+
+#[test]
+fn pushed_credentials_replace_an_entry_and_a_wrong_one_keeps_the_old() {
+    let setup = setup();
+    let path = setup.dir.write(
+        "client.pem",
+        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
+    );
+    let api = setup.client(&setup.file_credential(&path), "0");
+    assert_eq!(call(&api), "hello first");
+
+    // A PEM given in memory.
+    let pushed = setup.ca.client("pushed", Validity::CURRENT).bundle_pem();
+    api.set_credential(0, pushed.as_bytes(), None).unwrap();
+    assert_eq!(call(&api), "hello pushed");
+
+    // A PFX with a wrong password: refused, the pushed one stays.
+    let pfx = std::fs::read(test_support::fixture("rsa-client.aes.pfx")).unwrap();
+    let error = api
+        .set_credential(0, &pfx, Some("wrong-password"))
+        .unwrap_err();
+    assert_eq!(
+        error.kind(),
+        downstream_api::ErrorKind::CredentialUnavailable
+    );
+    assert!(
+        error.message().contains("ClientCredentials[0]")
+            && !error.message().contains("wrong-password"),
+        "{error}"
+    );
+    assert_eq!(call(&api), "hello pushed");
+    let error = api.set_credential(3, pushed.as_bytes(), None).unwrap_err();
+    assert_eq!(error.kind(), downstream_api::ErrorKind::InvalidArgument);
+
+    // reload_credentials: a pushed entry keeps what was pushed; a file entry is reloaded now.
+    setup.renew(
+        &path,
+        &setup.ca.client("renewed", Validity::CURRENT).bundle_pem(),
+    );
+    api.reload_credentials().unwrap();
+    assert_eq!(call(&api), "hello pushed");
+    let from_file = setup.client(&setup.file_credential(&path), "0");
+    assert_eq!(call(&from_file), "hello renewed");
+    setup.renew(
+        &path,
+        &setup.ca.client("again", Validity::CURRENT).bundle_pem(),
+    );
+    from_file.reload_credentials().unwrap();
+    assert_eq!(call(&from_file), "hello again");
+    // A broken file: the reload fails naming the entry, the certificate in use stays.
+    setup.renew(&path, "not a certificate");
+    let error = from_file.reload_credentials().unwrap_err();
+    assert!(error.message().contains("ClientCredentials[0]"), "{error}");
+    assert_eq!(call(&from_file), "hello again");
 }

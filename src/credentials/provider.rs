@@ -28,6 +28,9 @@ struct Entry {
     fingerprint: Mutex<Option<Fingerprint>>,
     /// A change that could not be used, warned about once.
     refused_change: Mutex<Option<Fingerprint>>,
+    /// A credential the host pushed ([`CredentialsProvider::set_credential`]): it replaces the
+    /// entry's source from then on.
+    pushed: Mutex<Option<Credential>>,
 }
 
 pub struct CredentialsProvider {
@@ -65,6 +68,7 @@ impl CredentialsProvider {
                     loaded: Mutex::new(None),
                     fingerprint: Mutex::new(None),
                     refused_change: Mutex::new(None),
+                    pushed: Mutex::new(None),
                 })
                 .collect(),
             crypto,
@@ -135,35 +139,154 @@ impl CredentialsProvider {
             *entry.fingerprint.lock() = Some(now_seen);
             return None;
         }
-        let replacement = {
-            let _guard = self.selecting.lock();
-            let credential = Credential::Certificate(fresh);
-            *entry.loaded.lock() = Some(credential.clone());
-            *entry.fingerprint.lock() = Some(now_seen);
-            let replacement = Selection {
-                index: current.index,
-                credential,
-                source: current.source.clone(),
-            };
-            for slot in &self.selected {
-                let mut slot = slot.write();
-                if slot.as_ref().is_some_and(|s| s.same_as(current)) {
-                    *slot = Some(replacement.clone());
-                }
-            }
-            self.retired.lock().push(old.clone());
-            replacement
-        };
+        *entry.fingerprint.lock() = Some(now_seen);
+        let replacement = self.swap_in(current.index, Credential::Certificate(fresh), usage);
         crate::log::info(|| {
             format!(
-                "{label} changed on disk: now using {} instead of certificate {}",
-                replacement.describe(),
+                "{label} changed on disk: now using certificate {} instead of {}",
+                replacement
+                    .as_ref()
+                    .and_then(Selection::certificate)
+                    .map_or("?", |c| c.facts.thumbprint.as_str()),
                 old.facts.thumbprint
             )
         });
+        replacement
+    }
+
+    /// Makes `credential` entry `index`'s loaded credential and, where a purpose had selected
+    /// that entry, its selection (announced as `Selected`); a replaced certificate is retired.
+    /// Returns the new selection when the entry was selected.
+    fn swap_in(&self, index: usize, credential: Credential, usage: &Usage) -> Option<Selection> {
+        let entry = &self.entries[index];
+        let replacement = Selection {
+            index,
+            credential: credential.clone(),
+            source: entry.description.source_name().into(),
+        };
+        let mut replaced = false;
+        {
+            let _guard = self.selecting.lock();
+            let old = entry.loaded.lock().replace(credential);
+            for slot in &self.selected {
+                let mut slot = slot.write();
+                if slot.as_ref().is_some_and(|s| s.index == index) {
+                    *slot = Some(replacement.clone());
+                    replaced = true;
+                }
+            }
+            if let Some(Credential::Certificate(old)) = old {
+                self.retired.lock().push(old);
+            }
+        }
+        if !replaced {
+            return None;
+        }
         self.notify(&replacement, EventKind::Selected, usage, None);
         self.warn_if_expiring(&replacement, usage);
         Some(replacement)
+    }
+
+    /// Reloads every entry from its source now, for hosts told by their secret store that a
+    /// credential changed. Each entry is loaded and checked before it replaces the one in use;
+    /// an entry that fails keeps its credential, and the error names every entry that failed.
+    pub fn reload_all(&self) -> Result<()> {
+        let usage = Usage {
+            protocol: "reload",
+            api_url: "",
+        };
+        let mut problems = Vec::new();
+        for (index, entry) in self.entries.iter().enumerate() {
+            if entry.description.skip || entry.pushed.lock().is_some() {
+                continue;
+            }
+            let seen = watch::fingerprint(&entry.description);
+            match load_credential(&entry.description, &self.crypto) {
+                Ok(fresh) => {
+                    *entry.fingerprint.lock() = seen;
+                    let unchanged = match (&fresh, entry.loaded.lock().as_ref()) {
+                        (Credential::Certificate(a), Some(Credential::Certificate(b))) => {
+                            a.facts.thumbprint_sha256 == b.facts.thumbprint_sha256
+                        }
+                        _ => false,
+                    };
+                    if !unchanged {
+                        self.swap_in(index, fresh, &usage);
+                    }
+                }
+                Err(reason) => problems.push(format!("{}: {reason}", entry.description.label())),
+            }
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::CredentialUnavailable,
+            format!(
+                "not reloaded, the credential in use kept: {}",
+                problems.join("; ")
+            ),
+        ))
+    }
+
+    /// Replaces entry `index` with a credential given in memory: a PFX or PEM (chain and key,
+    /// opened with `password`) for a certificate entry, the secret's UTF-8 bytes for a
+    /// `ClientSecret` entry. It is loaded and checked first; on failure the old one stays.
+    pub fn set_credential(&self, index: usize, data: &[u8], password: Option<&str>) -> Result<()> {
+        let entry = self.entries.get(index).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "index {index}: AzureAd.ClientCredentials has {} entries",
+                    self.entries.len()
+                ),
+            )
+        })?;
+        let label = entry.description.label();
+        let unusable = |why: String| {
+            Error::new(
+                ErrorKind::CredentialUnavailable,
+                format!("{label}: the credential given was not used, the old one kept: {why}"),
+            )
+        };
+        let source = entry.description.source_type.as_ref();
+        let credential = match source {
+            Some(source) if source.is_certificate() => {
+                let certificate =
+                    super::formats::parse_certificate_file(data, password, &self.crypto)
+                        .map_err(unusable)?;
+                certificate
+                    .check_time(crate::clock::unix_now())
+                    .map_err(unusable)?;
+                Credential::Certificate(Arc::new(certificate))
+            }
+            Some(crate::config::SourceType::ClientSecret) => {
+                let secret = std::str::from_utf8(data)
+                    .ok()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        unusable("a client secret must be non-empty UTF-8".to_string())
+                    })?;
+                Credential::ClientSecret(secret.into())
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "{label}: only certificate and ClientSecret entries can be given in memory"
+                    ),
+                ));
+            }
+        };
+        *entry.pushed.lock() = Some(credential.clone());
+        let usage = Usage {
+            protocol: "set_credential",
+            api_url: "",
+        };
+        self.swap_in(index, credential, &usage);
+        crate::log::info(|| format!("{label}: replaced by a credential given in memory"));
+        Ok(())
     }
 
     fn refuse_change(&self, entry: &Entry, seen: &Fingerprint, reason: &str, kept: &Certificate) {
@@ -395,6 +518,10 @@ impl CredentialsProvider {
         let mut loaded = entry.loaded.lock();
         if let Some(credential) = loaded.as_ref() {
             return Ok(credential.clone());
+        }
+        if let Some(pushed) = entry.pushed.lock().clone() {
+            *loaded = Some(pushed.clone());
+            return Ok(pushed);
         }
         // Seen before reading: a change while loading is found at the next check.
         let seen = watch::fingerprint(&entry.description);

@@ -243,6 +243,24 @@ impl DownstreamApi {
         token
     }
 
+    /// Reloads every `ClientCredentials` entry from its source now (a host told by its secret
+    /// store that a credential changed). Each is checked before it replaces the one in use; an
+    /// entry that fails keeps its credential and is named in the error.
+    pub fn reload_credentials(&self) -> Result<()> {
+        let outcome = self.credentials.reload_all();
+        self.retire_replaced_certificates();
+        outcome
+    }
+
+    /// Replaces `ClientCredentials[index]` with a credential given in memory: a PFX or PEM
+    /// (opened with `password`) for a certificate entry, the secret for a `ClientSecret` entry.
+    /// Checked first; on failure the old credential stays in use.
+    pub fn set_credential(&self, index: usize, data: &[u8], password: Option<&str>) -> Result<()> {
+        let outcome = self.credentials.set_credential(index, data, password);
+        self.retire_replaced_certificates();
+        outcome
+    }
+
     /// After a certificate file changed and its new certificate was swapped in: the old one's
     /// pooled connections are closed and the tokens bound to it dropped.
     fn retire_replaced_certificates(&self) {

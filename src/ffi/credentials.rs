@@ -2,7 +2,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{out_arg, ref_arg, status_call};
+use super::boundary::{bytes_arg, optional_str_arg, out_arg, ref_arg, status_call};
 use super::client::dsapi_client;
 use super::status::dsapi_status;
 use super::strings::owned_string;
@@ -29,5 +29,53 @@ pub extern "C" fn dsapi_client_describe_credentials(
         let out = out_arg(json_out, "json_out")?;
         *out = owned_string(client.api().credentials_json())?;
         Ok(())
+    })
+}
+
+/// Reloads every `AzureAd.ClientCredentials` entry from its source now: for hosts that get a
+/// signal from their secret store. Each entry is loaded and checked (key matches, time-valid)
+/// before it replaces the credential in use; new calls use it, the old certificate's pooled
+/// connections and bound tokens are dropped, observers see `DSAPI_EVENT_SELECTED`.
+///
+/// Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client`), `DSAPI_CREDENTIAL_UNAVAILABLE` (an entry did
+/// not load: the message names each one and why; those entries keep their credential, the others
+/// are reloaded). Thread-safe: calls in flight finish with the credential they started with.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_reload_credentials(client: *const dsapi_client) -> dsapi_status {
+    status_call(|| {
+        let client = ref_arg(client, "client")?;
+        client.api().reload_credentials()
+    })
+}
+
+/// Replaces entry `index` of `AzureAd.ClientCredentials` with a credential given in memory: for a
+/// certificate entry, `data` is a PFX/PKCS#12 or a PEM (chain and key) of `len` bytes, opened
+/// with `password` (may be NULL); for a `ClientSecret` entry, `data` is the secret (UTF-8). It is
+/// checked before the swap, and it replaces the entry's source from then on (a later reload keeps
+/// it). The caller keeps ownership of `data` and `password`: they are copied.
+///
+/// Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client` or `data`, `len` 0, `password` not UTF-8, an
+/// `index` past the entries), `DSAPI_CREDENTIAL_UNAVAILABLE` (it does not load: wrong password,
+/// mismatched key, expired; the old credential stays in use), `DSAPI_UNSUPPORTED` (an entry of
+/// another kind). The password and the secret never appear in messages. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_set_credential(
+    client: *const dsapi_client,
+    index: usize,
+    data: *const u8,
+    len: usize,
+    password: *const c_char,
+) -> dsapi_status {
+    status_call(|| {
+        let client = ref_arg(client, "client")?;
+        let data = bytes_arg(data, len, "data")?;
+        if data.is_empty() {
+            return Err(crate::error::Error::new(
+                crate::error::ErrorKind::InvalidArgument,
+                "data: empty",
+            ));
+        }
+        let password = optional_str_arg(password, "password")?;
+        client.api().set_credential(index, data, password)
     })
 }

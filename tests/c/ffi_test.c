@@ -1322,6 +1322,48 @@ static void test_mtls_pop(void) {
     dsapi_client_free(client);
 }
 
+/* Pushed credentials: dsapi_client_set_credential (a PEM in memory, a client secret) and
+ * dsapi_client_reload_credentials; a credential that does not load keeps the old one. */
+static void test_pushed_credentials(void) {
+    char path[4096];
+    dsapi_client *client = new_client_from("good.json");
+    dsapi_response *response = NULL;
+    CHECK_STATUS(dsapi_client_set_credential(NULL, 0, (const uint8_t *)"x", 1, NULL), DSAPI_INVALID_ARGUMENT);
+    CHECK_STATUS(dsapi_client_set_credential(client, 0, NULL, 1, NULL), DSAPI_INVALID_ARGUMENT);
+    CHECK_STATUS(dsapi_client_set_credential(client, 0, (const uint8_t *)"x", 0, NULL), DSAPI_INVALID_ARGUMENT);
+    CHECK_STATUS(dsapi_client_set_credential(client, 7, (const uint8_t *)"x", 1, NULL), DSAPI_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR("index 7");
+    const char *junk = "not a certificate";
+    CHECK_STATUS(dsapi_client_set_credential(client, 0, (const uint8_t *)junk, strlen(junk), "a-password"),
+                 DSAPI_CREDENTIAL_UNAVAILABLE);
+    CHECK_LAST_ERROR_WITHOUT("ClientCredentials[0]", "a-password");
+    /* The old certificate is still in use. */
+    if (CHECK_STATUS(dsapi_client_call(client, "Orders", NULL, NULL, 0, &response), DSAPI_OK)) {
+        dsapi_response_free(response);
+    }
+    char *pem = read_file(config_path("client.pem", path, sizeof path));
+    CHECK_STATUS(dsapi_client_set_credential(client, 0, (const uint8_t *)pem, strlen(pem), NULL), DSAPI_OK);
+    free(pem);
+    if (CHECK_STATUS(dsapi_client_call(client, "Orders", NULL, NULL, 0, &response), DSAPI_OK)) {
+        CHECK(dsapi_response_status(response) == 200, "a call with the pushed certificate");
+        dsapi_response_free(response);
+    }
+    CHECK_STATUS(dsapi_client_reload_credentials(NULL), DSAPI_INVALID_ARGUMENT);
+    CHECK_STATUS(dsapi_client_reload_credentials(client), DSAPI_OK);
+    dsapi_client_free(client);
+
+    /* A ClientSecret entry takes the secret: the wrong-secret client, given the right one, gets
+     * its token (for a scope of its own, which the server-side checks count apart). */
+    dsapi_client *bearer = new_client_from("bearer-wrong-secret.json");
+    const char *right = getenv("DSAPI_TEST_CLIENT_SECRET");
+    char *token = NULL;
+    CHECK_STATUS(dsapi_client_set_credential(bearer, 0, (const uint8_t *)right, strlen(right), NULL), DSAPI_OK);
+    if (CHECK_STATUS(dsapi_client_acquire_token(bearer, "api://pushed/.default", NULL, &token, NULL), DSAPI_OK)) {
+        dsapi_string_free(token);
+    }
+    dsapi_client_free(bearer);
+}
+
 /* Managed identity: the program's environment points IDENTITY_ENDPOINT and IDENTITY_HEADER at a
  * fake App Service endpoint; the API's token comes from it, with no app registration at all. */
 static void test_managed_identity(void) {
@@ -1678,6 +1720,7 @@ int main(void) {
     printf("== MTLS_POP\n");
     test_mtls_pop();
     test_managed_identity();
+    test_pushed_credentials();
     printf("== %d threads x %d calls on one client\n", threads, calls);
     test_threads(threads, calls, &debug_log);
     printf("== removing the log callback\n");
