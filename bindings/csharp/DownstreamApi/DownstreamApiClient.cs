@@ -266,6 +266,35 @@ namespace DownstreamApi
             return TakeString(json);
         }
 
+        /// <summary>Reloads every ClientCredentials entry from its source now (when your secret
+        /// store says a credential changed). Each is checked before it replaces the one in use.</summary>
+        /// <exception cref="CredentialUnavailableException">Entries did not load (named); they keep their credential.</exception>
+        public void ReloadCredentials()
+        {
+            Ensure.Success(NativeMethods.dsapi_client_reload_credentials(Handle()));
+        }
+
+        /// <summary>Replaces ClientCredentials[<paramref name="index"/>] with a credential given in
+        /// memory: a PFX or PEM (opened with <paramref name="password"/>) for a certificate entry.
+        /// Checked first: on failure the old credential stays in use.</summary>
+        /// <exception cref="CredentialUnavailableException">It does not load (wrong password, expired, ...).</exception>
+        public void SetCredential(int index, byte[] data, string password = null)
+        {
+            if (index < 0) throw new ArgumentOutOfRangeException("index");
+            if (data == null) throw new ArgumentNullException("data");
+            Ensure.Success(NativeMethods.dsapi_client_set_credential(
+                Handle(), (UIntPtr)(uint)index, data, (UIntPtr)(uint)data.Length,
+                password == null ? null : Utf8.ToNative(password)));
+        }
+
+        /// <summary>Replaces the ClientSecret entry at <paramref name="index"/> with
+        /// <paramref name="clientSecret"/>. Checked first: on failure the old one stays.</summary>
+        public void SetClientSecret(int index, string clientSecret)
+        {
+            if (clientSecret == null) throw new ArgumentNullException("clientSecret");
+            SetCredential(index, System.Text.Encoding.UTF8.GetBytes(clientSecret));
+        }
+
         /// <summary>Frees the native client (after calls still running on other threads return).
         /// Calling it again does nothing.</summary>
         public void Dispose()

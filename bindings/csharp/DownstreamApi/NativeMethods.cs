@@ -107,6 +107,13 @@ namespace DownstreamApi
         internal static extern uint dsapi_client_describe_credentials(ClientHandle client, out IntPtr json);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_client_reload_credentials(ClientHandle client);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_client_set_credential(
+            ClientHandle client, UIntPtr index, byte[] data, UIntPtr len, byte[] password);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint dsapi_client_api_options(
             ClientHandle client, byte[] apiName, byte[] overridesJson, out IntPtr json);
 

@@ -53,6 +53,7 @@ namespace DownstreamApi.Tests
             add("MTLS_POP: call and header", MtlsPopCallAndHeader);
             add("managed identity: a token from the platform's endpoint (ManagedIdentityTests.cs)", ManagedIdentityCall);
             add("TokenCache.Distributed: configuration only (SharedCacheTests.cs)", SharedTokenCacheConfiguration);
+            add("pushed credentials: SetCredential and ReloadCredentials (PushedCredentialTests.cs)", PushedCredentials);
             add("README C# example runs as written", ReadmeExampleRuns);
             // Async and threads (AsyncTests.cs)
             add("cancelled before the call: nothing is sent", CancelledBeforeTheCall);

@@ -358,6 +358,39 @@ class Client:
             self._exit()
         return AccessToken(token=_native.take_string(token), expires_on_unix=expires_on.value)
 
+    def reload_credentials(self) -> None:
+        """Reloads every ``AzureAd.ClientCredentials`` entry from its source now (when your
+        secret store says a credential changed). Each is checked before it replaces the one in
+        use; raises :class:`CredentialUnavailableError` naming the entries that did not load,
+        which keep their credential."""
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_reload_credentials(handle)
+        finally:
+            self._exit()
+
+    def set_credential(
+        self, index: int, data: Union[bytes, str], password: Optional[str] = None
+    ) -> None:
+        """Replaces ``ClientCredentials[index]`` with a credential given in memory: a PFX or PEM
+        (``bytes``, opened with ``password``) for a certificate entry, the secret for a
+        ``ClientSecret`` entry. Checked first: on failure (:class:`CredentialUnavailableError`)
+        the old credential stays in use."""
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if index < 0:
+            raise ValueError("index must not be negative")
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_set_credential(
+                handle,
+                index,
+                raw,
+                len(raw),
+                None if password is None else password.encode("utf-8"),
+            )
+        finally:
+            self._exit()
+
     def describe_credentials(self) -> List[Dict[str, Any]]:
         """Every ``AzureAd.ClientCredentials`` entry, in order, as a dict for a health endpoint:
         ``index``, ``sourceType``, ``location``, ``skipped``, ``loaded``, ``kind``,

@@ -361,6 +361,8 @@ _declare_status(
     [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p), POINTER(c_int64)],
 )
 _declare_status("dsapi_client_describe_credentials", [ClientPtr, POINTER(c_void_p)])
+_declare_status("dsapi_client_reload_credentials", [ClientPtr])
+_declare_status("dsapi_client_set_credential", [ClientPtr, c_size_t, c_char_p, c_size_t, c_char_p])
 _declare_status("dsapi_client_api_options", [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p)])
 _declare("dsapi_string_free", None, [c_void_p])
 

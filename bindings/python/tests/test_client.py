@@ -347,3 +347,17 @@ def test_shared_token_cache_configuration(config, tmp_path):
     with pytest.raises(downstream_api.ConfigError, match="TokenCache.Distributed.EncryptionKeyFile") as error:
         downstream_api.Client.from_json({**config, "TokenCache": {"Distributed": missing}})
     assert "not-logged" not in str(error.value)
+
+
+def test_pushed_credentials(config_path):
+    renewed = (Path(config_path).parent / "renewed.pem").read_bytes()
+    with downstream_api.Client.from_file(config_path) as client:
+        assert client.get("Renewed").status_code == 495  # only the renewed certificate is trusted
+        client.set_credential(0, renewed)
+        assert client.get("Renewed").status_code == 200
+        with pytest.raises(downstream_api.CredentialUnavailableError, match=r"ClientCredentials\[0\]") as error:
+            client.set_credential(0, b"not a certificate", password="pushed-pass")
+        assert "pushed-pass" not in str(error.value)
+        assert client.get("Renewed").status_code == 200  # the old credential stayed
+        client.reload_credentials()
+        assert client.get("Renewed").status_code == 200
