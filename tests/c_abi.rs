@@ -316,6 +316,11 @@ impl Fixture {
             config(pfx_credential(WRONG_PASSWORD), &pfx_server.url()),
         );
         dir.write("malformed.json", r#"{"AzureAd": ["#);
+        // An encrypted PEM to push with a wrong password (dsapi_client_set_credential).
+        dir.write(
+            "encrypted.pem",
+            std::fs::read(fixture("rsa-client.encrypted.pem")).expect("fixture"),
+        );
         dir.write(
             "not-utf8.json",
             b"{\"AzureAd\": {\"ClientId\": \"\xff\xfe\"}}",

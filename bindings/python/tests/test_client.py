@@ -355,9 +355,11 @@ def test_pushed_credentials(config_path):
         assert client.get("Renewed").status_code == 495  # only the renewed certificate is trusted
         client.set_credential(0, renewed)
         assert client.get("Renewed").status_code == 200
+        encrypted = (REPO_ROOT / "tests" / "fixtures" / "rsa-client.encrypted.pem").read_bytes()
         with pytest.raises(downstream_api.CredentialUnavailableError, match=r"ClientCredentials\[0\]") as error:
-            client.set_credential(0, b"not a certificate", password="pushed-pass")
-        assert "pushed-pass" not in str(error.value)
+            client.set_credential(0, encrypted, password="wrong-pushed-pass")
+        assert "wrong CertificatePassword" in str(error.value)
+        assert "wrong-pushed-pass" not in str(error.value)
         assert client.get("Renewed").status_code == 200  # the old credential stayed
         client.reload_credentials()
         assert client.get("Renewed").status_code == 200
