@@ -316,10 +316,19 @@ impl CredentialsProvider {
         let slot = &self.selected[purpose.slot()];
         let current = slot.read().clone();
         if let Some(selection) = current {
-            if self.due_for_check()
-                && let Some(replacement) = self.reload_if_changed(&selection, usage)
-            {
-                return Ok(replacement);
+            if self.due_for_check() {
+                // Every purpose's selection: the token credential may be another entry.
+                let in_use: Vec<Selection> = self
+                    .selected
+                    .iter()
+                    .filter_map(|s| s.read().clone())
+                    .collect();
+                for selection in &in_use {
+                    self.reload_if_changed(selection, usage);
+                }
+                if let Some(now) = slot.read().clone() {
+                    return Ok(now);
+                }
             }
             return Ok(selection);
         }
