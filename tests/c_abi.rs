@@ -316,7 +316,12 @@ impl Fixture {
             config(pfx_credential(WRONG_PASSWORD), &pfx_server.url()),
         );
         dir.write("malformed.json", r#"{"AzureAd": ["#);
-        // An encrypted PEM to push with a wrong password (dsapi_client_set_credential).
+        // A certificate to push (the server trusts its CA), and an encrypted PEM to push with a
+        // wrong password (dsapi_client_set_credential).
+        dir.write(
+            "pushed.pem",
+            ca.client("pushed-client", Validity::CURRENT).bundle_pem(),
+        );
         dir.write(
             "encrypted.pem",
             std::fs::read(fixture("rsa-client.encrypted.pem")).expect("fixture"),
@@ -550,8 +555,16 @@ fn check_server_side(fixture: &Fixture, threads: usize, calls: usize, output: &s
     );
     assert!(fixture.identity_resource.requests() >= 1, "{}", context());
 
-    // Every request on the MTLS server came with the configured certificate and no token.
-    for request in &seen {
+    // One request came with the certificate pushed by dsapi_client_set_credential; every other
+    // request on the MTLS server came with the configured certificate, and none with a token.
+    let pushed = |request: &&Seen| {
+        request
+            .client_cert
+            .as_ref()
+            .is_some_and(|cert| subject_cn(cert) == "pushed-client")
+    };
+    assert_eq!(seen.iter().filter(pushed).count(), 1, "pushed calls{}", context());
+    for request in seen.iter().filter(|request| !pushed(request)) {
         assert_eq!(
             request.client_cert.as_ref(),
             Some(&fixture.client.cert_der),

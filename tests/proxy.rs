@@ -133,14 +133,17 @@ fn no_proxy_bypasses_the_proxy_and_http_proxy_wins_over_the_environment() {
     // Http.Proxy wins over HTTPS_PROXY.
     let configured = setup.client(
         &format!(r#", "Proxy": {}"#, json_str(&proxy.url())),
-        &[("HTTPS_PROXY", dead)],
+        &[("HTTPS_PROXY", dead.clone())],
     );
     assert_eq!(body(&configured, "Mtls"), "hello proxied-client");
     assert_eq!(proxy.requests(1).len(), 1);
-    // HTTP_PROXY is for http:// URLs, as curl reads it: these https calls go direct.
-    let http_only = setup.client("", &[("HTTP_PROXY", proxy.url())]);
+    // HTTP_PROXY is for http:// URLs, as curl reads it: these https calls go direct (through
+    // this dead proxy, they would fail).
+    let http_only = setup.client("", &[("HTTP_PROXY", dead.clone())]);
     assert_eq!(body(&http_only, "Mtls"), "hello proxied-client");
-    assert_eq!(proxy.requests(1).len(), 1);
+    // An empty Http.Proxy turns proxying off, whatever the environment says.
+    let off = setup.client(r#", "Proxy": """#, &[("HTTPS_PROXY", dead.clone())]);
+    assert_eq!(body(&off, "Mtls"), "hello proxied-client");
 }
 
 #[test]

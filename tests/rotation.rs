@@ -240,16 +240,23 @@ fn eight_threads_through_a_renewal_that_the_server_enforces_at_once() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
-    // The renewal: the file is replaced and, at that moment, the server trusts only the new CA.
-    setup.renew(&path, &renewed.bundle_pem());
+    // The server already trusts the renewal's CA too, as servers do during a rollover.
+    let both = [setup.ca.cert_der.clone(), renewed_ca.cert_der.clone()];
     setup
         .server
-        .set_client_auth(ClientAuth::Required(std::slice::from_ref(
-            &renewed_ca.cert_der,
-        )));
+        .set_client_auth_for_new_connections(ClientAuth::Required(&both));
+    std::thread::sleep(Duration::from_millis(500));
+    // The renewal is renamed into place; once the interval has passed, the server stops
+    // trusting the old CA for new connections. Without the proactive check, the calls would go
+    // on presenting the old certificate, and the next handshake with it would be refused.
+    setup.renew(&path, &renewed.bundle_pem());
     let swapped = Instant::now();
     std::thread::sleep(interval + Duration::from_millis(300));
+    setup
+        .server
+        .set_client_auth_for_new_connections(ClientAuth::Required(std::slice::from_ref(
+            &renewed_ca.cert_der,
+        )));
     let refused_by_then = setup.server.failed_handshakes();
     let calls_by_then = calls.load(Ordering::Relaxed);
     let checked_at = Instant::now();
@@ -263,15 +270,25 @@ fn eight_threads_through_a_renewal_that_the_server_enforces_at_once() {
     let refused_after = setup.server.failed_handshakes() - refused_by_then;
     eprintln!(
         "8 threads, {} calls in all: {refused_by_then} handshakes refused within {:?} of the swap \
-         (the interval and 300 ms), {refused_after} after, in {} more calls over 1 s",
+         (the interval and 300 ms, until the server dropped the old CA), {refused_after} after, in {} more calls over 1 s",
         calls.load(Ordering::Relaxed),
         checked_at.duration_since(swapped),
         calls.load(Ordering::Relaxed) - calls_by_then
     );
     assert_eq!(
-        refused_after, 0,
-        "no refused handshake once the interval has passed"
+        refused_by_then + refused_after,
+        0,
+        "no handshake was ever refused"
     );
+    let last = setup
+        .server
+        .seen()
+        .last()
+        .unwrap()
+        .client_cert
+        .clone()
+        .unwrap();
+    assert_eq!(last.as_ref(), renewed.cert_der.as_ref());
     assert!(
         calls.load(Ordering::Relaxed) > calls_by_then,
         "calls went on"
@@ -310,6 +327,16 @@ fn pushed_credentials_replace_an_entry_and_a_wrong_one_keeps_the_old() {
     assert_eq!(call(&api), "hello pushed");
     let error = api.set_credential(3, pushed.as_bytes(), None).unwrap_err();
     assert_eq!(error.kind(), downstream_api::ErrorKind::InvalidArgument);
+
+    // A proactive check never undoes a push, even when the file changes.
+    let checked = setup.client(&setup.file_credential(&path), "0.1");
+    checked.set_credential(0, pushed.as_bytes(), None).unwrap();
+    setup.renew(
+        &path,
+        &setup.ca.client("on-disk", Validity::CURRENT).bundle_pem(),
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(call(&checked), "hello pushed");
 
     // reload_credentials: a pushed entry keeps what was pushed; a file entry is reloaded now.
     setup.renew(

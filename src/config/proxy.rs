@@ -3,7 +3,8 @@
 //! lower-case name first, as curl looks). `HTTP_PROXY` is for `http://` URLs, and every request
 //! this library proxies is https, so it never applies. `no_proxy` / `NO_PROXY` lists hosts that
 //! bypass the proxy: names (each also matching its subdomains), `.suffix` domains, IP addresses,
-//! or `*` for all.
+//! or `*` for all (not CIDR ranges). An empty `Http.Proxy` turns proxying off; a SOCKS proxy in
+//! the environment is not used (with a warning): this client speaks HTTP CONNECT.
 //!
 //! A proxy URL may hold credentials (`http://user:password@proxy:3128`): they are only ever shown
 //! as `http://***@proxy:3128`.
@@ -32,7 +33,21 @@ impl ProxyOptions {
     /// The proxy as messages show it: `http://***@host:port` when it has credentials.
     pub fn shown(&self) -> String {
         let credentials = if self.username.is_some() { "***@" } else { "" };
-        format!("{}://{credentials}{}:{}", self.scheme, self.host, self.port)
+        format!(
+            "{}://{credentials}{}:{}",
+            self.scheme,
+            self.url_host(),
+            self.port
+        )
+    }
+
+    /// The host as a URL writes it: an IPv6 address in brackets.
+    pub fn url_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
     }
 
     /// Whether `host` (a name or an IP address, without brackets) bypasses the proxy.
@@ -79,14 +94,31 @@ pub(super) fn read_proxy(
     let configured = match http {
         Some(node) => node
             .string("Proxy")?
-            .map(|url| (node.join("Proxy"), url.trim().to_string()))
-            .filter(|(_, url)| !url.is_empty()),
+            .map(|url| (node.join("Proxy"), url.trim().to_string())),
         None => None,
     };
+    // As curl's `--proxy ""`: an empty Http.Proxy turns proxying off, whatever the environment.
+    if configured.as_ref().is_some_and(|(_, url)| url.is_empty()) {
+        return Ok(None);
+    }
     let chosen = configured.or_else(|| {
         ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
             .iter()
             .find_map(|name| variable(name).map(|url| (name.to_string(), url.to_string())))
+            .filter(|(name, url)| {
+                // A SOCKS proxy in the environment (ALL_PROXY=socks5://...) is for other tools:
+                // this library speaks HTTP CONNECT only, and goes direct rather than fail.
+                let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+                let usable = scheme
+                    .as_deref()
+                    .is_none_or(|s| s == "http" || s == "https");
+                if !usable {
+                    crate::log::warn(|| {
+                        format!("{name}: not an http(s) proxy; this client does not use it")
+                    });
+                }
+                usable
+            })
     });
     let Some((source, url)) = chosen else {
         return Ok(None);
@@ -130,18 +162,30 @@ fn parse_proxy_url(source: &str, url: &str, no_proxy: Vec<String>) -> Result<Pro
         Some((user_info, host_port)) => (Some(user_info), host_port),
         None => (None, authority),
     };
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host_port.starts_with('[') => {
-            let port: u16 = port
-                .parse()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| invalid("the proxy's port is not a number from 1 to 65535"))?;
-            (host, port)
-        }
-        _ => (host_port, if scheme == "https" { 443 } else { 1080 }),
+    let default_port = if scheme == "https" { 443 } else { 1080 };
+    let parse_port = |port: &str| -> Result<u16> {
+        port.parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| invalid("the proxy's port is not a number from 1 to 65535"))
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let (host, port) = match host_port.strip_prefix('[') {
+        // An IPv6 address: `[::1]` or `[::1]:3128`.
+        Some(bracketed) => {
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| invalid("the proxy URL has an unclosed '['"))?;
+            match after.strip_prefix(':') {
+                Some(port) => (host, parse_port(port)?),
+                None if after.is_empty() => (host, default_port),
+                None => return Err(invalid("the proxy URL has text after its IPv6 address")),
+            }
+        }
+        None => match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, parse_port(port)?),
+            None => (host_port, default_port),
+        },
+    };
     if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(invalid("the proxy URL has no valid host"));
     }
@@ -232,6 +276,22 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((bare.scheme.as_str(), bare.port), ("http", 8080));
+        let v6 = proxy("{}", &[("HTTPS_PROXY", "http://[::1]:3128")])
+            .unwrap()
+            .unwrap();
+        assert_eq!((v6.host.as_str(), v6.port), ("::1", 3128));
+        assert_eq!(v6.shown(), "http://[::1]:3128");
+        let v6 = proxy("{}", &[("HTTPS_PROXY", "http://[::1]")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(v6.port, 1080);
+        // An empty Http.Proxy turns proxying off; a SOCKS proxy in the environment is not used.
+        assert!(proxy(r#"{"Http": {"Proxy": ""}}"#, &env).unwrap().is_none());
+        assert!(
+            proxy("{}", &[("ALL_PROXY", "socks5://s:1080")])
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]

@@ -44,6 +44,22 @@ impl Credential {
         }
     }
 
+    /// The same credential by value: the same certificate (SHA-256 of its DER), secret, file or
+    /// managed identity, loaded once or twice.
+    pub(super) fn same_value(&self, other: &Credential) -> bool {
+        match (self, other) {
+            (Credential::Certificate(a), Credential::Certificate(b)) => {
+                a.facts.thumbprint_sha256 == b.facts.thumbprint_sha256
+            }
+            (Credential::ClientSecret(a), Credential::ClientSecret(b)) => a == b,
+            (Credential::SignedAssertionFile(a), Credential::SignedAssertionFile(b)) => a == b,
+            (Credential::ManagedIdentityAssertion(a), Credential::ManagedIdentityAssertion(b)) => {
+                a == b
+            }
+            _ => false,
+        }
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self {
             Credential::Certificate(_) => "a certificate",

@@ -112,7 +112,18 @@ impl CredentialsProvider {
     fn reload_if_changed(&self, current: &Selection, usage: &Usage) -> Option<Selection> {
         let old = current.certificate()?.clone();
         let entry = &self.entries[current.index];
-        let now_seen = watch::fingerprint(&entry.description)?;
+        // A pushed credential replaced the entry's source.
+        if entry.pushed.lock().is_some() {
+            return None;
+        }
+        let Some(now_seen) = watch::fingerprint(&entry.description) else {
+            // Removed or unreadable (a rename in progress, permissions): keep the certificate.
+            if entry.fingerprint.lock().is_some() {
+                let reason = "the source cannot be read now";
+                self.refuse_change(entry, &watch::Fingerprint::unreadable(), reason, &old);
+            }
+            return None;
+        };
         if entry.fingerprint.lock().as_ref() == Some(&now_seen) {
             return None;
         }
@@ -140,7 +151,13 @@ impl CredentialsProvider {
             return None;
         }
         *entry.fingerprint.lock() = Some(now_seen);
-        let replacement = self.swap_in(current.index, Credential::Certificate(fresh), usage);
+        let replacement = self.swap_in(
+            current.index,
+            Credential::Certificate(fresh),
+            Some(&current.credential),
+            usage,
+        )?;
+        let replacement = Some(replacement);
         crate::log::info(|| {
             format!(
                 "{label} changed on disk: now using certificate {} instead of {}",
@@ -156,8 +173,15 @@ impl CredentialsProvider {
 
     /// Makes `credential` entry `index`'s loaded credential and, where a purpose had selected
     /// that entry, its selection (announced as `Selected`); a replaced certificate is retired.
-    /// Returns the new selection when the entry was selected.
-    fn swap_in(&self, index: usize, credential: Credential, usage: &Usage) -> Option<Selection> {
+    /// With `expected`, only if the entry still holds that credential (a concurrent push,
+    /// rotation or reload wins). Returns the new selection when the entry was selected.
+    fn swap_in(
+        &self,
+        index: usize,
+        credential: Credential,
+        expected: Option<&Credential>,
+        usage: &Usage,
+    ) -> Option<Selection> {
         let entry = &self.entries[index];
         let replacement = Selection {
             index,
@@ -167,15 +191,31 @@ impl CredentialsProvider {
         let mut replaced = false;
         {
             let _guard = self.selecting.lock();
-            let old = entry.loaded.lock().replace(credential);
-            for slot in &self.selected {
-                let mut slot = slot.write();
+            let mut loaded = entry.loaded.lock();
+            if let Some(expected) = expected
+                && !loaded.as_ref().is_some_and(|c| c.same_as(expected))
+            {
+                return None;
+            }
+            let old = loaded.replace(credential.clone());
+            drop(loaded);
+            for purpose in [Purpose::Mtls, Purpose::Token] {
+                let mut slot = self.selected[purpose.slot()].write();
                 if slot.as_ref().is_some_and(|s| s.index == index) {
                     *slot = Some(replacement.clone());
                     replaced = true;
+                } else if slot.as_ref().is_some_and(|s| s.index > index)
+                    && purpose.accepts(&credential)
+                {
+                    // A later entry was in use because this one failed: selection in order
+                    // picks this one at the next use.
+                    *slot = None;
                 }
             }
-            if let Some(Credential::Certificate(old)) = old {
+            // The same certificate again (a push of identical bytes) keeps its pool.
+            if let Some(Credential::Certificate(old)) = old
+                && !credential.same_value(&Credential::Certificate(old.clone()))
+            {
                 self.retired.lock().push(old);
             }
         }
@@ -201,17 +241,16 @@ impl CredentialsProvider {
                 continue;
             }
             let seen = watch::fingerprint(&entry.description);
+            let before = entry.loaded.lock().clone();
             match load_credential(&entry.description, &self.crypto) {
                 Ok(fresh) => {
                     *entry.fingerprint.lock() = seen;
-                    let unchanged = match (&fresh, entry.loaded.lock().as_ref()) {
-                        (Credential::Certificate(a), Some(Credential::Certificate(b))) => {
-                            a.facts.thumbprint_sha256 == b.facts.thumbprint_sha256
-                        }
-                        _ => false,
-                    };
+                    let unchanged = before.as_ref().is_some_and(|b| b.same_value(&fresh));
                     if !unchanged {
-                        self.swap_in(index, fresh, &usage);
+                        match &before {
+                            Some(before) => self.swap_in(index, fresh, Some(before), &usage),
+                            None => self.swap_in(index, fresh, None, &usage),
+                        };
                     }
                 }
                 Err(reason) => problems.push(format!("{}: {reason}", entry.description.label())),
@@ -284,7 +323,7 @@ impl CredentialsProvider {
             protocol: "set_credential",
             api_url: "",
         };
-        self.swap_in(index, credential, &usage);
+        self.swap_in(index, credential, None, &usage);
         crate::log::info(|| format!("{label}: replaced by a credential given in memory"));
         Ok(())
     }
@@ -448,7 +487,8 @@ impl CredentialsProvider {
             return;
         };
         let now = crate::clock::unix_now();
-        let days_left = certificate.facts.days_left(now);
+        // Never negative: an expired certificate still in use (no later one is valid) is at 0.
+        let days_left = certificate.facts.days_left(now).max(0);
         if self.expiry_warning_days == 0 || days_left >= self.expiry_warning_days {
             return;
         }

@@ -12,6 +12,13 @@ use crate::config::{CredentialDescription, SourceType};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint(Vec<(String, u64, Option<SystemTime>, u64)>);
 
+impl Fingerprint {
+    /// Stands for a source that could not be read, so that it is warned about once.
+    pub fn unreadable() -> Fingerprint {
+        Fingerprint(vec![("(unreadable)".to_string(), u64::MAX, None, u64::MAX)])
+    }
+}
+
 #[cfg(unix)]
 fn inode(metadata: &std::fs::Metadata) -> u64 {
     std::os::unix::fs::MetadataExt::ino(metadata)

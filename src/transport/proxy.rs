@@ -15,7 +15,7 @@ pub(super) fn ureq_proxy(options: &ProxyOptions) -> Result<Proxy> {
         ProxyProtocol::Http
     };
     let mut builder = Proxy::builder(protocol)
-        .host(&options.host)
+        .host(&options.url_host())
         .port(options.port);
     if let Some(username) = &options.username {
         builder = builder.username(username);

@@ -1348,11 +1348,14 @@ static void test_pushed_credentials(void) {
     if (CHECK_STATUS(dsapi_client_call(client, "Orders", NULL, NULL, 0, &response), DSAPI_OK)) {
         dsapi_response_free(response);
     }
-    char *pem = read_file(config_path("client.pem", path, sizeof path));
+    char *pem = read_file(config_path("pushed.pem", path, sizeof path));
     CHECK_STATUS(dsapi_client_set_credential(client, 0, (const uint8_t *)pem, strlen(pem), NULL), DSAPI_OK);
     free(pem);
     if (CHECK_STATUS(dsapi_client_call(client, "Orders", NULL, NULL, 0, &response), DSAPI_OK)) {
-        CHECK(dsapi_response_status(response) == 200, "a call with the pushed certificate");
+        char *text = body_text(response);
+        CHECK(dsapi_response_status(response) == 200 && strstr(text, "cn=pushed-client") != NULL,
+              "a call with the pushed certificate: %s", text);
+        free(text);
         dsapi_response_free(response);
     }
     CHECK_STATUS(dsapi_client_reload_credentials(NULL), DSAPI_INVALID_ARGUMENT);

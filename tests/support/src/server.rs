@@ -229,6 +229,13 @@ impl TestServer {
         }
     }
 
+    /// Changes which client certificates new connections must present, leaving open ones
+    /// alone (as a server reloading its trust store does).
+    pub fn set_client_auth_for_new_connections(&self, auth: ClientAuth) {
+        let cert = self.server_cert.as_ref().expect("a TLS server");
+        *self.state.config.write().unwrap() = Some(server_config(cert, &auth));
+    }
+
     pub fn set_handler(&self, handler: Handler) {
         *self.state.responder.write().unwrap() = Responder::Handler(handler);
     }
