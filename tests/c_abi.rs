@@ -563,7 +563,12 @@ fn check_server_side(fixture: &Fixture, threads: usize, calls: usize, output: &s
             .as_ref()
             .is_some_and(|cert| subject_cn(cert) == "pushed-client")
     };
-    assert_eq!(seen.iter().filter(pushed).count(), 1, "pushed calls{}", context());
+    assert_eq!(
+        seen.iter().filter(pushed).count(),
+        1,
+        "pushed calls{}",
+        context()
+    );
     for request in seen.iter().filter(|request| !pushed(request)) {
         assert_eq!(
             request.client_cert.as_ref(),
