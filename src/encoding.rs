@@ -1,4 +1,4 @@
-//! Text as it goes on the wire or into messages: percent-encoding for URLs and form bodies
+//! Text as it goes on the wire or into messages: percent-encoding (and decoding) for URLs and form bodies
 //! (RFC 3986), URLs redacted for messages, and byte search in bodies and files.
 
 /// RFC 3986 unreserved characters: never encoded.
@@ -7,6 +7,31 @@ const UNRESERVED: &[u8] = b"-._~";
 /// Encodes everything but unreserved characters: for query parameters and form fields.
 pub fn percent_encode(text: &str) -> String {
     encode_except(text, UNRESERVED)
+}
+
+/// Decodes `%XX` escapes (user information in proxy and Redis URLs); a malformed escape is
+/// kept as written, and bytes that are not UTF-8 are replaced.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Encodes only what may not appear in a URL path or query (spaces, quotes, `#`, non-ASCII, ...),

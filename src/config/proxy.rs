@@ -10,6 +10,7 @@
 //! as `http://***@proxy:3128`.
 
 use super::node::Node;
+use crate::encoding::percent_decode;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The proxy in use and what bypasses it.
@@ -208,29 +209,6 @@ fn parse_proxy_url(source: &str, url: &str, no_proxy: Vec<String>) -> Result<Pro
         source: source.to_string(),
         no_proxy,
     })
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

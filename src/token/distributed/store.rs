@@ -14,6 +14,7 @@ use redis::{Client, Connection, RedisResult};
 
 use super::breaker::{Breaker, Permit};
 use crate::config::{DistributedCacheOptions, redact_redis_url};
+use crate::encoding::percent_decode;
 use crate::error::{Error, ErrorKind, Result};
 
 pub struct RedisStore {
@@ -247,26 +248,6 @@ fn passwords_of(url: &str) -> Vec<String> {
         passwords.push(decoded);
     }
     passwords
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = || std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok();
-        match (bytes[i], hex().and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `message` with every occurrence of the passwords replaced.
