@@ -359,3 +359,28 @@ fn pushed_credentials_replace_an_entry_and_a_wrong_one_keeps_the_old() {
     assert!(error.message().contains("ClientCredentials[0]"), "{error}");
     assert_eq!(call(&from_file), "hello again");
 }
+
+#[test]
+fn only_certificate_and_secret_entries_can_be_given_in_memory() {
+    let setup = setup();
+    let assertion = setup.dir.write("assertion.jwt", "header.payload.signature");
+    let api = setup.client(
+        &format!(
+            r#"{{"SourceType": "SignedAssertionFilePath", "SignedAssertionFileDiskPath": {}}}"#,
+            json_str(&assertion)
+        ),
+        "0",
+    );
+    let error = api.set_credential(0, b"anything", None).unwrap_err();
+    assert_eq!(
+        error.kind(),
+        downstream_api::ErrorKind::Unsupported,
+        "{error}"
+    );
+    assert!(
+        error
+            .message()
+            .contains("ClientCredentials[0]: only certificate and ClientSecret entries"),
+        "{error}"
+    );
+}
