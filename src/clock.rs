@@ -49,6 +49,11 @@ impl Deadline {
         self.0.saturating_duration_since(Instant::now())
     }
 
+    /// Half the time left from now: for a wait that must leave the rest of the call its time.
+    pub fn halfway(&self) -> Deadline {
+        Deadline(Instant::now() + self.remaining() / 2)
+    }
+
     /// True when waiting `wait` from now would still end before the deadline.
     pub fn allows(&self, wait: Duration) -> bool {
         Instant::now()

@@ -2,6 +2,9 @@
 //! whole cause chain, outermost context first ("calling API 'orders': ClientCredentials[0]: ...").
 
 use std::fmt;
+use std::time::Duration;
+
+use crate::remedy::Remedy;
 
 /// What went wrong, coarse enough for a caller to act on. Each kind maps to one `dsapi_status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +40,23 @@ pub enum ErrorKind {
     TokenAcquisition,
 }
 
-/// An error with its full cause chain rendered as text. Messages never contain secrets:
-/// they name configuration fields, never their values.
+/// An error with its full cause chain rendered as text, and what is known of it as data: the HTTP
+/// status and AADSTS codes of a refusal, and the remedy it calls for. Messages never contain
+/// secrets: they name configuration fields, never their values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// Boxed: most errors have none, and a `Result` stays small on the hot path.
+    detail: Option<Box<Detail>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Detail {
+    http_status: Option<u16>,
+    aadsts_codes: Vec<u32>,
+    remedy: Option<Remedy>,
+    retry_after: Option<Duration>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -52,7 +66,61 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            detail: None,
         }
+    }
+
+    /// The HTTP status of the answer that made this error, when one did (a token endpoint's
+    /// refusal, a managed-identity endpoint's).
+    pub fn http_status(&self) -> Option<u16> {
+        self.detail.as_ref()?.http_status
+    }
+
+    /// The AADSTS codes of an Entra ID refusal (`7000215` for AADSTS7000215); empty otherwise.
+    pub fn aadsts_codes(&self) -> &[u32] {
+        self.detail
+            .as_ref()
+            .map_or(&[], |detail| detail.aadsts_codes.as_slice())
+    }
+
+    /// The remedy this error calls for (whether or not it was tried): what the retry driver reads.
+    pub fn remedy(&self) -> Option<Remedy> {
+        self.detail.as_ref()?.remedy
+    }
+
+    /// The wait the server asked for (`Retry-After`), when it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.detail.as_ref()?.retry_after
+    }
+
+    /// Records the HTTP status of the answer behind this error.
+    pub fn with_http_status(mut self, status: u16) -> Self {
+        self.detail_mut().http_status = Some(status);
+        self
+    }
+
+    /// Records the AADSTS codes of an Entra ID refusal.
+    pub fn with_aadsts_codes(mut self, codes: Vec<u32>) -> Self {
+        self.detail_mut().aadsts_codes = codes;
+        self
+    }
+
+    /// Records the remedy this error calls for and the server's `Retry-After`, if any.
+    pub fn calling_for(mut self, remedy: Remedy, retry_after: Option<Duration>) -> Self {
+        let detail = self.detail_mut();
+        detail.remedy = Some(remedy);
+        detail.retry_after = retry_after;
+        self
+    }
+
+    /// The same error with another kind (its message and detail kept).
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    fn detail_mut(&mut self) -> &mut Detail {
+        self.detail.get_or_insert_with(Box::default)
     }
 
     pub fn kind(&self) -> ErrorKind {

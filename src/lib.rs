@@ -15,7 +15,7 @@
 //! transport    ureq agents (one per certificate), server trust, error classification
 //! credentials  ClientCredentials loaded into certificates and secrets; selection, rotation, events
 //! config       the Id.Web appsettings.json sections, environment overrides, JSON paths in errors
-//! error, clock, encoding, log, files     leaves every layer may use
+//! remedy, error, clock, encoding, log, files, retry     leaves every layer may use
 //! ```
 //!
 //! # Rust API
@@ -34,6 +34,8 @@ mod error;
 pub mod ffi;
 mod files;
 pub mod log;
+mod remedy;
+mod retry;
 mod token;
 mod transport;
 
@@ -42,6 +44,7 @@ pub use credentials::{
 };
 pub use downstream::{ApiReadiness, DownstreamApi};
 pub use error::{Error, ErrorKind, Result};
+pub use remedy::{Budget, Remedy};
 pub use token::AccessToken;
 pub use transport::Response;
 

@@ -28,6 +28,8 @@ use crate::config::HttpOptions;
 use crate::credentials::Certificate;
 use crate::encoding::split_url;
 use crate::error::{Error, ErrorKind, Result};
+use crate::remedy::Remedy;
+use crate::retry::{Driver, Step};
 pub use message::{Request, RequestLine, Response};
 use resolver::CachingResolver;
 use reuse::{Attempt, ObservedConnector};
@@ -318,33 +320,31 @@ impl Transport {
     ) -> Result<Response> {
         check_request_head(request)?;
         check_no_user_information(request.url)?;
-        let attempt = Attempt::start();
-        match self.exchange(client, request, deadline) {
-            Err(error) if error.kind() == ErrorKind::Network && attempt.reused_and_unanswered() => {
-                crate::log::info(|| {
-                    format!(
-                        "a kept-alive connection was closed before an answer ({error}); resending \
-                         once"
-                    )
-                });
-                self.exchange(client, request, deadline)
+        Driver::new(deadline).run(|_| {
+            let attempt = Attempt::start();
+            match self.exchange(client, request, deadline) {
+                Err(error)
+                    if error.kind() == ErrorKind::Network && attempt.reused_and_unanswered() =>
+                {
+                    Ok(Step::retry(
+                        Remedy::StaleConnection,
+                        format!("a kept-alive connection was closed before an answer ({error})"),
+                        Err(error),
+                    ))
+                }
+                outcome => outcome.map(Step::Done),
             }
-            outcome => outcome,
-        }
+        })
     }
 
-    /// One exchange: the request written, the whole response read.
-    fn exchange(
+    /// The ureq request for `request`, with the call's time left when it differs from the
+    /// agent's own timeout.
+    fn http_request<'a>(
         &self,
-        client: &ClientAgent,
-        request: &Request,
-        deadline: Deadline,
-    ) -> Result<Response> {
-        let agent = &client.agent;
-        let remaining = deadline.remaining();
-        if remaining.is_zero() {
-            return Err(Error::new(ErrorKind::Timeout, "the call's timeout elapsed"));
-        }
+        agent: &Agent,
+        request: &Request<'a>,
+        remaining: Duration,
+    ) -> Result<ureq::http::Request<&'a [u8]>> {
         let mut builder = ureq::http::Request::builder()
             .method(request.method)
             .uri(request.url);
@@ -367,44 +367,65 @@ impl Transport {
         // A request-level config makes ureq rebuild its TLS config (and lose the TLS session
         // cache) for each new connection: only a call whose time left differs from the agent's
         // timeout needs one (a retry, or a call with its own TimeoutSeconds).
-        let http_request = if remaining.abs_diff(self.options.timeout) > Duration::from_millis(100)
-        {
-            agent
-                .configure_request(http_request)
-                .timeout_global(Some(remaining))
-                .build()
-        } else {
-            http_request
-        };
+        if remaining.abs_diff(self.options.timeout) <= Duration::from_millis(100) {
+            return Ok(http_request);
+        }
+        Ok(agent
+            .configure_request(http_request)
+            .timeout_global(Some(remaining))
+            .build())
+    }
+
+    /// Turns ureq's error into ours, naming the proxy a request went through and the bound that
+    /// ran out on a timeout.
+    fn classify(
+        &self,
+        client: &ClientAgent,
+        url: &str,
+        remaining: Duration,
+        error: ureq::Error,
+    ) -> Error {
+        let error = classify::classify(error, client.presents_certificate);
         let through_proxy = self
             .options
             .proxy
             .as_ref()
-            .filter(|options| client.proxied && proxy::applies_to(options, request.url));
-        let classify = |error| {
-            let error = classify::classify(error, client.presents_certificate);
-            let error = match through_proxy {
-                Some(options)
-                    if matches!(error.kind(), ErrorKind::Network | ErrorKind::Timeout) =>
-                {
-                    error.context(format!(
-                        "through the proxy {} (from {})",
-                        options.shown(),
-                        options.source
-                    ))
-                }
-                _ => error,
-            };
-            if error.kind() != ErrorKind::Timeout {
-                return error;
+            .filter(|options| client.proxied && proxy::applies_to(options, url));
+        let error = match through_proxy {
+            Some(options) if matches!(error.kind(), ErrorKind::Network | ErrorKind::Timeout) => {
+                error.context(format!(
+                    "through the proxy {} (from {})",
+                    options.shown(),
+                    options.source
+                ))
             }
-            // ureq's own words ("timeout: global") do not say which bound ran out.
-            error.context(format!(
-                "no complete answer within the {:.1} s left of the call's timeout (TimeoutSeconds, \
-                 else Http.TimeoutSeconds)",
-                remaining.as_secs_f64()
-            ))
+            _ => error,
         };
+        if error.kind() != ErrorKind::Timeout {
+            return error;
+        }
+        // ureq's own words ("timeout: global") do not say which bound ran out.
+        error.context(format!(
+            "no complete answer within the {:.1} s left of the call's timeout (TimeoutSeconds, \
+             else Http.TimeoutSeconds)",
+            remaining.as_secs_f64()
+        ))
+    }
+
+    /// One exchange: the request written, the whole response read.
+    fn exchange(
+        &self,
+        client: &ClientAgent,
+        request: &Request,
+        deadline: Deadline,
+    ) -> Result<Response> {
+        let agent = &client.agent;
+        let remaining = deadline.remaining();
+        if remaining.is_zero() {
+            return Err(Error::new(ErrorKind::Timeout, "the call's timeout elapsed"));
+        }
+        let http_request = self.http_request(agent, request, remaining)?;
+        let classify = |error| self.classify(client, request.url, remaining, error);
         let response = agent.run(http_request).map_err(classify)?;
         let status = response.status().as_u16();
         let headers = response
