@@ -74,9 +74,7 @@ impl Remedy {
     /// What one run of the driver that grants it covers.
     pub fn scope(self) -> &'static str {
         match self {
-            Remedy::ReloadCertificate | Remedy::FreshBoundToken | Remedy::ClaimsChallenge => {
-                "call"
-            }
+            Remedy::ReloadCertificate | Remedy::FreshBoundToken | Remedy::ClaimsChallenge => "call",
             Remedy::RebindCertificate => "token",
             Remedy::StaleConnection => "request sent",
             _ => "token request",

@@ -63,30 +63,42 @@ pub struct Granted {
 
 /// One run of retries: a deadline, and whether waiting is allowed at all (a proactive refresh
 /// holding a valid token does not sleep on a server's `Retry-After`).
-pub struct Driver {
+pub struct Driver<'a> {
     deadline: Deadline,
     may_wait: bool,
     spent: [u32; Remedy::ALL.len()],
+    /// What is being retried, for the log line (made only when a retry is logged).
+    subject: Option<&'a dyn Fn() -> String>,
 }
 
-impl Driver {
-    pub fn new(deadline: Deadline) -> Driver {
+impl<'a> Driver<'a> {
+    pub fn new(deadline: Deadline) -> Driver<'a> {
         Driver {
             deadline,
             may_wait: true,
             spent: [0; Remedy::ALL.len()],
+            subject: None,
         }
     }
 
     /// No retry that needs a wait is granted.
-    pub fn without_waits(mut self) -> Driver {
+    pub fn without_waits(mut self) -> Driver<'a> {
         self.may_wait = false;
+        self
+    }
+
+    /// Names what is retried in the log lines (such as the API's redacted URL).
+    pub fn about(mut self, subject: &'a dyn Fn() -> String) -> Driver<'a> {
+        self.subject = Some(subject);
         self
     }
 
     /// Runs `attempt` until it is done or fails, or asks for a retry that is not granted. The
     /// loop ends: every remedy has a budget, and the one without a count is bounded by time.
-    pub fn run<T>(mut self, mut attempt: impl FnMut(Option<&Granted>) -> Result<Step<T>>) -> Result<T> {
+    pub fn run<T>(
+        mut self,
+        mut attempt: impl FnMut(Option<&Granted>) -> Result<Step<T>>,
+    ) -> Result<T> {
         let mut granted = None;
         loop {
             let retry = match attempt(granted.as_ref())? {
@@ -116,7 +128,8 @@ impl Driver {
             });
         }
         let wait = retry.wait.unwrap_or_else(|| remedy.default_wait(nth));
-        if !wait.is_zero() && !(self.may_wait && self.deadline.allows(wait)) {
+        let wait_allowed = wait.is_zero() || (self.may_wait && self.deadline.allows(wait));
+        if !wait_allowed {
             return Err(match retry.otherwise {
                 Err(error) if self.may_wait => Err(error.context(format!(
                     "not retrying after {:.1} s: that would exceed the call's timeout",
@@ -126,7 +139,7 @@ impl Driver {
             });
         }
         self.spent[slot] += 1;
-        log_retry(&retry.reason, remedy, nth + 1, wait);
+        log_retry(self.subject, &retry.reason, remedy, (nth + 1, wait));
         if !wait.is_zero() {
             std::thread::sleep(wait);
         }
@@ -137,14 +150,20 @@ impl Driver {
     }
 }
 
-fn log_retry(reason: &str, remedy: Remedy, nth: u32, wait: Duration) {
-    let count = match remedy.budget() {
-        Budget::Times(times) => format!("retry {nth} of {times}"),
-        Budget::WhileTimeLeft => "retrying".to_string(),
-    };
+fn log_retry(
+    subject: Option<&dyn Fn() -> String>,
+    reason: &str,
+    remedy: Remedy,
+    (nth, wait): (u32, Duration),
+) {
     let line = || {
+        let count = match remedy.budget() {
+            Budget::Times(times) => format!("retry {nth} of {times}"),
+            Budget::WhileTimeLeft => "retrying".to_string(),
+        };
+        let subject = subject.map(|s| s() + ": ").unwrap_or_default();
         format!(
-            "{reason}; {count} in {:.1} s: {} ({remedy})",
+            "{subject}{reason}; {count} in {:.1} s: {} ({remedy})",
             wait.as_secs_f32(),
             remedy.action()
         )
@@ -217,7 +236,12 @@ mod tests {
             )
         });
         assert!(started.elapsed() < Duration::from_millis(500));
-        assert!(outcome.unwrap_err().message().contains("not retrying after 5.0 s"));
+        assert!(
+            outcome
+                .unwrap_err()
+                .message()
+                .contains("not retrying after 5.0 s")
+        );
     }
 
     #[test]
@@ -253,6 +277,9 @@ mod tests {
             }))
         });
         assert_eq!(outcome.unwrap(), "gave up");
-        assert!((5..=11).contains(&attempts), "{attempts} polls of 20 ms in 200 ms");
+        assert!(
+            (5..=11).contains(&attempts),
+            "{attempts} polls of 20 ms in 200 ms"
+        );
     }
 }

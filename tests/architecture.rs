@@ -226,6 +226,170 @@ fn no_layer_uses_a_layer_above_it() {
     );
 }
 
+/// The order of a layer's parts as its `mod.rs` draws them (a ```text block, one part a line, the
+/// top first): part name → rank (the bottom part 0). `None` when the layer draws none.
+fn parts_from_mod_rs(mod_rs: &str) -> Option<BTreeMap<String, usize>> {
+    let block: Vec<&str> = mod_rs
+        .lines()
+        .map(|line| line.trim_start_matches("//!").trim())
+        .skip_while(|line| *line != "```text")
+        .skip(1)
+        .take_while(|line| *line != "```")
+        .collect();
+    if block.is_empty() {
+        return None;
+    }
+    let names = block
+        .iter()
+        .rev()
+        .filter_map(|line| line.split_whitespace().next());
+    Some(
+        names
+            .enumerate()
+            .map(|(rank, name)| (name.to_string(), rank))
+            .collect(),
+    )
+}
+
+/// The sibling parts of layer `layer` that a file `ups` levels below the layer's module refers to:
+/// `super::` repeated exactly `ups` times, or `crate::<layer>::`.
+fn sibling_references(source: &str, ups: usize, layer: &str) -> Vec<String> {
+    let code: String = source
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut found = Vec::new();
+    let mut take = |after: &str| match after.strip_prefix('{') {
+        Some(grouped) => found.extend(group_heads(grouped)),
+        None => found.push(identifier(after)),
+    };
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("super::") {
+        let mut after = &rest[at..];
+        let mut count = 0;
+        while let Some(next) = after.strip_prefix("super::") {
+            count += 1;
+            after = next;
+        }
+        if count == ups {
+            take(after);
+        }
+        rest = after;
+    }
+    let prefix = format!("crate::{layer}::");
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find(&prefix) {
+        let after = &rest[at + prefix.len()..];
+        take(after);
+        rest = after;
+    }
+    found.retain(|name| !name.is_empty() && name != "self");
+    found
+}
+
+/// Inside a layer that draws its parts: a part uses only the parts below it (its facade,
+/// `mod.rs`, uses any).
+#[test]
+fn no_part_of_a_layer_uses_a_part_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut problems = Vec::new();
+    let mut drawn = 0;
+    for entry in std::fs::read_dir(&src).expect("read src") {
+        let dir = entry.expect("dir entry").path();
+        let Ok(mod_rs) = std::fs::read_to_string(dir.join("mod.rs")) else {
+            continue;
+        };
+        let Some(parts) = parts_from_mod_rs(&mod_rs) else {
+            continue;
+        };
+        drawn += 1;
+        let layer = dir
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let mut files = Vec::new();
+        rust_files(&dir, &mut files);
+        for file in files {
+            let relative: Vec<String> = file
+                .strip_prefix(&dir)
+                .expect("under the layer")
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            if relative == ["mod.rs"] {
+                continue;
+            }
+            let part = relative[0].trim_end_matches(".rs").to_string();
+            let Some(&rank) = parts.get(&part) else {
+                problems.push(format!(
+                    "src/{layer}/{}: not drawn in src/{layer}/mod.rs",
+                    relative[0]
+                ));
+                continue;
+            };
+            let ups = relative.len() - usize::from(relative.last().is_some_and(|p| p == "mod.rs"));
+            let source = std::fs::read_to_string(&file).expect("read source");
+            for used in sibling_references(&source, ups, &layer) {
+                if used != part && parts.get(&used).is_some_and(|&r| r >= rank) {
+                    problems.push(format!(
+                        "src/{layer}/{}: '{part}' uses '{used}', which is not below it",
+                        relative.join("/")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(drawn >= 1, "no layer draws its parts");
+    assert!(
+        problems.is_empty(),
+        "part order broken:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_part_checker_catches_upward_uses() {
+    let parts = parts_from_mod_rs("//! ```text\n//! top   t\n//! low   l\n//! ```").unwrap();
+    assert_eq!((parts["top"], parts["low"]), (1, 0));
+    assert_eq!(sibling_references("use super::low::X;", 1, "t"), ["low"]);
+    assert_eq!(
+        sibling_references("use super::super::top::X;", 2, "t"),
+        ["top"]
+    );
+    assert_eq!(
+        sibling_references("use super::{top::X, low};", 1, "t"),
+        ["top", "low"]
+    );
+    assert_eq!(
+        sibling_references("fn f() { crate::t::top::g() }", 3, "t"),
+        ["top"]
+    );
+    // A file's own children (super:: fewer times) are not siblings.
+    assert!(sibling_references("use super::breaker::B;", 2, "t").is_empty());
+}
+
+/// No source file grows past what one sitting reads.
+#[test]
+fn no_source_file_is_over_500_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .map(|file| {
+            (
+                file,
+                std::fs::read_to_string(file).expect("read").lines().count(),
+            )
+        })
+        .filter(|(_, lines)| *lines > 500)
+        .map(|(file, lines)| format!("{} ({lines} lines)", file.display()))
+        .collect();
+    assert!(long.is_empty(), "split these files: {long:?}");
+}
+
 #[test]
 fn the_readme_names_the_same_order() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

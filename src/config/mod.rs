@@ -8,6 +8,7 @@
 //! value as a string, booleans and numbers are also accepted as strings ("true", "30").
 
 mod environment;
+mod identity_section;
 mod managed_identity;
 mod node;
 mod options;

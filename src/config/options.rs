@@ -156,7 +156,7 @@ impl CredentialDescription {
 }
 
 /// How a downstream API is called.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProtocolScheme {
     #[default]
     Bearer,

@@ -1,33 +1,54 @@
-//! The Bearer path: an app token in `Authorization`, no client certificate. A claims challenge
-//! (401 with `error="insufficient_claims"`) gets a token with those claims and one resend.
+//! The Bearer path: an app token in `Authorization`, no client certificate (unless the token is
+//! bound to one). A claims challenge (401 with `error="insufficient_claims"`) calls for
+//! [`Remedy::ClaimsChallenge`]: a token with those claims and one resend.
+
+use std::borrow::Cow;
 
 use super::DownstreamApi;
+use super::call::ApiCall;
 use super::challenge::claims_challenge;
 use super::request::{request_headers, set_header};
-use crate::config::{AcquireTokenOptions, ApiOptions};
-use crate::encoding::redact_url;
+use crate::config::AcquireTokenOptions;
 use crate::error::Result;
-use crate::transport::{Request, Response, require_https};
+use crate::remedy::Remedy;
+use crate::retry::{Driver, Step};
+use crate::transport::{Response, require_https};
 
 impl DownstreamApi {
-    /// Bearer: an app token in `Authorization`, no client certificate. A claims challenge (401
-    /// with `error="insufficient_claims"`) gets a token with those claims and one resend.
-    pub(super) fn call_bearer(
-        &self,
-        options: &ApiOptions,
-        url: &str,
-        body: &[u8],
-    ) -> Result<Response> {
-        require_https(url, "a token")?;
-        let deadline = self.transport.call_deadline(options.timeout);
-        let (token, bound_to) = self.tokens.acquire_for_call(
-            &self.credentials,
-            &self.transport,
-            &options.scopes,
-            &options.acquire_token_options,
-            deadline,
-        )?;
-        let mut headers = request_headers(options, body);
+    /// Bearer: an app token in `Authorization`, resent once with a token carrying the claims a
+    /// challenge asked for.
+    pub(super) fn call_bearer(&self, call: &ApiCall) -> Result<Response> {
+        require_https(call.url, "a token")?;
+        let mut claims: Option<String> = None;
+        Driver::new(call.deadline).run(|granted| {
+            let options = match (granted, &claims) {
+                (Some(_), Some(claims)) => Cow::Owned(AcquireTokenOptions {
+                    claims: Some(claims.clone()),
+                    ..call.options.acquire_token_options.clone()
+                }),
+                _ => Cow::Borrowed(&call.options.acquire_token_options),
+            };
+            let response = self.bearer_attempt(call, &options)?;
+            match claims_challenge(&response) {
+                Some(asked) => {
+                    claims = Some(asked);
+                    let reason = "the API asked for claims (HTTP 401 insufficient_claims)";
+                    Ok(Step::retry(
+                        Remedy::ClaimsChallenge,
+                        reason.to_string(),
+                        Ok(response),
+                    ))
+                }
+                None => Ok(Step::Done(response)),
+            }
+        })
+    }
+
+    /// One request with a token acquired with `options`.
+    fn bearer_attempt(&self, call: &ApiCall, options: &AcquireTokenOptions) -> Result<Response> {
+        let token_call = call.token_call(&self.credentials, &self.transport, options);
+        let (token, bound_to) = self.tokens.acquire_for_call(&token_call)?;
+        let mut headers = request_headers(call.options, call.body);
         set_header(
             &mut headers,
             "Authorization",
@@ -39,35 +60,7 @@ impl DownstreamApi {
             Some(certificate) => self.transport.agent_for(certificate),
             None => self.transport.anonymous_agent(),
         };
-        let send = |headers: &[(String, String)]| {
-            let request = Request {
-                method: &options.http_method,
-                url,
-                headers,
-                body,
-            };
-            self.transport.send(&agent, &request, deadline)
-        };
-        let response = send(&headers)?;
-        let Some(claims) = claims_challenge(&response) else {
-            return Ok(response);
-        };
-        crate::log::info(|| {
-            format!(
-                "{} asked for claims; acquiring a new token and resending once",
-                redact_url(url)
-            )
-        });
-        let with_claims = AcquireTokenOptions {
-            claims: Some(claims),
-            ..options.acquire_token_options.clone()
-        };
-        let token = self.token(&options.scopes, &with_claims, deadline)?;
-        set_header(
-            &mut headers,
-            "Authorization",
-            format!("Bearer {}", token.token),
-        );
-        send(&headers)
+        self.transport
+            .send(&agent, &call.request(&headers), call.deadline)
     }
 }

@@ -4,6 +4,7 @@
 //! headers are built in [`request`], `WWW-Authenticate` challenges read in [`challenge`].
 
 mod bearer;
+mod call;
 mod challenge;
 mod mtls;
 mod readiness;
@@ -21,8 +22,9 @@ use crate::credentials::{
 use crate::encoding::{list_some, quote, redact_url};
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
-use crate::token::{AccessToken, TokenProvider};
+use crate::token::{AccessToken, TokenCall, TokenProvider};
 use crate::transport::{RequestLine, Response, Transport};
+use call::ApiCall;
 pub use readiness::ApiReadiness;
 use request::build_url;
 
@@ -164,10 +166,15 @@ impl DownstreamApi {
                 options.http_method,
             )
         });
+        let call = ApiCall {
+            options: &options,
+            url: &url,
+            body,
+            deadline: self.transport.call_deadline(options.timeout),
+        };
         let outcome = match options.protocol_scheme {
-            ProtocolScheme::Mtls => self.call_mtls(&options, &url, body),
-            ProtocolScheme::Bearer => self.call_bearer(&options, &url, body),
-            ProtocolScheme::MtlsPop => self.call_mtls_pop(&options, &url, body),
+            ProtocolScheme::Bearer => self.call_bearer(&call),
+            protocol => self.call_with_certificate(&call, protocol),
         };
         self.retire_replaced_certificates();
         let mut response = outcome
@@ -232,13 +239,13 @@ impl DownstreamApi {
         options: &AcquireTokenOptions,
         deadline: Deadline,
     ) -> Result<AccessToken> {
-        let token = self.tokens.acquire(
-            &self.credentials,
-            &self.transport,
+        let token = self.tokens.acquire(&TokenCall {
+            credentials: &self.credentials,
+            transport: &self.transport,
             scopes,
             options,
             deadline,
-        );
+        });
         self.retire_replaced_certificates();
         token
     }

@@ -6,46 +6,114 @@
 use std::sync::Arc;
 
 use super::DownstreamApi;
+use super::call::ApiCall;
 use super::request::{request_headers, set_header};
 use crate::clock::Deadline;
 use crate::config::{AcquireTokenOptions, ApiOptions, ProtocolScheme};
 use crate::credentials::{Purpose, Selection, Usage};
 use crate::encoding::{contains_bytes, redact_url};
 use crate::error::{Error, ErrorKind, Result};
-use crate::transport::{Request, Response, require_https};
+use crate::remedy::Remedy;
+use crate::retry::{Driver, Step};
+use crate::transport::{Response, require_https};
 
 impl DownstreamApi {
-    /// MTLS: the selected certificate in the handshake, no token. A certificate rejection deselects
-    /// it, reloads it from its source and resends the same request once.
-    pub(super) fn call_mtls(
+    /// MTLS (no token) or MTLS_POP (a token bound to the certificate in `Authorization`): the
+    /// selected certificate in the handshake. A rejection calls for
+    /// [`Remedy::ReloadCertificate`] (the certificate deselected, reloaded from its source, the
+    /// same request resent); an MTLS_POP 401 for [`Remedy::FreshBoundToken`].
+    pub(super) fn call_with_certificate(
         &self,
-        options: &ApiOptions,
-        url: &str,
-        body: &[u8],
+        call: &ApiCall,
+        protocol: ProtocolScheme,
     ) -> Result<Response> {
-        self.call_with_certificate(options, url, body, ProtocolScheme::Mtls, |_, _, _| Ok(None))
+        require_https(call.url, "a client certificate")?;
+        let usage = call.usage(protocol);
+        let mut selection = self.credentials.select(Purpose::Mtls, &usage)?;
+        let mut fresh_token = false;
+        let subject = || format!("calling {}", redact_url(call.url));
+        let response = Driver::new(call.deadline).about(&subject).run(|granted| {
+            match granted {
+                Some(g) if g.remedy == Remedy::ReloadCertificate => {
+                    selection = self.reload_rejected(&selection, &usage, &g.reason)?;
+                }
+                Some(g) if g.remedy == Remedy::FreshBoundToken => fresh_token = true,
+                _ => {}
+            }
+            self.certificate_attempt(call, protocol, &selection, fresh_token)
+        })?;
+        // A response that still rejects the certificate after the reload is returned as it is.
+        if !matches!(
+            rejection(protocol, &response),
+            Some((Remedy::ReloadCertificate, _))
+        ) {
+            self.credentials.used(&selection, &usage);
+        }
+        Ok(response)
     }
 
-    /// MTLS_POP: the selected certificate in the handshake and a token bound to it in
-    /// `Authorization` (`mtls_pop` for Entra, `Bearer` for an RFC 8705 provider). A rotation gets
-    /// a token for the new certificate; a 401 (the token refused, not the certificate) gets a
-    /// fresh token and one resend.
-    pub(super) fn call_mtls_pop(
+    /// One request presenting `selection`'s certificate (with a bound token for MTLS_POP,
+    /// `fresh_token` skipping the cache).
+    fn certificate_attempt(
         &self,
-        options: &ApiOptions,
-        url: &str,
-        body: &[u8],
-    ) -> Result<Response> {
-        self.call_with_certificate(
-            options,
-            url,
-            body,
-            ProtocolScheme::MtlsPop,
-            |selection, deadline, fresh| {
-                self.bound_header(options, selection, deadline, fresh)
-                    .map(Some)
-            },
-        )
+        call: &ApiCall,
+        protocol: ProtocolScheme,
+        selection: &Selection,
+        fresh_token: bool,
+    ) -> Result<Step<Response>> {
+        let certificate = selection.certificate().ok_or_else(|| {
+            Error::new(
+                ErrorKind::CredentialUnavailable,
+                "the MTLS selection is not a certificate",
+            )
+        })?;
+        let mut headers = request_headers(call.options, call.body);
+        if protocol == ProtocolScheme::MtlsPop {
+            match self.bound_header(call.options, selection, call.deadline, fresh_token) {
+                Ok(header) => set_header(&mut headers, "Authorization", header),
+                Err(error) => return certificate_failure(error, &certificate.facts.thumbprint),
+            }
+        }
+        let agent = self.transport.agent_for(certificate);
+        let response = match self
+            .transport
+            .send(&agent, &call.request(&headers), call.deadline)
+        {
+            Ok(response) => response,
+            Err(error) => return certificate_failure(error, &certificate.facts.thumbprint),
+        };
+        Ok(match rejection(protocol, &response) {
+            Some((remedy, reason)) => Step::retry(remedy, reason, Ok(response)),
+            None => Step::Done(response),
+        })
+    }
+
+    /// [`Remedy::ReloadCertificate`]: deselects the rejected certificate, reloads its entry and
+    /// selects again. No pooled connection or TLS session of the rejected certificate is reused,
+    /// now or by a thread that was still using it during the reload, and no token bound to it is
+    /// sent again.
+    fn reload_rejected(
+        &self,
+        rejected: &Selection,
+        usage: &Usage,
+        reason: &str,
+    ) -> Result<Selection> {
+        let certificate = rejected.certificate().cloned();
+        if let Some(certificate) = &certificate {
+            self.transport.forget(certificate);
+            self.tokens
+                .forget_bound_to(&certificate.facts.thumbprint_sha256);
+        }
+        let selection = self
+            .credentials
+            .rotate(Purpose::Mtls, rejected, usage, reason)
+            .map_err(|e| e.context(reason))?;
+        if let Some(old) = &certificate
+            && selection.certificate().is_none_or(|c| !Arc::ptr_eq(c, old))
+        {
+            self.transport.forget(old);
+        }
+        Ok(selection)
     }
 
     /// `Authorization` for an MTLS_POP call presenting `selection`'s certificate; `fresh` skips
@@ -61,131 +129,40 @@ impl DownstreamApi {
             force_refresh: fresh || options.acquire_token_options.force_refresh,
             ..options.acquire_token_options.clone()
         };
-        let bound = self.tokens.acquire_bound(
-            &self.credentials,
-            &self.transport,
-            selection,
-            &options.scopes,
-            &token_options,
+        let call = crate::token::TokenCall {
+            credentials: &self.credentials,
+            transport: &self.transport,
+            scopes: &options.scopes,
+            options: &token_options,
             deadline,
-        )?;
+        };
+        let bound = self.tokens.acquire_bound(&call, selection)?;
         Ok(format!("{} {}", bound.scheme, bound.token.token))
     }
+}
 
-    /// The certificate selected for MTLS in the handshake, with the `Authorization` header that
-    /// `authorization` makes for it (none for plain MTLS; its flag asks for a fresh token),
-    /// retried once after a rejection, and for MTLS_POP once after a 401 with a fresh token.
-    fn call_with_certificate(
-        &self,
-        options: &ApiOptions,
-        url: &str,
-        body: &[u8],
-        protocol: ProtocolScheme,
-        authorization: impl Fn(&Selection, Deadline, bool) -> Result<Option<String>>,
-    ) -> Result<Response> {
-        require_https(url, "a client certificate")?;
-        let usage = Usage {
-            protocol: protocol.name(),
-            api_url: url,
-        };
-        let deadline = self.transport.call_deadline(options.timeout);
-        let mut selection = self.credentials.select(Purpose::Mtls, &usage)?;
-        let (mut retried, mut fresh) = (false, false);
-        loop {
-            let certificate = selection.certificate().cloned().ok_or_else(|| {
-                Error::new(
-                    ErrorKind::CredentialUnavailable,
-                    "the MTLS selection is not a certificate",
-                )
-            })?;
-            let mut headers = request_headers(options, body);
-            let outcome = match authorization(&selection, deadline, fresh) {
-                Ok(header) => {
-                    if let Some(header) = header {
-                        set_header(&mut headers, "Authorization", header);
-                    }
-                    let request = Request {
-                        method: &options.http_method,
-                        url,
-                        headers: &headers,
-                        body,
-                    };
-                    let agent = self.transport.agent_for(&certificate);
-                    self.transport.send(&agent, &request, deadline)
-                }
-                Err(error) => Err(error),
-            };
-            let token_refused = protocol == ProtocolScheme::MtlsPop
-                && matches!(&outcome, Ok(response) if response.status == 401);
-            if token_refused && !fresh {
-                fresh = true;
-                crate::log::info(|| {
-                    format!(
-                        "{} refused the bound token (HTTP 401); resending once with a fresh one",
-                        redact_url(url)
-                    )
-                });
-                continue;
-            }
-            let rejection = match &outcome {
-                Ok(_) if token_refused => None,
-                Ok(response) => response_rejects_certificate(response),
-                // The transport reports a key that failed to sign the handshake as an unusable
-                // credential: reloading it is the remedy, as for a rejection.
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        ErrorKind::CertificateRejected | ErrorKind::CredentialUnavailable
-                    ) =>
-                {
-                    Some(error.message().to_string())
-                }
-                Err(_) => None,
-            };
-            match rejection {
-                None => {
-                    if outcome.is_ok() {
-                        self.credentials.used(&selection, &usage);
-                    }
-                    return outcome;
-                }
-                Some(reason) if !retried => {
-                    retried = true;
-                    // No pooled connection or TLS session of the rejected certificate is reused,
-                    // now or by a thread that was still using it during the reload, and no token
-                    // bound to it is sent again.
-                    self.transport.forget(&certificate);
-                    self.tokens
-                        .forget_bound_to(&certificate.facts.thumbprint_sha256);
-                    selection = self
-                        .credentials
-                        .rotate(Purpose::Mtls, &selection, &usage, &reason)
-                        .map_err(|e| e.context(&reason))?;
-                    if selection
-                        .certificate()
-                        .is_none_or(|c| !Arc::ptr_eq(c, &certificate))
-                    {
-                        self.transport.forget(&certificate);
-                    }
-                    crate::log::info(|| {
-                        format!(
-                            "retrying {} once after reloading the certificate",
-                            redact_url(url)
-                        )
-                    });
-                }
-                // The retry was rejected too: a response is returned as is, an error says so.
-                Some(_) => {
-                    return outcome.map_err(|e| {
-                        e.context(format!(
-                            "certificate {} rejected again after reloading it",
-                            certificate.facts.thumbprint
-                        ))
-                    });
-                }
-            }
-        }
+/// A failed attempt: a rejected certificate, or a key that failed to sign the handshake (the
+/// transport reports it as an unusable credential), calls for reloading it; anything else fails.
+fn certificate_failure(error: Error, thumbprint: &str) -> Result<Step<Response>> {
+    if !matches!(
+        error.kind(),
+        ErrorKind::CertificateRejected | ErrorKind::CredentialUnavailable
+    ) {
+        return Err(error);
     }
+    let reason = error.message().to_string();
+    let otherwise = Err(error.context(format!("certificate {thumbprint}")));
+    Ok(Step::retry(Remedy::ReloadCertificate, reason, otherwise))
+}
+
+/// What an answer of an MTLS or MTLS_POP call calls for: an MTLS_POP 401 refused the bound
+/// token (not the certificate); the answers below reject the certificate.
+fn rejection(protocol: ProtocolScheme, response: &Response) -> Option<(Remedy, String)> {
+    if protocol == ProtocolScheme::MtlsPop && response.status == 401 {
+        let reason = "the API refused the bound token (HTTP 401)".to_string();
+        return Some((Remedy::FreshBoundToken, reason));
+    }
+    response_rejects_certificate(response).map(|reason| (Remedy::ReloadCertificate, reason))
 }
 
 /// HTTP answers that mean "your client certificate is not accepted" on an MTLS call: nginx's

@@ -7,59 +7,11 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use super::AccessToken;
+use super::access_token::{AccessToken, EXPIRY_MARGIN_SECONDS};
 use super::distributed::DistributedCache;
+use super::key::{CacheKey, Lookup};
 use crate::clock::{Deadline, unix_now};
 use crate::error::{Error, ErrorKind, Result};
-
-/// Tokens are not handed out during their last five minutes.
-pub const EXPIRY_MARGIN_SECONDS: i64 = 300;
-
-/// Identifies a token: authority + client + tenant + sorted scopes + token type (+ thumbprint for
-/// certificate-bound tokens), joined into one string.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CacheKey(String);
-
-impl CacheKey {
-    pub fn new(
-        authority: &str,
-        client_id: &str,
-        tenant: &str,
-        scopes: &[String],
-        token_type: &str,
-    ) -> CacheKey {
-        let mut sorted: Vec<String> = scopes.iter().map(|s| s.to_ascii_lowercase()).collect();
-        sorted.sort();
-        sorted.dedup();
-        CacheKey(format!(
-            "{}|{client_id}|{}|{}|{token_type}",
-            authority.to_ascii_lowercase(),
-            tenant.to_ascii_lowercase(),
-            sorted.join(" ")
-        ))
-    }
-
-    /// The key of a token bound to a certificate: the token type and the certificate's SHA-256
-    /// thumbprint of its DER (x5t#S256, not its public key: a renewal that keeps the key must not
-    /// reuse the old certificate's tokens) are part of it.
-    pub fn bound(self, thumbprint_sha256: &str) -> CacheKey {
-        CacheKey(format!("{}|{BOUND_MARK}{thumbprint_sha256}", self.0))
-    }
-
-    /// The key as one string (what the fleet-wide cache hashes).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn bound_to(&self, thumbprint_sha256: &str) -> bool {
-        self.0
-            .rsplit_once('|')
-            .and_then(|(_, last)| last.strip_prefix(BOUND_MARK))
-            .is_some_and(|bound| bound == thumbprint_sha256)
-    }
-}
-
-const BOUND_MARK: &str = "x5t#S256=";
 
 #[derive(Clone)]
 struct Cached {
@@ -143,15 +95,6 @@ pub struct TokenCache {
     flights: Mutex<HashMap<CacheKey, Arc<Flight>>>,
     /// `TokenCache.Distributed`: consulted (and filled) on every miss here.
     distributed: Option<DistributedCache>,
-}
-
-/// What the caller wants from the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lookup {
-    /// A fresh cached token if there is one.
-    UseCache,
-    /// Always fetch (ForceRefresh, claims); the result still replaces the cached token.
-    Bypass,
 }
 
 /// Why a fetch runs, so that it can decide how long it may wait (on `Retry-After`).
@@ -295,16 +238,6 @@ impl TokenCache {
     }
 }
 
-/// When to refresh a token obtained at `now`: at `refresh_in` when the server sent it, else at
-/// half-life for tokens living two hours or more, else only when it expires.
-pub fn refresh_on(now: i64, expires_in: i64, refresh_in: Option<i64>) -> Option<i64> {
-    match refresh_in {
-        Some(seconds) if seconds > 0 => Some(now.saturating_add(seconds)),
-        _ if expires_in >= 7200 => Some(now.saturating_add(expires_in / 2)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,13 +293,6 @@ mod tests {
             token: name.to_string(),
             expires_on: unix_now() + lifetime,
         }
-    }
-
-    #[test]
-    fn keys_ignore_scope_order_and_case() {
-        let a = CacheKey::new("https://A/", "c", "t", &["x".into(), "Y".into()], "Bearer");
-        let b = CacheKey::new("https://a/", "c", "t", &["y".into(), "x".into()], "Bearer");
-        assert_eq!(a, b);
     }
 
     #[test]
@@ -434,12 +360,5 @@ mod tests {
             unreachable!("backing off")
         });
         assert_eq!(token.unwrap().token, "old");
-    }
-
-    #[test]
-    fn refresh_schedule() {
-        assert_eq!(refresh_on(100, 3600, Some(60)), Some(160));
-        assert_eq!(refresh_on(100, 7200, None), Some(3700));
-        assert_eq!(refresh_on(100, 3599, None), None);
     }
 }

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use super::assertion::{self, Dialect};
-use super::endpoint_answer::{Discovered, Outcome, discovered_token_endpoint, interpret};
+use super::endpoint_answer::{Discovered, Issued, discovered_token_endpoint, interpret};
 use crate::clock::Deadline;
 use crate::credentials::{Certificate, Credential};
 use crate::encoding::percent_encode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
+use crate::retry::{Driver, Step};
 use crate::transport::{Request, Transport};
 
 /// The parameters of one exchange.
@@ -23,8 +24,6 @@ pub struct Exchange<'a> {
     pub correlation_id: Option<&'a str>,
     pub send_x5c: bool,
     pub deadline: Deadline,
-    /// Whether a `Retry-After` may be waited for (not during a proactive refresh).
-    pub may_wait: bool,
     /// The certificate presented in the TLS handshake when the request goes over mTLS.
     pub over_mtls: Option<&'a Arc<Certificate>>,
     /// How the app proves who it is.
@@ -43,63 +42,26 @@ pub enum Authentication {
     CertificateOnly,
 }
 
-/// Posts the form; transport failures are the outer error, token endpoint refusals the inner.
-/// `federated_assertion` is the managed-identity token of a `ManagedIdentityAssertion` credential,
-/// which the caller obtains.
+/// Posts the form and reads the answer: the token, or an error naming the remedy a retry would
+/// need (see [`interpret`]). `federated_assertion` is the managed-identity token of a
+/// `ManagedIdentityAssertion` credential, which the caller obtains.
 pub fn exchange(
     transport: &Transport,
     exchange: &Exchange,
     credential: &Credential,
     federated_assertion: Option<&str>,
-) -> Result<Outcome> {
+) -> Result<Issued> {
     let mut form = vec![
         ("grant_type", "client_credentials".to_string()),
         ("client_id", exchange.client_id.to_string()),
         ("scope", exchange.scopes.join(" ")),
     ];
-    match (exchange.authentication, credential) {
-        (Authentication::CertificateOnly, _) => {}
-        (Authentication::Credential, Credential::Certificate(certificate)) => {
-            let jwt = assertion::sign(
-                certificate,
-                exchange.client_id,
-                exchange.endpoint,
-                exchange.dialect,
-                exchange.send_x5c,
-            )
-            .map_err(|e| Error::new(ErrorKind::CredentialUnavailable, e))?;
-            form.push(("client_assertion_type", JWT_BEARER.to_string()));
-            form.push(("client_assertion", jwt));
-        }
-        (Authentication::Credential, Credential::ClientSecret(secret)) => {
-            form.push(("client_secret", secret.to_string()))
-        }
-        (Authentication::Credential, Credential::SignedAssertionFile(path)) => {
-            let unusable = |why: String| {
-                Error::new(
-                    ErrorKind::CredentialUnavailable,
-                    format!("signed assertion file: {why}"),
-                )
-            };
-            let data = read_regular_file(path, FileKind::Assertion).map_err(unusable)?;
-            let assertion = String::from_utf8(data)
-                .map(|text| text.trim().to_string())
-                .ok()
-                .filter(|text| !text.is_empty())
-                .ok_or_else(|| unusable(format!("'{}' holds no assertion", path.display())))?;
-            form.push(("client_assertion_type", JWT_BEARER.to_string()));
-            form.push(("client_assertion", assertion));
-        }
-        (Authentication::Credential, Credential::ManagedIdentityAssertion(_)) => {
-            let assertion = federated_assertion.ok_or_else(|| {
-                Error::new(
-                    ErrorKind::CredentialUnavailable,
-                    "no managed-identity token to send as the client assertion",
-                )
-            })?;
-            form.push(("client_assertion_type", JWT_BEARER.to_string()));
-            form.push(("client_assertion", assertion.to_string()));
-        }
+    if exchange.authentication == Authentication::Credential {
+        form.extend(proof_of_identity(
+            exchange,
+            credential,
+            federated_assertion,
+        )?);
     }
     if let Some(claims) = exchange.claims {
         form.push(("claims", claims.to_string()));
@@ -108,6 +70,73 @@ pub fn exchange(
         form.push(("token_type", token_type.to_string()));
     }
     let body = encode_form(&form);
+    let headers = request_headers(exchange);
+    let request = Request {
+        method: "POST",
+        url: exchange.endpoint,
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let agent = match exchange.over_mtls {
+        Some(certificate) => transport.agent_for(certificate),
+        None => transport.anonymous_agent(),
+    };
+    let response = transport.send(&agent, &request, exchange.deadline)?;
+    let signed_with_certificate =
+        matches!(credential, Credential::Certificate(_)) || exchange.over_mtls.is_some();
+    interpret(&response, exchange.endpoint, signed_with_certificate)
+}
+
+/// The form fields that prove the app's identity with its credential: a client assertion (signed
+/// by its certificate, read from a file, or a managed identity's token) or its secret.
+fn proof_of_identity(
+    exchange: &Exchange,
+    credential: &Credential,
+    federated_assertion: Option<&str>,
+) -> Result<Vec<(&'static str, String)>> {
+    let assertion = match credential {
+        Credential::ClientSecret(secret) => return Ok(vec![("client_secret", secret.to_string())]),
+        Credential::Certificate(certificate) => assertion::sign(
+            certificate,
+            exchange.client_id,
+            exchange.endpoint,
+            exchange.dialect,
+            exchange.send_x5c,
+        )
+        .map_err(|e| Error::new(ErrorKind::CredentialUnavailable, e))?,
+        Credential::SignedAssertionFile(path) => read_assertion_file(path)?,
+        Credential::ManagedIdentityAssertion(_) => federated_assertion
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::CredentialUnavailable,
+                    "no managed-identity token to send as the client assertion",
+                )
+            })?
+            .to_string(),
+    };
+    Ok(vec![
+        ("client_assertion_type", JWT_BEARER.to_string()),
+        ("client_assertion", assertion),
+    ])
+}
+
+/// A signed assertion file's content (re-read for every request: it is rotated by its issuer).
+fn read_assertion_file(path: &std::path::Path) -> Result<String> {
+    let unusable = |why: String| {
+        Error::new(
+            ErrorKind::CredentialUnavailable,
+            format!("signed assertion file: {why}"),
+        )
+    };
+    let data = read_regular_file(path, FileKind::Assertion).map_err(unusable)?;
+    String::from_utf8(data)
+        .map(|text| text.trim().to_string())
+        .ok()
+        .filter(|text| !text.is_empty())
+        .ok_or_else(|| unusable(format!("'{}' holds no assertion", path.display())))
+}
+
+fn request_headers(exchange: &Exchange) -> Vec<(String, String)> {
     let mut headers = vec![
         (
             "Content-Type".to_string(),
@@ -124,24 +153,7 @@ pub fn exchange(
     if let Some(id) = exchange.correlation_id {
         headers.push(("client-request-id".to_string(), id.to_string()));
     }
-    let request = Request {
-        method: "POST",
-        url: exchange.endpoint,
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let agent = match exchange.over_mtls {
-        Some(certificate) => transport.agent_for(certificate),
-        None => transport.anonymous_agent(),
-    };
-    let response = transport.send(&agent, &request, exchange.deadline)?;
-    let signed_with_certificate =
-        matches!(credential, Credential::Certificate(_)) || exchange.over_mtls.is_some();
-    Ok(interpret(
-        &response,
-        exchange.endpoint,
-        signed_with_certificate,
-    ))
+    headers
 }
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -154,7 +166,8 @@ fn encode_form(pairs: &[(&str, String)]) -> String {
         .join("&")
 }
 
-/// Reads `token_endpoint` and its mTLS alias from an OpenID discovery document.
+/// Reads `token_endpoint` and its mTLS alias from an OpenID discovery document; a busy server
+/// is asked again as the token endpoint would be.
 pub fn discover(transport: &Transport, url: &str, deadline: Deadline) -> Result<Discovered> {
     let headers = [("Accept".to_string(), "application/json".to_string())];
     let request = Request {
@@ -163,6 +176,11 @@ pub fn discover(transport: &Transport, url: &str, deadline: Deadline) -> Result<
         headers: &headers,
         body: &[],
     };
-    let response = transport.send(&transport.anonymous_agent(), &request, deadline)?;
-    discovered_token_endpoint(&response)
+    Driver::new(deadline).run(|_| {
+        let response = transport.send(&transport.anonymous_agent(), &request, deadline)?;
+        match discovered_token_endpoint(&response) {
+            Ok(discovered) => Ok(Step::Done(discovered)),
+            Err(error) => Step::retry_error(error),
+        }
+    })
 }

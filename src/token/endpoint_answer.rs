@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::AccessToken;
+use super::access_token::AccessToken;
 use crate::clock::unix_now;
 use crate::error::{Error, ErrorKind, Result};
+use crate::remedy::Remedy;
 use crate::transport::Response;
 
 /// Entra codes meaning "the certificate used for the assertion is not (or no longer) accepted":
@@ -18,18 +19,6 @@ const CERTIFICATE_ERROR_CODES: &[u64] = &[700027, 700024, 7000214, 1000502, 7000
 
 /// Longest `Retry-After` waited for; a server asking for more fails the call instead of hanging it.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// The pause before the one quick retry on a 5xx without `Retry-After`.
-const QUICK_RETRY: Duration = Duration::from_millis(200);
-
-/// What the caller may do after a failed exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    No,
-    /// Throttled or a server error: wait, then try once more.
-    After(Duration),
-    /// The certificate was refused: reload it and try once more.
-    ReloadCertificate,
-}
 
 /// A successful exchange: the token and when to refresh it proactively.
 pub struct Issued {
@@ -40,30 +29,49 @@ pub struct Issued {
     pub refresh_in: Option<i64>,
 }
 
-pub type Outcome = std::result::Result<Issued, (Error, Retry)>;
-
-/// Reads the endpoint's `response`; `signed_with_certificate` says whether a certificate reload
-/// could change the answer.
-pub fn interpret(response: &Response, endpoint: &str, signed_with_certificate: bool) -> Outcome {
+/// Reads the endpoint's `response`: the token, or an error that names the endpoint's words and,
+/// when a retry may help, the remedy it calls for (throttling or a server error: wait and ask
+/// again; a certificate no longer accepted: reload it). `signed_with_certificate` says whether a
+/// certificate reload could change the answer.
+pub fn interpret(
+    response: &Response,
+    endpoint: &str,
+    signed_with_certificate: bool,
+) -> Result<Issued> {
     let json: Option<Value> = serde_json::from_slice(&response.body).ok();
     if (200..300).contains(&response.status) {
-        return parse_token(json.as_ref()).map_err(|error| (error, Retry::No));
+        return parse_token(json.as_ref());
     }
-    // A wait longer than MAX_RETRY_AFTER is not shortened: the server asked for it, so the call
-    // fails and says how long the server asked to wait.
     let asked_wait = retry_after(response.header("retry-after"));
-    let error = describe_error(response.status, json.as_ref(), endpoint, asked_wait);
-    let retry = match (response.status, asked_wait) {
-        (429 | 500..=599, Some(wait)) if wait <= MAX_RETRY_AFTER => Retry::After(wait),
-        (429 | 500..=599, Some(_)) => Retry::No,
-        (429, None) => Retry::No,
-        (500..=599, None) => Retry::After(QUICK_RETRY),
-        _ if signed_with_certificate && is_certificate_refusal(json.as_ref()) => {
-            Retry::ReloadCertificate
+    let codes = error_codes(json.as_ref());
+    let error = describe_error(response.status, json.as_ref(), endpoint, asked_wait)
+        .with_http_status(response.status)
+        .with_aadsts_codes(
+            codes
+                .iter()
+                .filter_map(|c| u32::try_from(*c).ok())
+                .collect(),
+        );
+    if let Some((remedy, wait)) = busy_remedy(response.status, asked_wait) {
+        return Err(error.calling_for(remedy, wait));
+    }
+    if signed_with_certificate && is_certificate_refusal(json.as_ref()) {
+        return Err(error.calling_for(Remedy::RotateTokenCertificate, None));
+    }
+    Err(error)
+}
+
+/// Throttling or a server error: wait for `Retry-After` when it is at most [`MAX_RETRY_AFTER`]
+/// (a longer wait is not shortened: the call fails and says how long the server asked for), or
+/// briefly after a 5xx without one; a 429 without one is not retried.
+fn busy_remedy(status: u16, asked_wait: Option<Duration>) -> Option<(Remedy, Option<Duration>)> {
+    match (status, asked_wait) {
+        (429 | 500..=599, Some(wait)) if wait <= MAX_RETRY_AFTER => {
+            Some((Remedy::TokenEndpointBusy, Some(wait)))
         }
-        _ => Retry::No,
-    };
-    Err((error, retry))
+        (500..=599, None) => Some((Remedy::TokenEndpointBusy, None)),
+        _ => None,
+    }
 }
 
 fn parse_token(json: Option<&Value>) -> Result<Issued> {
@@ -182,13 +190,20 @@ pub struct Discovered {
     pub mtls_token_endpoint: Option<String>,
 }
 
-/// The `token_endpoint` (and its mTLS alias) of an OpenID discovery document.
+/// The `token_endpoint` (and its mTLS alias) of an OpenID discovery document; a busy server's
+/// answer calls for the same wait as the token endpoint's.
 pub fn discovered_token_endpoint(response: &Response) -> Result<Discovered> {
     if response.status != 200 {
-        return Err(Error::new(
+        let asked_wait = retry_after(response.header("retry-after"));
+        let error = Error::new(
             ErrorKind::TokenAcquisition,
             format!("HTTP {}", response.status),
-        ));
+        )
+        .with_http_status(response.status);
+        return Err(match busy_remedy(response.status, asked_wait) {
+            Some((remedy, wait)) => error.calling_for(remedy, wait),
+            None => error,
+        });
     }
     let json = serde_json::from_slice::<Value>(&response.body).ok();
     let text = |value: Option<&Value>| value?.as_str().map(str::to_string);
@@ -247,7 +262,7 @@ mod tests {
             body: br#"{"access_token": "t", "expires_in": 9223372036854775807, "refresh_in": 9223372036854775807}"#.to_vec(),
             ..Default::default()
         };
-        let issued = interpret(&answer, "https://x/token", false).ok().unwrap();
+        let issued = interpret(&answer, "https://x/token", false).unwrap();
         assert!(issued.token.expires_on > unix_now());
     }
 

@@ -1,77 +1,65 @@
-//! App tokens (OAuth2 client credentials) for Bearer and MTLS_POP calls: authority resolution, the
-//! signed client assertion, requests over mTLS for certificate-bound tokens (RFC 8705, Entra's
-//! MTLS_POP), the token cache with single flight, throttling and certificate rotation.
+//! App tokens (OAuth2 client credentials) for Bearer and MTLS_POP calls. This file is the facade:
+//! [`TokenProvider`] decides which token a call needs and where it is kept; its parts sit below it
+//! and use only the parts below themselves (`tests/architecture.rs` checks this order):
+//!
+//! ```text
+//! fetch                one token request under the retry driver (busy endpoint, refused certificate)
+//! plan                 how one token is requested and kept: over mTLS or not, which cache key
+//! managed_identity     tokens from the platform's managed identity, and federated assertions
+//! cache                the in-process cache: early expiry, proactive refresh, single flight
+//! distributed          the fleet-wide cache on Redis behind the in-process one
+//! client_credentials   one form post to the token endpoint; OpenID discovery
+//! authority            which token endpoint: Entra ID or a generic OpenID provider
+//! endpoint_answer      what a token endpoint's answer means, and the remedy its refusal calls for
+//! assertion            the signed client assertion (JWT)
+//! call                 one token request's context: credentials, transport, scopes, options, deadline
+//! key                  what identifies a cached token
+//! access_token         the token, its expiry and its refresh schedule
+//! ```
 
+mod access_token;
 mod assertion;
 mod authority;
 mod cache;
+mod call;
 mod client_credentials;
 mod distributed;
 mod endpoint_answer;
+mod fetch;
+mod key;
 mod managed_identity;
+mod plan;
 
 use std::sync::Arc;
 
-use crate::clock::Deadline;
 use crate::config::{
-    AcquireTokenOptions, DistributedCacheOptions, IdentityOptions, PlatformEnvironment,
-    TokenEndpointAuth,
+    DistributedCacheOptions, IdentityOptions, PlatformEnvironment, TokenEndpointAuth,
 };
-use crate::credentials::{
-    self, Certificate, Credential, CredentialsProvider, Purpose, Selection, Usage,
-};
+use crate::credentials::{self, Certificate, Purpose, Selection, Usage};
 use crate::encoding::quote;
 use crate::error::{Error, ErrorKind, Result};
-use crate::transport::{Transport, require_https};
+use crate::remedy::Remedy;
+use crate::retry::{Driver, Step};
+pub use access_token::AccessToken;
 use assertion::Dialect;
 use authority::Authority;
-use cache::{CacheKey, Lookup, TokenCache, Urgency};
-use client_credentials::{Authentication, Exchange};
+use cache::TokenCache;
+pub use call::TokenCall;
 use distributed::DistributedCache;
-use endpoint_answer::{Issued, Retry};
-use managed_identity::ManagedIdentity;
+use fetch::Fetcher;
+use key::CacheKey;
+use managed_identity::{ConfiguredIdentity, ManagedIdentity};
+use plan::{Plan, Planner};
 
 #[cfg(fuzzing)]
 pub(crate) use endpoint_answer::{discovered_token_endpoint, interpret};
 #[cfg(fuzzing)]
 pub(crate) use managed_identity::fuzz_answer as fuzz_managed_identity_answer;
 
-/// An access token and when it expires (Unix seconds). Never logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AccessToken {
-    pub token: String,
-    pub expires_on: i64,
-}
-
-impl AccessToken {
-    /// The expiry as an RFC 3339 UTC time, e.g. "2026-12-01T12:00:00Z".
-    pub fn expires_on_utc(&self) -> String {
-        crate::clock::format_time(self.expires_on)
-    }
-
-    /// Seconds until it expires (negative once expired).
-    pub fn expires_in(&self) -> i64 {
-        self.expires_on - crate::clock::unix_now()
-    }
-}
-
-impl std::fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("expires_on", &self.expires_on)
-            .finish_non_exhaustive()
-    }
-}
-
 pub struct TokenProvider {
     authority: Result<Authority>,
     client_id: Option<String>,
-    send_x5c: bool,
-    /// `TokenEndpointAuthMethod: tls_client_auth`: every token request over mTLS, authenticated
-    /// by the certificate alone.
-    tls_client_auth: bool,
-    /// `ClientCredentials` entries with `UseBoundCredential`: their token requests go over mTLS.
-    bound_entries: Vec<usize>,
+    planner: Planner,
     /// The platform's managed identity: for `AcquireTokenOptions.ManagedIdentity` and the
     /// assertions of `SignedAssertionFromManagedIdentity` credentials.
     managed: ManagedIdentity,
@@ -83,42 +71,6 @@ pub struct TokenProvider {
 pub struct BoundToken {
     pub token: AccessToken,
     pub scheme: &'static str,
-}
-
-/// How one token is requested and where it is kept.
-struct Plan {
-    key: CacheKey,
-    /// The selection to use; `None`: the token credential, selected when the request is made.
-    selection: Option<Selection>,
-    over_mtls: bool,
-    authentication: Authentication,
-    /// The `token_type` asked for in the form and required in the answer.
-    token_type: Option<&'static str>,
-    /// Whether the assertion carries the certificate chain (SendX5C, or a bound credential's
-    /// request, which Id.Web always sends with it).
-    send_x5c: bool,
-}
-
-impl Plan {
-    /// A Bearer token requested as before mTLS existed: the credential's assertion or secret.
-    fn unbound(key: CacheKey, selection: Option<Selection>, send_x5c: bool) -> Plan {
-        Plan {
-            key,
-            selection,
-            over_mtls: false,
-            authentication: Authentication::Credential,
-            token_type: None,
-            send_x5c,
-        }
-    }
-
-    /// The certificate presented to the token endpoint, and that the token is bound to.
-    fn bound_certificate(&self) -> Option<&Arc<Certificate>> {
-        self.selection
-            .as_ref()
-            .and_then(Selection::certificate)
-            .filter(|_| self.over_mtls)
-    }
 }
 
 impl TokenProvider {
@@ -141,14 +93,16 @@ impl TokenProvider {
                 .client_id
                 .clone()
                 .filter(|id| !id.trim().is_empty()),
-            send_x5c: identity.send_x5c,
-            tls_client_auth: identity.token_endpoint_auth == TokenEndpointAuth::TlsClientAuth,
-            bound_entries: identity
-                .client_credentials
-                .iter()
-                .filter(|c| c.use_bound_credential && !c.skip)
-                .map(|c| c.index)
-                .collect(),
+            planner: Planner {
+                send_x5c: identity.send_x5c,
+                tls_client_auth: identity.token_endpoint_auth == TokenEndpointAuth::TlsClientAuth,
+                bound_entries: identity
+                    .client_credentials
+                    .iter()
+                    .filter(|c| c.use_bound_credential && !c.skip)
+                    .map(|c| c.index)
+                    .collect(),
+            },
             managed: ManagedIdentity::new(platform),
             cache: TokenCache::new(distributed),
         })
@@ -169,7 +123,7 @@ impl TokenProvider {
                 "AzureAd.ClientId: missing; a token needs it",
             )
         })?;
-        if self.tls_client_auth && authority.dialect() == Dialect::Entra {
+        if self.planner.tls_client_auth && authority.dialect() == Dialect::Entra {
             return Err(Error::new(
                 ErrorKind::Config,
                 "AzureAd.TokenEndpointAuthMethod: tls_client_auth is for generic OpenID providers \
@@ -215,104 +169,67 @@ impl TokenProvider {
         self.cache.forget_bound_to(thumbprint_sha256);
     }
 
-    /// An app token for `scopes`: from the cache when fresh, else from the token endpoint (one
-    /// request for all threads asking for the same token at once). With `UseBoundCredential` on
-    /// the selected entry, or `tls_client_auth`, it is requested over mTLS and kept apart, bound
-    /// to the certificate; a refusal of that certificate reloads it and asks once more.
-    pub fn acquire(
-        &self,
-        credentials: &CredentialsProvider,
-        transport: &Transport,
-        scopes: &[String],
-        options: &AcquireTokenOptions,
-        deadline: Deadline,
-    ) -> Result<AccessToken> {
-        self.acquire_for_call(credentials, transport, scopes, options, deadline)
-            .map(|(token, _)| token)
+    /// An app token for the call's scopes: from the cache when fresh, else from the token
+    /// endpoint (one request for all threads asking for the same token at once). With
+    /// `UseBoundCredential` on the selected entry, or `tls_client_auth`, it is requested over mTLS
+    /// and kept apart, bound to the certificate; a refusal of that certificate reloads it and asks
+    /// once more.
+    pub fn acquire(&self, call: &TokenCall) -> Result<AccessToken> {
+        self.acquire_for_call(call).map(|(token, _)| token)
     }
 
     /// [`TokenProvider::acquire`], with the certificate the token is bound to when it was
     /// requested over mTLS: a call sending it must present that certificate (RFC 8705 §3).
     pub fn acquire_for_call(
         &self,
-        credentials: &CredentialsProvider,
-        transport: &Transport,
-        scopes: &[String],
-        options: &AcquireTokenOptions,
-        deadline: Deadline,
+        call: &TokenCall,
     ) -> Result<(AccessToken, Option<Arc<Certificate>>)> {
-        if let Some(identity) = &options.managed_identity {
-            return self
-                .managed
-                .token(
-                    &self.cache,
-                    transport,
-                    identity,
-                    "AcquireTokenOptions.ManagedIdentity",
-                    scopes,
-                    lookup(options),
-                    deadline,
-                )
-                .map(|token| (token, None));
+        if let Some(id) = &call.options.managed_identity {
+            let identity = ConfiguredIdentity {
+                id,
+                field: "AcquireTokenOptions.ManagedIdentity",
+            };
+            let token = self.managed.token(&self.cache, call, &identity)?;
+            return Ok((token, None));
         }
         let (authority, client_id) = self.validate()?;
-        let tenant = authority.tenant(options.tenant.as_deref());
-        let key = CacheKey::new(authority.cache_name(), client_id, tenant, scopes, "Bearer");
-        if !self.tls_client_auth && self.bound_entries.is_empty() {
-            let plan = Plan::unbound(key, None, self.send_x5c);
-            return self
-                .get(credentials, transport, &plan, scopes, options, deadline)
-                .map(|token| (token, None));
+        let tenant = authority.tenant(call.options.tenant.as_deref());
+        let key = CacheKey::new(
+            authority.cache_name(),
+            client_id,
+            tenant,
+            call.scopes,
+            "Bearer",
+        );
+        if !self.planner.needs_selection() {
+            let token = self.get(call, &self.planner.unbound(key, None))?;
+            return Ok((token, None));
         }
         let usage = Usage {
             protocol: "Bearer",
             api_url: authority.cache_name(),
         };
-        let mut selection = credentials.select(Purpose::Token, &usage)?;
-        let mut reloaded = false;
-        loop {
-            let bound = self.tls_client_auth || self.bound_entries.contains(&selection.index);
-            let plan = match (bound, selection.certificate().cloned()) {
-                (false, _) => Plan::unbound(key.clone(), Some(selection.clone()), self.send_x5c),
-                (true, Some(certificate)) => Plan {
-                    key: key.clone().bound(&certificate.facts.thumbprint_sha256),
-                    selection: Some(selection.clone()),
-                    over_mtls: true,
-                    authentication: if self.tls_client_auth {
-                        Authentication::CertificateOnly
-                    } else {
-                        Authentication::Credential
-                    },
-                    token_type: None,
-                    send_x5c: true,
-                },
-                (true, None) => {
-                    return Err(Error::new(
-                        ErrorKind::Config,
-                        format!(
-                            "AzureAd.ClientCredentials[{}]: token requests over mTLS \
-                             (UseBoundCredential, TokenEndpointAuthMethod tls_client_auth) need \
-                             a certificate, not {}",
-                            selection.index,
-                            selection.credential.kind_name()
-                        ),
-                    ));
+        let mut selection = call.credentials.select(Purpose::Token, &usage)?;
+        Driver::new(call.deadline).run(|granted| {
+            if let Some(granted) = granted {
+                if let Some(old) = selection.certificate() {
+                    self.cache.forget_bound_to(&old.facts.thumbprint_sha256);
                 }
-            };
-            match self.get(credentials, transport, &plan, scopes, options, deadline) {
-                Ok(token) => return Ok((token, plan.bound_certificate().cloned())),
-                Err(error) if error.kind() == ErrorKind::CertificateRejected && !reloaded => {
-                    reloaded = true;
-                    if let Some(old) = selection.certificate() {
-                        self.cache.forget_bound_to(&old.facts.thumbprint_sha256);
-                    }
-                    selection = credentials
-                        .rotate(Purpose::Token, &selection, &usage, error.message())
-                        .map_err(|e| e.context(error.message()))?;
-                }
-                Err(error) => return Err(error),
+                selection = call
+                    .credentials
+                    .rotate(Purpose::Token, &selection, &usage, &granted.reason)
+                    .map_err(|e| e.context(&granted.reason))?;
             }
-        }
+            let plan = self.planner.app_token(key.clone(), &selection)?;
+            match self.get(call, &plan) {
+                Ok(token) => Ok(Step::Done((token, plan.bound_certificate().cloned()))),
+                Err(error) if error.kind() == ErrorKind::CertificateRejected => {
+                    let reason = error.message().to_string();
+                    Ok(Step::retry(Remedy::RebindCertificate, reason, Err(error)))
+                }
+                Err(error) => Err(error),
+            }
+        })
     }
 
     /// A token bound to the certificate of `selection` (the one the call presents): Entra's
@@ -320,227 +237,67 @@ impl TokenProvider {
     /// RFC 8705 certificate-bound token (over mTLS to its `mtls_endpoint_aliases`). A refusal of
     /// the certificate is returned as `CertificateRejected` for the caller to rotate it: the call
     /// and the token must use the same one.
-    pub fn acquire_bound(
-        &self,
-        credentials: &CredentialsProvider,
-        transport: &Transport,
-        selection: &Selection,
-        scopes: &[String],
-        options: &AcquireTokenOptions,
-        deadline: Deadline,
-    ) -> Result<BoundToken> {
-        let (authority, client_id) =
-            self.validate_bound(options.tenant.as_deref().filter(|t| !t.is_empty()))?;
-        let certificate = selection.certificate().ok_or_else(|| {
-            Error::new(
+    pub fn acquire_bound(&self, call: &TokenCall, selection: &Selection) -> Result<BoundToken> {
+        let tenant = call.options.tenant.as_deref().filter(|t| !t.is_empty());
+        let (authority, client_id) = self.validate_bound(tenant)?;
+        if selection.certificate().is_none() {
+            return Err(Error::new(
                 ErrorKind::CredentialUnavailable,
                 "MTLS_POP needs a certificate; the selected credential is not one",
-            )
-        })?;
-        let tenant = authority.tenant(options.tenant.as_deref());
-        let (token_type, scheme, authentication) = match authority.dialect() {
-            Dialect::Entra => (
-                Some("mtls_pop"),
-                "mtls_pop",
-                Authentication::CertificateOnly,
-            ),
-            Dialect::Generic if self.tls_client_auth => {
-                (None, "Bearer", Authentication::CertificateOnly)
-            }
-            Dialect::Generic => (None, "Bearer", Authentication::Credential),
-        };
-        let plan = Plan {
-            key: CacheKey::new(
-                authority.cache_name(),
-                client_id,
-                tenant,
-                scopes,
-                token_type.unwrap_or("Bearer"),
-            )
-            .bound(&certificate.facts.thumbprint_sha256),
-            selection: Some(selection.clone()),
-            over_mtls: true,
-            authentication,
+            ));
+        }
+        let tenant = authority.tenant(call.options.tenant.as_deref());
+        let form = self.planner.bound_form(authority.dialect());
+        let token_type = form.token_type.unwrap_or("Bearer");
+        let key = CacheKey::new(
+            authority.cache_name(),
+            client_id,
+            tenant,
+            call.scopes,
             token_type,
-            send_x5c: self.send_x5c,
-        };
-        let token = self.get(credentials, transport, &plan, scopes, options, deadline)?;
-        Ok(BoundToken { token, scheme })
+        );
+        let plan = self.planner.bound(key, selection, &form);
+        let token = self.get(call, &plan)?;
+        Ok(BoundToken {
+            token,
+            scheme: form.scheme,
+        })
     }
 
     /// The token of `plan` through the cache.
-    fn get(
-        &self,
-        credentials: &CredentialsProvider,
-        transport: &Transport,
-        plan: &Plan,
-        scopes: &[String],
-        options: &AcquireTokenOptions,
-        deadline: Deadline,
-    ) -> Result<AccessToken> {
+    fn get(&self, call: &TokenCall, plan: &Plan) -> Result<AccessToken> {
         let (authority, client_id) = self.validate()?;
-        if scopes.is_empty() {
+        if call.scopes.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "no scopes to request a token for",
             ));
         }
-        let tenant = authority.tenant(options.tenant.as_deref());
-        let certificate = plan.bound_certificate();
+        let fetcher = Fetcher {
+            authority,
+            client_id,
+            managed: &self.managed,
+            cache: &self.cache,
+        };
         // Observer events of the token request are delivered after its flight has ended, so an
         // observer asking this client for the same token gets it instead of waiting on itself.
         let fetched = std::cell::Cell::new(false);
         let token = credentials::deferring_events(|| {
             self.cache
-                .get_or_fetch(&plan.key, lookup(options), deadline, |urgency| {
+                .get_or_fetch(&plan.key, call.lookup(), call.deadline, |urgency| {
                     fetched.set(true);
-                    let endpoint = authority.token_endpoint(tenant, plan.over_mtls, |url| {
-                        client_credentials::discover(transport, url, deadline)
-                    })?;
-                    let exchange = Exchange {
-                        endpoint: &endpoint,
-                        dialect: authority.dialect(),
-                        client_id,
-                        scopes,
-                        claims: options.claims.as_deref(),
-                        correlation_id: options.correlation_id.as_deref(),
-                        send_x5c: plan.send_x5c,
-                        deadline,
-                        // A proactive refresh falls back to the valid token rather than sleeping.
-                        may_wait: urgency == Urgency::Needed,
-                        over_mtls: certificate,
-                        authentication: plan.authentication,
-                        token_type: plan.token_type,
-                    };
-                    let issued =
-                        self.request(credentials, transport, &exchange, plan.selection.as_ref())?;
-                    if let Some(wanted) = plan.token_type
-                        && !issued.token_type.eq_ignore_ascii_case(wanted)
-                    {
-                        return Err(Error::new(
-                            ErrorKind::TokenAcquisition,
-                            format!(
-                                "{endpoint} answered token_type {}, not the {} asked for",
-                                quote(&issued.token_type),
-                                quote(wanted)
-                            ),
-                        ));
-                    }
-                    let now = crate::clock::unix_now();
-                    Ok((
-                        issued.token,
-                        cache::refresh_on(now, issued.expires_in, issued.refresh_in),
-                    ))
+                    fetcher.fetch(call, plan, urgency)
                 })
         })?;
         if !fetched.get() {
             crate::log::debug(|| {
                 format!(
                     "token for '{}' from the cache (expires in {} s)",
-                    scopes.join(" "),
+                    call.scopes.join(" "),
                     token.expires_in()
                 )
             });
         }
         Ok(token)
-    }
-}
-
-/// ForceRefresh and claims skip the cached token.
-fn lookup(options: &AcquireTokenOptions) -> Lookup {
-    if options.force_refresh || options.claims.is_some() {
-        Lookup::Bypass
-    } else {
-        Lookup::UseCache
-    }
-}
-
-impl TokenProvider {
-    /// Runs the exchange with at most one retry for throttling or a server error and at most one for
-    /// a refused certificate (after reloading it). With a `preselected` credential (a request bound
-    /// to it) a refused certificate is returned as `CertificateRejected` instead: the caller reloads
-    /// it and starts again under the new certificate's cache key.
-    fn request(
-        &self,
-        credentials: &CredentialsProvider,
-        transport: &Transport,
-        exchange: &Exchange,
-        preselected: Option<&Selection>,
-    ) -> Result<Issued> {
-        require_https(
-            exchange.endpoint,
-            &format!("client credentials to {}", exchange.endpoint),
-        )?;
-        let usage = Usage {
-            protocol: "Bearer",
-            api_url: exchange.endpoint,
-        };
-        let mut selection = match preselected {
-            Some(selection) => selection.clone(),
-            None => credentials.select(Purpose::Token, &usage)?,
-        };
-        let (mut waited, mut reloaded) = (false, false);
-        loop {
-            // A federated credential's assertion is the managed identity's token for its audience,
-            // cached and refreshed like any token.
-            let federated = match &selection.credential {
-                Credential::ManagedIdentityAssertion(federated) => Some(self.managed.token(
-                    &self.cache,
-                    transport,
-                    &federated.identity,
-                    &format!(
-                        "AzureAd.ClientCredentials[{}].ManagedIdentityClientId",
-                        selection.index
-                    ),
-                    std::slice::from_ref(&federated.audience),
-                    Lookup::UseCache,
-                    exchange.deadline,
-                )?),
-                _ => None,
-            };
-            let assertion = federated.as_ref().map(|token| token.token.as_str());
-            match client_credentials::exchange(
-                transport,
-                exchange,
-                &selection.credential,
-                assertion,
-            )? {
-                Ok(issued) => {
-                    credentials.used(&selection, &usage);
-                    crate::log::debug(|| {
-                        format!(
-                            "token for '{}' from {} (expires in {} s)",
-                            exchange.scopes.join(" "),
-                            exchange.endpoint,
-                            issued.expires_in
-                        )
-                    });
-                    return Ok(issued);
-                }
-                Err((error, Retry::After(wait))) if !waited && exchange.may_wait => {
-                    if !exchange.deadline.allows(wait) {
-                        return Err(error.context(format!(
-                            "not retrying after {} s: that would exceed the call's timeout",
-                            wait.as_secs_f32()
-                        )));
-                    }
-                    waited = true;
-                    crate::log::info(|| {
-                        format!("{error}; retrying in {:.1} s", wait.as_secs_f32())
-                    });
-                    std::thread::sleep(wait);
-                }
-                Err((error, Retry::ReloadCertificate)) if preselected.is_some() => {
-                    return Err(Error::new(ErrorKind::CertificateRejected, error.message()));
-                }
-                Err((error, Retry::ReloadCertificate)) if !reloaded => {
-                    reloaded = true;
-                    selection = credentials
-                        .rotate(Purpose::Token, &selection, &usage, error.message())
-                        .map_err(|e| e.context(error.message()))?;
-                }
-                Err((error, _)) => return Err(error),
-            }
-        }
     }
 }

@@ -17,16 +17,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::AccessToken;
-use super::cache::{CacheKey, EXPIRY_MARGIN_SECONDS, Lookup};
+use super::access_token::{AccessToken, EXPIRY_MARGIN_SECONDS};
+use super::key::{CacheKey, Lookup};
 use crate::clock::{Deadline, unix_now};
 use crate::config::DistributedCacheOptions;
 use crate::error::Result;
+use crate::remedy::Remedy;
+use crate::retry::{Driver, Step};
 use seal::SealingKey;
 use store::{Lock, RedisStore};
-
-/// How often a process waiting for another's token looks for it.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// A token and when to refresh it, as the in-process cache keeps it.
 type Entry = (AccessToken, Option<i64>);
@@ -135,67 +134,91 @@ impl DistributedCache {
         }
         let lock_key = self.redis_key(key, "lock");
         let owner = random_owner();
-        // A waiter waits while the lock is held: it expires after LockMilliseconds when its
-        // holder died, and the next waiter takes it. Never more than half of the call's time
-        // left is spent waiting.
         let started = Instant::now();
-        let wait_until = started + deadline.remaining() / 2;
-        let mut waited = false;
-        loop {
-            if let Some(entry) = self.read(&redis_key) {
-                crate::log::debug(|| {
+        match self.wait_for_the_fleet(&redis_key, &lock_key, &owner, deadline) {
+            Fleet::Stored(entry) => Ok(entry),
+            Fleet::LockTaken => {
+                // Released however this ends, a panic included: the fleet waits on it.
+                let _held = HeldLock {
+                    store: &self.store,
+                    key: &lock_key,
+                    owner: &owner,
+                };
+                // The holder may have stored its token between our read and our lock.
+                match self.read(&redis_key) {
+                    Some(entry) => Ok(entry),
+                    None => fetch_and_store(Box::new(fetch), true),
+                }
+            }
+            Fleet::GaveUp => {
+                crate::log::info(|| {
                     format!(
-                        "token from the shared cache (Redis{})",
-                        if waited {
-                            ", after waiting for another process's request"
-                        } else {
-                            ""
-                        }
+                        "waited {:.1} s for another process's token request (half the call's \
+                         time left); requesting the token without it",
+                        started.elapsed().as_secs_f32()
                     )
                 });
-                return Ok(entry);
+                fetch_and_store(Box::new(fetch), false)
             }
-            match self
-                .store
-                .lock(&lock_key, &owner, self.lock_timeout.as_millis() as u64)
-            {
-                Some(Lock::Taken) => {
-                    // Released however this ends, a panic included: the fleet waits on it.
-                    let _held = HeldLock {
-                        store: &self.store,
-                        key: &lock_key,
-                        owner: &owner,
-                    };
-                    // The holder may have stored its token between our read and our lock.
-                    if let Some(entry) = self.read(&redis_key) {
-                        return Ok(entry);
-                    }
-                    return fetch_and_store(Box::new(fetch), true);
-                }
-                Some(Lock::HeldByAnother) if Instant::now() < wait_until => {
-                    waited = true;
-                    std::thread::sleep(POLL_INTERVAL);
-                }
-                Some(Lock::HeldByAnother) => {
-                    crate::log::info(|| {
-                        format!(
-                            "waited {:.1} s for another process's token request (half the call's \
-                             time left); requesting the token without it",
-                            started.elapsed().as_secs_f32()
-                        )
-                    });
-                    break;
-                }
-                None => break,
-            }
+            Fleet::Unavailable => fetch_and_store(Box::new(fetch), false),
         }
-        fetch_and_store(Box::new(fetch), false)
+    }
+
+    /// The fleet's token from Redis, or this process's turn to fetch it. While another process
+    /// holds the lock, [`Remedy::FleetLockWait`] polls for its token: the lock expires after
+    /// `LockMilliseconds` when its holder died, and the next waiter takes it. Never more than
+    /// half of the call's time left is spent waiting.
+    fn wait_for_the_fleet(
+        &self,
+        redis_key: &str,
+        lock_key: &str,
+        owner: &str,
+        deadline: Deadline,
+    ) -> Fleet {
+        let lock_millis = self.lock_timeout.as_millis() as u64;
+        let mut waited = false;
+        let outcome = Driver::new(deadline.halfway()).run(|granted| {
+            waited |= granted.is_some();
+            if let Some(entry) = self.read(redis_key) {
+                crate::log::debug(|| {
+                    let after = if waited {
+                        ", after waiting for another process's request"
+                    } else {
+                        ""
+                    };
+                    format!("token from the shared cache (Redis{after})")
+                });
+                return Ok(Step::Done(Fleet::Stored(entry)));
+            }
+            Ok(match self.store.lock(lock_key, owner, lock_millis) {
+                Some(Lock::Taken) => Step::Done(Fleet::LockTaken),
+                Some(Lock::HeldByAnother) => Step::retry(
+                    Remedy::FleetLockWait,
+                    "another process is requesting this token".to_string(),
+                    Ok(Fleet::GaveUp),
+                ),
+                None => Step::Done(Fleet::Unavailable),
+            })
+        });
+        outcome.unwrap_or(Fleet::Unavailable)
     }
 
     /// Whether Redis failed and has not answered since.
     pub fn is_skipping_redis(&self) -> bool {
         self.store.breaker.in_outage()
     }
+}
+
+/// Where waiting for the fleet ended.
+enum Fleet {
+    /// A process stored the token.
+    Stored(Entry),
+    /// This process holds the lock: it fetches the token for the fleet.
+    LockTaken,
+    /// Another process held the lock longer than this call may wait.
+    GaveUp,
+    /// Redis could not be used.
+    Unavailable,
 }
 
 /// The fleet's lock while this process holds it.

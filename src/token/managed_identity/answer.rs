@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 
+use super::super::access_token::AccessToken;
 use crate::clock::unix_now;
 use crate::error::{Error, ErrorKind, Result};
-use crate::token::AccessToken;
 use crate::transport::Response;
 
 /// The longest lifetime believed: an answer is not trusted to keep clock arithmetic in range.

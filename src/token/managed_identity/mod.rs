@@ -15,13 +15,16 @@ use std::time::Duration;
 
 use once_cell::sync::OnceCell;
 
-use super::AccessToken;
-use super::cache::{self, CacheKey, Lookup, TokenCache, Urgency};
-use crate::clock::Deadline;
+use super::access_token::{AccessToken, refresh_on};
+use super::cache::{TokenCache, Urgency};
+use super::call::TokenCall;
+use super::key::CacheKey;
 use crate::config::{ManagedIdentityId, PlatformEnvironment};
 use crate::encoding::quote;
 use crate::error::{Error, ErrorKind, Result};
-use crate::transport::{ClientAgent, Request, Response, Transport};
+use crate::remedy::Remedy;
+use crate::retry::{Driver, Retry, Step};
+use crate::transport::{ClientAgent, Request, Response};
 use source::Source;
 
 /// Statuses after which MSAL retries a managed-identity request: not found yet (IMDS while a VM
@@ -30,17 +33,20 @@ fn is_retried(status: u16) -> bool {
     matches!(status, 404 | 408 | 410 | 429 | 500..=599)
 }
 
-/// At most this many retries, after 1, 2 and 4 s (MSAL's exponential strategy), or after the
-/// endpoint's `Retry-After` when it asks for at most [`MAX_RETRY_AFTER`]; never past the call's
-/// deadline.
-const MAX_RETRIES: u32 = 3;
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The endpoint's `Retry-After` is waited for when it asks for at most this; otherwise, and
+/// without one, [`Remedy::ManagedIdentityBackoff`]'s 1, 2 and 4 s (MSAL's exponential strategy).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 pub struct ManagedIdentity {
     source: Result<Source>,
     /// Service Fabric's agent, pinned to its certificate, made on first use.
     pinned: OnceCell<ClientAgent>,
+}
+
+/// A managed identity as configured, and where (`field`, for errors).
+pub struct ConfiguredIdentity<'a> {
+    pub id: &'a ManagedIdentityId,
+    pub field: &'a str,
 }
 
 impl ManagedIdentity {
@@ -57,45 +63,36 @@ impl ManagedIdentity {
         source.request(identity, field, "api://check").map(drop)
     }
 
-    /// A token for `scopes` (one resource) from `identity`, through `cache`. `field` names where
-    /// the identity was configured, for errors.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one token request's inputs, each distinct"
-    )]
+    /// A token for the call's scopes (one resource) from `identity`, through `cache`.
     pub fn token(
         &self,
         cache: &TokenCache,
-        transport: &Transport,
-        identity: &ManagedIdentityId,
-        field: &str,
-        scopes: &[String],
-        lookup: Lookup,
-        deadline: Deadline,
+        call: &TokenCall,
+        identity: &ConfiguredIdentity,
     ) -> Result<AccessToken> {
         let source = self.source.as_ref().map_err(Clone::clone)?;
-        let resource = resource_of(scopes)?;
+        let resource = resource_of(call.scopes)?;
         let key = CacheKey::new(
             &format!("managed-identity/{}", source.name()),
-            &identity.cache_name(),
+            &identity.id.cache_name(),
             "",
             std::slice::from_ref(&resource),
             "Bearer",
         );
-        let token = cache.get_or_fetch(&key, lookup, deadline, |urgency| {
+        cache.get_or_fetch(&key, call.lookup(), call.deadline, |urgency| {
+            let request = source.request(identity.id, identity.field, &resource)?;
             // A proactive refresh falls back to the valid token rather than sleeping.
-            let may_wait = urgency == Urgency::Needed;
-            let issued = self
-                .fetch(
-                    source, transport, identity, field, &resource, deadline, may_wait,
-                )
-                .map_err(|e| {
-                    e.context(format!(
-                        "managed identity {} from {}",
-                        identity.describe(),
-                        source.describe()
-                    ))
-                })?;
+            let driver = match urgency {
+                Urgency::Needed => Driver::new(call.deadline),
+                Urgency::Proactive => Driver::new(call.deadline).without_waits(),
+            };
+            let issued = self.fetch(source, call, request, driver).map_err(|e| {
+                e.context(format!(
+                    "managed identity {} from {}",
+                    identity.id.describe(),
+                    source.describe()
+                ))
+            })?;
             crate::log::debug(|| {
                 format!(
                     "managed identity token for {} from {} (expires in {} s)",
@@ -107,92 +104,75 @@ impl ManagedIdentity {
             let now = crate::clock::unix_now();
             Ok((
                 issued.token,
-                cache::refresh_on(now, issued.expires_in, issued.refresh_in),
+                refresh_on(now, issued.expires_in, issued.refresh_in),
             ))
-        })?;
-        Ok(token)
+        })
     }
 
-    /// One token request with its retries (when it `may_wait`) and, for Azure Arc, the answered
-    /// challenge.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one token request's inputs, each distinct"
-    )]
+    /// One token request under the driver: retried as MSAL retries it, and for Azure Arc resent
+    /// once with the answer to its challenge.
     fn fetch(
         &self,
         source: &Source,
-        transport: &Transport,
-        identity: &ManagedIdentityId,
-        field: &str,
-        resource: &str,
-        deadline: Deadline,
-        may_wait: bool,
+        call: &TokenCall,
+        mut request: source::PlatformRequest,
+        driver: Driver,
     ) -> Result<answer::PlatformToken> {
-        let mut request = source.request(identity, field, resource)?;
         let agent = match source {
             Source::ServiceFabric { thumbprint, .. } => self
                 .pinned
-                .get_or_init(|| transport.pinned_agent(thumbprint))
+                .get_or_init(|| call.transport.pinned_agent(thumbprint))
                 .clone(),
-            _ => transport.platform_agent(),
+            _ => call.transport.platform_agent(),
         };
-        let mut retries = 0;
-        let mut challenged = false;
-        loop {
-            let response = self.send(source, transport, &agent, &request, deadline)?;
-            if (200..300).contains(&response.status) {
-                return answer::parse_token(&response, &source.describe());
-            }
-            let failure = || {
-                Error::new(
-                    ErrorKind::TokenAcquisition,
-                    format!("answered {}", answer::describe_error(&response)),
-                )
-            };
-            if response.status == 401
-                && !challenged
+        // Azure Arc's 401, answered when the driver grants the resend.
+        let mut challenge: Option<Response> = None;
+        driver.run(|granted| {
+            if let Some(challenge) = challenge.take()
+                && granted.is_some_and(|g| g.remedy == Remedy::ArcChallenge)
                 && let Source::Arc { key_directory, .. } = source
             {
-                challenged = true;
-                let authorization = arc_challenge::answer(&response, key_directory.as_deref())?;
+                let authorization = arc_challenge::answer(&challenge, key_directory.as_deref())?;
                 request
                     .headers
                     .push(("Authorization".to_string(), authorization));
-                continue;
             }
-            if !is_retried(response.status) || retries == MAX_RETRIES || !may_wait {
-                return Err(failure());
+            let response = self.send(source, call, &agent, &request)?;
+            if (200..300).contains(&response.status) {
+                return answer::parse_token(&response, &source.describe()).map(Step::Done);
             }
-            let wait = retry_after(&response).unwrap_or(FIRST_BACKOFF * 2u32.pow(retries));
-            if !deadline.allows(wait) {
-                return Err(failure().context(format!(
-                    "not retrying after {:.1} s: that would exceed the call's timeout",
-                    wait.as_secs_f32()
-                )));
+            let failure = Error::new(
+                ErrorKind::TokenAcquisition,
+                format!("answered {}", answer::describe_error(&response)),
+            )
+            .with_http_status(response.status);
+            if response.status == 401 && matches!(source, Source::Arc { .. }) {
+                challenge = Some(response);
+                let reason = "Azure Arc answered 401 with its key-file challenge".to_string();
+                return Ok(Step::retry(Remedy::ArcChallenge, reason, Err(failure)));
             }
-            retries += 1;
-            crate::log::info(|| {
-                format!(
-                    "managed identity endpoint {}; retry {retries} of {MAX_RETRIES} in {:.1} s",
-                    failure(),
-                    wait.as_secs_f32()
-                )
-            });
-            std::thread::sleep(wait);
-        }
+            if !is_retried(response.status) {
+                return Err(failure);
+            }
+            let reason = format!("managed identity endpoint {failure}");
+            Ok(Step::Retry(Retry {
+                remedy: Remedy::ManagedIdentityBackoff,
+                reason,
+                wait: retry_after(&response),
+                otherwise: Err(failure),
+            }))
+        })
     }
 
     /// Sends one request; IMDS not answering at all means this host has no managed identity.
     fn send(
         &self,
         source: &Source,
-        transport: &Transport,
+        call: &TokenCall,
         agent: &ClientAgent,
         request: &source::PlatformRequest,
-        deadline: Deadline,
     ) -> Result<Response> {
-        let outcome = transport.send(
+        let outcome = call.transport.send(
             agent,
             &Request {
                 method: request.method,
@@ -200,7 +180,7 @@ impl ManagedIdentity {
                 headers: &request.headers,
                 body: &request.body,
             },
-            deadline,
+            call.deadline,
         );
         match outcome {
             Err(error)
