@@ -52,8 +52,11 @@ pub fn interpret(
                 .filter_map(|c| u32::try_from(*c).ok())
                 .collect(),
         );
-    if let Some((remedy, wait)) = busy_remedy(response.status, asked_wait) {
-        return Err(error.calling_for(remedy, wait));
+    if matches!(response.status, 429 | 500..=599) {
+        return Err(match busy_remedy(response.status, asked_wait) {
+            Some((remedy, wait)) => error.calling_for(remedy, wait),
+            None => error,
+        });
     }
     if signed_with_certificate && is_certificate_refusal(json.as_ref()) {
         return Err(error.calling_for(Remedy::RotateTokenCertificate, None));
