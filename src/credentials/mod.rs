@@ -8,12 +8,17 @@
 
 mod certificate;
 mod credential;
+mod events;
 mod formats;
 mod loader;
 mod observer;
 mod provider;
+mod pushed;
 mod report;
+mod rotation;
+mod selection;
 mod sources;
+mod state;
 mod watch;
 
 pub use certificate::{Certificate, CertificateFacts};
