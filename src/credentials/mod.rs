@@ -11,6 +11,8 @@ mod credential;
 mod events;
 mod formats;
 mod loader;
+#[cfg(test)]
+mod lock_order_tests;
 mod observer;
 mod provider;
 mod pushed;
