@@ -134,8 +134,14 @@ impl CredentialsProvider {
 
     fn report_entry(&self, index: usize) -> CredentialReport {
         let description = &self.entries[index].description;
-        // One entry at a time under the change lock, as a selection loads it.
-        let loaded = (!description.skip).then(|| self.load(index, &self.state.begin_change()));
+        let loaded = (!description.skip).then(|| {
+            // A loaded entry is reported without waiting for a selection or rotation elsewhere.
+            let cached = self.state.read().entries[index].loaded.clone();
+            match cached {
+                Some(credential) => Ok(credential),
+                None => self.load(index, &self.state.begin_change()),
+            }
+        });
         let state = self.state.read();
         let selected_for = [(Purpose::Mtls, "MTLS"), (Purpose::Token, "token")]
             .into_iter()
