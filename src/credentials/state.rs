@@ -210,6 +210,8 @@ pub(super) mod rank {
                 );
                 held.set(held.get() | lock);
             });
+            #[cfg(not(debug_assertions))]
+            let _ = lock;
             Held {
                 #[cfg(debug_assertions)]
                 lock,
