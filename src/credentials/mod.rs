@@ -8,12 +8,19 @@
 
 mod certificate;
 mod credential;
+mod events;
 mod formats;
 mod loader;
+#[cfg(test)]
+mod lock_order_tests;
 mod observer;
 mod provider;
+mod pushed;
 mod report;
+mod rotation;
+mod selection;
 mod sources;
+mod state;
 mod watch;
 
 pub use certificate::{Certificate, CertificateFacts};

@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 
 use super::certificate::CertificateFacts;
-use super::credential::Credential;
+use super::credential::{Credential, Purpose};
+use super::provider::CredentialsProvider;
 use crate::clock::{format_time, unix_now};
 use crate::config::{CredentialDescription, SourceType};
 
@@ -119,6 +120,36 @@ impl CredentialReport {
         };
         entry["kind"] = json!(kind);
         entry
+    }
+}
+
+impl CredentialsProvider {
+    /// Every entry in configuration order: loaded now if it was not yet (as a call would load it),
+    /// with what it loaded into or why it failed, and which purposes it is selected for.
+    pub fn report(&self) -> Vec<CredentialReport> {
+        (0..self.entries.len())
+            .map(|index| self.report_entry(index))
+            .collect()
+    }
+
+    fn report_entry(&self, index: usize) -> CredentialReport {
+        let description = &self.entries[index].description;
+        let loaded = (!description.skip).then(|| {
+            // A loaded entry is reported without waiting for a selection or rotation elsewhere.
+            let cached = self.state.read().entries[index].loaded.clone();
+            match cached {
+                Some(credential) => Ok(credential),
+                None => self.load(index, &self.state.begin_change()),
+            }
+        });
+        let state = self.state.read();
+        let selected_for = [(Purpose::Mtls, "MTLS"), (Purpose::Token, "token")]
+            .into_iter()
+            .filter(|(purpose, _)| state.selected(*purpose).is_some_and(|s| s.index == index))
+            .map(|(_, name)| name)
+            .collect();
+        drop(state);
+        CredentialReport::new(description, loaded, selected_for)
     }
 }
 
