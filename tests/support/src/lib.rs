@@ -7,6 +7,7 @@ pub mod external;
 pub mod identity_endpoint;
 pub mod pki;
 pub mod redis_server;
+pub mod request_log;
 pub mod server;
 pub mod tinyproxy;
 pub mod token_server;
