@@ -6,12 +6,12 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use downstream_api::{DownstreamApi, ErrorKind};
 use serde_json::{Value, json};
+use test_support::credentials::{client_secret, signed_assertion_file};
 use test_support::token_server::{CLIENT_ASSERTION_TYPE, Flavor, LIB_CAPABILITY};
-use test_support::{fixture, json_str};
 
 use crate::{
-    CLIENT_ID, GRAPH_SCOPE, Idp, SECRET, TENANT, path_credential, rsa_fixture_der,
-    secret_credential, setup, sign_rsa, unix_now,
+    CLIENT_ID, GRAPH_SCOPE, Idp, SECRET, TENANT, rsa_fixture_credential, rsa_fixture_der, setup,
+    sign_rsa, unix_now,
 };
 
 #[test]
@@ -83,7 +83,7 @@ fn a_bearer_call_sends_the_token_from_a_verified_ps256_assertion() {
 fn send_x5c_puts_the_certificate_in_the_assertion() {
     let setup = setup();
     setup.issuer().expect_x5c(true);
-    let credential = path_credential(&fixture("rsa-client.pkcs8.pem"));
+    let credential = rsa_fixture_credential();
     let api = DownstreamApi::from_json(&setup.config(Idp::Entra, &credential, true)).unwrap();
     assert_eq!(
         api.authorization_header("Graph", None).unwrap(),
@@ -104,7 +104,7 @@ fn send_x5c_puts_the_certificate_in_the_assertion() {
 fn a_client_secret_authenticates_the_app() {
     let setup = setup();
     setup.issuer().set_client_secret(Some(SECRET));
-    let api = setup.api(Idp::Entra, &secret_credential(SECRET));
+    let api = setup.api(Idp::Entra, &client_secret(SECRET));
     let response = api.call("Graph", None, b"").unwrap();
     assert_eq!(response.status, 200);
     setup.issuer().assert_no_failures();
@@ -124,7 +124,7 @@ fn a_wrong_secret_fails_once_and_is_never_retried() {
     let setup = setup();
     setup.issuer().set_client_secret(Some(SECRET));
     let wrong = "wrong-secret-value-42";
-    let api = setup.api(Idp::Entra, &secret_credential(wrong));
+    let api = setup.api(Idp::Entra, &client_secret(wrong));
     let error = api.call("Graph", None, b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::TokenAcquisition, "{error}");
     let message = error.message();
@@ -156,11 +156,7 @@ fn a_signed_assertion_file_is_sent_and_reread_when_it_changes() {
     let file = setup
         .dir
         .write("federated-token", format!("{}\n", assertion("file-1")));
-    let credential = format!(
-        r#"{{"SourceType": "SignedAssertionFilePath", "SignedAssertionFileDiskPath": {}}}"#,
-        json_str(&file)
-    );
-    let api = setup.api(Idp::Entra, &credential);
+    let api = setup.api(Idp::Entra, &signed_assertion_file(&file));
     api.acquire_token(&[GRAPH_SCOPE], None).unwrap();
 
     std::fs::write(&file, assertion("file-2")).unwrap();

@@ -3,19 +3,15 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use test_support::fixture;
 use test_support::pki::Validity;
 use test_support::token_server::Flavor;
 
-use crate::{Idp, path_credential, rsa_fixture_der, setup};
+use crate::{Idp, rsa_fixture_credential, rsa_fixture_der, setup};
 
 #[test]
 fn a_generic_openid_provider_is_discovered_once_and_gets_rs256_assertions() {
     let setup = setup();
-    let api = setup.api(
-        Idp::Oidc,
-        &path_credential(&fixture("rsa-client.pkcs8.pem")),
-    );
+    let api = setup.api(Idp::Oidc, &rsa_fixture_credential());
     assert_eq!(api.call("Graph", None, b"").unwrap().status, 200);
     assert_eq!(api.call("Other", None, b"").unwrap().status, 200);
     let token = api

@@ -34,6 +34,7 @@ use downstream_api::DownstreamApi;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::Value;
+use test_support::credentials::certificate_file;
 use test_support::pki::{Issued, TestCa};
 use test_support::server::{ClientAuth, TestServer};
 use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
@@ -121,29 +122,17 @@ impl Setup {
 
     /// The Entra API with the committed RSA fixture as its certificate.
     fn entra_rsa(&self) -> DownstreamApi {
-        self.api(
-            Idp::Entra,
-            &path_credential(&fixture("rsa-client.pkcs8.pem")),
-        )
+        self.api(Idp::Entra, &rsa_fixture_credential())
     }
 
     fn write_credential(&self, name: &str, issued: &Issued) -> String {
-        path_credential(&self.dir.write(name, issued.bundle_pem()))
+        certificate_file(&self.dir.write(name, issued.bundle_pem()))
     }
 }
 
-fn path_credential(path: &str) -> String {
-    format!(
-        r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
-        json_str(path)
-    )
-}
-
-fn secret_credential(secret: &str) -> String {
-    format!(
-        r#"{{"SourceType": "ClientSecret", "ClientSecret": {}}}"#,
-        json_str(secret)
-    )
+/// The committed RSA fixture (certificate and key) as a credential entry.
+fn rsa_fixture_credential() -> String {
+    certificate_file(&fixture("rsa-client.pkcs8.pem"))
 }
 
 fn rsa_fixture_der() -> Vec<u8> {

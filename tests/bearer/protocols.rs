@@ -7,17 +7,18 @@ use std::sync::Arc;
 use downstream_api::{DownstreamApi, ErrorKind};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use test_support::credentials::client_secret;
 use test_support::fixture;
 use test_support::server::{ClientAuth, TestServer};
 use test_support::token_server::bearer_resource_handler;
 
-use crate::{GRAPH_SCOPE, Idp, SECRET, path_credential, secret_credential, setup};
+use crate::{GRAPH_SCOPE, Idp, SECRET, rsa_fixture_credential, setup};
 
 #[test]
 fn a_bearer_api_without_scopes_is_a_configuration_error() {
     let setup = setup();
     let config = setup
-        .config(Idp::Entra, &secret_credential(SECRET), false)
+        .config(Idp::Entra, &client_secret(SECRET), false)
         .replace(&format!(r#", "Scopes": ["{GRAPH_SCOPE}"]"#), "");
     assert!(!config.contains(GRAPH_SCOPE), "{config}");
     let error = DownstreamApi::from_json(&config)
@@ -65,11 +66,7 @@ fn one_server_sees_mtls_calls_with_the_certificate_and_bearer_calls_with_the_tok
         ),
     );
     let config = setup
-        .config(
-            Idp::Entra,
-            &path_credential(&fixture("rsa-client.pkcs8.pem")),
-            false,
-        )
+        .config(Idp::Entra, &rsa_fixture_credential(), false)
         .replace(&setup.resource.url(), &both.url());
     let api = DownstreamApi::from_json(&config).unwrap();
 

@@ -5,11 +5,12 @@
 use std::sync::{Arc, Mutex};
 
 use downstream_api::{CredentialEvent, DownstreamApi, ErrorKind, EventKind};
+use test_support::credentials::certificate_file;
 use test_support::fixture;
 use test_support::pki::{Issued, Validity};
 use test_support::token_server::FakeAnswer;
 
-use crate::{Idp, OTHER_SCOPE, path_credential, setup};
+use crate::{Idp, OTHER_SCOPE, setup};
 
 fn rsa_fixture_key_pem() -> String {
     let text = std::fs::read_to_string(fixture("rsa-client.pkcs8.pem")).unwrap();
@@ -77,7 +78,7 @@ fn a_certificate_rotated_at_the_identity_provider_is_reloaded_and_retried_once()
         "client.pem",
         std::fs::read(fixture("rsa-client.pkcs8.pem")).unwrap(),
     );
-    let api = setup.api(Idp::Entra, &path_credential(&cert_path));
+    let api = setup.api(Idp::Entra, &certificate_file(&cert_path));
     let events = record_events(&api);
     assert_eq!(
         api.authorization_header("Graph", None).unwrap(),

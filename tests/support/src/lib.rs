@@ -3,6 +3,7 @@
 //! verification on 127.0.0.1, a fake token endpoint that verifies what it receives, and the
 //! external servers (openssl s_server, nginx) the tests start. Everything listens on loopback.
 
+pub mod credentials;
 pub mod external;
 pub mod identity_endpoint;
 pub mod pki;
