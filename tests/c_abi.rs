@@ -1,7 +1,9 @@
-//! The C ABI from C: compiles tests/c/ffi_test.c against `include/downstream_api.h` and the
-//! shared library (`libdownstream_api.so`, `.dylib`, or `downstream_api.dll`) that `cargo test` builds (the crate is a cdylib), runs it under
-//! AddressSanitizer + UndefinedBehaviorSanitizer with leak detection (and, in a second test, under
-//! valgrind), against in-process mTLS servers on 127.0.0.1, then checks what the servers saw.
+//! The C ABI from C: compiles the C program in tests/c (ffi_test.c, common.c and one file per
+//! area, linked into one executable) against `include/downstream_api.h` and the shared library
+//! (`libdownstream_api.so`, `.dylib`, or `downstream_api.dll`) that `cargo test` builds (the crate
+//! is a cdylib), runs it under AddressSanitizer + UndefinedBehaviorSanitizer with leak detection
+//! (and, in a second test, under valgrind), against in-process mTLS servers on 127.0.0.1, then
+//! checks what the servers saw.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -11,13 +13,14 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use test_support::credentials::{certificate_file, certificate_file_with_password, client_secret};
 use test_support::identity_endpoint::{IdentityEndpoint, Platform};
 use test_support::pki::{Issued, TestCa, Validity};
 use test_support::server::{ClientAuth, Handler, Reply, Seen, TestServer, subject_cn};
 use test_support::token_server::{
     TokenIssuer, TokenServer, bearer_resource_handler, bound_resource_handler,
 };
-use test_support::{FIXTURE_PASSWORD, TempDir, fixture, json_str};
+use test_support::{FIXTURE_PASSWORD, TempDir, fixture, free_port, json_str};
 
 /// The shared library's file name on this platform.
 fn library_file() -> String {
@@ -167,7 +170,24 @@ fn link_soname(lib_dir: &Path) {
     }
 }
 
-/// Compiles tests/c/ffi_test.c into `out`, with or without the sanitizers.
+/// The C program's sources: every `.c` file in tests/c (ffi_test.c with `main`, common.c with the
+/// helpers, one file per area), in name order.
+fn c_sources(root: &Path) -> Vec<PathBuf> {
+    let dir = root.join("tests/c");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("entry of tests/c").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "c"))
+        .collect();
+    sources.sort();
+    assert!(
+        sources.iter().any(|path| path.ends_with("ffi_test.c")),
+        "no ffi_test.c in {sources:?}"
+    );
+    sources
+}
+
+/// Compiles the C program (tests/c/*.c) into `out`, with or without the sanitizers.
 fn compile(out: &Path, sanitizers: bool) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_dir = library_dir();
@@ -182,7 +202,7 @@ fn compile(out: &Path, sanitizers: bool) {
     }
     cc.arg("-I")
         .arg(root.join("include"))
-        .arg(root.join("tests/c/ffi_test.c"))
+        .args(c_sources(root))
         .arg("-o")
         .arg(out)
         // The library by its path: `-l` would prefer no particular file among .so and .a.
@@ -194,7 +214,7 @@ fn compile(out: &Path, sanitizers: bool) {
         .unwrap_or_else(|e| panic!("cannot run the C compiler ({cc:?}): {e}"));
     assert!(
         output.status.success(),
-        "compiling tests/c/ffi_test.c failed ({:?}):\n{}{}",
+        "compiling tests/c/*.c failed ({:?}):\n{}{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
@@ -223,6 +243,17 @@ struct Fixture {
     identity_resource: TestServer,
     /// A 127.0.0.1 port nothing listens on.
     closed_port: u16,
+}
+
+/// How to run the C program: under a wrapper (valgrind) or not, with how many threads and calls
+/// per thread, which extra environment variables, killed after how long.
+struct Run<'a> {
+    wrapper: Option<&'a [&'a str]>,
+    program: &'a Path,
+    threads: usize,
+    calls: usize,
+    env: &'a [(&'a str, String)],
+    time_limit: Duration,
 }
 
 impl Fixture {
@@ -263,14 +294,29 @@ impl Fixture {
             ClientAuth::None,
             IdentityEndpoint::resource_handler(identity.clone(), "api://vault"),
         );
-        let closed_port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-            listener.local_addr().expect("addr").port()
+        let fixture = Fixture {
+            dir: TempDir::new(tag),
+            client,
+            server,
+            pfx_server,
+            tokens,
+            resource,
+            pop_tokens,
+            pop_resource,
+            identity,
+            identity_resource,
+            closed_port: free_port(),
         };
+        let ca_bundle = fixture.dir.write("ca.pem", &ca.cert_pem);
+        let cert = fixture.dir.write("client.pem", fixture.client.bundle_pem());
+        fixture.write_mtls_files(&ca, &ca_bundle, &cert);
+        fixture.write_token_configs(&ca_bundle, &cert);
+        fixture
+    }
 
-        let dir = TempDir::new(tag);
-        let cert = dir.write("client.pem", client.bundle_pem());
-        let ca_bundle = dir.write("ca.pem", &ca.cert_pem);
+    /// The MTLS configurations ("Orders" on a server, "Plain" on http://) and the files to push.
+    fn write_mtls_files(&self, ca: &TestCa, ca_bundle: &str, cert: &str) {
+        let dir = &self.dir;
         let missing = dir.path().join("no-such-client.pem");
         let config_with = |credential: String, base_url: &str, http: &str, ca_path: &str| {
             format!(
@@ -283,37 +329,25 @@ impl Fixture {
   "Http": {{"CaBundlePath": {ca}{http}}}
 }}"#,
                 base = json_str(&format!("{base_url}/api")),
-                plain = json_str(&format!("http://127.0.0.1:{}/api", server.port)),
+                plain = json_str(&format!("http://127.0.0.1:{}/api", self.server.port)),
                 ca = json_str(ca_path),
             )
         };
         let config =
-            |credential: String, base_url: &str| config_with(credential, base_url, "", &ca_bundle);
-        let path_credential = |path: &str| {
-            format!(
-                r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
-                json_str(path)
-            )
+            |credential: String, base_url: &str| config_with(credential, base_url, "", ca_bundle);
+        let pfx = |password: &str| {
+            certificate_file_with_password(&fixture("rsa-client.aes.pfx"), password)
         };
-        let pfx_credential = |password: &str| {
-            format!(
-                r#"{{"SourceType": "Path", "CertificateDiskPath": {}, "CertificatePassword": {}}}"#,
-                json_str(&fixture("rsa-client.aes.pfx")),
-                json_str(password)
-            )
-        };
-        dir.write("good.json", config(path_credential(&cert), &server.url()));
+        let (server, pfx_server) = (self.server.url(), self.pfx_server.url());
+        dir.write("good.json", config(certificate_file(cert), &server));
         dir.write(
             "missing-cert.json",
-            config(path_credential(&missing.to_string_lossy()), &server.url()),
+            config(certificate_file(&missing.to_string_lossy()), &server),
         );
-        dir.write(
-            "pfx-good.json",
-            config(pfx_credential(FIXTURE_PASSWORD), &pfx_server.url()),
-        );
+        dir.write("pfx-good.json", config(pfx(FIXTURE_PASSWORD), &pfx_server));
         dir.write(
             "pfx-wrong-password.json",
-            config(pfx_credential(WRONG_PASSWORD), &pfx_server.url()),
+            config(pfx(WRONG_PASSWORD), &pfx_server),
         );
         dir.write("malformed.json", r#"{"AzureAd": ["#);
         // A certificate to push (the server trusts its CA), and an encrypted PEM to push with a
@@ -333,54 +367,51 @@ impl Fixture {
         // The fixture CA did not issue the servers' certificates.
         dir.write(
             "untrusted.json",
-            config_with(
-                path_credential(&cert),
-                &pfx_server.url(),
-                "",
-                &fixture("ca.pem"),
-            ),
+            config_with(certificate_file(cert), &pfx_server, "", &fixture("ca.pem")),
         );
         // The PFX server only accepts certificates of the fixture CA.
-        dir.write(
-            "rejected.json",
-            config(path_credential(&cert), &pfx_server.url()),
-        );
+        dir.write("rejected.json", config(certificate_file(cert), &pfx_server));
         dir.write(
             "small-limit.json",
             config_with(
-                path_credential(&cert),
-                &server.url(),
+                certificate_file(cert),
+                &server,
                 r#", "MaxResponseBytes": 64"#,
-                &ca_bundle,
+                ca_bundle,
             ),
         );
         dir.write(
             "timeout.json",
             config_with(
-                path_credential(&cert),
-                &server.url(),
+                certificate_file(cert),
+                &server,
                 r#", "TimeoutSeconds": 1"#,
-                &ca_bundle,
+                ca_bundle,
             ),
         );
+    }
+
+    /// The configurations whose APIs need tokens: Bearer with the right and a wrong secret,
+    /// MTLS_POP, managed identity.
+    fn write_token_configs(&self, ca_bundle: &str, cert: &str) {
         let bearer = |secret: &str| {
             format!(
                 r#"{{
   "AzureAd": {{"Instance": {instance}, "TenantId": "{TENANT}", "ClientId": "{APP_CLIENT_ID}",
-              "ClientCredentials": [{{"SourceType": "ClientSecret", "ClientSecret": {secret}}}]}},
+              "ClientCredentials": [{credential}]}},
   "DownstreamApis": {{
     "Resource": {{"BaseUrl": {base}, "RelativePath": "me", "Scopes": ["{RESOURCE_SCOPE}"]}}
   }},
   "Http": {{"CaBundlePath": {ca}}}
 }}"#,
-                instance = json_str(&tokens.instance()),
-                secret = json_str(secret),
-                base = json_str(&resource.url()),
-                ca = json_str(&ca_bundle),
+                instance = json_str(&self.tokens.instance()),
+                credential = client_secret(secret),
+                base = json_str(&self.resource.url()),
+                ca = json_str(ca_bundle),
             )
         };
-        dir.write("bearer.json", bearer(CLIENT_SECRET));
-        dir.write(
+        self.dir.write("bearer.json", bearer(CLIENT_SECRET));
+        self.dir.write(
             "pop.json",
             format!(
                 r#"{{
@@ -392,14 +423,15 @@ impl Fixture {
   }},
   "Http": {{"CaBundlePath": {ca}}}
 }}"#,
-                instance = json_str(&pop_tokens.instance()),
-                credential = path_credential(&cert),
-                base = json_str(&pop_resource.url()),
-                ca = json_str(&ca_bundle),
+                instance = json_str(&self.pop_tokens.instance()),
+                credential = certificate_file(cert),
+                base = json_str(&self.pop_resource.url()),
+                ca = json_str(ca_bundle),
             ),
         );
-        dir.write("bearer-wrong-secret.json", bearer(WRONG_SECRET));
-        dir.write(
+        self.dir
+            .write("bearer-wrong-secret.json", bearer(WRONG_SECRET));
+        self.dir.write(
             "managed-identity.json",
             format!(
                 r#"{{
@@ -409,74 +441,22 @@ impl Fixture {
   }},
   "Http": {{"CaBundlePath": {ca}}}
 }}"#,
-                base = json_str(&identity_resource.url()),
-                ca = json_str(&ca_bundle),
+                base = json_str(&self.identity_resource.url()),
+                ca = json_str(ca_bundle),
             ),
         );
-        Fixture {
-            dir,
-            client,
-            server,
-            pfx_server,
-            tokens,
-            resource,
-            pop_tokens,
-            pop_resource,
-            identity,
-            identity_resource,
-            closed_port,
-        }
     }
 
-    /// Runs `program` (optionally under `wrapper`, e.g. valgrind) with the fixture's inputs and
-    /// returns its combined output; panics with that output unless it exited 0 and reported
-    /// "N passed, 0 failed".
-    fn run(
-        &self,
-        wrapper: Option<&[&str]>,
-        program: &Path,
-        threads: usize,
-        calls: usize,
-        env: &[(&str, String)],
-        time_limit: Duration,
-    ) -> String {
-        let mut command = match wrapper {
-            Some(wrapper) => {
-                let mut command = Command::new(wrapper[0]);
-                command.args(&wrapper[1..]).arg(program);
-                command
-            }
-            None => Command::new(program),
-        };
-        command
-            .env("DSAPI_TEST_DIR", self.dir.path())
-            .env("DSAPI_TEST_BASE_URL", format!("{}/api", self.server.url()))
-            .env("DSAPI_TEST_CLIENT_CN", CLIENT_CN)
-            .env("DSAPI_TEST_THUMBPRINT", self.client.sha1_thumbprint())
-            .env("DSAPI_TEST_PFX_CN", PFX_CN)
-            .env("DSAPI_TEST_WRONG_PASSWORD", WRONG_PASSWORD)
-            .env("DSAPI_TEST_VERSION", env!("CARGO_PKG_VERSION"))
-            .env("DSAPI_TEST_THREADS", threads.to_string())
-            .env("DSAPI_TEST_CALLS", calls.to_string())
-            .env("DSAPI_TEST_CLOSED_PORT", self.closed_port.to_string())
-            .env("DSAPI_TEST_CLIENT_SECRET", CLIENT_SECRET)
-            .env("DSAPI_TEST_WRONG_SECRET", WRONG_SECRET)
-            .env("DSAPI_TEST_SCOPE", RESOURCE_SCOPE)
-            .envs(self.identity.environment())
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            // The library must not depend on the OS trust store: every config sets CaBundlePath.
-            .env_remove("SSL_CERT_FILE")
-            .env_remove("SSL_CERT_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let (status, output) = run_with_time_limit(command, time_limit);
+    /// Runs the program as `run` says with the fixture's inputs and returns its combined output;
+    /// panics with that output unless it exited 0 and reported "N passed, 0 failed".
+    fn run(&self, run: &Run) -> String {
+        let (status, output) = run_with_time_limit(self.command(run), run.time_limit);
         let passed_line = output.lines().rev().find_map(|line| {
             let rest = line.strip_prefix("ffi_test: ")?;
             let (passed, failed) = rest.split_once(" passed, ")?;
             Some((passed.parse::<usize>().ok()?, failed.to_string()))
         });
-        // Findings the program reports without failing (see the NOTE lines in ffi_test.c); the
+        // Findings the program reports without failing (see the NOTE lines in tests/c/); the
         // whole output with DSAPI_C_ABI_VERBOSE=1 (and `-- --nocapture`).
         if std::env::var_os("DSAPI_C_ABI_VERBOSE").is_some() {
             eprintln!("{output}");
@@ -492,6 +472,41 @@ impl Fixture {
             ),
         }
         output
+    }
+
+    /// The program's command line and environment (the inputs listed in tests/c/ffi_test.c).
+    fn command(&self, run: &Run) -> Command {
+        let mut command = match run.wrapper {
+            Some(wrapper) => {
+                let mut command = Command::new(wrapper[0]);
+                command.args(&wrapper[1..]).arg(run.program);
+                command
+            }
+            None => Command::new(run.program),
+        };
+        command
+            .env("DSAPI_TEST_DIR", self.dir.path())
+            .env("DSAPI_TEST_BASE_URL", format!("{}/api", self.server.url()))
+            .env("DSAPI_TEST_CLIENT_CN", CLIENT_CN)
+            .env("DSAPI_TEST_THUMBPRINT", self.client.sha1_thumbprint())
+            .env("DSAPI_TEST_PFX_CN", PFX_CN)
+            .env("DSAPI_TEST_WRONG_PASSWORD", WRONG_PASSWORD)
+            .env("DSAPI_TEST_VERSION", env!("CARGO_PKG_VERSION"))
+            .env("DSAPI_TEST_THREADS", run.threads.to_string())
+            .env("DSAPI_TEST_CALLS", run.calls.to_string())
+            .env("DSAPI_TEST_CLOSED_PORT", self.closed_port.to_string())
+            .env("DSAPI_TEST_CLIENT_SECRET", CLIENT_SECRET)
+            .env("DSAPI_TEST_WRONG_SECRET", WRONG_SECRET)
+            .env("DSAPI_TEST_SCOPE", RESOURCE_SCOPE)
+            .envs(self.identity.environment())
+            .envs(run.env.iter().map(|(k, v)| (*k, v.as_str())))
+            // The library must not depend on the OS trust store: every config sets CaBundlePath.
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
     }
 }
 
@@ -541,226 +556,287 @@ fn run_with_time_limit(mut command: Command, limit: Duration) -> (Option<i32>, S
 
 /// What the servers must have seen after a run with `threads` × `calls`.
 fn check_server_side(fixture: &Fixture, threads: usize, calls: usize, output: &str) {
-    let seen = fixture.server.seen();
-    let context = || format!("\nffi_test output:\n{output}");
-
-    // The managed-identity endpoint verified each request, and issued one token: the call's,
-    // which dsapi_client_acquire_token then found cached.
-    fixture.identity.assert_no_failures();
-    assert!(
-        fixture.identity.issued().len() == 1,
-        "managed identity tokens issued: {:?}{}",
-        fixture.identity.issued(),
-        context()
-    );
-    assert!(fixture.identity_resource.requests() >= 1, "{}", context());
-
-    // One request came with the certificate pushed by dsapi_client_set_credential; every other
-    // request on the MTLS server came with the configured certificate, and none with a token.
-    let pushed = |request: &&Seen| {
-        request
-            .client_cert
-            .as_ref()
-            .is_some_and(|cert| subject_cn(cert) == "pushed-client")
+    let check = ServerSide {
+        fixture,
+        seen: fixture.server.seen(),
+        output,
     };
-    assert_eq!(
-        seen.iter().filter(pushed).count(),
-        1,
-        "pushed calls{}",
-        context()
-    );
-    for request in seen.iter().filter(|request| !pushed(request)) {
-        assert_eq!(
-            request.client_cert.as_ref(),
-            Some(&fixture.client.cert_der),
-            "request {} {} without the configured client certificate{}",
-            request.method,
-            request.target,
-            context()
+    check.managed_identity();
+    check.mtls_requests_carry_the_configured_or_pushed_certificate();
+    check.nothing_went_over_plain_http_or_to_an_unknown_api();
+    check.each_threads_calls_arrived_once(threads, calls);
+    check.requests_arrived_as_the_sections_made_them();
+    check.pfx_server();
+    check.tokens();
+}
+
+/// The requests the servers recorded, checked against what the C program did.
+struct ServerSide<'a> {
+    fixture: &'a Fixture,
+    /// The requests on the MTLS server.
+    seen: Vec<Seen>,
+    /// The program's output, shown with any failure.
+    output: &'a str,
+}
+
+impl ServerSide<'_> {
+    fn context(&self) -> String {
+        format!("\nffi_test output:\n{}", self.output)
+    }
+
+    /// Requests on the MTLS server for `target`.
+    fn count(&self, target: &str) -> usize {
+        self.seen.iter().filter(|r| r.target == target).count()
+    }
+
+    /// The managed-identity endpoint verified each request, and issued one token: the call's,
+    /// which dsapi_client_acquire_token then found cached.
+    fn managed_identity(&self) {
+        let identity = &self.fixture.identity;
+        identity.assert_no_failures();
+        assert!(
+            identity.issued().len() == 1,
+            "managed identity tokens issued: {:?}{}",
+            identity.issued(),
+            self.context()
         );
-        assert_eq!(
-            request.header("authorization"),
-            None,
-            "Authorization header on an MTLS call to {}{}",
-            request.target,
-            context()
+        assert!(
+            self.fixture.identity_resource.requests() >= 1,
+            "{}",
+            self.context()
         );
     }
-    // Nothing was attempted over plain http:// (the "Plain" API and the http BaseUrl override
-    // point at this TLS server's port: a plaintext request would be a failed handshake).
-    assert_eq!(
-        fixture.server.failed_handshakes(),
-        0,
-        "failed handshakes: something spoke plain HTTP to the TLS port{}",
-        context()
-    );
-    assert!(
-        !seen.iter().any(|r| r.target.contains("insecure")),
-        "a request for the http:// API reached the server{}",
-        context()
-    );
-    assert!(
-        !seen.iter().any(|r| r.target.contains("missing")),
-        "a call to an unknown API sent a request{}",
-        context()
-    );
 
-    // One client used from `threads` threads: each thread's calls arrived exactly once.
-    for thread in 0..threads {
-        for call in 0..calls {
-            let target = format!("/api/threads/{thread}/{call}");
-            let hits: Vec<&Seen> = seen.iter().filter(|r| r.target == target).collect();
-            assert_eq!(hits.len(), 1, "requests for {target}{}", context());
-            assert_eq!(hits[0].method, "GET");
+    /// One request came with the certificate pushed by dsapi_client_set_credential; every other
+    /// request on the MTLS server came with the configured certificate, and none with a token.
+    fn mtls_requests_carry_the_configured_or_pushed_certificate(&self) {
+        let pushed = |request: &&Seen| {
+            request
+                .client_cert
+                .as_ref()
+                .is_some_and(|cert| subject_cn(cert) == "pushed-client")
+        };
+        assert_eq!(
+            self.seen.iter().filter(pushed).count(),
+            1,
+            "pushed calls{}",
+            self.context()
+        );
+        for request in self.seen.iter().filter(|request| !pushed(request)) {
             assert_eq!(
-                hits[0].header("x-thread"),
-                Some(thread.to_string().as_str())
+                request.client_cert.as_ref(),
+                Some(&self.fixture.client.cert_der),
+                "request {} {} without the configured client certificate{}",
+                request.method,
+                request.target,
+                self.context()
+            );
+            assert_eq!(
+                request.header("authorization"),
+                None,
+                "Authorization header on an MTLS call to {}{}",
+                request.target,
+                self.context()
             );
         }
     }
-    let threaded = seen
-        .iter()
-        .filter(|r| r.target.starts_with("/api/threads/"))
-        .count();
-    assert_eq!(threaded, threads * calls, "threaded requests{}", context());
 
-    // The POST with overrides, as sent.
-    let posts: Vec<&Seen> = seen
-        .iter()
-        .filter(|r| r.target.starts_with("/api/echo/post"))
-        .collect();
-    assert_eq!(posts.len(), 1, "POST requests{}", context());
-    let post = posts[0];
-    assert_eq!(post.method, "POST");
-    // JSON object order is not kept by the configuration parser, so either order is fine.
-    assert!(
-        post.target == "/api/echo/post?q=a%20b%26c&n=1"
-            || post.target == "/api/echo/post?n=1&q=a%20b%26c",
-        "POST target {}",
-        post.target
-    );
-    assert_eq!(post.header("x-custom"), Some("custom-value"));
-    assert_eq!(post.header("content-type"), Some("application/x-test"));
-    assert_eq!(post.header("accept"), Some("text/plain"));
-    assert_eq!(post.body, b"{\"n\":1}\x00\xffend");
-
-    // 401 on MTLS is a certificate rejection: exactly one retry. 403 is not: no retry.
-    let count = |target: &str| seen.iter().filter(|r| r.target == target).count();
-    assert_eq!(
-        count("/api/status/401"),
-        2,
-        "401 requests (one retry){}",
-        context()
-    );
-    assert_eq!(
-        count("/api/status/403"),
-        1,
-        "403 requests (no retry){}",
-        context()
-    );
-    assert_eq!(count("/api/status/404"), 1, "404 requests{}", context());
-
-    // Header injection attempts were refused, not sent.
-    assert!(
-        !seen
-            .iter()
-            .any(|r| r.header("x-injected").is_some() || r.header("bad name").is_some()),
-        "an injected header reached the server{}",
-        context()
-    );
-    // A call made from inside an observer callback went out.
-    assert_eq!(count("/api/reentrant"), 1, "re-entrant call{}", context());
-    let big = seen
-        .iter()
-        .find(|r| r.target == "/api/echo/big")
-        .unwrap_or_else(|| panic!("no large POST{}", context()));
-    assert_eq!(big.body.len(), 300 * 1024);
-    assert!(
-        big.body
-            .iter()
-            .enumerate()
-            .all(|(i, b)| *b == ((i * 31 + 7) & 0xff) as u8),
-        "the large body arrived altered"
-    );
-
-    // The PFX server saw only the fixture certificate opened with the right password, once; the
-    // untrusted-server call (1) and the rejected certificate with its single retry (2) failed
-    // their handshakes.
-    let pfx_seen = fixture.pfx_server.seen();
-    assert_eq!(pfx_seen.len(), 1, "requests on the PFX server{}", context());
-    let presented = pfx_seen[0].client_cert.as_ref().map(|c| subject_cn(c));
-    assert_eq!(presented.as_deref(), Some(PFX_CN));
-    assert_eq!(pfx_seen[0].header("authorization"), None);
-    assert_eq!(
-        fixture.pfx_server.failed_handshakes(),
-        3,
-        "failed handshakes on the PFX server (untrusted server 1 + rejected certificate 2){}",
-        context()
-    );
-
-    // Tokens: one request per scope however many callers (cache, single flight across the 8
-    // threads); the wrong secret was refused once; the secret went only to the token endpoint.
-    let issuer = &fixture.tokens.issuer;
-    let issued = issuer.issued();
-    let issued_for = |scope: &str| issued.iter().filter(|t| t.scope == scope).count();
-    assert_eq!(
-        issued_for(RESOURCE_SCOPE),
-        1,
-        "tokens for {RESOURCE_SCOPE}{}",
-        context()
-    );
-    assert_eq!(
-        issued_for(THREADS_SCOPE),
-        1,
-        "tokens for {THREADS_SCOPE}{}",
-        context()
-    );
-    let failures = issuer.failures();
-    assert!(
-        failures.len() == 1 && failures[0].contains("AADSTS7000215"),
-        "token endpoint failures: {failures:?}{}",
-        context()
-    );
-    for request in issuer.token_requests() {
-        assert_eq!(request.tenant.as_deref(), Some(TENANT));
-        assert_eq!(request.param("client_id"), Some(APP_CLIENT_ID));
-    }
-    // MTLS_POP: one bound token for the call and the header, verified by the mTLS endpoint; the
-    // resource saw it with the client certificate.
-    let pop_issuer = &fixture.pop_tokens.issuer;
-    pop_issuer.assert_no_failures();
-    assert_eq!(
-        pop_issuer.token_request_count(),
-        1,
-        "MTLS_POP token requests{}",
-        context()
-    );
-    let pop_seen = fixture.pop_resource.seen();
-    assert_eq!(pop_seen.len(), 1, "MTLS_POP calls{}", context());
-    assert!(
-        pop_seen[0]
-            .header("authorization")
-            .is_some_and(|a| a.starts_with("mtls_pop "))
-            && pop_seen[0].client_cert.is_some(),
-        "the MTLS_POP call presented the certificate and the bound token"
-    );
-    let resource_seen = fixture.resource.seen();
-    assert_eq!(resource_seen.len(), 1, "Bearer calls{}", context());
-    let authorization = resource_seen[0].header("authorization").unwrap_or_default();
-    assert!(
-        authorization.starts_with("Bearer tok-"),
-        "Authorization on the Bearer call: {authorization:?}"
-    );
-    for request in seen.iter().chain(&pfx_seen).chain(&resource_seen) {
-        let text = format!(
-            "{:?}{}",
-            request.headers,
-            String::from_utf8_lossy(&request.body)
+    /// Nothing was attempted over plain http:// (the "Plain" API and the http BaseUrl override
+    /// point at this TLS server's port: a plaintext request would be a failed handshake), and a
+    /// call to an unknown API sent nothing.
+    fn nothing_went_over_plain_http_or_to_an_unknown_api(&self) {
+        assert_eq!(
+            self.fixture.server.failed_handshakes(),
+            0,
+            "failed handshakes: something spoke plain HTTP to the TLS port{}",
+            self.context()
         );
         assert!(
-            !text.contains(CLIENT_SECRET) && !text.contains(WRONG_SECRET),
-            "a client secret reached an API server"
+            !self.seen.iter().any(|r| r.target.contains("insecure")),
+            "a request for the http:// API reached the server{}",
+            self.context()
         );
+        assert!(
+            !self.seen.iter().any(|r| r.target.contains("missing")),
+            "a call to an unknown API sent a request{}",
+            self.context()
+        );
+    }
+
+    /// One client used from `threads` threads: each thread's calls arrived exactly once.
+    fn each_threads_calls_arrived_once(&self, threads: usize, calls: usize) {
+        for thread in 0..threads {
+            for call in 0..calls {
+                let target = format!("/api/threads/{thread}/{call}");
+                let hits: Vec<&Seen> = self.seen.iter().filter(|r| r.target == target).collect();
+                assert_eq!(hits.len(), 1, "requests for {target}{}", self.context());
+                assert_eq!(hits[0].method, "GET");
+                assert_eq!(
+                    hits[0].header("x-thread"),
+                    Some(thread.to_string().as_str())
+                );
+            }
+        }
+        let threaded = self
+            .seen
+            .iter()
+            .filter(|r| r.target.starts_with("/api/threads/"))
+            .count();
+        assert_eq!(
+            threaded,
+            threads * calls,
+            "threaded requests{}",
+            self.context()
+        );
+    }
+
+    /// The POST with overrides as sent, one retry after a 401 and none after a 403, no injected
+    /// header, the call from inside an observer, and the large body unaltered.
+    fn requests_arrived_as_the_sections_made_them(&self) {
+        let posts: Vec<&Seen> = self
+            .seen
+            .iter()
+            .filter(|r| r.target.starts_with("/api/echo/post"))
+            .collect();
+        assert_eq!(posts.len(), 1, "POST requests{}", self.context());
+        let post = posts[0];
+        assert_eq!(post.method, "POST");
+        // JSON object order is not kept by the configuration parser, so either order is fine.
+        assert!(
+            post.target == "/api/echo/post?q=a%20b%26c&n=1"
+                || post.target == "/api/echo/post?n=1&q=a%20b%26c",
+            "POST target {}",
+            post.target
+        );
+        assert_eq!(post.header("x-custom"), Some("custom-value"));
+        assert_eq!(post.header("content-type"), Some("application/x-test"));
+        assert_eq!(post.header("accept"), Some("text/plain"));
+        assert_eq!(post.body, b"{\"n\":1}\x00\xffend");
+
+        // 401 on MTLS is a certificate rejection: exactly one retry. 403 is not: no retry.
+        let context = self.context();
+        assert_eq!(
+            self.count("/api/status/401"),
+            2,
+            "401 requests (one retry){context}"
+        );
+        assert_eq!(
+            self.count("/api/status/403"),
+            1,
+            "403 requests (no retry){context}"
+        );
+        assert_eq!(self.count("/api/status/404"), 1, "404 requests{context}");
+
+        // Header injection attempts were refused, not sent.
+        assert!(
+            !self
+                .seen
+                .iter()
+                .any(|r| r.header("x-injected").is_some() || r.header("bad name").is_some()),
+            "an injected header reached the server{context}"
+        );
+        // A call made from inside an observer callback went out.
+        assert_eq!(self.count("/api/reentrant"), 1, "re-entrant call{context}");
+        let big = self
+            .seen
+            .iter()
+            .find(|r| r.target == "/api/echo/big")
+            .unwrap_or_else(|| panic!("no large POST{context}"));
+        assert_eq!(big.body.len(), 300 * 1024);
+        assert!(
+            big.body
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == ((i * 31 + 7) & 0xff) as u8),
+            "the large body arrived altered"
+        );
+    }
+
+    /// The PFX server saw only the fixture certificate opened with the right password, once; the
+    /// untrusted-server call (1) and the rejected certificate with its single retry (2) failed
+    /// their handshakes.
+    fn pfx_server(&self) {
+        let pfx_seen = self.fixture.pfx_server.seen();
+        assert_eq!(
+            pfx_seen.len(),
+            1,
+            "requests on the PFX server{}",
+            self.context()
+        );
+        let presented = pfx_seen[0].client_cert.as_ref().map(|c| subject_cn(c));
+        assert_eq!(presented.as_deref(), Some(PFX_CN));
+        assert_eq!(pfx_seen[0].header("authorization"), None);
+        assert_eq!(
+            self.fixture.pfx_server.failed_handshakes(),
+            3,
+            "failed handshakes on the PFX server (untrusted server 1 + rejected certificate 2){}",
+            self.context()
+        );
+    }
+
+    /// Tokens: one request per scope however many callers (cache, single flight across the 8
+    /// threads); the wrong secret was refused once; the secret went only to the token endpoint.
+    /// MTLS_POP: one bound token for the call and the header, verified by the mTLS endpoint; the
+    /// resource saw it with the client certificate.
+    fn tokens(&self) {
+        let context = self.context();
+        let issuer = &self.fixture.tokens.issuer;
+        let issued = issuer.issued();
+        let issued_for = |scope: &str| issued.iter().filter(|t| t.scope == scope).count();
+        assert_eq!(
+            issued_for(RESOURCE_SCOPE),
+            1,
+            "tokens for {RESOURCE_SCOPE}{context}"
+        );
+        assert_eq!(
+            issued_for(THREADS_SCOPE),
+            1,
+            "tokens for {THREADS_SCOPE}{context}"
+        );
+        let failures = issuer.failures();
+        assert!(
+            failures.len() == 1 && failures[0].contains("AADSTS7000215"),
+            "token endpoint failures: {failures:?}{context}"
+        );
+        for request in issuer.token_requests() {
+            assert_eq!(request.tenant.as_deref(), Some(TENANT));
+            assert_eq!(request.param("client_id"), Some(APP_CLIENT_ID));
+        }
+        let pop_issuer = &self.fixture.pop_tokens.issuer;
+        pop_issuer.assert_no_failures();
+        assert_eq!(
+            pop_issuer.token_request_count(),
+            1,
+            "MTLS_POP token requests{context}"
+        );
+        let pop_seen = self.fixture.pop_resource.seen();
+        assert_eq!(pop_seen.len(), 1, "MTLS_POP calls{context}");
+        assert!(
+            pop_seen[0]
+                .header("authorization")
+                .is_some_and(|a| a.starts_with("mtls_pop "))
+                && pop_seen[0].client_cert.is_some(),
+            "the MTLS_POP call presented the certificate and the bound token"
+        );
+        let resource_seen = self.fixture.resource.seen();
+        assert_eq!(resource_seen.len(), 1, "Bearer calls{context}");
+        let authorization = resource_seen[0].header("authorization").unwrap_or_default();
+        assert!(
+            authorization.starts_with("Bearer tok-"),
+            "Authorization on the Bearer call: {authorization:?}"
+        );
+        let pfx_seen = self.fixture.pfx_server.seen();
+        for request in self.seen.iter().chain(&pfx_seen).chain(&resource_seen) {
+            let text = format!(
+                "{:?}{}",
+                request.headers,
+                String::from_utf8_lossy(&request.body)
+            );
+            assert!(
+                !text.contains(CLIENT_SECRET) && !text.contains(WRONG_SECRET),
+                "a client secret reached an API server"
+            );
+        }
     }
 }
 
@@ -785,12 +861,12 @@ fn c_abi_under_address_and_undefined_behavior_sanitizers() {
         .unwrap_or(25);
     let threads = 8;
     let started = Instant::now();
-    let output = fixture.run(
-        None,
-        &program,
+    let output = fixture.run(&Run {
+        wrapper: None,
+        program: &program,
         threads,
         calls,
-        &[
+        env: &[
             (
                 "ASAN_OPTIONS",
                 "detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:\
@@ -802,8 +878,8 @@ fn c_abi_under_address_and_undefined_behavior_sanitizers() {
                 "halt_on_error=1:print_stacktrace=1".to_string(),
             ),
         ],
-        Duration::from_secs(300),
-    );
+        time_limit: Duration::from_secs(300),
+    });
     check_server_side(&fixture, threads, calls, &output);
     assert!(
         !output.contains("ERROR: AddressSanitizer")
@@ -864,8 +940,8 @@ fn c_abi_under_valgrind() {
     let suppressions = format!("--suppressions={suppressions}");
     // Valgrind serialises threads and is ~50x slower: few calls, still 8 threads on one client.
     let (threads, calls) = (8, 3);
-    let output = fixture.run(
-        Some(&[
+    let output = fixture.run(&Run {
+        wrapper: Some(&[
             VALGRIND,
             "--error-exitcode=99",
             "--leak-check=full",
@@ -875,11 +951,11 @@ fn c_abi_under_valgrind() {
             &suppressions,
             "--quiet",
         ]),
-        &program,
+        program: &program,
         threads,
         calls,
-        &[],
-        Duration::from_secs(600),
-    );
+        env: &[],
+        time_limit: Duration::from_secs(600),
+    });
     check_server_side(&fixture, threads, calls, &output);
 }
