@@ -10,8 +10,8 @@ use test_support::credentials::{client_secret, signed_assertion_file};
 use test_support::token_server::{CLIENT_ASSERTION_TYPE, Flavor, LIB_CAPABILITY};
 
 use crate::{
-    CLIENT_ID, GRAPH_SCOPE, Idp, SECRET, TENANT, rsa_fixture_credential, rsa_fixture_der, setup,
-    sign_rsa, unix_now,
+    CLIENT_ID, GRAPH_SCOPE, Idp, SECRET, TENANT, authorization, rsa_fixture_credential,
+    rsa_fixture_der, setup, sign_rsa, unix_now,
 };
 
 #[test]
@@ -72,10 +72,7 @@ fn a_bearer_call_sends_the_token_from_a_verified_ps256_assertion() {
     assert_eq!(claims["sub"], CLIENT_ID);
 
     // The token is cached: the header comes from the cache.
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
     assert_eq!(setup.issuer().token_request_count(), 1);
 }
 
@@ -85,10 +82,7 @@ fn send_x5c_puts_the_certificate_in_the_assertion() {
     setup.issuer().expect_x5c(true);
     let credential = rsa_fixture_credential();
     let api = DownstreamApi::from_json(&setup.config(Idp::Entra, &credential, true)).unwrap();
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
     setup.issuer().assert_no_failures();
     let header = setup.issuer().token_requests()[0]
         .assertion_header

@@ -6,34 +6,19 @@
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::{GRAPH_SCOPE, TENANT, setup, unix_now};
+use crate::{GRAPH_SCOPE, TENANT, authorization, setup, unix_now};
 
 #[test]
 fn cached_tokens_are_reused_and_kept_per_scope_set() {
     let setup = setup();
     let api = setup.entra_rsa();
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
     assert_eq!(setup.issuer().token_request_count(), 1);
 
-    assert_eq!(
-        api.authorization_header("Other", None).unwrap(),
-        "Bearer tok-2"
-    );
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
-    assert_eq!(
-        api.authorization_header("Other", None).unwrap(),
-        "Bearer tok-2"
-    );
+    assert_eq!(authorization(&api, "Other"), "Bearer tok-2");
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
+    assert_eq!(authorization(&api, "Other"), "Bearer tok-2");
     assert_eq!(setup.issuer().token_request_count(), 2);
 
     // Scopes are a set: the order does not make another cache entry.
@@ -75,7 +60,7 @@ fn concurrent_cold_misses_make_a_single_token_request() {
             let barrier = barrier.clone();
             std::thread::spawn(move || {
                 barrier.wait();
-                api.authorization_header("Graph", None).unwrap()
+                authorization(&api, "Graph")
             })
         })
         .collect();
@@ -92,14 +77,8 @@ fn a_token_inside_the_early_expiry_window_is_refreshed() {
     // 300 s left is already within the 5-minute margin: never served from the cache.
     setup.issuer().set_expires_in(300);
     let api = setup.entra_rsa();
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-2"
-    );
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-2");
     assert_eq!(setup.issuer().token_request_count(), 2);
     setup.issuer().assert_no_failures();
 }
@@ -110,21 +89,15 @@ fn refresh_in_is_honoured() {
     setup.issuer().set_expires_in(3600);
     setup.issuer().set_refresh_in(Some(1));
     let api = setup.entra_rsa();
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
     assert_eq!(
         setup.issuer().token_request_count(),
         1,
         "before refresh_in: cached"
     );
     std::thread::sleep(Duration::from_millis(1300));
-    api.authorization_header("Graph", None).unwrap();
+    authorization(&api, "Graph");
     // A refresh may happen in the background while the still-valid token is returned.
     let deadline = Instant::now() + Duration::from_secs(3);
     while setup.issuer().token_request_count() < 2 && Instant::now() < deadline {

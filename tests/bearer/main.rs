@@ -130,6 +130,11 @@ impl Setup {
     }
 }
 
+/// The `Authorization` header value for the API `name` (from the cache or a new token).
+fn authorization(api: &DownstreamApi, name: &str) -> String {
+    api.authorization_header(name, None).unwrap()
+}
+
 /// The committed RSA fixture (certificate and key) as a credential entry.
 fn rsa_fixture_credential() -> String {
     certificate_file(&fixture("rsa-client.pkcs8.pem"))

@@ -10,7 +10,7 @@ use test_support::fixture;
 use test_support::pki::{Issued, Validity};
 use test_support::token_server::FakeAnswer;
 
-use crate::{Idp, OTHER_SCOPE, setup};
+use crate::{Idp, OTHER_SCOPE, authorization, setup};
 
 fn rsa_fixture_key_pem() -> String {
     let text = std::fs::read_to_string(fixture("rsa-client.pkcs8.pem")).unwrap();
@@ -80,10 +80,7 @@ fn a_certificate_rotated_at_the_identity_provider_is_reloaded_and_retried_once()
     );
     let api = setup.api(Idp::Entra, &certificate_file(&cert_path));
     let events = record_events(&api);
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
 
     // The app registration now holds the renewed certificate, and the file on disk is replaced.
     let renewed = renewed_rsa_certificate();
@@ -128,10 +125,7 @@ fn an_aadsts700027_answer_costs_one_reload_and_one_retry() {
     setup.issuer().push_answer(FakeAnswer::InvalidClientCert);
     let api = setup.entra_rsa();
     let events = record_events(&api);
-    assert_eq!(
-        api.authorization_header("Graph", None).unwrap(),
-        "Bearer tok-1"
-    );
+    assert_eq!(authorization(&api, "Graph"), "Bearer tok-1");
     assert_eq!(setup.issuer().token_request_count(), 2);
     let kinds: Vec<EventKind> = selections(&events).into_iter().map(|e| e.0).collect();
     assert_eq!(
