@@ -68,27 +68,49 @@ fn main() {
     let tokens = TokenServer::start(&ca, issuer.clone());
     let mut redis = RedisServer::start(None);
     let dir = TempDir::new("bench-fleet");
-    let ca_path = dir.write("ca.pem", &ca.cert_pem);
-    let key_path = dir.write("cache.key", [9u8; 32]);
-    let config = |redis_url: Option<&str>| {
+    let bench = Bench {
+        ca_path: dir.write("ca.pem", &ca.cert_pem),
+        key_path: dir.write("cache.key", [9u8; 32]),
+        dir,
+        tokens,
+    };
+    lookups(&bench, &redis);
+    cold_fleets(&bench, &redis, fleet);
+    redis.stop();
+    redis_down(&bench);
+}
+
+/// The token endpoint and the files the configurations name.
+struct Bench {
+    dir: TempDir,
+    ca_path: String,
+    key_path: String,
+    tokens: TokenServer,
+}
+
+impl Bench {
+    /// A client-secret configuration, with the shared cache at `redis_url` if any.
+    fn config(&self, redis_url: Option<&str>) -> String {
         let cache = redis_url.map_or(String::new(), |url| {
             format!(
                 r#""TokenCache": {{"Distributed": {{"Redis": {}, "EncryptionKeyFile": {}}}}},"#,
                 json_str(url),
-                json_str(&key_path)
+                json_str(&self.key_path)
             )
         });
         format!(
             r#"{{{cache} "AzureAd": {{"Instance": {}, "TenantId": "bench", "ClientId": "{CLIENT_ID}",
                   "ClientCredentials": [{{"SourceType": "ClientSecret", "ClientSecret": "{SECRET}"}}]}},
                 "Http": {{"CaBundlePath": {}}}}}"#,
-            json_str(&tokens.instance()),
-            json_str(&ca_path)
+            json_str(&self.tokens.instance()),
+            json_str(&self.ca_path)
         )
-    };
+    }
+}
 
-    // Lookups: the process's cache, Redis, the token endpoint.
-    let shared = config(Some(&redis.url()));
+/// Lookups: the process's cache, Redis, the token endpoint.
+fn lookups(bench: &Bench, redis: &RedisServer) {
+    let shared = bench.config(Some(&redis.url()));
     let filler = DownstreamApi::from_json(&shared).unwrap();
     let from_endpoint = median_micros(time_new_scopes(&filler, "lookup", LOOKUPS));
     let reader = DownstreamApi::from_json(&shared).unwrap();
@@ -108,12 +130,17 @@ fn main() {
         "token lookup (median of {LOOKUPS}): in-process cache {from_process:.1} µs, Redis \
          {from_redis:.1} µs, token endpoint {from_endpoint:.1} µs"
     );
+}
 
-    // Cold fleets, with a token endpoint slow enough for every process to miss at once.
+/// Cold fleets, with a token endpoint slow enough for every process to miss at once.
+fn cold_fleets(bench: &Bench, redis: &RedisServer, fleet: usize) {
+    let issuer = &bench.tokens.issuer;
     issuer.set_delay(Some(Duration::from_millis(300)));
     for (label, cache) in [("without Redis", None), ("with Redis", Some(redis.url()))] {
         redis.flush();
-        let path = dir.write("fleet.json", config(cache.as_deref()));
+        let path = bench
+            .dir
+            .write("fleet.json", bench.config(cache.as_deref()));
         let before = issuer.token_request_count();
         let start_at = unix_millis() + 1500;
         let members: Vec<_> = (0..fleet)
@@ -133,15 +160,15 @@ fn main() {
         );
     }
     issuer.set_delay(None);
+}
 
-    // Redis down: the breaker open, against no shared cache at all.
-    redis.stop();
-    let down = DownstreamApi::from_json(&config(Some(&format!(
-        "redis://127.0.0.1:{}/0",
-        free_port()
-    ))))
+/// Redis down: the breaker open, against no shared cache at all.
+fn redis_down(bench: &Bench) {
+    let down = DownstreamApi::from_json(
+        &bench.config(Some(&format!("redis://127.0.0.1:{}/0", free_port()))),
+    )
     .unwrap();
-    let plain = DownstreamApi::from_json(&config(None)).unwrap();
+    let plain = DownstreamApi::from_json(&bench.config(None)).unwrap();
     time_new_scopes(&down, "warm-down", 5);
     time_new_scopes(&plain, "warm-plain", 5);
     let mut with_breaker = Vec::new();

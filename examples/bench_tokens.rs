@@ -60,7 +60,34 @@ fn main() {
     let client = SharedClient(raw);
     let api = CString::new("Api").unwrap();
 
-    // 32 threads on a cold cache.
+    cold_cache(client, &api);
+    let cold_requests = issuer.token_request_count();
+    let ours = cache_hit_micros(client, &api);
+    assert_eq!(
+        issuer.token_request_count(),
+        cold_requests,
+        "cache hits made requests"
+    );
+    dsapi_client_free(raw);
+
+    issuer.set_delay(None);
+    let msal_us = msal_cache_hit_micros(&server, &ca_path);
+
+    println!("token requests by 32 threads on a cold cache: {cold_requests} (target 1)");
+    println!(
+        "cache-hit dsapi_client_authorization_header: median {ours:.3} us per call (target <= 2 us)"
+    );
+    match msal_us {
+        Some(reference) => println!(
+            "MSAL Python acquire_token_for_client cache hit: median {reference:.2} us per call; ratio {:.0}x faster",
+            reference / ours
+        ),
+        None => println!("MSAL Python reference: not measured (pip install msal)"),
+    }
+}
+
+/// 32 threads asking for the header at once on a cold cache.
+fn cold_cache(client: SharedClient, api: &CString) {
     let barrier = Arc::new(Barrier::new(32));
     let threads: Vec<_> = (0..32)
         .map(|_| {
@@ -75,35 +102,33 @@ fn main() {
     for thread in threads {
         assert_eq!(thread.join().unwrap(), DSAPI_OK);
     }
-    let cold_requests = issuer.token_request_count();
+}
 
-    // Cache hits: batches of calls, median of the per-call averages.
+/// Cache hits: batches of calls, median of the per-call averages, in microseconds.
+fn cache_hit_micros(client: SharedClient, api: &CString) -> f64 {
     let (batch, batches) = (10_000, 50);
     let mut per_call_us = Vec::with_capacity(batches);
     for _ in 0..batches {
         let started = Instant::now();
         for _ in 0..batch {
-            header(client, &api);
+            header(client, api);
         }
         per_call_us.push(started.elapsed().as_secs_f64() * 1e6 / batch as f64);
     }
-    let ours = median(per_call_us);
-    assert_eq!(
-        issuer.token_request_count(),
-        cold_requests,
-        "cache hits made requests"
-    );
-    dsapi_client_free(raw);
+    median(per_call_us)
+}
 
-    issuer.set_delay(None);
+/// MSAL Python's cache hit against the same endpoint (tests/bench/msal_reference.py), in
+/// microseconds; `None` when it cannot run.
+fn msal_cache_hit_micros(server: &TokenServer, ca_path: &str) -> Option<f64> {
     let msal = std::process::Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/bench/msal_reference.py"
         ))
-        .args([&server.oidc_authority(), &ca_path, CLIENT_ID, SECRET, SCOPE])
+        .args([&server.oidc_authority(), ca_path, CLIENT_ID, SECRET, SCOPE])
         .output();
-    let msal_us = msal.ok().and_then(|output| {
+    msal.ok().and_then(|output| {
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         if !output.status.success() {
             eprintln!(
@@ -114,17 +139,5 @@ fn main() {
         text.lines()
             .find_map(|l| l.strip_prefix("msal_cache_hit_median_us "))
             .and_then(|v| v.trim().parse::<f64>().ok())
-    });
-
-    println!("token requests by 32 threads on a cold cache: {cold_requests} (target 1)");
-    println!(
-        "cache-hit dsapi_client_authorization_header: median {ours:.3} us per call (target <= 2 us)"
-    );
-    match msal_us {
-        Some(reference) => println!(
-            "MSAL Python acquire_token_for_client cache hit: median {reference:.2} us per call; ratio {:.0}x faster",
-            reference / ours
-        ),
-        None => println!("MSAL Python reference: not measured (pip install msal)"),
-    }
+    })
 }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use test_support::identity_endpoint::{IdentityEndpoint, Platform};
 use test_support::json_str;
 use test_support::pki::{TestCa, Validity};
-use test_support::server::{ClientAuth, Reply, Seen, TestServer};
+use test_support::server::{ClientAuth, Handler, Reply, Seen, TestServer};
 use test_support::token_server::{
     TokenIssuer, TokenServer, bearer_resource_handler, bound_resource_handler,
 };
@@ -64,59 +64,7 @@ fn main() {
     let server = TestServer::start(
         ca.server(),
         ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
-        Arc::new(|seen: &Seen| {
-            let path = seen.target.split('?').next().unwrap_or_default();
-            if let Some(code) = path.strip_prefix("/status/") {
-                return Reply::text(code.parse().unwrap_or(400), &format!("status {code}"));
-            }
-            if let Some(millis) = path.strip_prefix("/slow/") {
-                let millis = millis.parse().unwrap_or(0);
-                std::thread::sleep(std::time::Duration::from_millis(millis));
-                return Reply::text(200, &format!("after {millis} ms"));
-            }
-            let who = seen
-                .client_cert
-                .as_ref()
-                .map(test_support::server::subject_cn)
-                .unwrap_or_default();
-            if path == "/renewed" && who != "wrapper-client-renewed" {
-                return Reply::text(495, "SSL Certificate Error");
-            }
-            if path == "/big-head" {
-                // Over the library's 64 KiB limit for a response head.
-                let mut reply = Reply::text(200, "too big");
-                reply.headers.push(("X-Big".into(), "a".repeat(70_000)));
-                return reply;
-            }
-            if seen.target.starts_with("/inspect") {
-                let headers: serde_json::Map<String, serde_json::Value> = seen
-                    .headers
-                    .iter()
-                    .map(|(name, value)| (name.to_ascii_lowercase(), value.clone().into()))
-                    .collect();
-                let inspected = serde_json::json!({
-                    "method": seen.method,
-                    "target": seen.target,
-                    "headers": headers,
-                    "body": String::from_utf8_lossy(&seen.body),
-                });
-                return Reply {
-                    status: 200,
-                    headers: vec![("Content-Type".into(), "application/json".into())],
-                    body: inspected.to_string().into_bytes(),
-                };
-            }
-            if seen.target.starts_with("/echo") {
-                let mut body = format!("{} {}\n", seen.method, seen.target).into_bytes();
-                body.extend_from_slice(&seen.body);
-                return Reply {
-                    status: 200,
-                    headers: vec![("X-Echo".into(), "yes".into())],
-                    body,
-                };
-            }
-            Reply::text(200, &format!("hello {who}"))
-        }),
+        mtls_handler(),
     );
     let issuer = TokenIssuer::new("wrapper-app");
     issuer.set_certificate(Some(client.cert_der.as_ref()));
@@ -147,7 +95,99 @@ fn main() {
         "managed-identity-environment.json",
         &serde_json::Value::Object(environment).to_string(),
     );
-    let config = format!(
+    let config = appsettings(&Appsettings {
+        certificate: write("client.pem", &client.bundle_pem()),
+        ca: write("ca.pem", &ca.cert_pem),
+        instance: token_server.instance(),
+        mtls_url: server.url(),
+        bearer_url: bearer_server.url(),
+        pop_url: pop_server.url(),
+        vault_url: vault_server.url(),
+    });
+    let config_path = write("appsettings.json", &config);
+    println!("READY {config_path}");
+    // Serve until the parent closes our standard input.
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+}
+
+/// The MTLS server's answers: `/status/<code>`, `/slow/<ms>`, `/renewed` (495 unless the renewed
+/// certificate), `/big-head`, `/inspect…`, `/echo…`, and "hello <client CN>" otherwise.
+fn mtls_handler() -> Handler {
+    Arc::new(|seen: &Seen| {
+        let path = seen.target.split('?').next().unwrap_or_default();
+        if let Some(code) = path.strip_prefix("/status/") {
+            return Reply::text(code.parse().unwrap_or(400), &format!("status {code}"));
+        }
+        if let Some(millis) = path.strip_prefix("/slow/") {
+            let millis = millis.parse().unwrap_or(0);
+            std::thread::sleep(std::time::Duration::from_millis(millis));
+            return Reply::text(200, &format!("after {millis} ms"));
+        }
+        let who = seen
+            .client_cert
+            .as_ref()
+            .map(test_support::server::subject_cn)
+            .unwrap_or_default();
+        if path == "/renewed" && who != "wrapper-client-renewed" {
+            return Reply::text(495, "SSL Certificate Error");
+        }
+        if path == "/big-head" {
+            // Over the library's 64 KiB limit for a response head.
+            let mut reply = Reply::text(200, "too big");
+            reply.headers.push(("X-Big".into(), "a".repeat(70_000)));
+            return reply;
+        }
+        if seen.target.starts_with("/inspect") {
+            return inspect(seen);
+        }
+        if seen.target.starts_with("/echo") {
+            let mut body = format!("{} {}\n", seen.method, seen.target).into_bytes();
+            body.extend_from_slice(&seen.body);
+            return Reply {
+                status: 200,
+                headers: vec![("X-Echo".into(), "yes".into())],
+                body,
+            };
+        }
+        Reply::text(200, &format!("hello {who}"))
+    })
+}
+
+/// The request as a JSON object: method, target, headers (lower-case names) and body.
+fn inspect(seen: &Seen) -> Reply {
+    let headers: serde_json::Map<String, serde_json::Value> = seen
+        .headers
+        .iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.clone().into()))
+        .collect();
+    let inspected = serde_json::json!({
+        "method": seen.method,
+        "target": seen.target,
+        "headers": headers,
+        "body": String::from_utf8_lossy(&seen.body),
+    });
+    Reply {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: inspected.to_string().into_bytes(),
+    }
+}
+
+/// What the written appsettings.json names: the certificate and CA files, the token endpoint's
+/// instance and the servers.
+struct Appsettings {
+    certificate: String,
+    ca: String,
+    instance: String,
+    mtls_url: String,
+    bearer_url: String,
+    pop_url: String,
+    vault_url: String,
+}
+
+fn appsettings(names: &Appsettings) -> String {
+    format!(
         r#"{{
   "AzureAd": {{ "Instance": "{instance}", "TenantId": "wrapper-tenant", "ClientId": "wrapper-app",
                "ClientCredentials": [ {{ "SourceType": "Path", "CertificateDiskPath": {cert} }} ] }},
@@ -166,17 +206,12 @@ fn main() {
   }},
   "Http": {{ "CaBundlePath": {ca} }}
 }}"#,
-        cert = json_str(&write("client.pem", &client.bundle_pem())),
-        url = server.url(),
-        instance = token_server.instance(),
-        bearer_url = bearer_server.url(),
-        pop_url = pop_server.url(),
-        vault_url = vault_server.url(),
-        ca = json_str(&write("ca.pem", &ca.cert_pem)),
-    );
-    let config_path = write("appsettings.json", &config);
-    println!("READY {config_path}");
-    // Serve until the parent closes our standard input.
-    let mut sink = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut sink);
+        cert = json_str(&names.certificate),
+        url = names.mtls_url,
+        instance = names.instance,
+        bearer_url = names.bearer_url,
+        pop_url = names.pop_url,
+        vault_url = names.vault_url,
+        ca = json_str(&names.ca),
+    )
 }

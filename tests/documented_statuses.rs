@@ -131,102 +131,159 @@ fn every_function_that_returns_a_status_documents_its_errors() {
     }
 }
 
-#[test]
-fn statuses_the_functions_return_are_the_ones_they_document() {
-    let header = Header::load();
-    let ca = TestCa::new("Documented Statuses CA");
-    let other_ca = TestCa::new("Other CA");
-    let dir = TempDir::new("statuses");
-    let ca_path = dir.write("ca.pem", &ca.cert_pem);
-    let accepted = dir.write(
-        "accepted.pem",
-        ca.client("accepted", Validity::CURRENT).bundle_pem(),
-    );
-    let unknown = dir.write(
-        "unknown.pem",
-        other_ca.client("unknown", Validity::CURRENT).bundle_pem(),
-    );
-    let mtls = TestServer::start(
-        ca.server(),
-        ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
-        TestServer::echo_handler(),
-    );
-    let untrusted = TestServer::start(
-        other_ca.server(),
-        ClientAuth::None,
-        TestServer::echo_handler(),
-    );
-    // Accepts connections and never answers.
-    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let silent_url = format!("https://127.0.0.1:{}", silent.local_addr().unwrap().port());
-    let issuer = TokenIssuer::new("statuses-app");
-    issuer.set_client_secret(Some("the-registered-secret"));
-    let tokens = TokenServer::start(&ca, issuer);
+/// What the status test calls: a CA and another one, a certificate from each, an MTLS server,
+/// a server with a certificate from the other CA, a listener that never answers, and a token
+/// endpoint with a registered secret.
+struct Servers {
+    dir: TempDir,
+    ca_path: String,
+    /// A certificate the MTLS server accepts, and one from the other CA.
+    accepted: String,
+    unknown: String,
+    tokens: TokenServer,
+    /// The "DownstreamApis" entries: Api, Untrusted, Refused, Silent, Plain, Bearer.
+    apis: String,
+    // Kept for their lifetime.
+    _mtls: TestServer,
+    _untrusted: TestServer,
+    /// Accepts connections and never answers.
+    silent: TcpListener,
+}
 
-    let apis = format!(
-        r#""Api": {{"BaseUrl": "{mtls}", "ProtocolScheme": "MTLS"}},
-           "Untrusted": {{"BaseUrl": "{untrusted}", "ProtocolScheme": "MTLS"}},
-           "Refused": {{"BaseUrl": "https://127.0.0.1:{refused}", "ProtocolScheme": "MTLS"}},
-           "Silent": {{"BaseUrl": "{silent_url}", "ProtocolScheme": "MTLS"}},
-           "Plain": {{"BaseUrl": "http://127.0.0.1:{refused}", "ProtocolScheme": "MTLS"}},
-           "Bearer": {{"BaseUrl": "{mtls}", "Scopes": ["api://a/.default"]}}"#,
-        mtls = mtls.url(),
-        untrusted = untrusted.url(),
-        refused = free_port(),
-    );
-    let config = |certificate: &str, secret: &str, http: &str| {
+impl Servers {
+    fn start() -> Servers {
+        let ca = TestCa::new("Documented Statuses CA");
+        let other_ca = TestCa::new("Other CA");
+        let dir = TempDir::new("statuses");
+        let ca_path = dir.write("ca.pem", &ca.cert_pem);
+        let accepted = dir.write(
+            "accepted.pem",
+            ca.client("accepted", Validity::CURRENT).bundle_pem(),
+        );
+        let unknown = dir.write(
+            "unknown.pem",
+            other_ca.client("unknown", Validity::CURRENT).bundle_pem(),
+        );
+        let mtls = TestServer::start(
+            ca.server(),
+            ClientAuth::Required(std::slice::from_ref(&ca.cert_der)),
+            TestServer::echo_handler(),
+        );
+        let untrusted = TestServer::start(
+            other_ca.server(),
+            ClientAuth::None,
+            TestServer::echo_handler(),
+        );
+        let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let silent_url = format!("https://127.0.0.1:{}", silent.local_addr().unwrap().port());
+        let issuer = TokenIssuer::new("statuses-app");
+        issuer.set_client_secret(Some("the-registered-secret"));
+        let tokens = TokenServer::start(&ca, issuer);
+        let apis = format!(
+            r#""Api": {{"BaseUrl": "{mtls}", "ProtocolScheme": "MTLS"}},
+               "Untrusted": {{"BaseUrl": "{untrusted}", "ProtocolScheme": "MTLS"}},
+               "Refused": {{"BaseUrl": "https://127.0.0.1:{refused}", "ProtocolScheme": "MTLS"}},
+               "Silent": {{"BaseUrl": "{silent_url}", "ProtocolScheme": "MTLS"}},
+               "Plain": {{"BaseUrl": "http://127.0.0.1:{refused}", "ProtocolScheme": "MTLS"}},
+               "Bearer": {{"BaseUrl": "{mtls}", "Scopes": ["api://a/.default"]}}"#,
+            mtls = mtls.url(),
+            untrusted = untrusted.url(),
+            refused = free_port(),
+        );
+        Servers {
+            dir,
+            ca_path,
+            accepted,
+            unknown,
+            tokens,
+            apis,
+            _mtls: mtls,
+            _untrusted: untrusted,
+            silent,
+        }
+    }
+
+    /// A configuration with the certificate file `certificate`, the client secret `secret`, and
+    /// `http` in its "Http" section.
+    fn config(&self, certificate: &str, secret: &str, http: &str) -> String {
         format!(
             r#"{{"AzureAd": {{"Instance": "{instance}", "TenantId": "t", "ClientId": "statuses-app",
                  "ClientCredentials": [{{"SourceType": "Path", "CertificateDiskPath": {certificate}}},
                                        {{"SourceType": "ClientSecret", "ClientSecret": "{secret}"}}]}},
                 "DownstreamApis": {{{apis}}},
                 "Http": {{"CaBundlePath": {ca}, {http}}}}}"#,
-            instance = tokens.instance(),
+            instance = self.tokens.instance(),
             certificate = json_str(certificate),
-            ca = json_str(&ca_path),
+            apis = self.apis,
+            ca = json_str(&self.ca_path),
         )
-    };
-    let quick = r#""TimeoutSeconds": 1"#;
+    }
+}
 
-    // Creation.
+const QUICK: &str = r#""TimeoutSeconds": 1"#;
+
+#[test]
+fn statuses_the_functions_return_are_the_ones_they_document() {
+    let header = Header::load();
+    let servers = Servers::start();
+    creation_statuses(&header, &servers.dir);
+
+    // Calls, with a certificate the server accepts and a wrong client secret.
+    let client = new_client(&servers.config(&servers.accepted, "a-wrong-secret", QUICK));
+    call_statuses(&header, client);
+    token_statuses(&header, client);
+    response_statuses(&header, client);
+    dsapi_client_free(client);
+
+    credential_and_limit_statuses(&header, &servers);
+
+    // The silent server really was called, and kept silent until the timeout.
+    servers
+        .silent
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    assert!(
+        servers.silent.accept().is_ok(),
+        "the Silent API was never connected to"
+    );
+}
+
+/// Creating clients, adding observers, setting the log callback.
+fn creation_statuses(header: &Header, dir: &TempDir) {
     let mut client = ptr::null_mut();
     let status = dsapi_client_new(ptr::null(), &mut client);
-    returned(&header, "dsapi_client_new", status, DSAPI_INVALID_ARGUMENT);
+    returned(header, "dsapi_client_new", status, DSAPI_INVALID_ARGUMENT);
     let bad_json = cstring("{");
     let status = dsapi_client_new(bad_json.as_ptr(), &mut client);
-    returned(&header, "dsapi_client_new", status, DSAPI_CONFIG_INVALID);
+    returned(header, "dsapi_client_new", status, DSAPI_CONFIG_INVALID);
     let missing = cstring(&dir.path().join("missing.json").to_string_lossy());
     let status = dsapi_client_new_from_file(missing.as_ptr(), &mut client);
-    returned(
-        &header,
-        "dsapi_client_new_from_file",
-        status,
-        DSAPI_IO_ERROR,
-    );
+    returned(header, "dsapi_client_new_from_file", status, DSAPI_IO_ERROR);
     let status = dsapi_client_new_from_file(ptr::null(), &mut client);
     returned(
-        &header,
+        header,
         "dsapi_client_new_from_file",
         status,
         DSAPI_INVALID_ARGUMENT,
     );
     let status = dsapi_client_add_observer(ptr::null(), None, ptr::null_mut());
     returned(
-        &header,
+        header,
         "dsapi_client_add_observer",
         status,
         DSAPI_INVALID_ARGUMENT,
     );
     let status = dsapi_set_log_callback(None, ptr::null_mut(), 9);
     returned(
-        &header,
+        header,
         "dsapi_set_log_callback",
         status,
         DSAPI_INVALID_ARGUMENT,
     );
+}
 
-    // Calls, with a certificate the server accepts and a wrong client secret.
-    let client = new_client(&config(&accepted, "a-wrong-secret", quick));
+/// Each way a call fails, on a client whose client secret is wrong.
+fn call_statuses(header: &Header, client: *mut dsapi_client) {
     let expectations = [
         ("Nope", None, DSAPI_UNKNOWN_API),
         ("Api", Some("{"), DSAPI_CONFIG_INVALID),
@@ -238,12 +295,14 @@ fn statuses_the_functions_return_are_the_ones_they_document() {
     ];
     for (api, overrides, expected) in expectations {
         let status = call(client, api, overrides);
-        returned(&header, "dsapi_client_call", status, expected);
+        returned(header, "dsapi_client_call", status, expected);
     }
     let status = call(ptr::null(), "Api", None);
-    returned(&header, "dsapi_client_call", status, DSAPI_INVALID_ARGUMENT);
+    returned(header, "dsapi_client_call", status, DSAPI_INVALID_ARGUMENT);
+}
 
-    // Tokens for hosts with their own HTTP stack.
+/// Tokens for hosts with their own HTTP stack.
+fn token_statuses(header: &Header, client: *mut dsapi_client) {
     let api = cstring("Api");
     let bearer = cstring("Bearer");
     let nope = cstring("Nope");
@@ -256,7 +315,7 @@ fn statuses_the_functions_return_are_the_ones_they_document() {
         let status =
             dsapi_client_authorization_header(client, name.as_ptr(), ptr::null(), &mut header_out);
         returned(
-            &header,
+            header,
             "dsapi_client_authorization_header",
             status,
             expected,
@@ -278,10 +337,13 @@ fn statuses_the_functions_return_are_the_ones_they_document() {
             &mut token,
             ptr::null_mut(),
         );
-        returned(&header, "dsapi_client_acquire_token", status, expected);
+        returned(header, "dsapi_client_acquire_token", status, expected);
     }
+}
 
-    // A response, and the lookups on it.
+/// A response, the lookups on it, and the size query of the last error.
+fn response_statuses(header: &Header, client: *mut dsapi_client) {
+    let api = cstring("Api");
     let mut response = ptr::null_mut();
     let status = dsapi_client_call(
         client,
@@ -295,57 +357,51 @@ fn statuses_the_functions_return_are_the_ones_they_document() {
     let absent = cstring("x-absent");
     let mut value = ptr::null();
     let status = dsapi_response_header(response, absent.as_ptr(), &mut value);
-    returned(&header, "dsapi_response_header", status, DSAPI_NOT_FOUND);
+    returned(header, "dsapi_response_header", status, DSAPI_NOT_FOUND);
     let status = dsapi_response_header(response, ptr::null(), &mut value);
     returned(
-        &header,
+        header,
         "dsapi_response_header",
         status,
         DSAPI_INVALID_ARGUMENT,
     );
     let mut name = ptr::null();
     let status = dsapi_response_header_at(response, 10_000, &mut name, &mut value);
-    returned(&header, "dsapi_response_header_at", status, DSAPI_NOT_FOUND);
+    returned(header, "dsapi_response_header_at", status, DSAPI_NOT_FOUND);
     dsapi_response_free(response);
     let mut needed = 0;
     let status = dsapi_last_error_message(ptr::null_mut(), 0, &mut needed);
     returned(
-        &header,
+        header,
         "dsapi_last_error_message",
         status,
         DSAPI_BUFFER_TOO_SMALL,
     );
-    dsapi_client_free(client);
+}
 
-    // A certificate the server rejects, a missing one, and a response over the size limit.
-    let client = new_client(&config(&unknown, "s", quick));
+/// A certificate the server rejects, a missing one, and a response over the size limit.
+fn credential_and_limit_statuses(header: &Header, servers: &Servers) {
+    let client = new_client(&servers.config(&servers.unknown, "s", QUICK));
     let status = call(client, "Api", None);
     returned(
-        &header,
+        header,
         "dsapi_client_call",
         status,
         DSAPI_CERTIFICATE_REJECTED,
     );
     dsapi_client_free(client);
-    let missing_cert = dir.path().join("missing.pem");
-    let client = new_client(&config(&missing_cert.to_string_lossy(), "s", quick));
+    let missing_cert = servers.dir.path().join("missing.pem");
+    let client = new_client(&servers.config(&missing_cert.to_string_lossy(), "s", QUICK));
     let status = call(client, "Api", None);
     returned(
-        &header,
+        header,
         "dsapi_client_call",
         status,
         DSAPI_CREDENTIAL_UNAVAILABLE,
     );
     dsapi_client_free(client);
-    let client = new_client(&config(&accepted, "s", r#""MaxResponseBytes": 1"#));
+    let client = new_client(&servers.config(&servers.accepted, "s", r#""MaxResponseBytes": 1"#));
     let status = call(client, "Api", None);
-    returned(&header, "dsapi_client_call", status, DSAPI_PROTOCOL_ERROR);
+    returned(header, "dsapi_client_call", status, DSAPI_PROTOCOL_ERROR);
     dsapi_client_free(client);
-
-    // The silent server really was called, and kept silent until the timeout.
-    silent.set_nonblocking(true).expect("nonblocking listener");
-    assert!(
-        silent.accept().is_ok(),
-        "the Silent API was never connected to"
-    );
 }

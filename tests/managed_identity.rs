@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use downstream_api::{DownstreamApi, ErrorKind};
+use test_support::credentials::certificate_file;
 use test_support::identity_endpoint::{IdentityEndpoint, ML_DEFAULT_CLIENT_ID, Platform};
 use test_support::pki::{TestCa, Validity};
 use test_support::server::{ClientAuth, TestServer};
@@ -25,13 +26,15 @@ const CLIENT_ID: &str = "app-client-id";
 const TENANT: &str = "contoso-tenant";
 
 /// A CA, a directory with its certificate and a client certificate (which must never be presented
-/// to an identity endpoint), and the endpoint of `platform`.
+/// to an identity endpoint), the endpoint of `platform`, and a resource server accepting the
+/// endpoint's tokens for RESOURCE.
 struct Setup {
     ca: TestCa,
     dir: TempDir,
     ca_path: String,
     certificate_path: String,
     endpoint: Arc<IdentityEndpoint>,
+    resource: TestServer,
 }
 
 fn setup(platform: Platform) -> Setup {
@@ -40,35 +43,42 @@ fn setup(platform: Platform) -> Setup {
     let ca_path = dir.write("ca.pem", &ca.cert_pem);
     let certificate_path = dir.write("app.pem", ca.client("app", Validity::CURRENT).bundle_pem());
     let endpoint = Arc::new(IdentityEndpoint::start(platform, &ca));
+    let resource = TestServer::start(
+        ca.server(),
+        ClientAuth::None,
+        IdentityEndpoint::resource_handler(endpoint.clone(), RESOURCE),
+    );
     Setup {
         ca,
         dir,
         ca_path,
         certificate_path,
         endpoint,
+        resource,
     }
 }
 
 impl Setup {
-    /// A resource server accepting the endpoint's tokens for RESOURCE.
-    fn resource(&self) -> TestServer {
-        TestServer::start(
-            self.ca.server(),
-            ClientAuth::None,
-            IdentityEndpoint::resource_handler(self.endpoint.clone(), RESOURCE),
-        )
+    /// [`Setup::config`] for the resource server.
+    fn vault_config(&self, managed_identity: &str) -> String {
+        self.config(&self.resource.url(), managed_identity)
+    }
+
+    /// A client of the resource server whose token comes from `managed_identity`.
+    fn vault(&self, managed_identity: &str) -> DownstreamApi {
+        self.client(&self.vault_config(managed_identity))
     }
 
     /// A configuration with one Bearer API "Vault" whose token comes from `managed_identity`,
     /// and a certificate among the app's credentials.
     fn config(&self, base_url: &str, managed_identity: &str) -> String {
         format!(
-            r#"{{"AzureAd": {{"ClientCredentials": [{{"SourceType": "Path", "CertificateDiskPath": {cert}}}]}},
+            r#"{{"AzureAd": {{"ClientCredentials": [{cert}]}},
                 "DownstreamApis": {{"Vault": {{"BaseUrl": {base}, "RelativePath": "/secrets",
                     "Scopes": ["{RESOURCE}/.default"], "RequestAppToken": true,
                     "AcquireTokenOptions": {{"ManagedIdentity": {managed_identity}}}}}}},
                 "Http": {{"CaBundlePath": {ca}, "TimeoutSeconds": 20}}}}"#,
-            cert = json_str(&self.certificate_path),
+            cert = certificate_file(&self.certificate_path),
             base = json_str(base_url),
             ca = json_str(&self.ca_path),
         )
@@ -90,8 +100,7 @@ impl Setup {
 
 fn system_assigned(platform: Platform) {
     let setup = setup(platform);
-    let resource = setup.resource();
-    let client = setup.client(&setup.config(&resource.url(), "{}"));
+    let client = setup.vault("{}");
     assert_eq!(
         setup.call_vault(&client, None),
         format!("system {RESOURCE}")
@@ -126,8 +135,7 @@ fn service_fabric_system_assigned_over_its_pinned_certificate_without_a_client_c
 fn azure_ml_system_assigned_sends_its_default_client_id() {
     system_assigned(Platform::MachineLearning);
     let setup = setup(Platform::MachineLearning);
-    let resource = setup.resource();
-    let client = setup.client(&setup.config(&resource.url(), "{}"));
+    let client = setup.vault("{}");
     setup.call_vault(&client, None);
     let target = &setup.endpoint.seen()[0].target;
     assert!(
@@ -172,11 +180,7 @@ fn user_assigned_identities_by_each_id_kind_each_source_names_its_own_way() {
         setup
             .endpoint
             .add_user_assigned(&format!("{parameter}={id}"));
-        let resource = setup.resource();
-        let client = setup.client(&setup.config(
-            &resource.url(),
-            &format!(r#"{{"{key}": {}}}"#, json_str(id)),
-        ));
+        let client = setup.vault(&format!(r#"{{"{key}": {}}}"#, json_str(id)));
         assert_eq!(
             setup.call_vault(&client, None),
             format!("{parameter}={id} {RESOURCE}"),
@@ -196,8 +200,7 @@ fn identity_kinds_a_source_cannot_select_are_configuration_errors_naming_the_sou
     ];
     for (platform, key) in cases {
         let setup = setup(*platform);
-        let resource = setup.resource();
-        let client = setup.client(&setup.config(&resource.url(), &format!(r#"{{"{key}": "x"}}"#)));
+        let client = setup.vault(&format!(r#"{{"{key}": "x"}}"#));
         let error = client.call("Vault", None, b"").unwrap_err();
         assert_eq!(error.kind(), ErrorKind::Config, "{platform:?}: {error}");
         assert!(
@@ -213,9 +216,7 @@ fn identity_kinds_a_source_cannot_select_are_configuration_errors_naming_the_sou
 #[test]
 fn an_identity_the_platform_does_not_have_is_reported_with_the_endpoints_words() {
     let setup = setup(Platform::Imds);
-    let resource = setup.resource();
-    let client =
-        setup.client(&setup.config(&resource.url(), r#"{"UserAssignedClientId": "nobody"}"#));
+    let client = setup.vault(r#"{"UserAssignedClientId": "nobody"}"#);
     let error = client.call("Vault", None, b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::TokenAcquisition, "{error}");
     let message = error.message();
@@ -234,8 +235,7 @@ fn retries_after_410_429_and_500_within_the_timeout() {
     setup
         .endpoint
         .push_statuses(&[(410, None), (429, Some(0)), (500, None)]);
-    let resource = setup.resource();
-    let client = setup.client(&setup.config(&resource.url(), "{}"));
+    let client = setup.vault("{}");
     let started = Instant::now();
     setup.call_vault(&client, None);
     let took = started.elapsed();
@@ -252,8 +252,7 @@ fn retries_after_410_429_and_500_within_the_timeout() {
 fn retries_stop_at_the_calls_timeout_and_after_three() {
     let setup = setup(Platform::AppService);
     setup.endpoint.push_statuses(&[(503, None); 5]);
-    let resource = setup.resource();
-    let client = setup.client(&setup.config(&resource.url(), "{}"));
+    let client = setup.vault("{}");
     let started = Instant::now();
     let error = client
         .call("Vault", Some(r#"{"TimeoutSeconds": 1.5}"#), b"")
@@ -269,8 +268,7 @@ fn retries_stop_at_the_calls_timeout_and_after_three() {
 
     let setup = self::setup(Platform::AppService);
     setup.endpoint.push_statuses(&[(503, Some(0)); 5]);
-    let resource = setup.resource();
-    let client = setup.client(&setup.config(&resource.url(), "{}"));
+    let client = setup.vault("{}");
     let error = client.call("Vault", None, b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::TokenAcquisition);
     assert!(error.message().contains("HTTP 503"), "{error}");
@@ -301,18 +299,14 @@ fn expires_on_as_a_string_or_a_number() {
 #[test]
 fn a_service_fabric_certificate_other_than_the_pinned_one_is_refused_before_anything_is_sent() {
     let setup = setup(Platform::ServiceFabric);
-    let resource = setup.resource();
     let mut environment = setup.endpoint.environment();
     for (name, value) in environment.iter_mut() {
         if name == "IDENTITY_SERVER_THUMBPRINT" {
             *value = "00".repeat(20);
         }
     }
-    let client = DownstreamApi::from_json_with_environment(
-        &setup.config(&resource.url(), "{}"),
-        environment,
-    )
-    .unwrap();
+    let client =
+        DownstreamApi::from_json_with_environment(&setup.vault_config("{}"), environment).unwrap();
     let error = client.call("Vault", None, b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Tls, "{error}");
     assert!(
@@ -328,11 +322,10 @@ fn a_service_fabric_certificate_other_than_the_pinned_one_is_refused_before_anyt
 #[test]
 fn an_arc_challenge_naming_a_file_outside_the_agents_folder_is_refused() {
     let setup = setup(Platform::Arc);
-    let resource = setup.resource();
     let elsewhere = setup.dir.write("stolen.key", "not-for-you");
     for named in [elsewhere.as_str(), "/etc/passwd"] {
         setup.endpoint.set_arc_challenge_file(Some(named));
-        let client = setup.client(&setup.config(&resource.url(), "{}"));
+        let client = setup.vault("{}");
         let error = client.call("Vault", None, b"").unwrap_err();
         assert_eq!(error.kind(), ErrorKind::TokenAcquisition, "{error}");
         assert!(
@@ -516,7 +509,6 @@ fn workload_identity_needs_no_client_credentials_and_follows_a_rotated_token_fil
 #[test]
 fn no_managed_identity_on_this_host_fails_fast_with_one_clear_error() {
     let setup = setup(Platform::Imds);
-    let resource = setup.resource();
     // A refused port, and an address that never answers a connection (as 169.254.169.254 does
     // off Azure): a listener nobody accepts on, its backlog full.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -534,11 +526,9 @@ fn no_managed_identity_on_this_host_fails_fast_with_one_clear_error() {
             base.clone(),
         )];
         // Http.ConnectTimeoutSeconds stays at its 10 s default: the 1 s bound is the platform's.
-        let client = DownstreamApi::from_json_with_environment(
-            &setup.config(&resource.url(), "{}"),
-            environment,
-        )
-        .unwrap();
+        let client =
+            DownstreamApi::from_json_with_environment(&setup.vault_config("{}"), environment)
+                .unwrap();
         let started = Instant::now();
         let error = client.call("Vault", None, b"").unwrap_err();
         assert!(
@@ -558,8 +548,7 @@ fn no_managed_identity_on_this_host_fails_fast_with_one_clear_error() {
 fn refresh_in_is_honoured_and_a_failed_early_refresh_keeps_the_valid_token_without_waiting() {
     let setup = setup(Platform::AppService);
     setup.endpoint.set_refresh_in(Some(1));
-    let resource = setup.resource();
-    let client = setup.client(&setup.config(&resource.url(), "{}"));
+    let client = setup.vault("{}");
     setup.call_vault(&client, None);
     assert_eq!(setup.endpoint.requests(), 1);
     std::thread::sleep(Duration::from_millis(1100));
@@ -583,8 +572,7 @@ fn refresh_in_is_honoured_and_a_failed_early_refresh_keeps_the_valid_token_witho
 #[test]
 fn misconfigurations_are_clear_errors() {
     let setup = setup(Platform::AppService);
-    let resource = setup.resource();
-    let config = setup.config(&resource.url(), "{}");
+    let config = setup.vault_config("{}");
     let only_endpoint = vec![(
         "IDENTITY_ENDPOINT".to_string(),
         "http://127.0.0.1:9/msi/token".to_string(),
@@ -611,10 +599,8 @@ fn misconfigurations_are_clear_errors() {
     assert_eq!(error.kind(), ErrorKind::InvalidArgument);
     assert!(error.message().contains("one resource"), "{error}");
 
-    let two_ids = setup.config(
-        &resource.url(),
-        r#"{"UserAssignedClientId": "a", "UserAssignedObjectId": "b"}"#,
-    );
+    let two_ids =
+        setup.vault_config(r#"{"UserAssignedClientId": "a", "UserAssignedObjectId": "b"}"#);
     let error = DownstreamApi::from_json_with_environment(&two_ids, Vec::new())
         .err()
         .unwrap();
@@ -654,10 +640,9 @@ fn misconfigurations_are_clear_errors() {
 #[test]
 fn readiness_checks_the_source_and_the_identity_kind_without_a_request() {
     let setup = setup(Platform::Arc);
-    let resource = setup.resource();
-    let ready = setup.client(&setup.config(&resource.url(), "{}")).check();
+    let ready = setup.vault("{}").check();
     assert!(ready[0].problem.is_none(), "{:?}", ready[0].problem);
-    let user_assigned = setup.config(&resource.url(), r#"{"UserAssignedClientId": "c"}"#);
+    let user_assigned = setup.vault_config(r#"{"UserAssignedClientId": "c"}"#);
     let not_ready = setup.client(&user_assigned).check();
     let problem = not_ready[0].problem.as_ref().expect("Arc cannot select it");
     assert!(

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use downstream_api::{CredentialEvent, EventKind};
 use downstream_api::{DownstreamApi, ErrorKind};
+use test_support::credentials::{certificate_file, certificate_file_with_password};
 use test_support::pki::{Issued, TestCa, Validity};
 use test_support::server::{ClientAuth, Reply, Seen, TestServer, subject_cn};
 use test_support::{FIXTURE_PASSWORD, TempDir, fixture, free_port, json_str};
@@ -58,11 +59,7 @@ impl Setup {
     }
 
     fn path_credential(&self, name: &str, issued: &Issued) -> String {
-        let path = self.dir.write(name, issued.bundle_pem());
-        format!(
-            r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
-            json_str(&path)
-        )
+        certificate_file(&self.dir.write(name, issued.bundle_pem()))
     }
 }
 
@@ -122,12 +119,39 @@ fn overrides_change_method_path_headers_and_query_and_send_the_body() {
 fn every_source_type_loads() {
     let setup = setup();
     let rcgen_client = setup.ca.client("rcgen-client", Validity::CURRENT);
-    let pfx_base64 = base64::engine::general_purpose::STANDARD
-        .encode(std::fs::read(fixture("rsa-client.aes.pfx")).unwrap());
     let store = TempDir::new("store");
     std::fs::copy(fixture("rsa-client.3des.pfx"), store.path().join("a.pfx")).unwrap();
     store.write("b.pem", rcgen_client.bundle_pem());
     store.write("not-a-cert.txt", "hello");
+    let expected_cn = |name: &str| {
+        if name.contains("rcgen") || name.contains("DistinguishedName") {
+            "rcgen-client"
+        } else if name.contains("EC SEC1") {
+            "ec-fixture-client"
+        } else {
+            "rsa-fixture-client"
+        }
+    };
+    for (name, credential) in every_source_type(&setup, &rcgen_client, &store) {
+        let api = setup.client_with(&credential);
+        let response = api
+            .call("orders", None, b"")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(response.status, 200, "{name}");
+        assert_eq!(last_cn(&setup.server), expected_cn(name), "{name}");
+    }
+}
+
+/// A credential of each source type, named: PEM files (EC, RSA PKCS#8 and #1, encrypted), PFX
+/// files (AES, 3DES, RC2), a Base64Encoded PFX, and the store directory `store` searched by
+/// thumbprint, distinguished name and subject name.
+fn every_source_type(
+    setup: &Setup,
+    rcgen_client: &Issued,
+    store: &TempDir,
+) -> Vec<(&'static str, String)> {
+    let pfx_base64 = base64::engine::general_purpose::STANDARD
+        .encode(std::fs::read(fixture("rsa-client.aes.pfx")).unwrap());
     let rsa_thumbprint = {
         use rustls::pki_types::pem::PemObject;
         let der = rustls::pki_types::CertificateDer::from_pem_file(fixture("rsa-client.pkcs8.pem"))
@@ -140,35 +164,38 @@ fn every_source_type_loads() {
     };
     let password = json_str(FIXTURE_PASSWORD);
     let store_path = json_str(&store.path().to_string_lossy());
-    let cases: Vec<(&str, String)> = vec![
+    vec![
         (
             "PEM, rcgen EC key (PKCS#8)",
-            setup.path_credential("rcgen.pem", &rcgen_client),
+            setup.path_credential("rcgen.pem", rcgen_client),
         ),
         (
             "PEM, RSA PKCS#8",
-            path(&fixture("rsa-client.pkcs8.pem"), None),
+            certificate_file(&fixture("rsa-client.pkcs8.pem")),
         ),
         (
             "PEM, RSA PKCS#1",
-            path(&fixture("rsa-client.pkcs1.pem"), None),
+            certificate_file(&fixture("rsa-client.pkcs1.pem")),
         ),
         (
             "PEM, encrypted PKCS#8",
-            path(&fixture("rsa-client.encrypted.pem"), Some(FIXTURE_PASSWORD)),
+            certificate_file_with_password(&fixture("rsa-client.encrypted.pem"), FIXTURE_PASSWORD),
         ),
-        ("PEM, EC SEC1", path(&fixture("ec-client.sec1.pem"), None)),
+        (
+            "PEM, EC SEC1",
+            certificate_file(&fixture("ec-client.sec1.pem")),
+        ),
         (
             "PFX, AES",
-            path(&fixture("rsa-client.aes.pfx"), Some(FIXTURE_PASSWORD)),
+            certificate_file_with_password(&fixture("rsa-client.aes.pfx"), FIXTURE_PASSWORD),
         ),
         (
             "PFX, 3DES",
-            path(&fixture("rsa-client.3des.pfx"), Some(FIXTURE_PASSWORD)),
+            certificate_file_with_password(&fixture("rsa-client.3des.pfx"), FIXTURE_PASSWORD),
         ),
         (
             "PFX, RC2",
-            path(&fixture("rsa-client.rc2.pfx"), Some(FIXTURE_PASSWORD)),
+            certificate_file_with_password(&fixture("rsa-client.rc2.pfx"), FIXTURE_PASSWORD),
         ),
         (
             "Base64Encoded PFX",
@@ -197,38 +224,7 @@ fn every_source_type_loads() {
                     "CertificateSubjectName": "rsa-fixture", "CertificatePassword": {password}}}"#
             ),
         ),
-    ];
-    let expected_cn = |name: &str| {
-        if name.contains("rcgen") || name.contains("DistinguishedName") {
-            "rcgen-client"
-        } else if name.contains("EC SEC1") {
-            "ec-fixture-client"
-        } else {
-            "rsa-fixture-client"
-        }
-    };
-    for (name, credential) in cases {
-        let api = setup.client_with(&credential);
-        let response = api
-            .call("orders", None, b"")
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(response.status, 200, "{name}");
-        assert_eq!(last_cn(&setup.server), expected_cn(name), "{name}");
-    }
-}
-
-fn path(file: &str, password: Option<&str>) -> String {
-    match password {
-        Some(p) => format!(
-            r#"{{"SourceType": "Path", "CertificateDiskPath": {}, "CertificatePassword": {}}}"#,
-            json_str(file),
-            json_str(p)
-        ),
-        None => format!(
-            r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
-            json_str(file)
-        ),
-    }
+    ]
 }
 
 #[test]
@@ -239,26 +235,26 @@ fn loading_errors_name_the_entry_and_the_reason_but_never_the_password() {
     let wrong_password = "not-the-password-123";
     let cases = vec![
         (
-            path("/nonexistent/client.pem", None),
+            certificate_file("/nonexistent/client.pem"),
             "cannot read '/nonexistent/client.pem'",
         ),
         (
-            path(&fixture("rsa-client.aes.pfx"), Some(wrong_password)),
+            certificate_file_with_password(&fixture("rsa-client.aes.pfx"), wrong_password),
             "wrong CertificatePassword",
         ),
         (
-            path(&fixture("rsa-client.encrypted.pem"), Some(wrong_password)),
+            certificate_file_with_password(&fixture("rsa-client.encrypted.pem"), wrong_password),
             "cannot decrypt the private key",
         ),
         (
-            path(&fixture("rsa-client.encrypted.pem"), None),
+            certificate_file(&fixture("rsa-client.encrypted.pem")),
             "CertificatePassword is not set",
         ),
         (
-            path(&fixture("mismatched.pem"), None),
+            certificate_file(&fixture("mismatched.pem")),
             "does not match the certificate",
         ),
-        (path(&fixture("v1-client.pem"), None), "X.509 v1"),
+        (certificate_file(&fixture("v1-client.pem")), "X.509 v1"),
         (setup.path_credential("expired.pem", &expired), "expired on"),
         (
             setup.path_credential("future.pem", &future),
@@ -493,7 +489,7 @@ impl Setup {
         let new_ca = TestCa::new("Renewed CA");
         let new = new_ca.client("new", Validity::CURRENT);
         let cert_path = self.dir.write("client.pem", old.bundle_pem());
-        let api = self.client_with(&path(&cert_path, None));
+        let api = self.client_with(&certificate_file(&cert_path));
         let events = record_events(&api);
         assert_eq!(api.call("orders", None, b"").unwrap().body, b"hello old");
         Rotation {

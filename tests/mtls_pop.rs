@@ -8,6 +8,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use downstream_api::{CredentialEvent, DownstreamApi, ErrorKind, EventKind};
+use test_support::credentials::certificate_file;
 use test_support::pki::{Issued, TestCa, Validity};
 use test_support::server::{ClientAuth, Reply, Seen, TestServer, subject_cn};
 use test_support::token_server::{
@@ -123,13 +124,6 @@ impl Setup {
             ca = json_str(&self.ca_path),
         )
     }
-
-    fn certificate(&self, path: &str) -> String {
-        format!(
-            r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
-            json_str(path)
-        )
-    }
 }
 
 fn call(api: &DownstreamApi, name: &str) -> (u16, String) {
@@ -145,7 +139,7 @@ fn call(api: &DownstreamApi, name: &str) -> (u16, String) {
 #[test]
 fn entra_mtls_pop_sends_the_exact_form_over_mtls_and_the_bound_token_with_the_certificate() {
     let s = setup();
-    let api = DownstreamApi::from_json(&s.entra("", &s.certificate(&s.client_path))).unwrap();
+    let api = DownstreamApi::from_json(&s.entra("", &certificate_file(&s.client_path))).unwrap();
     assert_eq!(call(&api, "Pop"), (200, format!("mtls_pop {SCOPE}")));
     assert_eq!(
         call(&api, "Pop").0,
@@ -187,7 +181,7 @@ fn entra_mtls_pop_sends_the_exact_form_over_mtls_and_the_bound_token_with_the_ce
 #[test]
 fn a_bound_token_presented_with_another_certificate_is_refused() {
     let s = setup();
-    let api = DownstreamApi::from_json(&s.entra("", &s.certificate(&s.client_path))).unwrap();
+    let api = DownstreamApi::from_json(&s.entra("", &certificate_file(&s.client_path))).unwrap();
     let header = api.authorization_header("Pop", None).unwrap();
     // Another client of the same CA presents the stolen token on its own connection.
     let other = s.dir.write(
@@ -199,7 +193,7 @@ fn a_bound_token_presented_with_another_certificate_is_refused() {
             "DownstreamApis": {{"Stolen": {{"BaseUrl": "{}", "ProtocolScheme": "MTLS",
                 "ExtraHeaderParameters": {{"Authorization": {}}}}}}},
             "Http": {{"CaBundlePath": {}}}}}"#,
-        s.certificate(&other),
+        certificate_file(&other),
         s.pop_resource.url(),
         json_str(&header),
         json_str(&s.ca_path)
@@ -231,7 +225,7 @@ fn a_rotation_gets_a_token_bound_to_the_new_certificate() {
         }
         bound(seen)
     }));
-    let api = DownstreamApi::from_json(&s.entra("", &s.certificate(&rotating))).unwrap();
+    let api = DownstreamApi::from_json(&s.entra("", &certificate_file(&rotating))).unwrap();
     assert_eq!(call(&api, "Pop").0, 200);
     // Refused while the file is unchanged: the reload gives the same certificate, and its cached
     // token was dropped with it, so the retry fetched a new one (and was refused again).
@@ -277,7 +271,7 @@ fn a_refused_token_gets_a_fresh_one_and_keeps_the_certificate() {
         }
         bound(seen)
     }));
-    let api = DownstreamApi::from_json(&s.entra("", &s.certificate(&s.client_path))).unwrap();
+    let api = DownstreamApi::from_json(&s.entra("", &certificate_file(&s.client_path))).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen_events = events.clone();
     api.add_observer(Arc::new(move |event: &CredentialEvent| {
@@ -299,7 +293,7 @@ fn a_refused_token_gets_a_fresh_one_and_keeps_the_certificate() {
 #[test]
 fn bearer_and_bound_tokens_for_one_scope_are_never_mixed() {
     let s = setup();
-    let api = DownstreamApi::from_json(&s.entra("", &s.certificate(&s.client_path))).unwrap();
+    let api = DownstreamApi::from_json(&s.entra("", &certificate_file(&s.client_path))).unwrap();
     for _ in 0..2 {
         assert_eq!(call(&api, "Graph"), (200, SCOPE.to_string()));
         assert_eq!(call(&api, "Pop"), (200, format!("mtls_pop {SCOPE}")));
@@ -322,8 +316,9 @@ fn bearer_and_bound_tokens_for_one_scope_are_never_mixed() {
 fn thirty_two_threads_on_a_cold_cache_make_one_bound_token_request() {
     let s = setup();
     s.issuer().set_delay(Some(Duration::from_millis(300)));
-    let api =
-        Arc::new(DownstreamApi::from_json(&s.entra("", &s.certificate(&s.client_path))).unwrap());
+    let api = Arc::new(
+        DownstreamApi::from_json(&s.entra("", &certificate_file(&s.client_path))).unwrap(),
+    );
     let barrier = Arc::new(Barrier::new(32));
     let threads: Vec<_> = (0..32)
         .map(|_| {
@@ -350,7 +345,7 @@ fn misconfigurations_name_the_field() {
             .err()
             .unwrap_or_else(|| panic!("accepted: {json}"))
     };
-    let certificate = s.certificate(&s.client_path);
+    let certificate = certificate_file(&s.client_path);
     let no_app_token = s
         .entra("", &certificate)
         .replace(r#""RequestAppToken": true"#, r#""RequestAppToken": false"#);
@@ -398,9 +393,13 @@ fn misconfigurations_name_the_field() {
         error.message().contains("AzureAd.TokenEndpointAuthMethod"),
         "{error}"
     );
+    per_call_misconfigurations_name_the_field(&s, &certificate);
+}
 
-    // A per-call override to MTLS_POP is checked the same way.
-    let api = DownstreamApi::from_json(&s.entra("", &certificate)).unwrap();
+/// A per-call override to MTLS_POP is checked as the configuration is, and an answer of another
+/// token type than asked for is an error.
+fn per_call_misconfigurations_name_the_field(s: &Setup, certificate: &str) {
+    let api = DownstreamApi::from_json(&s.entra("", certificate)).unwrap();
     let error = api
         .call("Graph", Some(r#"{"ProtocolScheme": "MTLS_POP"}"#), b"")
         .unwrap_err();
@@ -473,7 +472,7 @@ fn a_bound_credential_gets_bearer_tokens_over_mtls_with_x5c() {
 #[test]
 fn rfc8705_providers_get_tokens_at_the_mtls_alias_and_bound_tokens_as_bearer() {
     let s = setup();
-    let api = DownstreamApi::from_json(&s.oidc("", &s.certificate(&s.client_path))).unwrap();
+    let api = DownstreamApi::from_json(&s.oidc("", &certificate_file(&s.client_path))).unwrap();
     assert_eq!(call(&api, "Pop"), (200, format!("Bearer {SCOPE}")));
     assert_eq!(call(&api, "Graph"), (200, SCOPE.to_string()));
     s.issuer().assert_no_failures();
@@ -504,7 +503,7 @@ fn tls_client_auth_authenticates_with_the_certificate_alone() {
         .set_tls_client_auth_subject(Some("O=Contoso, CN=pop-client"));
     let config = s.oidc(
         r#", "TokenEndpointAuthMethod": "tls_client_auth""#,
-        &s.certificate(&s.client_path),
+        &certificate_file(&s.client_path),
     );
     let api = DownstreamApi::from_json(&config).unwrap();
     assert_eq!(call(&api, "Pop"), (200, format!("Bearer {SCOPE}")));

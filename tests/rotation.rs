@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use downstream_api::{CredentialEvent, DownstreamApi, EventKind};
+use rustls::pki_types::CertificateDer;
+use test_support::credentials::{certificate_file, signed_assertion_file};
 use test_support::pki::{Issued, TestCa, Validity};
 use test_support::server::{ClientAuth, TestServer};
 use test_support::{TempDir, json_str};
@@ -50,17 +52,32 @@ impl Setup {
         .unwrap()
     }
 
-    fn file_credential(&self, path: &str) -> String {
-        format!(
-            r#"{{"SourceType": "Path", "CertificateDiskPath": {}}}"#,
-            json_str(path)
-        )
+    /// A client whose one credential is the certificate file `path`.
+    fn file_client(&self, path: &str, interval: &str) -> DownstreamApi {
+        self.client(&certificate_file(path), interval)
+    }
+
+    /// Writes `name` in the temp dir: a certificate for `cn` from the CA, valid now.
+    fn certificate_file(&self, name: &str, cn: &str) -> String {
+        self.dir
+            .write(name, self.ca.client(cn, Validity::CURRENT).bundle_pem())
     }
 
     /// Renames a new file with `contents` over `path`.
     fn renew(&self, path: &str, contents: &str) {
         let staged = self.dir.write("staged.pem", contents);
         std::fs::rename(staged, path).unwrap();
+    }
+
+    /// Renames a certificate for `cn` from the CA, valid now, over `path`.
+    fn renew_as(&self, path: &str, cn: &str) {
+        self.renew(path, &self.ca.client(cn, Validity::CURRENT).bundle_pem());
+    }
+
+    /// The client certificate of the last request the server saw.
+    fn last_certificate(&self) -> CertificateDer<'static> {
+        let seen = self.server.seen();
+        seen.last().unwrap().client_cert.clone().unwrap()
     }
 }
 
@@ -84,17 +101,11 @@ fn selected(api: &DownstreamApi) -> Arc<Mutex<Vec<String>>> {
 #[test]
 fn a_renewed_file_is_used_before_any_handshake_fails() {
     let setup = setup();
-    let path = setup.dir.write(
-        "client.pem",
-        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
-    );
-    let api = setup.client(&setup.file_credential(&path), "0.2");
+    let path = setup.certificate_file("client.pem", "first");
+    let api = setup.file_client(&path, "0.2");
     let events = selected(&api);
     assert_eq!(call(&api), "hello first");
-    setup.renew(
-        &path,
-        &setup.ca.client("renewed", Validity::CURRENT).bundle_pem(),
-    );
+    setup.renew_as(&path, "renewed");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(call(&api), "hello renewed");
     assert_eq!(
@@ -107,16 +118,10 @@ fn a_renewed_file_is_used_before_any_handshake_fails() {
         ["O=Contoso, CN=first", "O=Contoso, CN=renewed"]
     );
     // Without a check interval the renewal waits for a rejection.
-    let path_off = setup.dir.write(
-        "client-off.pem",
-        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
-    );
-    let off = setup.client(&setup.file_credential(&path_off), "0");
+    let path_off = setup.certificate_file("client-off.pem", "first");
+    let off = setup.file_client(&path_off, "0");
     assert_eq!(call(&off), "hello first");
-    setup.renew(
-        &path_off,
-        &setup.ca.client("renewed", Validity::CURRENT).bundle_pem(),
-    );
+    setup.renew_as(&path_off, "renewed");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(call(&off), "hello first");
 }
@@ -124,11 +129,8 @@ fn a_renewed_file_is_used_before_any_handshake_fails() {
 #[test]
 fn a_broken_replacement_keeps_the_old_certificate_until_a_good_one_arrives() {
     let setup = setup();
-    let path = setup.dir.write(
-        "client.pem",
-        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
-    );
-    let api = setup.client(&setup.file_credential(&path), "0.1");
+    let path = setup.certificate_file("client.pem", "first");
+    let api = setup.file_client(&path, "0.1");
     assert_eq!(call(&api), "hello first");
     setup.renew(
         &path,
@@ -149,10 +151,7 @@ fn a_broken_replacement_keeps_the_old_certificate_until_a_good_one_arrives() {
     );
     std::thread::sleep(Duration::from_millis(150));
     assert_eq!(call(&api), "hello first");
-    setup.renew(
-        &path,
-        &setup.ca.client("fixed", Validity::CURRENT).bundle_pem(),
-    );
+    setup.renew_as(&path, "fixed");
     std::thread::sleep(Duration::from_millis(150));
     assert_eq!(call(&api), "hello fixed");
 }
@@ -177,27 +176,13 @@ fn a_store_directory_gaining_a_newer_certificate_switches_to_it() {
     let api = setup.client(&credential, "0.1");
     let events = selected(&api);
     call(&api);
-    let first = setup
-        .server
-        .seen()
-        .last()
-        .unwrap()
-        .client_cert
-        .clone()
-        .unwrap();
+    let first = setup.last_certificate();
     assert_eq!(first.as_ref(), older.cert_der.as_ref());
     let newer = setup.ca.client("store-client", Validity::CURRENT);
     store.write("newer.pem", newer.bundle_pem());
     std::thread::sleep(Duration::from_millis(150));
     call(&api);
-    let now = setup
-        .server
-        .seen()
-        .last()
-        .unwrap()
-        .client_cert
-        .clone()
-        .unwrap();
+    let now = setup.last_certificate();
     assert_eq!(
         now.as_ref(),
         newer.cert_der.as_ref(),
@@ -209,37 +194,13 @@ fn a_store_directory_gaining_a_newer_certificate_switches_to_it() {
 #[test]
 fn eight_threads_through_a_renewal_that_the_server_enforces_at_once() {
     let setup = setup();
-    let path = setup.dir.write(
-        "client.pem",
-        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
-    );
+    let path = setup.certificate_file("client.pem", "first");
     let interval = Duration::from_millis(300);
-    let api = Arc::new(setup.client(&setup.file_credential(&path), "0.3"));
+    let api = Arc::new(setup.file_client(&path, "0.3"));
     call(&api);
     let renewed_ca = TestCa::new("Renewed CA");
     let renewed = renewed_ca.client("renewed", Validity::CURRENT);
-    let stop = Arc::new(AtomicBool::new(false));
-    let calls = Arc::new(AtomicUsize::new(0));
-    let failures = Arc::new(Mutex::new(Vec::new()));
-    let workers: Vec<_> = (0..8)
-        .map(|_| {
-            let (api, stop, calls, failures) =
-                (api.clone(), stop.clone(), calls.clone(), failures.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match api.call("Api", None, b"") {
-                        Ok(response) if response.status == 200 => {}
-                        Ok(response) => failures
-                            .lock()
-                            .unwrap()
-                            .push(format!("HTTP {}", response.status)),
-                        Err(error) => failures.lock().unwrap().push(error.to_string()),
-                    }
-                    calls.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
+    let mut callers = Callers::start(&api, 8);
     // The server already trusts the renewal's CA too, as servers do during a rollover.
     let both = [setup.ca.cert_der.clone(), renewed_ca.cert_der.clone()];
     setup
@@ -258,51 +219,89 @@ fn eight_threads_through_a_renewal_that_the_server_enforces_at_once() {
             &renewed_ca.cert_der,
         )));
     let refused_by_then = setup.server.failed_handshakes();
-    let calls_by_then = calls.load(Ordering::Relaxed);
+    let calls_by_then = callers.calls();
     let checked_at = Instant::now();
     std::thread::sleep(Duration::from_millis(1000));
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker.join().unwrap();
-    }
-    let failures = failures.lock().unwrap();
+    let failures = callers.stop();
     assert!(failures.is_empty(), "failed calls: {failures:?}");
     let refused_after = setup.server.failed_handshakes() - refused_by_then;
     eprintln!(
         "8 threads, {} calls in all: {refused_by_then} handshakes refused within {:?} of the swap \
          (the interval and 300 ms, until the server dropped the old CA), {refused_after} after, in {} more calls over 1 s",
-        calls.load(Ordering::Relaxed),
+        callers.calls(),
         checked_at.duration_since(swapped),
-        calls.load(Ordering::Relaxed) - calls_by_then
+        callers.calls() - calls_by_then
     );
     assert_eq!(
         refused_by_then + refused_after,
         0,
         "no handshake was ever refused"
     );
-    let last = setup
-        .server
-        .seen()
-        .last()
-        .unwrap()
-        .client_cert
-        .clone()
-        .unwrap();
+    let last = setup.last_certificate();
     assert_eq!(last.as_ref(), renewed.cert_der.as_ref());
-    assert!(
-        calls.load(Ordering::Relaxed) > calls_by_then,
-        "calls went on"
-    );
+    assert!(callers.calls() > calls_by_then, "calls went on");
+}
+
+/// Threads calling "Api" on one client until stopped, counting the calls and keeping what failed
+/// (an error or a status other than 200).
+struct Callers {
+    stop: Arc<AtomicBool>,
+    calls: Arc<AtomicUsize>,
+    failures: Arc<Mutex<Vec<String>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Callers {
+    fn start(api: &Arc<DownstreamApi>, threads: usize) -> Callers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..threads)
+            .map(|_| {
+                let (api, stop, calls, failures) =
+                    (api.clone(), stop.clone(), calls.clone(), failures.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match api.call("Api", None, b"") {
+                            Ok(response) if response.status == 200 => {}
+                            Ok(response) => failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("HTTP {}", response.status)),
+                            Err(error) => failures.lock().unwrap().push(error.to_string()),
+                        }
+                        calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        Callers {
+            stop,
+            calls,
+            failures,
+            threads,
+        }
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Stops the threads and waits for them; returns what failed.
+    fn stop(&mut self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            thread.join().unwrap();
+        }
+        self.failures.lock().unwrap().clone()
+    }
 }
 
 #[test]
 fn pushed_credentials_replace_an_entry_and_a_wrong_one_keeps_the_old() {
     let setup = setup();
-    let path = setup.dir.write(
-        "client.pem",
-        setup.ca.client("first", Validity::CURRENT).bundle_pem(),
-    );
-    let api = setup.client(&setup.file_credential(&path), "0");
+    let path = setup.certificate_file("client.pem", "first");
+    let api = setup.file_client(&path, "0");
     assert_eq!(call(&api), "hello first");
 
     // A PEM given in memory.
@@ -329,28 +328,19 @@ fn pushed_credentials_replace_an_entry_and_a_wrong_one_keeps_the_old() {
     assert_eq!(error.kind(), downstream_api::ErrorKind::InvalidArgument);
 
     // A proactive check never undoes a push, even when the file changes.
-    let checked = setup.client(&setup.file_credential(&path), "0.1");
+    let checked = setup.file_client(&path, "0.1");
     checked.set_credential(0, pushed.as_bytes(), None).unwrap();
-    setup.renew(
-        &path,
-        &setup.ca.client("on-disk", Validity::CURRENT).bundle_pem(),
-    );
+    setup.renew_as(&path, "on-disk");
     std::thread::sleep(Duration::from_millis(150));
     assert_eq!(call(&checked), "hello pushed");
 
     // reload_credentials: a pushed entry keeps what was pushed; a file entry is reloaded now.
-    setup.renew(
-        &path,
-        &setup.ca.client("renewed", Validity::CURRENT).bundle_pem(),
-    );
+    setup.renew_as(&path, "renewed");
     api.reload_credentials().unwrap();
     assert_eq!(call(&api), "hello pushed");
-    let from_file = setup.client(&setup.file_credential(&path), "0");
+    let from_file = setup.file_client(&path, "0");
     assert_eq!(call(&from_file), "hello renewed");
-    setup.renew(
-        &path,
-        &setup.ca.client("again", Validity::CURRENT).bundle_pem(),
-    );
+    setup.renew_as(&path, "again");
     from_file.reload_credentials().unwrap();
     assert_eq!(call(&from_file), "hello again");
     // A broken file: the reload fails naming the entry, the certificate in use stays.
@@ -364,13 +354,7 @@ fn pushed_credentials_replace_an_entry_and_a_wrong_one_keeps_the_old() {
 fn only_certificate_and_secret_entries_can_be_given_in_memory() {
     let setup = setup();
     let assertion = setup.dir.write("assertion.jwt", "header.payload.signature");
-    let api = setup.client(
-        &format!(
-            r#"{{"SourceType": "SignedAssertionFilePath", "SignedAssertionFileDiskPath": {}}}"#,
-            json_str(&assertion)
-        ),
-        "0",
-    );
+    let api = setup.client(&signed_assertion_file(&assertion), "0");
     let error = api.set_credential(0, b"anything", None).unwrap_err();
     assert_eq!(
         error.kind(),

@@ -19,8 +19,9 @@ use serde_json::json;
 
 use super::TempDir;
 use super::pki::TestCa;
+use super::request_log::{RequestLog, assert_no_failures, lock};
 use super::server::{ClientAuth, Reply, Seen, TestServer};
-use super::token_server::{parse_form, percent_decode};
+use super::token_server::parse_form;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Platform {
@@ -79,8 +80,8 @@ pub struct IdentityToken {
 }
 
 struct State {
-    seen: Vec<Seen>,
-    failures: Vec<String>,
+    /// The requests and the failures found in them.
+    log: RequestLog<Seen>,
     issued: Vec<IdentityToken>,
     /// Statuses answered, in order, before requests are processed again.
     answers: VecDeque<(u16, Option<u64>)>,
@@ -128,8 +129,7 @@ impl IdentityEndpoint {
     /// require) a client certificate chaining to them, so that one presented would be seen.
     pub fn start(platform: Platform, client_roots: &TestCa) -> IdentityEndpoint {
         let state = Arc::new(Mutex::new(State {
-            seen: Vec::new(),
-            failures: Vec::new(),
+            log: RequestLog::new(),
             issued: Vec::new(),
             answers: VecDeque::new(),
             expires_on_as_string: false,
@@ -145,10 +145,12 @@ impl IdentityEndpoint {
             .map(|d| d.path().to_string_lossy().into_owned());
         let handler = {
             let state = state.clone();
-            let secret = secret.clone();
-            Arc::new(move |seen: &Seen| {
-                answer(platform, &secret, arc_path.as_deref(), &state, seen)
-            })
+            let rules = Rules {
+                platform,
+                secret: secret.clone(),
+                arc_directory: arc_path,
+            };
+            Arc::new(move |seen: &Seen| rules.answer(&state, seen))
         };
         let (server, thumbprint) = match platform {
             Platform::ServiceFabric => {
@@ -173,7 +175,7 @@ impl IdentityEndpoint {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// The environment variables that select this platform, pointing at the fake.
@@ -244,11 +246,11 @@ impl IdentityEndpoint {
     }
 
     pub fn seen(&self) -> Vec<Seen> {
-        self.state().seen.clone()
+        self.state().log.requests()
     }
 
     pub fn requests(&self) -> usize {
-        self.state().seen.len()
+        self.state().log.len()
     }
 
     pub fn issued(&self) -> Vec<IdentityToken> {
@@ -256,15 +258,11 @@ impl IdentityEndpoint {
     }
 
     pub fn failures(&self) -> Vec<String> {
-        self.state().failures.clone()
+        self.state().log.failures()
     }
 
     pub fn assert_no_failures(&self) {
-        let failures = self.failures();
-        assert!(
-            failures.is_empty(),
-            "identity endpoint failures: {failures:#?}"
-        );
+        assert_no_failures("identity endpoint", &self.failures());
     }
 
     /// Whether `token` is one this endpoint issued for `resource`, still valid.
@@ -313,190 +311,237 @@ fn json_reply(status: u16, value: serde_json::Value) -> Reply {
     }
 }
 
-fn answer(
+/// A query or form parameter: its name and value, decoded.
+type Param = (String, String);
+
+/// What an endpoint checks requests against: its platform, its secret, and Arc's key folder.
+struct Rules {
     platform: Platform,
-    secret: &str,
-    arc_directory: Option<&str>,
-    state: &Mutex<State>,
-    seen: &Seen,
-) -> Reply {
-    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-    state.seen.push(seen.clone());
-    match check(platform, secret, arc_directory, &mut state, seen) {
-        Ok(reply) => reply,
-        Err(failure) => {
-            state.failures.push(failure.clone());
-            json_reply(
-                400,
-                json!({"error": "invalid_request", "error_description": failure}),
-            )
-        }
-    }
+    secret: String,
+    arc_directory: Option<String>,
 }
 
-fn check(
-    platform: Platform,
-    secret: &str,
-    arc_directory: Option<&str>,
-    state: &mut State,
-    seen: &Seen,
-) -> Result<Reply, String> {
-    if seen.client_cert.is_some() {
-        return Err("a client certificate was presented to the identity endpoint".into());
-    }
-    let (path, query) = seen.target.split_once('?').unwrap_or((&seen.target, ""));
-    if path != platform.path() {
-        return Err(format!("path {path}, expected {}", platform.path()));
-    }
-    let mut params = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        params.push((percent_decode(name)?, percent_decode(value)?));
-    }
-    let expected_method = if platform == Platform::CloudShell {
-        "POST"
-    } else {
-        "GET"
-    };
-    if seen.method != expected_method {
-        return Err(format!(
-            "method {}, expected {expected_method}",
-            seen.method
-        ));
-    }
-    if platform == Platform::CloudShell {
-        if seen.header("content-type") != Some("application/x-www-form-urlencoded") {
-            return Err("Cloud Shell's form is not application/x-www-form-urlencoded".into());
+impl Rules {
+    /// Records the request, checks it, and answers it (a 400 naming the failure when it fails).
+    fn answer(&self, state: &Mutex<State>, seen: &Seen) -> Reply {
+        let mut state = lock(state);
+        state.log.record(seen.clone());
+        match self.check(&mut state, seen) {
+            Ok(reply) => reply,
+            Err(failure) => {
+                state.log.fail(failure.clone());
+                json_reply(
+                    400,
+                    json!({"error": "invalid_request", "error_description": failure}),
+                )
+            }
         }
-        params.extend(parse_form(&seen.body)?);
     }
-    let param = |name: &str| {
-        params
+
+    fn check(&self, state: &mut State, seen: &Seen) -> Result<Reply, String> {
+        let params = self.parameters(seen)?;
+        let (resource, id) = self.resource_and_identity(&params)?;
+        self.check_headers(seen)?;
+        if let Some(challenge) = self.arc_challenge(state, seen)? {
+            return Ok(challenge);
+        }
+        if let Some((status, retry_after)) = state.answers.pop_front() {
+            let mut reply = json_reply(
+                status,
+                json!({"error": "temporarily_unavailable", "error_description": format!("scripted {status}")}),
+            );
+            if let Some(seconds) = retry_after {
+                reply
+                    .headers
+                    .push(("Retry-After".into(), seconds.to_string()));
+            }
+            return Ok(reply);
+        }
+        self.issue(state, resource, id)
+    }
+
+    /// The request's parameters (the query, and Cloud Shell's form), once its certificate (none),
+    /// path and method are checked.
+    fn parameters(&self, seen: &Seen) -> Result<Vec<Param>, String> {
+        let platform = self.platform;
+        if seen.client_cert.is_some() {
+            return Err("a client certificate was presented to the identity endpoint".into());
+        }
+        let (path, query) = seen.target.split_once('?').unwrap_or((&seen.target, ""));
+        if path != platform.path() {
+            return Err(format!("path {path}, expected {}", platform.path()));
+        }
+        let mut params = parse_form(query.as_bytes())?;
+        let expected_method = if platform == Platform::CloudShell {
+            "POST"
+        } else {
+            "GET"
+        };
+        if seen.method != expected_method {
+            return Err(format!(
+                "method {}, expected {expected_method}",
+                seen.method
+            ));
+        }
+        if platform == Platform::CloudShell {
+            if seen.header("content-type") != Some("application/x-www-form-urlencoded") {
+                return Err("Cloud Shell's form is not application/x-www-form-urlencoded".into());
+            }
+            params.extend(parse_form(&seen.body)?);
+        }
+        Ok(params)
+    }
+
+    /// The platform's `api-version`, the resource (without `/.default`), and at most one identity
+    /// parameter of the names the platform uses.
+    fn resource_and_identity<'p>(
+        &self,
+        params: &'p [Param],
+    ) -> Result<(String, Option<&'p Param>), String> {
+        let platform = self.platform;
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if param("api-version") != platform.api_version() {
+            return Err(format!(
+                "api-version {:?}, expected {:?}",
+                param("api-version"),
+                platform.api_version()
+            ));
+        }
+        let resource = param("resource")
+            .filter(|r| !r.is_empty())
+            .ok_or("no resource")?
+            .to_string();
+        if resource.ends_with("/.default") {
+            return Err("the resource still ends in /.default".into());
+        }
+        let known = ["api-version", "resource"];
+        let ids: Vec<&Param> = params
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    if param("api-version") != platform.api_version() {
-        return Err(format!(
-            "api-version {:?}, expected {:?}",
-            param("api-version"),
-            platform.api_version()
-        ));
+            .filter(|(n, _)| !known.contains(&n.as_str()))
+            .collect();
+        if let Some((name, _)) = ids
+            .iter()
+            .find(|(n, _)| !platform.id_parameters().contains(&n.as_str()))
+        {
+            return Err(format!("unexpected parameter {name}"));
+        }
+        if ids.len() > 1 {
+            return Err("more than one identity parameter".into());
+        }
+        Ok((resource, ids.first().copied()))
     }
-    let resource = param("resource")
-        .filter(|r| !r.is_empty())
-        .ok_or("no resource")?
-        .to_string();
-    if resource.ends_with("/.default") {
-        return Err("the resource still ends in /.default".into());
+
+    /// The platform's secret header, and `Metadata: true` where the platform demands it.
+    fn check_headers(&self, seen: &Seen) -> Result<(), String> {
+        let platform = self.platform;
+        let metadata = seen.header("metadata") == Some("true");
+        let secret_header = match platform {
+            Platform::AppService => Some("x-identity-header"),
+            Platform::ServiceFabric | Platform::MachineLearning => Some("secret"),
+            _ => None,
+        };
+        if let Some(header) = secret_header
+            && seen.header(header) != Some(self.secret.as_str())
+        {
+            return Err(format!("header {header} is missing or wrong"));
+        }
+        let needs_metadata = !matches!(platform, Platform::AppService | Platform::ServiceFabric);
+        if needs_metadata && !metadata {
+            return Err("no 'Metadata: true' header".into());
+        }
+        Ok(())
     }
-    let known = ["api-version", "resource"];
-    let ids: Vec<&(String, String)> = params
-        .iter()
-        .filter(|(n, _)| !known.contains(&n.as_str()))
-        .collect();
-    if let Some((name, _)) = ids
-        .iter()
-        .find(|(n, _)| !platform.id_parameters().contains(&n.as_str()))
-    {
-        return Err(format!("unexpected parameter {name}"));
-    }
-    if ids.len() > 1 {
-        return Err("more than one identity parameter".into());
-    }
-    let metadata = seen.header("metadata") == Some("true");
-    let secret_header = match platform {
-        Platform::AppService => Some("x-identity-header"),
-        Platform::ServiceFabric | Platform::MachineLearning => Some("secret"),
-        _ => None,
-    };
-    if let Some(header) = secret_header
-        && seen.header(header) != Some(secret)
-    {
-        return Err(format!("header {header} is missing or wrong"));
-    }
-    let needs_metadata = !matches!(platform, Platform::AppService | Platform::ServiceFabric);
-    if needs_metadata && !metadata {
-        return Err("no 'Metadata: true' header".into());
-    }
-    let authorization = seen.header("authorization");
-    if platform == Platform::Arc {
-        let expected = state.arc_key.as_ref().map(|key| format!("Basic {key}"));
-        if authorization.is_none() || authorization.map(str::to_string) != expected {
+
+    /// No `Authorization` header, except on Arc: there a request without the key of its last
+    /// challenge gets a new challenge (a fresh key written to its folder, the file named in
+    /// `WWW-Authenticate`).
+    fn arc_challenge(&self, state: &mut State, seen: &Seen) -> Result<Option<Reply>, String> {
+        let authorization = seen.header("authorization");
+        if self.platform != Platform::Arc {
             if authorization.is_some() {
-                state
-                    .failures
-                    .push("Arc: the Authorization header is not the challenge's key".into());
+                return Err("an Authorization header was sent to the identity endpoint".into());
             }
-            let directory = arc_directory.expect("Arc has a key folder");
-            let key = random_hex(16);
-            let file = format!("{directory}/{}.key", random_hex(4));
-            std::fs::write(&file, &key).map_err(|e| e.to_string())?;
-            state.arc_key = Some(key);
-            let named = state.arc_challenge_file.clone().unwrap_or(file);
-            return Ok(Reply {
-                status: 401,
-                headers: vec![("WWW-Authenticate".into(), format!("Basic realm={named}"))],
-                body: Vec::new(),
-            });
+            return Ok(None);
         }
-    } else if authorization.is_some() {
-        return Err("an Authorization header was sent to the identity endpoint".into());
-    }
-    if let Some((status, retry_after)) = state.answers.pop_front() {
-        let mut reply = json_reply(
-            status,
-            json!({"error": "temporarily_unavailable", "error_description": format!("scripted {status}")}),
-        );
-        if let Some(seconds) = retry_after {
-            reply
-                .headers
-                .push(("Retry-After".into(), seconds.to_string()));
+        let expected = state.arc_key.as_ref().map(|key| format!("Basic {key}"));
+        if authorization.is_some() && authorization.map(str::to_string) == expected {
+            return Ok(None);
         }
-        return Ok(reply);
+        if authorization.is_some() {
+            state
+                .log
+                .fail("Arc: the Authorization header is not the challenge's key");
+        }
+        let directory = self.arc_directory.as_deref().expect("Arc has a key folder");
+        let key = random_hex(16);
+        let file = format!("{directory}/{}.key", random_hex(4));
+        std::fs::write(&file, &key).map_err(|e| e.to_string())?;
+        state.arc_key = Some(key);
+        let named = state.arc_challenge_file.clone().unwrap_or(file);
+        Ok(Some(Reply {
+            status: 401,
+            headers: vec![("WWW-Authenticate".into(), format!("Basic realm={named}"))],
+            body: Vec::new(),
+        }))
     }
-    let identity = match ids.first() {
-        None => "system".to_string(),
-        Some((name, value)) if platform == Platform::MachineLearning => {
-            if value == ML_DEFAULT_CLIENT_ID {
-                "system".to_string()
-            } else {
-                format!("{name}={value}")
+
+    /// A token for the identity the parameter `id` names (the system-assigned one without it),
+    /// when that identity exists.
+    fn issue(
+        &self,
+        state: &mut State,
+        resource: String,
+        id: Option<&Param>,
+    ) -> Result<Reply, String> {
+        let platform = self.platform;
+        let identity = match id {
+            None => "system".to_string(),
+            Some((name, value)) if platform == Platform::MachineLearning => {
+                if value == ML_DEFAULT_CLIENT_ID {
+                    "system".to_string()
+                } else {
+                    format!("{name}={value}")
+                }
             }
+            Some((name, value)) => format!("{name}={value}"),
+        };
+        if platform == Platform::MachineLearning && id.is_none() {
+            return Err("Azure ML needs clientid (DEFAULT_IDENTITY_CLIENT_ID for its own)".into());
         }
-        Some((name, value)) => format!("{name}={value}"),
-    };
-    if platform == Platform::MachineLearning && ids.is_empty() {
-        return Err("Azure ML needs clientid (DEFAULT_IDENTITY_CLIENT_ID for its own)".into());
+        if identity != "system" && !state.user_assigned.contains(&identity) {
+            // Not a failure of the client: the identity does not exist, as IMDS answers.
+            return Ok(json_reply(
+                400,
+                json!({"error": "invalid_request", "error_description": "Identity not found"}),
+            ));
+        }
+        let expires_on = now() + 3600;
+        let token = format!("mi-{}-{}", state.issued.len() + 1, random_hex(12));
+        state.issued.push(IdentityToken {
+            token: token.clone(),
+            resource: resource.clone(),
+            identity,
+            expires_on,
+        });
+        let expires_on = if state.expires_on_as_string {
+            json!(expires_on.to_string())
+        } else {
+            json!(expires_on)
+        };
+        let mut answer = json!({
+            "access_token": token,
+            "expires_on": expires_on,
+            "resource": resource,
+            "token_type": "Bearer",
+        });
+        if let Some(seconds) = state.refresh_in {
+            answer["refresh_in"] = json!(seconds);
+        }
+        Ok(json_reply(200, answer))
     }
-    if identity != "system" && !state.user_assigned.contains(&identity) {
-        // Not a failure of the client: the identity does not exist, as IMDS answers.
-        return Ok(json_reply(
-            400,
-            json!({"error": "invalid_request", "error_description": "Identity not found"}),
-        ));
-    }
-    let expires_on = now() + 3600;
-    let token = format!("mi-{}-{}", state.issued.len() + 1, random_hex(12));
-    state.issued.push(IdentityToken {
-        token: token.clone(),
-        resource: resource.clone(),
-        identity,
-        expires_on,
-    });
-    let expires_on = if state.expires_on_as_string {
-        json!(expires_on.to_string())
-    } else {
-        json!(expires_on)
-    };
-    let mut answer = json!({
-        "access_token": token,
-        "expires_on": expires_on,
-        "resource": resource,
-        "token_type": "Bearer",
-    });
-    if let Some(seconds) = state.refresh_in {
-        answer["refresh_in"] = json!(seconds);
-    }
-    Ok(json_reply(200, answer))
 }

@@ -3,10 +3,12 @@
 //! verification on 127.0.0.1, a fake token endpoint that verifies what it receives, and the
 //! external servers (openssl s_server, nginx) the tests start. Everything listens on loopback.
 
+pub mod credentials;
 pub mod external;
 pub mod identity_endpoint;
 pub mod pki;
 pub mod redis_server;
+pub mod request_log;
 pub mod server;
 pub mod tinyproxy;
 pub mod token_server;

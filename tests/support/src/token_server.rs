@@ -25,6 +25,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use super::pki::TestCa;
+use super::request_log::{RequestLog, assert_no_failures, lock};
 use super::server::{ClientAuth, Handler, Reply, Seen, TestServer};
 
 pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -141,9 +142,9 @@ struct State {
     answers: VecDeque<FakeAnswer>,
     claims_policy: ClaimsPolicy,
     counts: HashMap<String, usize>,
-    requests: Vec<TokenRequest>,
+    /// The token requests and why the verification refused them.
+    log: RequestLog<TokenRequest>,
     seen_jti: HashSet<String>,
-    failures: Vec<String>,
     issued: Vec<IssuedToken>,
     /// A federated identity credential: decides whether a client assertion is a token this
     /// application trusts (a managed identity's, from the fake identity endpoint).
@@ -176,9 +177,8 @@ impl TokenIssuer {
                 answers: VecDeque::new(),
                 claims_policy: ClaimsPolicy::Ignore,
                 counts: HashMap::new(),
-                requests: Vec::new(),
+                log: RequestLog::new(),
                 seen_jti: HashSet::new(),
-                failures: Vec::new(),
                 issued: Vec::new(),
                 federation: None,
             }),
@@ -186,9 +186,7 @@ impl TokenIssuer {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
     /// Registers `tls_client_auth` for the client: a certificate with this subject DN (as
@@ -241,7 +239,7 @@ impl TokenIssuer {
 
     /// Token requests on every path.
     pub fn token_request_count(&self) -> usize {
-        self.state().requests.len()
+        self.state().log.len()
     }
 
     /// Requests (of any kind, including discovery) on one path.
@@ -254,7 +252,7 @@ impl TokenIssuer {
     }
 
     pub fn token_requests(&self) -> Vec<TokenRequest> {
-        self.state().requests.clone()
+        self.state().log.requests()
     }
 
     pub fn issued(&self) -> Vec<IssuedToken> {
@@ -263,16 +261,12 @@ impl TokenIssuer {
 
     /// Why requests were rejected by the verification (not by canned answers), in order.
     pub fn failures(&self) -> Vec<String> {
-        self.state().failures.clone()
+        self.state().log.failures()
     }
 
     /// Panics with the recorded reasons when any request failed verification.
     pub fn assert_no_failures(&self) {
-        let failures = self.failures();
-        assert!(
-            failures.is_empty(),
-            "token endpoint verification failures: {failures:#?}"
-        );
+        assert_no_failures("token endpoint verification", &self.failures());
     }
 
     fn token(&self, token: &str) -> Option<IssuedToken> {
@@ -298,6 +292,34 @@ impl TokenIssuer {
             .map(|port| format!("https://127.0.0.1:{port}"))
     }
 
+    /// The OpenID provider's discovery document, naming the mTLS token endpoint as its alias.
+    fn discovery(&self, seen: &Seen) -> Reply {
+        if seen.method != "GET" {
+            return json_reply(405, &json!({"error": "method not allowed"}));
+        }
+        let base = TokenIssuer::base_url(&self.state());
+        json_reply(
+            200,
+            &json!({
+                "issuer": format!("{base}/oidc"),
+                "token_endpoint": format!("{base}{OIDC_TOKEN_PATH}"),
+                "authorization_endpoint": format!("{base}/oidc/authorize"),
+                "jwks_uri": format!("{base}/oidc/keys"),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "grant_types_supported": ["client_credentials"],
+                "token_endpoint_auth_methods_supported":
+                    ["client_secret_post", "private_key_jwt", "tls_client_auth"],
+                "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+                "mtls_endpoint_aliases": {"token_endpoint": format!(
+                    "{}{OIDC_MTLS_TOKEN_PATH}",
+                    TokenIssuer::mtls_base_url(&self.state()).unwrap_or(base.clone())
+                )},
+            }),
+        )
+    }
+
     /// A request on the plain server (`over_mtls` false) or on the mTLS one.
     fn handle(&self, seen: &Seen, over_mtls: bool) -> Reply {
         let path = seen
@@ -308,30 +330,7 @@ impl TokenIssuer {
             .to_string();
         *self.state().counts.entry(path.clone()).or_insert(0) += 1;
         if path == DISCOVERY_PATH {
-            if seen.method != "GET" {
-                return json_reply(405, &json!({"error": "method not allowed"}));
-            }
-            let base = TokenIssuer::base_url(&self.state());
-            return json_reply(
-                200,
-                &json!({
-                    "issuer": format!("{base}/oidc"),
-                    "token_endpoint": format!("{base}{OIDC_TOKEN_PATH}"),
-                    "authorization_endpoint": format!("{base}/oidc/authorize"),
-                    "jwks_uri": format!("{base}/oidc/keys"),
-                    "response_types_supported": ["code"],
-                    "subject_types_supported": ["public"],
-                    "id_token_signing_alg_values_supported": ["RS256"],
-                    "grant_types_supported": ["client_credentials"],
-                    "token_endpoint_auth_methods_supported":
-                        ["client_secret_post", "private_key_jwt", "tls_client_auth"],
-                    "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
-                    "mtls_endpoint_aliases": {"token_endpoint": format!(
-                        "{}{OIDC_MTLS_TOKEN_PATH}",
-                        TokenIssuer::mtls_base_url(&self.state()).unwrap_or(base.clone())
-                    )},
-                }),
-            );
+            return self.discovery(seen);
         }
         let (flavor, tenant) = match route(&path) {
             Some(route) => route,
@@ -340,21 +339,17 @@ impl TokenIssuer {
         if seen.method != "POST" {
             return json_reply(405, &json!({"error": "method not allowed"}));
         }
-        let index = {
-            let mut state = self.state();
-            state.requests.push(TokenRequest {
-                path: path.clone(),
-                flavor,
-                tenant: tenant.clone(),
-                form: Vec::new(),
-                lib_capability: seen.header("x-ms-lib-capability").map(str::to_string),
-                assertion_header: None,
-                assertion_claims: None,
-                status: 0,
-                at: Instant::now(),
-            });
-            state.requests.len() - 1
-        };
+        let index = self.state().log.record(TokenRequest {
+            path: path.clone(),
+            flavor,
+            tenant: tenant.clone(),
+            form: Vec::new(),
+            lib_capability: seen.header("x-ms-lib-capability").map(str::to_string),
+            assertion_header: None,
+            assertion_claims: None,
+            status: 0,
+            at: Instant::now(),
+        });
         let delay = self.state().delay;
         if let Some(delay) = delay {
             std::thread::sleep(delay);
@@ -364,14 +359,24 @@ impl TokenIssuer {
             Some(answer) => {
                 // Still parse the form, so tests can look at what was sent.
                 if let Ok(form) = parse_form(&seen.body) {
-                    state.requests[index].form = form;
+                    state.log.at(index).form = form;
                 }
                 canned(answer)
             }
-            None => match process(&mut state, index, seen, &path, flavor, tenant, over_mtls) {
+            None => match process(
+                &mut state,
+                Incoming {
+                    index,
+                    seen,
+                    path: &path,
+                    flavor,
+                    tenant,
+                    over_mtls,
+                },
+            ) {
                 Ok(reply) => reply,
                 Err(rejection) => {
-                    state.failures.push(format!(
+                    state.log.fail(format!(
                         "{} {}: {}",
                         rejection.status, rejection.error, rejection.description
                     ));
@@ -379,7 +384,7 @@ impl TokenIssuer {
                 }
             },
         };
-        state.requests[index].status = reply.status;
+        state.log.at(index).status = reply.status;
         reply
     }
 
@@ -656,16 +661,50 @@ impl Rejection {
     }
 }
 
-fn process(
-    state: &mut State,
+/// A token request being processed: where it is recorded, what arrived and on which server.
+struct Incoming<'a> {
+    /// Its index in the request log.
     index: usize,
-    seen: &Seen,
-    path: &str,
+    seen: &'a Seen,
+    path: &'a str,
     flavor: Flavor,
     tenant: Option<String>,
     over_mtls: bool,
-) -> Result<Reply, Rejection> {
-    let content_type = seen.header("content-type").unwrap_or_default();
+}
+
+/// Verifies a token request as Entra ID (or the OpenID provider) would, and issues the token.
+fn process(state: &mut State, request: Incoming) -> Result<Reply, Rejection> {
+    let form = checked_form(state, &request)?;
+    let param = |name: &str| form_param(&form, name);
+    let base = match request.over_mtls {
+        true => TokenIssuer::mtls_base_url(state).expect("the mTLS server is running"),
+        false => TokenIssuer::base_url(state),
+    };
+    let audience = format!("{base}{}", request.path);
+    let pop = match param("token_type") {
+        None => false,
+        Some("mtls_pop") if request.flavor == Flavor::Entra && request.over_mtls => true,
+        Some(other) => {
+            return Err(Rejection::bad_request(format!(
+                "token_type '{other}' is not supported here (mtls_pop: Entra paths over mTLS only)"
+            )));
+        }
+    };
+    authenticate(state, &request, &form, &audience, pop)?;
+    Ok(issue(state, request, &form, pop))
+}
+
+/// The value of the form parameter `name`.
+fn form_param<'f>(form: &'f [(String, String)], name: &str) -> Option<&'f str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The form of a token request, once its content type, its parameters' uniqueness, the grant, the
+/// client id and the scope are checked. Recorded in the request log.
+fn checked_form(state: &mut State, request: &Incoming) -> Result<Vec<(String, String)>, Rejection> {
+    let content_type = request.seen.header("content-type").unwrap_or_default();
     if !content_type
         .to_ascii_lowercase()
         .starts_with("application/x-www-form-urlencoded")
@@ -674,8 +713,8 @@ fn process(
             "Content-Type must be application/x-www-form-urlencoded, was '{content_type}'"
         )));
     }
-    let form = parse_form(&seen.body).map_err(Rejection::bad_request)?;
-    state.requests[index].form = form.clone();
+    let form = parse_form(&request.seen.body).map_err(Rejection::bad_request)?;
+    state.log.at(request.index).form = form.clone();
     let mut names = HashSet::new();
     for (name, _) in &form {
         if !names.insert(name.as_str()) {
@@ -684,11 +723,7 @@ fn process(
             )));
         }
     }
-    let param = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let param = |name: &str| form_param(&form, name);
     match param("grant_type") {
         Some("client_credentials") => {}
         Some(other) => {
@@ -716,29 +751,26 @@ fn process(
             ));
         }
     }
-    let scope = match param("scope") {
-        Some(scope) if !scope.trim().is_empty() => scope.to_string(),
-        _ => {
-            return Err(Rejection::bad_request(
-                "The request body must contain the following parameter: 'scope'.",
-            ));
-        }
-    };
-    let base = match over_mtls {
-        true => TokenIssuer::mtls_base_url(state).expect("the mTLS server is running"),
-        false => TokenIssuer::base_url(state),
-    };
-    let audience = format!("{base}{path}");
-    let presented = seen.client_cert.as_ref();
-    let pop = match param("token_type") {
-        None => false,
-        Some("mtls_pop") if flavor == Flavor::Entra && over_mtls => true,
-        Some(other) => {
-            return Err(Rejection::bad_request(format!(
-                "token_type '{other}' is not supported here (mtls_pop: Entra paths over mTLS only)"
-            )));
-        }
-    };
+    match param("scope") {
+        Some(scope) if !scope.trim().is_empty() => Ok(form),
+        _ => Err(Rejection::bad_request(
+            "The request body must contain the following parameter: 'scope'.",
+        )),
+    }
+}
+
+/// How the client proves who it is: the registered certificate in the handshake (`mtls_pop`), a
+/// client secret, a client assertion (signed by the registered certificate, or a federated
+/// credential's), or the certificate's subject (`tls_client_auth`).
+fn authenticate(
+    state: &mut State,
+    request: &Incoming,
+    form: &[(String, String)],
+    audience: &str,
+    pop: bool,
+) -> Result<(), Rejection> {
+    let param = |name: &str| form_param(form, name);
+    let presented = request.seen.client_cert.as_ref();
     if pop {
         // MSAL's MTLS_POP: the registered certificate in the handshake is the proof; an assertion
         // or a secret alongside it is refused.
@@ -748,15 +780,12 @@ fn process(
                 "a client assertion or secret cannot be sent with token_type=mtls_pop",
             ));
         }
-        check_registered_certificate(state, presented)?;
+        return check_registered_certificate(state, presented);
     }
     match (param("client_secret"), param("client_assertion")) {
-        _ if pop => {}
-        (Some(_), Some(_)) => {
-            return Err(Rejection::bad_request(
-                "both client_secret and client_assertion were sent",
-            ));
-        }
+        (Some(_), Some(_)) => Err(Rejection::bad_request(
+            "both client_secret and client_assertion were sent",
+        )),
         (Some(secret), None) => {
             if state.client_secret.as_deref() != Some(secret) {
                 return Err(Rejection::client(
@@ -764,6 +793,7 @@ fn process(
                     "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app.",
                 ));
             }
+            Ok(())
         }
         (None, Some(assertion)) => {
             if param("client_assertion_type") != Some(CLIENT_ASSERTION_TYPE) {
@@ -781,38 +811,50 @@ fn process(
                         "AADSTS70021",
                         format!("No matching federated identity record found: {why}"),
                     )
-                })?,
-                None => verify_assertion(state, index, assertion, flavor, &audience)?,
+                }),
+                None => verify_assertion(state, request, assertion, audience),
             }
         }
-        (None, None) if over_mtls && state.tls_client_auth_subject.is_some() => {
-            // tls_client_auth: the certificate's subject DN is the registered one.
-            let subject = presented
-                .and_then(|c| X509Certificate::from_der(c.as_ref()).ok())
-                .map(|(_, c)| c.subject().to_string());
-            if subject.as_deref() != state.tls_client_auth_subject.as_deref() {
-                return Err(Rejection::client(
-                    "AADSTS700027",
-                    format!(
-                        "tls_client_auth: the presented certificate's subject {subject:?} is not \
-                         the registered {:?}",
-                        state.tls_client_auth_subject
-                    ),
-                ));
-            }
+        (None, None) if request.over_mtls && state.tls_client_auth_subject.is_some() => {
+            check_tls_client_auth(state, presented)
         }
-        (None, None) => {
-            return Err(Rejection::client(
-                "AADSTS7000218",
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            ));
-        }
+        (None, None) => Err(Rejection::client(
+            "AADSTS7000218",
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        )),
     }
+}
+
+/// tls_client_auth: the certificate's subject DN is the registered one.
+fn check_tls_client_auth(
+    state: &State,
+    presented: Option<&CertificateDer<'static>>,
+) -> Result<(), Rejection> {
+    let subject = presented
+        .and_then(|c| X509Certificate::from_der(c.as_ref()).ok())
+        .map(|(_, c)| c.subject().to_string());
+    if subject.as_deref() != state.tls_client_auth_subject.as_deref() {
+        return Err(Rejection::client(
+            "AADSTS700027",
+            format!(
+                "tls_client_auth: the presented certificate's subject {subject:?} is not \
+                 the registered {:?}",
+                state.tls_client_auth_subject
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Issues the token `tok-N` (bound to the presented certificate over mTLS) and answers it.
+fn issue(state: &mut State, request: Incoming, form: &[(String, String)], pop: bool) -> Reply {
+    let param = |name: &str| form_param(form, name);
+    let scope = param("scope").unwrap_or_default().to_string();
     let number = state.issued.len() + 1;
     // Over mTLS with a certificate, the token is bound to it (RFC 8705 §3): it names the
     // certificate's thumbprint in `cnf`, as a JWT access token would.
-    let bound_to = presented
-        .filter(|_| over_mtls)
+    let bound_to = (request.seen.client_cert.as_ref())
+        .filter(|_| request.over_mtls)
         .map(|c| x5t_s256(c.as_ref()));
     let token = match &bound_to {
         Some(thumbprint) => format!(
@@ -830,8 +872,8 @@ fn process(
         token: token.clone(),
         scope,
         claims: param("claims").map(str::to_string),
-        tenant,
-        path: path.to_string(),
+        tenant: request.tenant,
+        path: request.path.to_string(),
         issued_at: Instant::now(),
         expires_in: state.expires_in,
         token_type: token_type.to_string(),
@@ -846,7 +888,7 @@ fn process(
     if let Some(refresh_in) = state.refresh_in {
         body["refresh_in"] = json!(refresh_in);
     }
-    Ok(json_reply(200, &body))
+    json_reply(200, &body)
 }
 
 /// The registered certificate must be the one in the handshake.
@@ -875,40 +917,73 @@ fn now_secs() -> f64 {
 }
 
 /// Checks a client assertion JWT: header, thumbprints, x5c, signature with the registered
-/// certificate's key, and the claims.
+/// certificate's key, and the claims. The decoded header and claims are recorded.
 fn verify_assertion(
     state: &mut State,
-    index: usize,
+    request: &Incoming,
     jwt: &str,
-    flavor: Flavor,
     audience: &str,
 ) -> Result<(), Rejection> {
-    let malformed = |what: String| Rejection::client("AADSTS50027", format!("Invalid JWT: {what}"));
-    let parts: Vec<&str> = jwt.split('.').collect();
-    if parts.len() != 3 {
-        return Err(malformed(format!(
-            "the assertion has {} dot-separated parts, not 3",
-            parts.len()
-        )));
-    }
-    let decode = |part: &str, what: &str| {
-        URL_SAFE_NO_PAD
-            .decode(part)
-            .map_err(|e| malformed(format!("the {what} is not base64url without padding: {e}")))
-    };
-    let json_of = |bytes: Vec<u8>, what: &str| {
-        serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .filter(Value::is_object)
-            .ok_or_else(|| malformed(format!("the {what} is not a JSON object")))
-    };
-    let header = json_of(decode(parts[0], "header")?, "header")?;
-    let claims = json_of(decode(parts[1], "payload")?, "payload")?;
-    let signature = decode(parts[2], "signature")?;
-    state.requests[index].assertion_header = Some(header.clone());
-    state.requests[index].assertion_claims = Some(claims.clone());
+    let jwt = Jwt::decode(jwt)?;
+    let recorded = state.log.at(request.index);
+    recorded.assertion_header = Some(jwt.header.clone());
+    recorded.assertion_claims = Some(jwt.claims.clone());
+    let der = check_assertion_header(state, &jwt.header, request.flavor)?;
+    check_signature(&der, &jwt, request.flavor)?;
+    check_assertion_claims(state, &jwt.claims, audience)
+}
 
-    // Header.
+/// 401 AADSTS50027: the assertion is not what Entra ID accepts.
+fn malformed(what: String) -> Rejection {
+    Rejection::client("AADSTS50027", format!("Invalid JWT: {what}"))
+}
+
+/// A compact JWT, decoded.
+struct Jwt<'a> {
+    header: Value,
+    claims: Value,
+    signature: Vec<u8>,
+    /// `header.payload` as sent: what the signature covers.
+    signing_input: &'a str,
+}
+
+impl Jwt<'_> {
+    fn decode(jwt: &str) -> Result<Jwt<'_>, Rejection> {
+        let parts: Vec<&str> = jwt.split('.').collect();
+        if parts.len() != 3 {
+            return Err(malformed(format!(
+                "the assertion has {} dot-separated parts, not 3",
+                parts.len()
+            )));
+        }
+        let decode = |part: &str, what: &str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|e| malformed(format!("the {what} is not base64url without padding: {e}")))
+        };
+        let json_of = |bytes: Vec<u8>, what: &str| {
+            serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .filter(Value::is_object)
+                .ok_or_else(|| malformed(format!("the {what} is not a JSON object")))
+        };
+        Ok(Jwt {
+            header: json_of(decode(parts[0], "header")?, "header")?,
+            claims: json_of(decode(parts[1], "payload")?, "payload")?,
+            signature: decode(parts[2], "signature")?,
+            signing_input: &jwt[..parts[0].len() + 1 + parts[1].len()],
+        })
+    }
+}
+
+/// The header: `typ`, no `kid`, the thumbprints of the registered certificate (`x5t#S256` on
+/// Entra, `x5t` on the OpenID provider), `x5c` exactly when SendX5C is on. Returns the registered
+/// certificate.
+fn check_assertion_header(
+    state: &State,
+    header: &Value,
+    flavor: Flavor,
+) -> Result<Vec<u8>, Rejection> {
     if header.get("typ").and_then(Value::as_str) != Some("JWT") {
         return Err(malformed(format!(
             "header typ must be \"JWT\", was {:?}",
@@ -948,7 +1023,13 @@ fn verify_assertion(
     };
     thumbprint("x5t#S256", &sha256, flavor == Flavor::Entra)?;
     thumbprint("x5t", &sha1, flavor == Flavor::Oidc)?;
-    match (header.get("x5c"), state.expect_x5c) {
+    check_x5c(header, state.expect_x5c, &der)?;
+    Ok(der)
+}
+
+/// `x5c` is there exactly when SendX5C is on, and starts with the registered certificate.
+fn check_x5c(header: &Value, expected: bool, der: &[u8]) -> Result<(), Rejection> {
+    match (header.get("x5c"), expected) {
         (None, false) => {}
         (None, true) => return Err(malformed("header has no x5c although SendX5C is on".into())),
         (Some(_), false) => {
@@ -976,9 +1057,14 @@ fn verify_assertion(
             }
         }
     }
+    Ok(())
+}
 
-    // Algorithm and signature.
-    let (_, certificate) = X509Certificate::from_der(&der)
+/// `alg` fits the registered key (PS256 for RSA on Entra, RS256 on the OpenID provider, ES256 for
+/// EC) and the signature verifies with it.
+fn check_signature(der: &[u8], jwt: &Jwt, flavor: Flavor) -> Result<(), Rejection> {
+    let header = &jwt.header;
+    let (_, certificate) = X509Certificate::from_der(der)
         .map_err(|e| malformed(format!("the registered certificate does not parse: {e}")))?;
     let spki = certificate.public_key();
     let expected_alg = match spki.parsed() {
@@ -1006,9 +1092,8 @@ fn verify_assertion(
         "RS256" => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
         _ => &ring::signature::ECDSA_P256_SHA256_FIXED,
     };
-    let signing_input = &jwt[..parts[0].len() + 1 + parts[1].len()];
     ring::signature::UnparsedPublicKey::new(algorithm, &spki.subject_public_key.data)
-        .verify(signing_input.as_bytes(), &signature)
+        .verify(jwt.signing_input.as_bytes(), &jwt.signature)
         .map_err(|_| {
             Rejection::client(
                 "AADSTS700027",
@@ -1016,9 +1101,16 @@ fn verify_assertion(
                     "Client assertion failed signature validation: the {alg} signature does not verify with the registered certificate's public key"
                 ),
             )
-        })?;
+        })
+}
 
-    // Claims.
+/// The claims: `aud` the URL posted to, `iss` and `sub` the client id, `exp` within 10 minutes,
+/// `nbf` not ahead, `iat` a number, `jti` never seen before.
+fn check_assertion_claims(
+    state: &mut State,
+    claims: &Value,
+    audience: &str,
+) -> Result<(), Rejection> {
     let claim_str = |name: &str| claims.get(name).and_then(Value::as_str);
     if claim_str("aud") != Some(audience) {
         return Err(malformed(format!(
