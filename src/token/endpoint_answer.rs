@@ -146,7 +146,7 @@ fn describe_error(
     Error::new(ErrorKind::TokenAcquisition, message)
 }
 
-/// AADSTS codes from `error_codes` and from the description text.
+/// AADSTS codes from `error_codes` and from the description text, each once.
 fn error_codes(json: Option<&Value>) -> Vec<u64> {
     let mut codes: Vec<u64> = json
         .and_then(|j| j.get("error_codes"))
@@ -159,7 +159,9 @@ fn error_codes(json: Option<&Value>) -> Vec<u64> {
     {
         for piece in description.split("AADSTS").skip(1) {
             let digits: String = piece.chars().take_while(char::is_ascii_digit).collect();
-            if let Ok(code) = digits.parse() {
+            if let Ok(code) = digits.parse()
+                && !codes.contains(&code)
+            {
                 codes.push(code);
             }
         }

@@ -129,6 +129,10 @@ fn a_wrong_secret_fails_once_and_is_never_retried() {
         "{message}"
     );
     assert!(!message.contains(wrong), "the secret leaked: {message}");
+    // A Rust caller matches on the refusal's data, not its text; a bad secret calls for no retry.
+    assert_eq!(error.http_status(), Some(401), "{error}");
+    assert_eq!(error.aadsts_codes(), [7000215], "{error}");
+    assert_eq!(error.remedy(), None, "{error}");
     assert_eq!(setup.issuer().token_request_count(), 1);
     assert!(setup.resource.seen().is_empty());
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use downstream_api::ErrorKind;
+use downstream_api::{ErrorKind, Remedy};
 use test_support::token_server::FakeAnswer;
 
 use crate::{authorization, setup};
@@ -56,6 +56,8 @@ fn a_server_error_is_retried_once_quickly() {
     assert_eq!(error.kind(), ErrorKind::TokenAcquisition, "{error}");
     assert!(error.message().contains("server_error"), "{error}");
     assert!(error.message().contains("AADSTS90033"), "{error}");
+    assert_eq!(error.http_status(), Some(500), "{error}");
+    assert_eq!(error.remedy(), Some(Remedy::TokenEndpointBusy), "{error}");
     assert_eq!(setup.issuer().token_request_count(), 4);
 }
 
