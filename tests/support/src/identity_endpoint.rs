@@ -69,6 +69,18 @@ impl Platform {
 /// The client id Azure ML names in `DEFAULT_IDENTITY_CLIENT_ID` for the system-assigned identity.
 pub const ML_DEFAULT_CLIENT_ID: &str = "ml-default-client";
 
+/// How the endpoint states the lifetime of the tokens it issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// `expires_on` in Unix seconds, this many seconds from now (negative: already past); the
+    /// platforms' way, 3600 unless set.
+    OnInSeconds(i64),
+    /// `expires_on` in Unix milliseconds (a wrong unit), this many seconds from now.
+    OnInMilliseconds(i64),
+    /// `expires_in` (seconds) instead of `expires_on`.
+    In(i64),
+}
+
 /// A token the endpoint issued.
 #[derive(Clone, Debug)]
 pub struct IdentityToken {
@@ -86,6 +98,8 @@ struct State {
     /// Statuses answered, in order, before requests are processed again.
     answers: VecDeque<(u16, Option<u64>)>,
     expires_on_as_string: bool,
+    /// How tokens' lifetimes are stated.
+    expiry: Expiry,
     /// `refresh_in` sent with tokens, when set.
     refresh_in: Option<u64>,
     /// The key Arc's last challenge wrote.
@@ -133,6 +147,7 @@ impl IdentityEndpoint {
             issued: Vec::new(),
             answers: VecDeque::new(),
             expires_on_as_string: false,
+            expiry: Expiry::OnInSeconds(3600),
             refresh_in: None,
             arc_key: None,
             arc_challenge_file: None,
@@ -233,6 +248,11 @@ impl IdentityEndpoint {
 
     pub fn set_expires_on_as_string(&self, as_string: bool) {
         self.state().expires_on_as_string = as_string;
+    }
+
+    /// States the lifetime of the tokens issued from now on this way.
+    pub fn set_expiry(&self, expiry: Expiry) {
+        self.state().expiry = expiry;
     }
 
     /// Sends `refresh_in` (seconds) with the tokens issued from now on.
@@ -520,25 +540,29 @@ impl Rules {
                 json!({"error": "invalid_request", "error_description": "Identity not found"}),
             ));
         }
-        let expires_on = now() + 3600;
+        let (field, stated, lifetime) = match state.expiry {
+            Expiry::OnInSeconds(s) => ("expires_on", now() as i64 + s, s),
+            Expiry::OnInMilliseconds(s) => ("expires_on", (now() as i64 + s) * 1000, s),
+            Expiry::In(s) => ("expires_in", s, s),
+        };
         let token = format!("mi-{}-{}", state.issued.len() + 1, random_hex(12));
         state.issued.push(IdentityToken {
             token: token.clone(),
             resource: resource.clone(),
             identity,
-            expires_on,
+            expires_on: (now() as i64 + lifetime).max(0) as u64,
         });
-        let expires_on = if state.expires_on_as_string {
-            json!(expires_on.to_string())
+        let stated = if state.expires_on_as_string {
+            json!(stated.to_string())
         } else {
-            json!(expires_on)
+            json!(stated)
         };
         let mut answer = json!({
             "access_token": token,
-            "expires_on": expires_on,
             "resource": resource,
             "token_type": "Bearer",
         });
+        answer[field] = stated;
         if let Some(seconds) = state.refresh_in {
             answer["refresh_in"] = json!(seconds);
         }
