@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use downstream_api::{DownstreamApi, ErrorKind};
 use test_support::credentials::certificate_file;
-use test_support::identity_endpoint::{IdentityEndpoint, ML_DEFAULT_CLIENT_ID, Platform};
+use test_support::identity_endpoint::{Expiry, IdentityEndpoint, ML_DEFAULT_CLIENT_ID, Platform};
 use test_support::pki::{TestCa, Validity};
 use test_support::server::{ClientAuth, TestServer};
 use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
@@ -293,6 +293,78 @@ fn expires_on_as_a_string_or_a_number() {
             token.expires_in()
         );
         assert!(setup.endpoint.check_token(&token.token, RESOURCE).is_ok());
+    }
+}
+
+impl Setup {
+    /// A token for RESOURCE straight from the managed identity (no API called).
+    fn acquire(&self) -> downstream_api::Result<downstream_api::AccessToken> {
+        let client = self.client(&self.config("https://127.0.0.1:9/", "{}"));
+        client.acquire_token(
+            &[&format!("{RESOURCE}/.default")],
+            Some(r#"{"ManagedIdentity": {}}"#),
+        )
+    }
+}
+
+#[test]
+fn an_expiry_in_milliseconds_or_beyond_a_day_is_not_believed_for_long() {
+    let day = 24 * 3600;
+    let cases = [
+        (Expiry::OnInMilliseconds(3600), 3590..=3600),
+        (Expiry::OnInMilliseconds(400 * day), day - 10..=day),
+        (Expiry::OnInSeconds(400 * day), day - 10..=day),
+        (Expiry::In(3600 * 1000), day - 10..=day),
+        (Expiry::In(2 * day), day - 10..=day),
+    ];
+    for (expiry, expected) in cases {
+        for as_string in [false, true] {
+            let setup = setup(Platform::AppService);
+            setup.endpoint.set_expiry(expiry);
+            setup.endpoint.set_expires_on_as_string(as_string);
+            let token = setup.acquire().expect("token");
+            assert!(
+                expected.contains(&token.expires_in()),
+                "{expiry:?} (as a string: {as_string}): {} s left",
+                token.expires_in()
+            );
+        }
+    }
+}
+
+#[test]
+fn an_expiry_already_past_or_inside_the_five_minute_margin_is_an_error_and_nothing_is_sent() {
+    for expiry in [
+        Expiry::OnInSeconds(-60),
+        Expiry::OnInSeconds(0),
+        Expiry::OnInSeconds(120),
+        Expiry::OnInMilliseconds(-60),
+        Expiry::In(0),
+        Expiry::In(299),
+    ] {
+        let setup = setup(Platform::AppService);
+        setup.endpoint.set_expiry(expiry);
+        let error = setup.acquire().map(|t| t.expires_in()).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            ErrorKind::TokenAcquisition,
+            "{expiry:?}: {error}"
+        );
+        let message = error.message();
+        let field = match expiry {
+            Expiry::In(_) => "expires_in",
+            _ => "expires_on",
+        };
+        assert!(message.contains(&setup.endpoint.server.url()), "{message}");
+        assert!(message.contains(field), "{message}");
+        assert!(message.contains("5-minute margin"), "{message}");
+        assert!(!message.contains("mi-"), "no token in messages: {message}");
+        assert_eq!(setup.endpoint.requests(), 1, "{expiry:?}: not retried");
+
+        // Through an API: the call fails, and the resource never sees that token.
+        let error = setup.vault("{}").call("Vault", None, b"").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TokenAcquisition, "{error}");
+        assert_eq!(setup.resource.requests(), 0, "{expiry:?}");
     }
 }
 

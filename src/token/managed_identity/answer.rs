@@ -2,16 +2,25 @@
 //! not the rest: `expires_on` (Unix seconds) comes as a number or as a string of digits, some
 //! send `expires_in` instead, and errors come as OAuth2's `error`/`error_description`, as
 //! `{"error": {"code", "message"}}`, or as App Service's `{"statusCode", "message"}`.
+//!
+//! The expiry is not believed blindly: an `expires_on` beyond the year 5000 in seconds is taken
+//! as milliseconds; a token already expired or expiring within the 5-minute margin in which the
+//! cache no longer hands tokens out is an error naming the endpoint and the value (it could only
+//! be refused by the API); a lifetime above 24 h (managed-identity tokens live about 24 h) is
+//! shortened to 24 h, so a wrong unit or clock never keeps a token cached for longer.
 
 use serde_json::Value;
 
-use super::super::access_token::AccessToken;
+use super::super::access_token::{AccessToken, EXPIRY_MARGIN_SECONDS};
 use crate::clock::unix_now;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::Response;
 
-/// The longest lifetime believed: an answer is not trusted to keep clock arithmetic in range.
-const MAX_LIFETIME_SECONDS: i64 = 366 * 24 * 3600;
+/// The longest lifetime believed: managed-identity tokens live about 24 h.
+const MAX_LIFETIME_SECONDS: i64 = 24 * 3600;
+
+/// An `expires_on` at or beyond this (5000-01-01 in Unix seconds) is in Unix milliseconds.
+const MILLISECONDS_FROM: i64 = 95_617_584_000;
 
 /// A token from the endpoint, with its remaining lifetime and `refresh_in` when sent.
 pub struct PlatformToken {
@@ -44,12 +53,8 @@ pub fn parse_token(response: &Response, source: &str) -> Result<PlatformToken> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| invalid("access_token"))?;
     let now = unix_now();
-    let expires_in = match seconds(json.get("expires_on")) {
-        Some(expires_on) => expires_on.saturating_sub(now),
-        None => seconds(json.get("expires_in")).ok_or_else(|| invalid("expires_on"))?,
-    }
-    .clamp(0, MAX_LIFETIME_SECONDS);
-    let refresh_in = seconds(json.get("refresh_in")).map(|s| s.clamp(0, MAX_LIFETIME_SECONDS));
+    let expires_in = lifetime(&json, now, source)?.ok_or_else(|| invalid("expires_on"))?;
+    let refresh_in = seconds(json.get("refresh_in")).map(|s| s.clamp(0, expires_in));
     Ok(PlatformToken {
         token: AccessToken {
             token: token.to_string(),
@@ -58,6 +63,38 @@ pub fn parse_token(response: &Response, source: &str) -> Result<PlatformToken> {
         expires_in,
         refresh_in,
     })
+}
+
+/// The token's lifetime from `now` as the answer states it (`expires_on`, else `expires_in`), at
+/// most [`MAX_LIFETIME_SECONDS`]; `None` when it states none; an error when the token is already
+/// expired or inside the [`EXPIRY_MARGIN_SECONDS`] margin.
+fn lifetime(json: &Value, now: i64, source: &str) -> Result<Option<i64>> {
+    let (lifetime, stated) = match seconds(json.get("expires_on")) {
+        Some(on) if on >= MILLISECONDS_FROM => (
+            (on / 1000).saturating_sub(now),
+            format!("expires_on {on} (Unix milliseconds)"),
+        ),
+        Some(on) => (on.saturating_sub(now), format!("expires_on {on}")),
+        None => match seconds(json.get("expires_in")) {
+            Some(lifetime) => (lifetime, format!("expires_in {lifetime}")),
+            None => return Ok(None),
+        },
+    };
+    if lifetime <= EXPIRY_MARGIN_SECONDS {
+        let when = match lifetime {
+            ..=0 => format!("expired {} s ago", lifetime.saturating_neg()),
+            _ => format!("expires in {lifetime} s"),
+        };
+        return Err(Error::new(
+            ErrorKind::TokenAcquisition,
+            format!(
+                "the managed identity endpoint of {source} answered a token that {when} \
+                 ({stated}): tokens are not used within the {}-minute margin before they expire",
+                EXPIRY_MARGIN_SECONDS / 60
+            ),
+        ));
+    }
+    Ok(Some(lifetime.min(MAX_LIFETIME_SECONDS)))
 }
 
 /// The endpoint's own words for a failed request, kept short.
@@ -120,6 +157,69 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(missing.contains("expires_on"), "{missing}");
+    }
+
+    #[test]
+    fn milliseconds_are_recognised_long_lifetimes_shortened_and_short_ones_refused() {
+        let now = unix_now();
+        let lifetime = |body: String| parse_token(&answer(200, &body), "IMDS at http://x");
+        for (body, expected) in [
+            (
+                format!(
+                    r#"{{"access_token": "t", "expires_on": {}}}"#,
+                    (now + 3600) * 1000
+                ),
+                3600,
+            ),
+            (
+                format!(
+                    r#"{{"access_token": "t", "expires_on": {}}}"#,
+                    now + 400 * 86400
+                ),
+                86400,
+            ),
+            (
+                r#"{"access_token": "t", "expires_in": 3600000}"#.to_string(),
+                86400,
+            ),
+            (
+                format!(
+                    r#"{{"access_token": "t", "expires_on": "{}", "refresh_in": 99999}}"#,
+                    now + 3600
+                ),
+                3600,
+            ),
+        ] {
+            let token = lifetime(body.clone()).unwrap();
+            assert!(
+                (expected - 2..=expected).contains(&token.expires_in),
+                "{body}"
+            );
+            assert!(
+                token.refresh_in.is_none_or(|r| r <= token.expires_in),
+                "{body}"
+            );
+        }
+        for (body, part) in [
+            (
+                format!(r#"{{"access_token": "t", "expires_on": {}}}"#, now - 60),
+                "expired 60 s ago",
+            ),
+            (
+                format!(r#"{{"access_token": "t", "expires_on": {}}}"#, now + 100),
+                "expires in 100 s",
+            ),
+            (
+                r#"{"access_token": "t", "expires_in": "-5"}"#.to_string(),
+                "(expires_in -5)",
+            ),
+        ] {
+            let error = lifetime(body.clone()).err().unwrap().to_string();
+            assert!(
+                error.contains(part) && error.contains("http://x"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
