@@ -369,6 +369,38 @@ fn an_expiry_already_past_or_inside_the_five_minute_margin_is_an_error_and_nothi
 }
 
 #[test]
+fn a_retry_after_beyond_the_cap_or_the_calls_time_fails_at_once_naming_the_wait() {
+    let setup = setup(Platform::Imds);
+    setup.endpoint.push_statuses(&[(429, Some(120)); 4]);
+    let client = setup.vault("{}");
+    let started = Instant::now();
+    let error = client.call("Vault", None, b"").unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(900), "{error}");
+    assert_eq!(error.kind(), ErrorKind::TokenAcquisition, "{error}");
+    assert!(error.message().contains("HTTP 429"), "{error}");
+    assert!(error.message().contains("(Retry-After: 120 s)"), "{error}");
+    assert_eq!(setup.endpoint.requests(), 1, "not retried: {error}");
+
+    // Within the cap but past the call's timeout: the driver's refusal, still one request.
+    let setup = self::setup(Platform::AppService);
+    setup.endpoint.push_statuses(&[(503, Some(30)); 4]);
+    let client = setup.vault("{}");
+    let started = Instant::now();
+    let error = client
+        .call("Vault", Some(r#"{"TimeoutSeconds": 5}"#), b"")
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(900), "{error}");
+    assert!(
+        error
+            .message()
+            .contains("not retrying after 30.0 s: that would exceed the call's timeout"),
+        "{error}"
+    );
+    assert!(error.message().contains("(Retry-After: 30 s)"), "{error}");
+    assert_eq!(setup.endpoint.requests(), 1, "not retried: {error}");
+}
+
+#[test]
 fn a_service_fabric_certificate_other_than_the_pinned_one_is_refused_before_anything_is_sent() {
     let setup = setup(Platform::ServiceFabric);
     let mut environment = setup.endpoint.environment();

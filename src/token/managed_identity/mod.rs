@@ -33,8 +33,9 @@ fn is_retried(status: u16) -> bool {
     matches!(status, 404 | 408 | 410 | 429 | 500..=599)
 }
 
-/// The endpoint's `Retry-After` is waited for when it asks for at most this; otherwise, and
-/// without one, [`Remedy::ManagedIdentityBackoff`]'s 1, 2 and 4 s (MSAL's exponential strategy).
+/// The endpoint's `Retry-After` is waited for when it asks for at most this (and the call has that
+/// much time left); asking for more ends the retries at once, the error naming the wait. Without
+/// one, [`Remedy::ManagedIdentityBackoff`]'s 1, 2 and 4 s (MSAL's exponential strategy).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 pub struct ManagedIdentity {
@@ -141,26 +142,14 @@ impl ManagedIdentity {
             if (200..300).contains(&response.status) {
                 return answer::parse_token(&response, &source.describe()).map(Step::Done);
             }
-            let failure = Error::new(
-                ErrorKind::TokenAcquisition,
-                format!("answered {}", answer::describe_error(&response)),
-            )
-            .with_http_status(response.status);
+            let asked_wait = retry_after(&response);
+            let failure = failure(&response, asked_wait);
             if response.status == 401 && matches!(source, Source::Arc { .. }) {
                 challenge = Some(response);
                 let reason = "Azure Arc answered 401 with its key-file challenge".to_string();
                 return Ok(Step::retry(Remedy::ArcChallenge, reason, Err(failure)));
             }
-            if !is_retried(response.status) {
-                return Err(failure);
-            }
-            let reason = format!("managed identity endpoint {failure}");
-            Ok(Step::Retry(Retry {
-                remedy: Remedy::ManagedIdentityBackoff,
-                reason,
-                wait: retry_after(&response),
-                otherwise: Err(failure),
-            }))
+            backoff(response.status, asked_wait, failure)
         })
     }
 
@@ -209,10 +198,42 @@ pub(crate) fn fuzz_answer(response: &Response) {
     let _ = arc_challenge::answer(response, Some(std::path::Path::new("/nonexistent-dsapi")));
 }
 
-/// A `Retry-After` in seconds that is worth waiting for.
+/// The endpoint's `Retry-After`, in seconds.
 fn retry_after(response: &Response) -> Option<Duration> {
     let seconds: u64 = response.header("retry-after")?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds)).filter(|wait| *wait <= MAX_RETRY_AFTER)
+    Some(Duration::from_secs(seconds))
+}
+
+/// The error of a failed request: the endpoint's words, the wait it asked for, the status.
+fn failure(response: &Response, asked_wait: Option<Duration>) -> Error {
+    let mut message = format!("answered {}", answer::describe_error(response));
+    if let Some(wait) = asked_wait {
+        message.push_str(&format!(" (Retry-After: {} s)", wait.as_secs()));
+    }
+    Error::new(ErrorKind::TokenAcquisition, message).with_http_status(response.status)
+}
+
+/// After a failed request with `status`: [`Remedy::ManagedIdentityBackoff`] when MSAL retries
+/// that status, waiting for the endpoint's `Retry-After` when it asked for one; a wait above
+/// [`MAX_RETRY_AFTER`] is not shortened (the endpoint would only be asked too soon): the call
+/// fails at once, saying so.
+fn backoff<T>(status: u16, asked_wait: Option<Duration>, failure: Error) -> Result<Step<T>> {
+    if !is_retried(status) {
+        return Err(failure);
+    }
+    if let Some(wait) = asked_wait.filter(|wait| *wait > MAX_RETRY_AFTER) {
+        return Err(failure.context(format!(
+            "not retrying: the endpoint asks to wait {} s, more than the {} s waited at most",
+            wait.as_secs(),
+            MAX_RETRY_AFTER.as_secs()
+        )));
+    }
+    Ok(Step::Retry(Retry {
+        remedy: Remedy::ManagedIdentityBackoff,
+        reason: format!("managed identity endpoint {failure}"),
+        wait: asked_wait,
+        otherwise: Err(failure),
+    }))
 }
 
 /// Managed identities issue tokens for one resource: `X/.default` asks for `X`.
