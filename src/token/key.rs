@@ -1,9 +1,45 @@
 //! What identifies a cached token, and how a caller wants the cache used.
 
 /// Identifies a token: authority + client + tenant + sorted scopes + token type (+ thumbprint for
-/// certificate-bound tokens), joined into one string.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CacheKey(String);
+/// certificate-bound tokens), joined into one string; and whether the fleet may share it.
+#[derive(Debug, Clone)]
+pub struct CacheKey {
+    text: String,
+    sharing: Sharing,
+}
+
+impl PartialEq for CacheKey {
+    fn eq(&self, other: &CacheKey) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for CacheKey {}
+
+impl std::hash::Hash for CacheKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.text.hash(state);
+    }
+}
+
+/// Whether the fleet-wide cache may hand this token to another process, and how that process
+/// checks it is its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sharing {
+    /// The key names everything that identifies whom the token is for: an app token names the
+    /// authority, client and tenant; a bound token the certificate too. The same key is the same
+    /// identity in every process.
+    ByKey,
+    /// A managed identity: shared under its owner's name (learnt or configured), and a shared
+    /// token is used only when one of its `claims` names that owner.
+    Owner {
+        claims: &'static [&'static str],
+        value: String,
+    },
+    /// Not shared: nothing names whom the token is for (a system-assigned managed identity
+    /// before this process has seen a token of its own: every host asks the same address).
+    No,
+}
 
 impl CacheKey {
     pub fn new(
@@ -16,28 +52,44 @@ impl CacheKey {
         let mut sorted: Vec<String> = scopes.iter().map(|s| s.to_ascii_lowercase()).collect();
         sorted.sort();
         sorted.dedup();
-        CacheKey(format!(
+        let text = format!(
             "{}|{client_id}|{}|{}|{token_type}",
             authority.to_ascii_lowercase(),
             tenant.to_ascii_lowercase(),
             sorted.join(" ")
-        ))
+        );
+        CacheKey {
+            text,
+            sharing: Sharing::ByKey,
+        }
+    }
+
+    /// The same key, shared (or not) as `sharing` says.
+    pub fn with_sharing(self, sharing: Sharing) -> CacheKey {
+        CacheKey { sharing, ..self }
+    }
+
+    pub fn sharing(&self) -> &Sharing {
+        &self.sharing
     }
 
     /// The key of a token bound to a certificate: the token type and the certificate's SHA-256
     /// thumbprint of its DER (x5t#S256, not its public key: a renewal that keeps the key must not
     /// reuse the old certificate's tokens) are part of it.
     pub fn bound(self, thumbprint_sha256: &str) -> CacheKey {
-        CacheKey(format!("{}|{BOUND_MARK}{thumbprint_sha256}", self.0))
+        CacheKey {
+            text: format!("{}|{BOUND_MARK}{thumbprint_sha256}", self.text),
+            ..self
+        }
     }
 
     /// The key as one string (what the fleet-wide cache hashes).
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     pub fn bound_to(&self, thumbprint_sha256: &str) -> bool {
-        self.0
+        self.text
             .rsplit_once('|')
             .and_then(|(_, last)| last.strip_prefix(BOUND_MARK))
             .is_some_and(|bound| bound == thumbprint_sha256)

@@ -13,7 +13,8 @@
 //! endpoint_answer      what a token endpoint's answer means, and the remedy its refusal calls for
 //! assertion            the signed client assertion (JWT)
 //! call                 one token request's context: credentials, transport, scopes, options, deadline
-//! key                  what identifies a cached token
+//! key                  what identifies a cached token, and whether the fleet may share it
+//! claims               a claim of a JWT, read to check whom a shared token is for
 //! access_token         the token, its expiry and its refresh schedule
 //! ```
 
@@ -22,6 +23,7 @@ mod assertion;
 mod authority;
 mod cache;
 mod call;
+mod claims;
 mod client_credentials;
 mod distributed;
 mod endpoint_answer;

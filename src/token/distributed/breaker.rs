@@ -76,6 +76,11 @@ impl Breaker {
         }
     }
 
+    /// A probe that could not run (no connection free in time): the next operation probes.
+    pub fn probe_abandoned(&self) {
+        self.state.lock().probing = false;
+    }
+
     /// Records a success, ending an outage.
     pub fn succeeded(&self) {
         let mut state = self.state.lock();

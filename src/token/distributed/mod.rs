@@ -1,31 +1,35 @@
 //! The fleet-wide token cache (`TokenCache.Distributed`): Redis as a second level behind the
 //! in-process cache. On a miss in the process, a token is looked up in Redis; on a miss there,
 //! one process of the fleet takes a short lock (`SET NX PX`) and asks the token endpoint while the
-//! others wait for its token to appear, so a fleet starting at once makes one token request.
+//! others wait for its token to appear, so a fleet starting at once makes one token request; when
+//! that request fails, the waiters fail with it at once ([`records`]).
 //!
 //! The cache never makes a call fail: Redis down, slow, full or refusing our password means the
 //! token comes from the token endpoint as it would without Redis ([`breaker`] keeps that cheap);
-//! a lock holder that dies frees the lock when it expires; a waiter never waits more than half
-//! its call's time left. Values are sealed ([`seal`]); keys are hashes of what identifies a token.
+//! every Redis step is bounded as a whole by what is left of the call ([`connection`]) and runs on
+//! one of a few pooled connections ([`pool`]); a lock holder that dies frees the lock when it
+//! expires; a waiter never waits more than half its call's time left. Values are sealed
+//! ([`seal`]); keys are hashes of what identifies a token and whom it is for.
 
 mod breaker;
+mod connection;
+mod pool;
+mod records;
 mod seal;
 mod store;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
-use super::access_token::{AccessToken, EXPIRY_MARGIN_SECONDS};
-use super::key::{CacheKey, Lookup};
-use crate::clock::{Deadline, unix_now};
+use super::access_token::AccessToken;
+use super::key::{CacheKey, Lookup, Sharing};
+use crate::clock::Deadline;
 use crate::config::DistributedCacheOptions;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::remedy::Remedy;
 use crate::retry::{Driver, Step};
 use seal::SealingKey;
-use store::{Lock, RedisStore};
+use store::{Budget, Lock, RedisStore};
 
 /// A token and when to refresh it, as the in-process cache keeps it.
 type Entry = (AccessToken, Option<i64>);
@@ -37,6 +41,16 @@ pub struct DistributedCache {
     lock_timeout: Duration,
     /// A value that does not open is logged once, not at every miss it causes.
     unreadable_logged: AtomicBool,
+    /// Likewise a token shared under our identity's name whose claims name another.
+    foreign_logged: AtomicBool,
+}
+
+/// The Redis keys of one token: the token, the fleet's lock on fetching it, and the failure of
+/// the last fetch.
+struct FleetKeys {
+    token: String,
+    lock: String,
+    failure: String,
 }
 
 impl DistributedCache {
@@ -55,66 +69,45 @@ impl DistributedCache {
             prefix: options.key_prefix.clone(),
             lock_timeout: options.lock_timeout,
             unreadable_logged: AtomicBool::new(false),
+            foreign_logged: AtomicBool::new(false),
         })
     }
 
     /// The Redis key of a token: the prefix and a SHA-256 of its cache key (authority, client,
-    /// tenant, scopes, token type, bound certificate), so that nothing of it shows in Redis.
+    /// tenant, scopes, token type, bound certificate) and of whom it is shared for, so that
+    /// nothing of it shows in Redis.
     fn redis_key(&self, key: &CacheKey, kind: &str) -> String {
-        let digest = ring::digest::digest(&ring::digest::SHA256, key.as_str().as_bytes());
-        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let owner = match key.sharing() {
+            Sharing::Owner { value, .. } => value.as_str(),
+            _ => "",
+        };
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        context.update(key.as_str().as_bytes());
+        context.update(b"|owner=");
+        context.update(owner.as_bytes());
+        let hex: String = context
+            .finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         format!("{}{kind}:{hex}", self.prefix)
     }
 
-    /// A token the fleet stored for `key` and that is still usable and not due for refresh.
-    fn read(&self, redis_key: &str) -> Option<Entry> {
-        let value = self.store.get(redis_key)??;
-        let plain = match self.key.open(redis_key, &value) {
-            Ok(plain) => plain,
-            Err(why) => {
-                if !self.unreadable_logged.swap(true, Ordering::Relaxed) {
-                    crate::log::warn(|| {
-                        format!("a token in Redis could not be read ({why}); fetching a new one")
-                    });
-                }
-                return None;
-            }
-        };
-        let json: Value = serde_json::from_slice(&plain).ok()?;
-        let token = AccessToken {
-            token: json.get("token")?.as_str()?.to_string(),
-            expires_on: json.get("expires_on")?.as_i64()?,
-        };
-        let refresh_on = json.get("refresh_on").and_then(Value::as_i64);
-        let now = unix_now();
-        let fresh =
-            token.expires_on - EXPIRY_MARGIN_SECONDS > now && refresh_on.is_none_or(|at| now < at);
-        fresh.then_some((token, refresh_on))
-    }
-
-    /// Stores a token until its usable lifetime ends (the early-expiry margin counted).
-    /// `for_the_fleet`: the lock holder's token, which other processes wait for, is stored even
-    /// while the breaker would skip Redis.
-    fn write(&self, redis_key: &str, (token, refresh_on): &Entry, for_the_fleet: bool) {
-        let usable = token.expires_on - EXPIRY_MARGIN_SECONDS - unix_now();
-        // Sealing costs more than the rest of a skipped write: not while Redis is skipped.
-        if usable <= 0 || (!for_the_fleet && self.store.breaker.in_outage()) {
-            return;
-        }
-        let plain = json!({
-            "token": token.token,
-            "expires_on": token.expires_on,
-            "refresh_on": refresh_on,
-        })
-        .to_string();
-        if let Ok(sealed) = self.key.seal(redis_key, plain.as_bytes()) {
-            self.store
-                .set(redis_key, &sealed, usable as u64 * 1000, for_the_fleet);
+    /// How long one Redis step may take: `OperationTimeoutMilliseconds`, and never more than a
+    /// quarter of the call's time left (the rest is the token endpoint's). `always`: even while
+    /// the breaker skips Redis (releasing our lock, storing the token the fleet waits for).
+    fn budget(&self, deadline: Deadline, always: bool) -> Budget {
+        let step = self.store.timeout.min(deadline.remaining() / 4);
+        Budget {
+            until: Instant::now() + step,
+            always,
         }
     }
 
     /// The token for `key`: from Redis, else from `fetch` under the fleet's lock (or waiting for
-    /// the process that holds it), else from `fetch` alone when Redis cannot be used.
+    /// the process that holds it), else from `fetch` alone when Redis cannot be used or the
+    /// token may not be shared.
     pub fn fetch_through(
         &self,
         key: &CacheKey,
@@ -122,34 +115,29 @@ impl DistributedCache {
         deadline: Deadline,
         fetch: impl FnOnce() -> Result<Entry>,
     ) -> Result<Entry> {
-        let redis_key = self.redis_key(key, "token");
-        let fetch_and_store = |fetch: Box<dyn FnOnce() -> Result<Entry> + '_>, for_the_fleet| {
+        if *key.sharing() == Sharing::No {
+            return fetch();
+        }
+        let keys = FleetKeys {
+            token: self.redis_key(key, "token"),
+            lock: self.redis_key(key, "lock"),
+            failure: self.redis_key(key, "failure"),
+        };
+        let fetch_and_store = |fetch: Box<dyn FnOnce() -> Result<Entry> + '_>| {
             let entry = fetch()?;
-            self.write(&redis_key, &entry, for_the_fleet);
+            self.write(&keys.token, &entry, self.budget(deadline, false));
             Ok(entry)
         };
         // ForceRefresh and claims want a new token: another process's would not do.
         if lookup == Lookup::Bypass {
-            return fetch_and_store(Box::new(fetch), false);
+            return fetch_and_store(Box::new(fetch));
         }
-        let lock_key = self.redis_key(key, "lock");
         let owner = random_owner();
         let started = Instant::now();
-        match self.wait_for_the_fleet(&redis_key, &lock_key, &owner, deadline) {
+        match self.wait_for_the_fleet(&keys, key, &owner, deadline) {
             Fleet::Stored(entry) => Ok(entry),
-            Fleet::LockTaken => {
-                // Released however this ends, a panic included: the fleet waits on it.
-                let _held = HeldLock {
-                    store: &self.store,
-                    key: &lock_key,
-                    owner: &owner,
-                };
-                // The holder may have stored its token between our read and our lock.
-                match self.read(&redis_key) {
-                    Some(entry) => Ok(entry),
-                    None => fetch_and_store(Box::new(fetch), true),
-                }
-            }
+            Fleet::Failed(error) => Err(error),
+            Fleet::LockTaken => self.fetch_for_the_fleet(&keys, (key, &owner), deadline, fetch),
             Fleet::GaveUp => {
                 crate::log::info(|| {
                     format!(
@@ -158,47 +146,84 @@ impl DistributedCache {
                         started.elapsed().as_secs_f32()
                     )
                 });
-                fetch_and_store(Box::new(fetch), false)
+                fetch_and_store(Box::new(fetch))
             }
-            Fleet::Unavailable => fetch_and_store(Box::new(fetch), false),
+            Fleet::Unavailable => fetch_and_store(Box::new(fetch)),
         }
     }
 
-    /// The fleet's token from Redis, or this process's turn to fetch it. While another process
-    /// holds the lock, [`Remedy::FleetLockWait`] polls for its token: the lock expires after
-    /// `LockMilliseconds` when its holder died, and the next waiter takes it. Never more than
-    /// half of the call's time left is spent waiting.
+    /// Holding the fleet's lock: the token fetched and stored for the others, or its failure
+    /// published for them; the lock released however this ends, a panic included.
+    fn fetch_for_the_fleet(
+        &self,
+        keys: &FleetKeys,
+        (key, owner): (&CacheKey, &str),
+        deadline: Deadline,
+        fetch: impl FnOnce() -> Result<Entry>,
+    ) -> Result<Entry> {
+        let _held = HeldLock {
+            store: &self.store,
+            key: &keys.lock,
+            owner,
+            timeout: self.store.timeout,
+        };
+        // The holder may have stored its token between our read and our lock.
+        if let Some(entry) = self.read(&keys.token, key, self.budget(deadline, false)) {
+            return Ok(entry);
+        }
+        match fetch() {
+            Ok(entry) => {
+                self.write(&keys.token, &entry, self.budget(deadline, true));
+                Ok(entry)
+            }
+            Err(error) => {
+                self.publish_failure(&keys.failure, &error, self.budget(deadline, true));
+                Err(error)
+            }
+        }
+    }
+
+    /// The fleet's token from Redis, another process's failure to get it, or this process's turn
+    /// to fetch it. While another process holds the lock, [`Remedy::FleetLockWait`] polls: the
+    /// lock expires after `LockMilliseconds` when its holder died, and the next waiter takes it.
+    /// Never more than half of the call's time left is spent waiting.
     fn wait_for_the_fleet(
         &self,
-        redis_key: &str,
-        lock_key: &str,
+        keys: &FleetKeys,
+        key: &CacheKey,
         owner: &str,
         deadline: Deadline,
     ) -> Fleet {
         let lock_millis = self.lock_timeout.as_millis() as u64;
-        let mut waited = false;
+        let started = Instant::now();
         let outcome = Driver::new(deadline.halfway()).run(|granted| {
-            waited |= granted.is_some();
-            if let Some(entry) = self.read(redis_key) {
+            if let Some(entry) = self.read(&keys.token, key, self.budget(deadline, false)) {
                 crate::log::debug(|| {
-                    let after = if waited {
-                        ", after waiting for another process's request"
-                    } else {
-                        ""
+                    let after = match granted {
+                        Some(_) => ", after waiting for another process's request",
+                        None => "",
                     };
                     format!("token from the shared cache (Redis{after})")
                 });
                 return Ok(Step::Done(Fleet::Stored(entry)));
             }
-            Ok(match self.store.lock(lock_key, owner, lock_millis) {
-                Some(Lock::Taken) => Step::Done(Fleet::LockTaken),
-                Some(Lock::HeldByAnother) => Step::retry(
-                    Remedy::FleetLockWait,
-                    "another process is requesting this token".to_string(),
-                    Ok(Fleet::GaveUp),
-                ),
-                None => Step::Done(Fleet::Unavailable),
-            })
+            let budget = self.budget(deadline, false);
+            if granted.is_some()
+                && let Some(error) = self.read_failure(&keys.failure, started, budget)
+            {
+                return Ok(Step::Done(Fleet::Failed(error)));
+            }
+            Ok(
+                match self.store.lock(&keys.lock, owner, lock_millis, budget) {
+                    Some(Lock::Taken) => Step::Done(Fleet::LockTaken),
+                    Some(Lock::HeldByAnother) => Step::retry(
+                        Remedy::FleetLockWait,
+                        "another process is requesting this token".to_string(),
+                        Ok(Fleet::GaveUp),
+                    ),
+                    None => Step::Done(Fleet::Unavailable),
+                },
+            )
         });
         outcome.unwrap_or(Fleet::Unavailable)
     }
@@ -215,6 +240,8 @@ enum Fleet {
     Stored(Entry),
     /// This process holds the lock: it fetches the token for the fleet.
     LockTaken,
+    /// The process holding the lock failed to get the token.
+    Failed(Error),
     /// Another process held the lock longer than this call may wait.
     GaveUp,
     /// Redis could not be used.
@@ -226,11 +253,18 @@ struct HeldLock<'a> {
     store: &'a RedisStore,
     key: &'a str,
     owner: &'a str,
+    timeout: Duration,
 }
 
 impl Drop for HeldLock<'_> {
     fn drop(&mut self) {
-        self.store.unlock(self.key, self.owner);
+        // Released whatever the breaker says and however little of the call is left: the fleet
+        // waits on it.
+        let budget = Budget {
+            until: Instant::now() + self.timeout,
+            always: true,
+        };
+        self.store.unlock(self.key, self.owner, budget);
     }
 }
 

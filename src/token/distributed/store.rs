@@ -8,24 +8,27 @@
 //! connection and is logged once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use redis::{Client, Connection, RedisResult};
+use redis::{ConnectionAddr, IntoConnectionInfo, RedisResult};
 
 use super::breaker::{Breaker, Permit};
+use super::connection::{BoundedConnection, Target, tls_config};
+use super::pool::{Pool, Taken};
 use crate::config::{DistributedCacheOptions, redact_redis_url};
 use crate::encoding::percent_decode;
 use crate::error::{Error, ErrorKind, Result};
 
 pub struct RedisStore {
-    client: Client,
+    target: Target,
     /// The URL as messages show it (no password).
     shown: String,
     /// The URL's password as written and percent-decoded, scrubbed from the Redis client's
     /// messages.
     passwords: Vec<String>,
-    timeout: std::time::Duration,
-    connection: Mutex<Option<Connection>>,
+    /// `OperationTimeoutMilliseconds`: the most any one operation (connecting included) takes.
+    pub timeout: Duration,
+    pool: Pool,
     pub breaker: Breaker,
     refusal_logged: AtomicBool,
 }
@@ -37,12 +40,12 @@ pub enum Lock {
     HeldByAnother,
 }
 
-/// Whether an operation goes through the breaker or must be tried whatever it says (releasing a
-/// lock we hold, storing the token the fleet waits for).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Attempt {
-    IfAllowed,
-    Always,
+/// When an operation must be over, and whether it goes through the breaker or must be tried
+/// whatever it says (releasing a lock we hold, storing the token the fleet waits for).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub until: Instant,
+    pub always: bool,
 }
 
 /// Deletes the lock only when it is still ours (it may have expired and been taken since).
@@ -57,128 +60,130 @@ impl RedisStore {
     ) -> Result<RedisStore> {
         let shown = redact_redis_url(&options.redis_url);
         let passwords = passwords_of(&options.redis_url);
-        let invalid = |e: redis::RedisError| {
+        let invalid = |why: String| {
             Error::new(
                 ErrorKind::Config,
-                format!(
-                    "TokenCache.Distributed.Redis: {shown} is not a usable Redis URL ({})",
-                    scrub(&e.to_string(), &passwords)
-                ),
+                format!("TokenCache.Distributed.Redis: {shown} is not a usable Redis URL ({why})"),
             )
         };
-        let tls = options
+        let info = options
             .redis_url
-            .to_ascii_lowercase()
-            .starts_with("rediss://");
-        let client = match ca_bundle {
-            Some(pem) if tls => Client::build_with_tls(
-                options.redis_url.as_str(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem),
-                },
-            ),
-            _ => Client::open(options.redis_url.as_str()),
-        }
-        .map_err(invalid)?;
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| invalid(scrub(&e.to_string(), &passwords)))?;
+        let tls = match info.addr() {
+            ConnectionAddr::Tcp(..) => None,
+            ConnectionAddr::TcpTls { insecure: true, .. } => {
+                return Err(invalid("#insecure: the server is always verified".into()));
+            }
+            ConnectionAddr::TcpTls { .. } => Some(tls_config(ca_bundle.as_deref())?),
+            _ => return Err(invalid("only redis:// and rediss:// are supported".into())),
+        };
         Ok(RedisStore {
-            client,
+            target: Target { info, tls },
             shown,
             passwords,
             timeout: options.operation_timeout,
-            connection: Mutex::new(None),
+            pool: Pool::default(),
             breaker: Breaker::default(),
             refusal_logged: AtomicBool::new(false),
         })
     }
 
-    /// Runs `operation` on the connection (made first if needed); `None` when skipped or failed.
+    /// Runs `operation` on a pooled connection, all of it before the budget's end; `None` when
+    /// skipped or failed. An operation that took more than half of `OperationTimeoutMilliseconds`
+    /// counts as a failure: a Redis that slow costs calls more than the token endpoint would.
     fn run<T>(
         &self,
-        attempt: Attempt,
+        budget: Budget,
         what: &str,
-        operation: impl FnOnce(&mut Connection) -> RedisResult<T>,
+        operation: impl FnOnce(&mut BoundedConnection) -> RedisResult<T>,
     ) -> Option<T> {
-        let permit = match (attempt, self.breaker.permit()) {
-            (Attempt::IfAllowed, Permit::Skip) => return None,
+        let permit = match (budget.always, self.breaker.permit()) {
+            (false, Permit::Skip) => return None,
             (_, permit) => permit,
         };
-        let mut slot = self.connection.lock();
-        // Redis failed while this operation waited for the connection: skip it, rather than pay
-        // the timeout once more for every waiting thread.
-        if attempt == Attempt::IfAllowed && permit == Permit::Go && self.breaker.in_outage() {
-            return None;
-        }
-        if slot.is_none() {
-            match self.connect() {
-                Ok(connection) => *slot = Some(connection),
-                Err(error) => {
-                    drop(slot);
-                    self.outage(what, &error);
-                    return None;
+        let started = Instant::now();
+        let until = budget.until.min(started + self.timeout);
+        let mut connection = match self
+            .pool
+            .take(until, || BoundedConnection::open(&self.target, until))
+        {
+            Taken::Ready(connection) => connection,
+            Taken::Busy => {
+                if permit == Permit::Probe {
+                    self.breaker.probe_abandoned();
                 }
+                return None;
             }
-        }
-        let connection = slot.as_mut()?;
-        match operation(connection) {
+            Taken::Failed(error) => {
+                self.outage(what, &error);
+                return None;
+            }
+        };
+        connection.bound_until(until);
+        let outcome = operation(&mut connection);
+        let took = started.elapsed();
+        self.pool.put(connection);
+        match outcome {
+            Ok(value) if took > self.timeout / 2 => {
+                self.breaker.failed(|| {
+                    format!(
+                        "Redis at {} took {} ms to {what} (more than half of \
+                         OperationTimeoutMilliseconds)",
+                        self.shown,
+                        took.as_millis()
+                    )
+                });
+                Some(value)
+            }
             Ok(value) => {
-                drop(slot);
                 self.breaker.succeeded();
                 Some(value)
             }
             Err(error) if is_unreachable(&error) => {
-                // A connection that failed once may be half-read: make a new one next time.
-                *slot = None;
-                drop(slot);
                 self.outage(what, &error);
                 None
             }
             Err(error) => {
-                drop(slot);
                 // Redis answered: the connection is fine, the command was refused.
                 self.breaker.succeeded();
-                if !self.refusal_logged.swap(true, Ordering::Relaxed) {
-                    let message = scrub(&error.to_string(), &self.passwords);
-                    crate::log::warn(|| {
-                        format!(
-                            "Redis at {} refused to {what}: {message}; calls go on without it",
-                            self.shown
-                        )
-                    });
-                }
+                self.refused(what, &error);
                 None
             }
         }
     }
 
-    fn connect(&self) -> RedisResult<Connection> {
-        let connection = self.client.get_connection_with_timeout(self.timeout)?;
-        connection.set_read_timeout(Some(self.timeout))?;
-        connection.set_write_timeout(Some(self.timeout))?;
-        Ok(connection)
+    fn refused(&self, what: &str, error: &redis::RedisError) {
+        if self.refusal_logged.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let message = printable(&scrub(&error.to_string(), &self.passwords));
+        crate::log::warn(|| {
+            format!(
+                "Redis at {} refused to {what}: {message}; calls go on without it",
+                self.shown
+            )
+        });
     }
 
     fn outage(&self, what: &str, error: &redis::RedisError) {
-        let message = scrub(&error.to_string(), &self.passwords);
+        // Idle connections most likely failed with this one.
+        self.pool.clear();
+        let message = printable(&scrub(&error.to_string(), &self.passwords));
         self.breaker
             .failed(|| format!("Redis at {} failed to {what}: {message}", self.shown));
     }
 
-    pub fn get(&self, key: &str) -> Option<Option<Vec<u8>>> {
-        self.run(Attempt::IfAllowed, "read a token", |c| {
+    pub fn get(&self, key: &str, budget: Budget) -> Option<Option<Vec<u8>>> {
+        self.run(budget, "read a token", |c| {
             redis::cmd("GET").arg(key).query(c)
         })
     }
 
-    /// Stores `value` for `milliseconds`; `always`: even while the breaker skips Redis (the
-    /// token other processes wait for).
-    pub fn set(&self, key: &str, value: &str, milliseconds: u64, always: bool) -> bool {
-        let attempt = if always {
-            Attempt::Always
-        } else {
-            Attempt::IfAllowed
-        };
-        self.run(attempt, "store a token", |c| {
+    /// Stores `value` for `milliseconds`.
+    pub fn set(&self, key: &str, value: &str, milliseconds: u64, budget: Budget) -> bool {
+        self.run(budget, "store a token", |c| {
             redis::cmd("SET")
                 .arg(key)
                 .arg(value)
@@ -190,26 +195,25 @@ impl RedisStore {
     }
 
     /// `SET key owner NX PX milliseconds`.
-    pub fn lock(&self, key: &str, owner: &str, milliseconds: u64) -> Option<Lock> {
-        let taken: Option<Option<String>> =
-            self.run(Attempt::IfAllowed, "take the fetch lock", |c| {
-                redis::cmd("SET")
-                    .arg(key)
-                    .arg(owner)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(milliseconds)
-                    .query(c)
-            });
+    pub fn lock(&self, key: &str, owner: &str, milliseconds: u64, budget: Budget) -> Option<Lock> {
+        let taken: Option<Option<String>> = self.run(budget, "take the fetch lock", |c| {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(owner)
+                .arg("NX")
+                .arg("PX")
+                .arg(milliseconds)
+                .query(c)
+        });
         taken.map(|answer| match answer {
             Some(_) => Lock::Taken,
             None => Lock::HeldByAnother,
         })
     }
 
-    /// Releases our lock, whatever the breaker says: the fleet waits on it.
-    pub fn unlock(&self, key: &str, owner: &str) {
-        let _: Option<i64> = self.run(Attempt::Always, "release the fetch lock", |c| {
+    /// Releases our lock (the budget should say `always`: the fleet waits on it).
+    pub fn unlock(&self, key: &str, owner: &str, budget: Budget) {
+        let _: Option<i64> = self.run(budget, "release the fetch lock", |c| {
             redis::cmd("EVAL")
                 .arg(UNLOCK_SCRIPT)
                 .arg(1)
@@ -248,6 +252,20 @@ fn passwords_of(url: &str) -> Vec<String> {
         passwords.push(decoded);
     }
     passwords
+}
+
+/// A message from Redis as a log line may show it: control characters escaped, cut at 200
+/// characters (a Redis answering garbage must not write raw lines into the host's log).
+fn printable(message: &str) -> String {
+    let mut shown: String = message
+        .chars()
+        .take(200)
+        .flat_map(char::escape_debug)
+        .collect();
+    if message.chars().count() > 200 {
+        shown.push('…');
+    }
+    shown
 }
 
 /// `message` with every occurrence of the passwords replaced.

@@ -18,7 +18,8 @@ use once_cell::sync::OnceCell;
 use super::access_token::{AccessToken, refresh_on};
 use super::cache::{TokenCache, Urgency};
 use super::call::TokenCall;
-use super::key::CacheKey;
+use super::claims;
+use super::key::{CacheKey, Sharing};
 use crate::config::{ManagedIdentityId, PlatformEnvironment};
 use crate::encoding::quote;
 use crate::error::{Error, ErrorKind, Result};
@@ -42,6 +43,8 @@ pub struct ManagedIdentity {
     source: Result<Source>,
     /// Service Fabric's agent, pinned to its certificate, made on first use.
     pinned: OnceCell<ClientAgent>,
+    /// The system-assigned identity's object id (`oid`), from its first token.
+    system_object_id: OnceCell<String>,
 }
 
 /// A managed identity as configured, and where (`field`, for errors).
@@ -55,6 +58,7 @@ impl ManagedIdentity {
         ManagedIdentity {
             source: Source::detect(platform),
             pinned: OnceCell::new(),
+            system_object_id: OnceCell::new(),
         }
     }
 
@@ -79,35 +83,75 @@ impl ManagedIdentity {
             "",
             std::slice::from_ref(&resource),
             "Bearer",
-        );
+        )
+        .with_sharing(self.sharing(identity.id));
         cache.get_or_fetch(&key, call.lookup(), call.deadline, |urgency| {
-            let request = source.request(identity.id, identity.field, &resource)?;
-            // A proactive refresh falls back to the valid token rather than sleeping.
-            let driver = match urgency {
-                Urgency::Needed => Driver::new(call.deadline),
-                Urgency::Proactive => Driver::new(call.deadline).without_waits(),
-            };
-            let issued = self.fetch(source, call, request, driver).map_err(|e| {
+            self.issue(source, call, (identity, &resource), urgency)
+        })
+    }
+
+    /// How the fleet-wide cache may share this identity's tokens: under a name the token's own
+    /// claims carry, checked on every token another process stored. A system-assigned identity
+    /// has no configured name (every host asks the same address): its object id is learnt from
+    /// the first token this process gets, and until then its tokens are not shared.
+    fn sharing(&self, identity: &ManagedIdentityId) -> Sharing {
+        let owner = |claims, value: &str| Sharing::Owner {
+            claims,
+            value: value.to_string(),
+        };
+        match identity {
+            ManagedIdentityId::SystemAssigned => match self.system_object_id.get() {
+                Some(oid) => owner(&["oid"], oid),
+                None => Sharing::No,
+            },
+            ManagedIdentityId::ObjectId(id) => owner(&["oid"], id),
+            ManagedIdentityId::ResourceId(id) => owner(&["xms_mirid"], id),
+            ManagedIdentityId::ClientId(id) => owner(&["appid", "azp"], id),
+        }
+    }
+
+    /// A token from the platform's endpoint, and when to refresh it; a system-assigned
+    /// identity's object id is learnt from it.
+    fn issue(
+        &self,
+        source: &Source,
+        call: &TokenCall,
+        (identity, resource): (&ConfiguredIdentity, &str),
+        urgency: Urgency,
+    ) -> Result<(AccessToken, Option<i64>)> {
+        // A proactive refresh falls back to the valid token rather than sleeping.
+        let driver = match urgency {
+            Urgency::Needed => Driver::new(call.deadline),
+            Urgency::Proactive => Driver::new(call.deadline).without_waits(),
+        };
+        let issued = source
+            .request(identity.id, identity.field, resource)
+            .and_then(|request| self.fetch(source, call, request, driver))
+            .map_err(|e| {
                 e.context(format!(
                     "managed identity {} from {}",
                     identity.id.describe(),
                     source.describe()
                 ))
             })?;
-            crate::log::debug(|| {
-                format!(
-                    "managed identity token for {} from {} (expires in {} s)",
-                    quote(&resource),
-                    source.describe(),
-                    issued.expires_in
-                )
-            });
-            let now = crate::clock::unix_now();
-            Ok((
-                issued.token,
-                refresh_on(now, issued.expires_in, issued.refresh_in),
-            ))
-        })
+        crate::log::debug(|| {
+            format!(
+                "managed identity token for {} from {} (expires in {} s)",
+                quote(resource),
+                source.describe(),
+                issued.expires_in
+            )
+        });
+        if *identity.id == ManagedIdentityId::SystemAssigned
+            && let Some(oid) = claims::claim(&issued.token.token, "oid")
+        {
+            let _ = self.system_object_id.set(oid);
+        }
+        let now = crate::clock::unix_now();
+        Ok((
+            issued.token,
+            refresh_on(now, issued.expires_in, issued.refresh_in),
+        ))
     }
 
     /// One token request under the driver: retried as MSAL retries it, and for Azure Arc resent

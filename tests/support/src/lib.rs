@@ -10,6 +10,7 @@ pub mod pki;
 pub mod redis_server;
 pub mod request_log;
 pub mod server;
+pub mod slow_proxy;
 pub mod tinyproxy;
 pub mod token_server;
 

@@ -96,9 +96,12 @@ fn fleet_member() {
     let workers: Vec<_> = (0..threads)
         .map(|_| {
             let client = client.clone();
-            std::thread::spawn(move || match client.acquire_token(&[SCOPE], None) {
-                Ok(token) => println!("TOKEN {}", digest(&token.token)),
-                Err(error) => println!("FAIL {error}"),
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                match client.acquire_token(&[SCOPE], None) {
+                    Ok(token) => println!("TOKEN {}", digest(&token.token)),
+                    Err(error) => println!("FAIL {} ms: {error}", started.elapsed().as_millis()),
+                }
             })
         })
         .collect();
@@ -106,6 +109,8 @@ fn fleet_member() {
         worker.join().unwrap();
     }
 }
+
+mod faults;
 
 fn unix_millis() -> u64 {
     SystemTime::now()
@@ -147,8 +152,8 @@ fn spawn_member(config: &str, threads: usize, start_at: Option<u64>, log: bool) 
     command.spawn().expect("start a fleet member")
 }
 
-/// A member's output, once it has exited; its token digests.
-fn finish(mut child: Child) -> (Vec<String>, String) {
+/// A member's output and error output, once it has exited successfully.
+fn output_of(mut child: Child) -> (String, String) {
     let mut output = String::new();
     child
         .stdout
@@ -165,6 +170,12 @@ fn finish(mut child: Child) -> (Vec<String>, String) {
         .read_to_string(&mut errors)
         .unwrap();
     assert!(status.success(), "fleet member failed: {output}\n{errors}");
+    (output, errors)
+}
+
+/// A member's output, once it has exited; its token digests.
+fn finish(child: Child) -> (Vec<String>, String) {
+    let (output, _) = output_of(child);
     // The test harness writes "test fleet_member ... " before the first line.
     let tokens = output
         .lines()
