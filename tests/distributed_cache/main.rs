@@ -111,6 +111,7 @@ fn fleet_member() {
 }
 
 mod faults;
+mod identities;
 
 fn unix_millis() -> u64 {
     SystemTime::now()

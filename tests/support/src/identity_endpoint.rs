@@ -15,6 +15,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::TempDir;
@@ -108,6 +110,9 @@ struct State {
     arc_challenge_file: Option<String>,
     /// User-assigned identities that exist, as "client_id=…" etc.; others are "not found".
     user_assigned: Vec<String>,
+    /// When set, tokens are JWT-shaped with this `oid` claim (an identity's object id), as the
+    /// platform's are; else opaque.
+    object_id: Option<String>,
 }
 
 pub struct IdentityEndpoint {
@@ -152,6 +157,7 @@ impl IdentityEndpoint {
             arc_key: None,
             arc_challenge_file: None,
             user_assigned: Vec::new(),
+            object_id: None,
         }));
         let secret = format!("platform-secret-{}", random_hex(8));
         let arc_directory = (platform == Platform::Arc).then(|| TempDir::new("arc-tokens"));
@@ -251,6 +257,11 @@ impl IdentityEndpoint {
     }
 
     /// States the lifetime of the tokens issued from now on this way.
+    /// Issues JWT-shaped tokens whose payload names `oid`, as a real platform's do.
+    pub fn set_object_id(&self, oid: Option<&str>) {
+        self.state().object_id = oid.map(str::to_string);
+    }
+
     pub fn set_expiry(&self, expiry: Expiry) {
         self.state().expiry = expiry;
     }
@@ -545,7 +556,14 @@ impl Rules {
             Expiry::OnInMilliseconds(s) => ("expires_on", (now() as i64 + s) * 1000, s),
             Expiry::In(s) => ("expires_in", s, s),
         };
-        let token = format!("mi-{}-{}", state.issued.len() + 1, random_hex(12));
+        let serial = format!("mi-{}-{}", state.issued.len() + 1, random_hex(12));
+        let token = match &state.object_id {
+            Some(oid) => {
+                let payload = json!({"oid": oid, "serial": serial}).to_string();
+                format!("eyJhbGciOiJub25lIn0.{}.{serial}", URL_SAFE_NO_PAD.encode(payload))
+            }
+            None => serial,
+        };
         state.issued.push(IdentityToken {
             token: token.clone(),
             resource: resource.clone(),
