@@ -111,3 +111,36 @@ fn a_lock_holders_failure_reaches_the_fleet_at_once() {
     }
     assert!(setup.requests() <= 2, "{} token requests", setup.requests());
 }
+
+/// A "Redis" that answers every command with an error spanning lines and 600 characters: its
+/// text reaches the log escaped and cut, never as raw lines of the host's log.
+#[test]
+fn a_redis_answering_garbage_is_logged_escaped_and_cut() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for mut client in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let mut request = [0u8; 4096];
+                while matches!(client.read(&mut request), Ok(n) if n > 0) {
+                    let garbage = format!("-ERR first\nINJECTED {}\r\n", "x".repeat(600));
+                    let _ = client.write_all(garbage.as_bytes());
+                }
+            });
+        }
+    });
+    let _ = super::logs();
+    let setup = setup();
+    let url = format!("redis://127.0.0.1:{port}/0");
+    let client = DownstreamApi::from_json(&setup.config(&url, "")).unwrap();
+    client.acquire_token(&[super::SCOPE], None).unwrap();
+    let logs = super::logs().lock().unwrap().clone();
+    let line = logs
+        .iter()
+        .find(|line| line.contains(&format!("127.0.0.1:{port}")) && line.contains("first"))
+        .unwrap_or_else(|| panic!("no log line about the garbage: {logs:?}"));
+    assert!(!line.contains('\n'), "a raw newline in the log: {line:?}");
+    assert!(line.contains("first\\nINJECTED"), "{line}");
+    assert!(line.len() < 500, "not cut: {} characters", line.len());
+}

@@ -19,7 +19,10 @@ fn host(ca: &test_support::pki::TestCa, oid: &str) -> IdentityEndpoint {
 
 fn token(client: &DownstreamApi, resource: &str) -> String {
     let scope = format!("{resource}/.default");
-    client.acquire_token(&[&scope], MANAGED_IDENTITY).unwrap().token
+    client
+        .acquire_token(&[&scope], MANAGED_IDENTITY)
+        .unwrap()
+        .token
 }
 
 /// The `oid` of a JWT-shaped token.
@@ -65,7 +68,11 @@ fn hosts_with_their_own_system_assigned_identity_never_get_each_others_tokens() 
     // Another process on host B: its first token teaches it who it is; then B's shared token.
     let again_on_b = client(&b);
     assert_eq!(oid(&token(&again_on_b, "api://three")), "oid-host-b");
-    assert_eq!(token(&again_on_b, "api://two"), b_two, "shared within host B");
+    assert_eq!(
+        token(&again_on_b, "api://two"),
+        b_two,
+        "shared within host B"
+    );
     assert_eq!(b.requests(), 3);
     a.assert_no_failures();
     b.assert_no_failures();

@@ -560,7 +560,10 @@ impl Rules {
         let token = match &state.object_id {
             Some(oid) => {
                 let payload = json!({"oid": oid, "serial": serial}).to_string();
-                format!("eyJhbGciOiJub25lIn0.{}.{serial}", URL_SAFE_NO_PAD.encode(payload))
+                format!(
+                    "eyJhbGciOiJub25lIn0.{}.{serial}",
+                    URL_SAFE_NO_PAD.encode(payload)
+                )
             }
             None => serial,
         };
