@@ -508,3 +508,81 @@ fn bad_arguments_print_usage_and_exit_2() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.starts_with("dsapi 0."), "{}", run.stdout);
 }
+
+/// `-H` and `-X` values the library would refuse: (option, value, what the message says). The
+/// header values hold [`ECHO_SECRET`], which no message may repeat.
+const MALFORMED_OPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "-H",
+        "X-Key: sk-live-0123456789abcdef\r\nInjected: 1",
+        "control character (\\r",
+    ),
+    (
+        "-H",
+        "X-Key: sk-live-0123456789abcdef\nInjected: 1",
+        "control character (\\n",
+    ),
+    (
+        "--header",
+        "X-Key: sk-live-0123456789abcdef\x7fInjected",
+        "control character",
+    ),
+    (
+        "-H",
+        "Content-Type: a\r\nX: sk-live-0123456789abcdef",
+        "control character",
+    ),
+    ("-H", "X Key: sk-live-0123456789abcdef", "' ' (character 2)"),
+    ("-H", "Content-Length: 5", "Content-Length"),
+    ("-H", "transfer-encoding: chunked", "from the body"),
+    ("-X", "GE T", "'GE T' is not an HTTP method"),
+    ("-X", "GET\r\nX: y", "'GET\\r\\nX: y'"),
+    ("--request", "", "empty"),
+    ("-X", "CONNECT", "CONNECT"),
+    ("-X", "connect", "CONNECT"),
+];
+const ECHO_SECRET: &str = "sk-live-0123456789abcdef";
+
+/// D17: such values are the command's bad arguments (exit 2, with usage), named by their option,
+/// checked before the configuration is read; a header value is never repeated (it may be a key)
+/// and a method is shown short and escaped.
+#[test]
+fn malformed_header_and_method_values_exit_2_naming_the_option() {
+    let s = setup();
+    s.write_config("");
+    let empty = TempDir::new("cli-d17");
+    let long_method = format!("GET {}", "A".repeat(10_000));
+    let long = ("-X", long_method.as_str(), "…' (10004 bytes)");
+    for &(option, value, why) in MALFORMED_OPTIONS.iter().chain([&long]) {
+        let args = ["call", "Orders", option, value];
+        let named = if option.starts_with("-H") || option == "--header" {
+            "-H/--header"
+        } else {
+            "-X/--request"
+        };
+        for run in [s.dsapi(&args), dsapi_in(empty.path(), &args, b"")] {
+            let stderr = &run.stderr;
+            assert_eq!(run.code, 2, "{args:?}: {stderr}");
+            assert!(stderr.contains(named), "{args:?}: {stderr}");
+            assert!(stderr.contains(why), "{args:?}: {stderr}");
+            assert!(stderr.contains("Usage: dsapi"), "{stderr}");
+            assert!(!stderr.contains("overrides"), "{stderr}");
+            assert!(
+                !stderr.contains(ECHO_SECRET),
+                "a value was echoed: {stderr}"
+            );
+            assert!(!stderr.contains("Injected"), "{stderr}");
+            assert!(stderr.len() < 1_000, "{} bytes of message", stderr.len());
+        }
+    }
+    assert_eq!(s.mtls.requests(), 0, "nothing was sent");
+    // Extension methods and tabs in values stay allowed, as the library allows them.
+    let run = s.dsapi(&["call", "Orders", "-X", "propfind", "-H", "X-Trace: a\tb"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("PROPFIND /api/orders"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("trace=a\tb"), "{}", run.stdout);
+}

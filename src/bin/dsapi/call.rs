@@ -8,6 +8,7 @@ use clap::Args;
 use downstream_api::DownstreamApi;
 use serde_json::{Map, Value, json};
 
+use crate::arguments;
 use crate::exit::Failure;
 
 #[derive(Args)]
@@ -53,9 +54,10 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     // Parsed here rather than by clap, whose message would repeat the value (it may be a key).
-    let headers = parse_all(&args.headers, parse_header)?;
-    let query = parse_all(&args.query, parse_query)?;
-    let overrides = overrides(args, &headers, &query);
+    let headers = arguments::headers(&args.headers)?;
+    let query = arguments::query(&args.query)?;
+    let method = arguments::method(args.method.as_deref())?;
+    let overrides = overrides(args, method, &headers, &query);
     let body = match args.data.as_deref().or(args.json.as_deref()) {
         Some(data) => read_body(data)?,
         None => Vec::new(),
@@ -87,9 +89,14 @@ pub fn run(
 }
 
 /// The per-call overrides: only what the arguments change.
-fn overrides(args: &CallArgs, headers: &[(String, String)], query: &[(String, String)]) -> String {
+fn overrides(
+    args: &CallArgs,
+    method: Option<String>,
+    headers: &[(String, String)],
+    query: &[(String, String)],
+) -> String {
     let mut options = Map::new();
-    if let Some(method) = &args.method {
+    if let Some(method) = method {
         options.insert("HttpMethod".into(), json!(method));
     }
     if let Some(path) = &args.path {
@@ -141,37 +148,4 @@ fn read_body(data: &str) -> Result<Vec<u8>, Failure> {
             None => Ok(data.as_bytes().to_vec()),
         },
     }
-}
-
-// The messages below do not repeat the argument: a header or query value may be a key.
-
-fn parse_all(
-    texts: &[String],
-    parse: fn(&str) -> Result<(String, String), String>,
-) -> Result<Vec<(String, String)>, Failure> {
-    texts
-        .iter()
-        .map(|text| parse(text).map_err(|message| crate::argument_error("call", &message)))
-        .collect()
-}
-
-fn parse_header(text: &str) -> Result<(String, String), String> {
-    let (name, value) = text
-        .split_once(':')
-        .ok_or("a header is 'Name: value', and this one has no ':'")?;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err("the header has no name before its ':'".to_string());
-    }
-    Ok((name.to_string(), value.trim().to_string()))
-}
-
-fn parse_query(text: &str) -> Result<(String, String), String> {
-    let (name, value) = text
-        .split_once('=')
-        .ok_or("a query parameter is name=value, and this one has no '='")?;
-    if name.is_empty() {
-        return Err("the query parameter has no name before its '='".to_string());
-    }
-    Ok((name.to_string(), value.to_string()))
 }

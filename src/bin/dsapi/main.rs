@@ -4,6 +4,7 @@
 //! shared library does; nothing it prints is a secret unless asked for with `token --show` or
 //! `header`.
 
+mod arguments;
 mod call;
 mod exit;
 mod report;
