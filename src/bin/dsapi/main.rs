@@ -5,6 +5,7 @@
 //! `header`.
 
 mod arguments;
+mod body;
 mod call;
 mod exit;
 mod report;
