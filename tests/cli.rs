@@ -33,7 +33,10 @@ fn dsapi_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start dsapi");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // The command may stop reading early (a body over its cap): a closed pipe is its answer.
+    if let Err(error) = child.stdin.take().unwrap().write_all(stdin) {
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
+    }
     let output = child.wait_with_output().unwrap();
     Run {
         code: output.status.code().expect("dsapi exited by a signal"),
@@ -507,4 +510,192 @@ fn bad_arguments_print_usage_and_exit_2() {
     let run = s.dsapi(&["--version"]);
     assert_eq!(run.code, 0);
     assert!(run.stdout.starts_with("dsapi 0."), "{}", run.stdout);
+}
+
+/// `-H` and `-X` values the library would refuse: (option, value, what the message says). The
+/// header values hold [`ECHO_SECRET`], which no message may repeat.
+const MALFORMED_OPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "-H",
+        "X-Key: sk-live-0123456789abcdef\r\nInjected: 1",
+        "control character (\\r",
+    ),
+    (
+        "-H",
+        "X-Key: sk-live-0123456789abcdef\nInjected: 1",
+        "control character (\\n",
+    ),
+    (
+        "--header",
+        "X-Key: sk-live-0123456789abcdef\x7fInjected",
+        "control character",
+    ),
+    (
+        "-H",
+        "Content-Type: a\r\nX: sk-live-0123456789abcdef",
+        "control character",
+    ),
+    ("-H", "X Key: sk-live-0123456789abcdef", "' ' (character 2)"),
+    ("-H", "Content-Length: 5", "Content-Length"),
+    ("-H", "transfer-encoding: chunked", "from the body"),
+    ("-X", "GE T", "'GE T' is not an HTTP method"),
+    ("-X", "GET\r\nX: y", "'GET\\r\\nX: y'"),
+    ("--request", "", "empty"),
+    ("-X", "CONNECT", "CONNECT"),
+    ("-X", "connect", "CONNECT"),
+];
+const ECHO_SECRET: &str = "sk-live-0123456789abcdef";
+
+/// D17: such values are the command's bad arguments (exit 2, with usage), named by their option,
+/// checked before the configuration is read; a header value is never repeated (it may be a key)
+/// and a method is shown short and escaped.
+#[test]
+fn malformed_header_and_method_values_exit_2_naming_the_option() {
+    let s = setup();
+    s.write_config("");
+    let empty = TempDir::new("cli-d17");
+    let long_method = format!("GET {}", "A".repeat(10_000));
+    let long = ("-X", long_method.as_str(), "…' (10004 bytes)");
+    for &(option, value, why) in MALFORMED_OPTIONS.iter().chain([&long]) {
+        let args = ["call", "Orders", option, value];
+        let named = if option.starts_with("-H") || option == "--header" {
+            "-H/--header"
+        } else {
+            "-X/--request"
+        };
+        for run in [s.dsapi(&args), dsapi_in(empty.path(), &args, b"")] {
+            let stderr = &run.stderr;
+            assert_eq!(run.code, 2, "{args:?}: {stderr}");
+            assert!(stderr.contains(named), "{args:?}: {stderr}");
+            assert!(stderr.contains(why), "{args:?}: {stderr}");
+            assert!(stderr.contains("Usage: dsapi"), "{stderr}");
+            assert!(!stderr.contains("overrides"), "{stderr}");
+            assert!(
+                !stderr.contains(ECHO_SECRET),
+                "a value was echoed: {stderr}"
+            );
+            assert!(!stderr.contains("Injected"), "{stderr}");
+            assert!(stderr.len() < 1_000, "{} bytes of message", stderr.len());
+        }
+    }
+    assert_eq!(s.mtls.requests(), 0, "nothing was sent");
+    // Extension methods and tabs in values stay allowed, as the library allows them.
+    let run = s.dsapi(&["call", "Orders", "-X", "propfind", "-H", "X-Trace: a\tb"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("PROPFIND /api/orders"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("trace=a\tb"), "{}", run.stdout);
+}
+
+/// `dsapi` with standard input read from `stdin_path`, killed (and the test failed) when it has
+/// not finished after 30 s: an unbounded read of /dev/zero must fail the test, not hang it.
+fn dsapi_bounded(dir: &Path, args: &[&str], stdin_path: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsapi"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::fs::File::open(stdin_path).expect("open the standard input"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dsapi");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait for dsapi").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("{args:?} still reading after 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    Run {
+        code: output.status.code().expect("dsapi exited by a signal"),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A body from a file or standard input is read no further than its cap (64 MiB by default):
+/// /dev/zero is refused with exit 2 naming the option and the cap, not read until memory ends.
+#[test]
+fn endless_request_bodies_are_refused_at_the_default_cap() {
+    let s = setup();
+    s.write_config("");
+    for args in [
+        &["call", "Orders", "-X", "POST", "-d", "@/dev/zero"][..],
+        &["call", "Orders", "-X", "POST", "--json", "@/dev/zero"],
+        &["call", "Orders", "-X", "POST", "-d", "@-"],
+    ] {
+        let run = dsapi_bounded(s.dir.path(), args, "/dev/zero");
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        let option = if args.contains(&"--json") {
+            "--json"
+        } else {
+            "-d/--data"
+        };
+        assert!(run.stderr.contains(option), "{}", run.stderr);
+        assert!(run.stderr.contains("67108864 bytes"), "{}", run.stderr);
+        assert!(run.stderr.contains("--max-body-bytes"), "{}", run.stderr);
+    }
+    assert_eq!(s.mtls.requests(), 0, "nothing was sent");
+}
+
+/// `--max-body-bytes` sets the cap: a file of exactly the cap is sent, one byte more is refused,
+/// as is standard input (a pipe) over it and text over it.
+#[test]
+fn max_body_bytes_caps_files_standard_input_and_text() {
+    let s = setup();
+    s.write_config("");
+    s.dir.write("at-cap.bin", "0123456789abcdef");
+    s.dir.write("over-cap.bin", "0123456789abcdefX");
+    fn capped(data: &str) -> [&str; 8] {
+        let cap = ["--max-body-bytes", "16"];
+        ["call", "Orders", "-X", "POST", cap[0], cap[1], "-d", data]
+    }
+    let run = s.dsapi(&capped("@at-cap.bin"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.ends_with("body=0123456789abcdef"),
+        "{}",
+        run.stdout
+    );
+
+    let run = s.dsapi(&capped("@over-cap.bin"));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "-d/--data: the body from the file 'over-cap.bin' is larger than 16 bytes, \
+             the cap --max-body-bytes sets"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = dsapi_in(s.dir.path(), &capped("-"), &[b'x'; 100_000]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("from standard input"), "{}", run.stderr);
+    let run = s.dsapi(&capped("0123456789abcdefX"));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("larger than 16 bytes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        s.mtls.requests(),
+        1,
+        "only the body within the cap was sent"
+    );
+
+    let run = s.dsapi(&["call", "Orders", "--max-body-bytes", "lots"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let run = s.dsapi(&["call", "--help"]);
+    assert!(
+        run.stdout.contains("--max-body-bytes <BYTES>"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("[default: 67108864]"), "{}", run.stdout);
 }

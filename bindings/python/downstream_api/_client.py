@@ -29,26 +29,72 @@ class ClientClosedError(ValueError):
     """The :class:`Client` was used after :meth:`Client.close` (like I/O on a closed file)."""
 
 
-def _json_arg(value: Optional[JsonObject]) -> Optional[bytes]:
+# Every str the library reads as a C string goes through _c_string (or _c_path), and every body
+# through _body_bytes: C would stop at a NUL, and bytes(5) is five NUL bytes.
+
+
+def _utf8(value: str, argument: str) -> bytes:
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"{argument} cannot be encoded as UTF-8: {error.reason}") from None
+
+
+def _c_string(value: Any, argument: str) -> bytes:
+    """``value``, a ``str``, as the NUL-terminated UTF-8 string a C function reads. A NUL inside
+    would end it there, so it is refused as ``open()`` refuses one: ``ValueError`` naming
+    ``argument``; anything but a ``str`` is a ``TypeError``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{argument} must be str, not {type(value).__name__}")
+    if "\0" in value:
+        raise ValueError(f"{argument} contains an embedded null character")
+    return _utf8(value, argument)
+
+
+def _c_path(path: Any, argument: str) -> bytes:
+    """A path (``str``, ``bytes`` or ``os.PathLike``) as the library wants it: UTF-8 bytes, bytes
+    paths as they are; a NUL inside is a ``ValueError``, as ``open()`` makes it."""
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise TypeError(
+            f"{argument} must be str, bytes or os.PathLike, not {type(path).__name__}"
+        ) from None
+    if isinstance(path, bytes):
+        if b"\0" in path:
+            raise ValueError(f"{argument} contains an embedded null byte")
+        return path
+    return _c_string(path, argument)
+
+
+def _body_bytes(body: Any, argument: str) -> bytes:
+    """A body as bytes (it travels with its length, so NULs are data): a ``str`` as UTF-8, or an
+    object with the buffer protocol (``bytes``, ``bytearray``, ``memoryview``, ``array``...).
+    Anything else is a ``TypeError`` naming ``argument``: ``bytes(5)`` would send five NUL
+    bytes, ``bytes([1, 2])`` two bytes of a list."""
+    if body is None:
+        return b""
+    if type(body) is bytes:
+        return body
+    if isinstance(body, str):
+        return _utf8(body, argument)
+    try:
+        view = memoryview(body)
+    except TypeError:
+        raise TypeError(
+            f"{argument} must be bytes, bytearray, memoryview or str, not {type(body).__name__}"
+        ) from None
+    with view:
+        return view.tobytes()
+
+
+def _json_arg(value: Optional[JsonObject], argument: str) -> Optional[bytes]:
+    """JSON text, or a mapping serialised (its NULs escaped), as a C string."""
     if value is None:
         return None
     if not isinstance(value, str):
         value = _json.dumps(value)
-    return value.encode("utf-8")
-
-
-def _body_arg(body: Optional[Body]) -> bytes:
-    if body is None:
-        return b""
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    return bytes(body)
-
-
-def _fspath(path: Any) -> bytes:
-    """A path argument as the library wants it: UTF-8 bytes (bytes paths are passed as is)."""
-    path = os.fspath(path)
-    return path if isinstance(path, bytes) else path.encode("utf-8")
+    return _c_string(value, argument)
 
 
 def _copy_response(response: Any) -> Response:
@@ -92,6 +138,7 @@ def _parsed_overrides(overrides: Optional[JsonObject]) -> Dict[str, Any]:
         return {}
     if not isinstance(overrides, str):
         return dict(overrides)
+    _c_string(overrides, "overrides")  # refused as the library would be passed it
     try:
         parsed = _json.loads(overrides)
     except ValueError as error:
@@ -114,7 +161,7 @@ def _call_overrides(
     compare ignoring case, as the library reads them; so do header names, while query parameter
     names are exact (as the library merges them)."""
     if (method, path, params, headers, timeout) == (None, None, None, None, None) and not is_json:
-        return _json_arg(overrides)
+        return _json_arg(overrides, "overrides")
     merged = _parsed_overrides(overrides)
     if method is not None:
         _merge(merged, "HttpMethod", method)
@@ -146,6 +193,7 @@ def _call_overrides(
         merged["ContentType"] = "application/json"
     if timeout is not None:
         _merge(merged, "TimeoutSeconds", timeout)
+    # json.dumps writes ASCII with any NUL escaped: a whole C string.
     return _json.dumps(merged).encode("utf-8")
 
 
@@ -176,9 +224,9 @@ class Client:
             raise TypeError("pass either config_json or path=, not both or neither")
         handle = _native.ClientPtr()
         if path is not None:
-            _native.lib.dsapi_client_new_from_file(_fspath(path), byref(handle))
+            _native.lib.dsapi_client_new_from_file(_c_path(path, "path"), byref(handle))
         else:
-            _native.lib.dsapi_client_new(_json_arg(config_json), byref(handle))
+            _native.lib.dsapi_client_new(_json_arg(config_json, "config_json"), byref(handle))
         self._handle = handle
 
     @classmethod
@@ -273,18 +321,21 @@ class Client:
         - ``overrides``: Id.Web's override object (a dict or JSON text), under the keywords.
 
         Any HTTP status is returned as a :class:`Response`; failures to get one raise a
-        :class:`~downstream_api.Error` subclass.
+        :class:`~downstream_api.Error` subclass. A NUL character in ``api_name`` or in
+        ``overrides`` text raises ``ValueError`` (C would read the string only up to it); a body
+        that is neither ``str`` nor bytes-like, ``TypeError``.
         """
-        given = [b for b in (body, data) if b is not None]
+        given = [(value, name) for name, value in (("body", body), ("data", data)) if value is not None]
         if len(given) + (json is not None) > 1:
             raise TypeError("pass one of body, data= and json=")
-        payload = _json.dumps(json).encode("utf-8") if json is not None else _body_arg(
-            given[0] if given else None
-        )
+        if json is not None:
+            payload = _json.dumps(json).encode("utf-8")
+        else:
+            payload = _body_bytes(*given[0]) if given else b""
+        name = _c_string(api_name, "api_name")
         overrides_json = _call_overrides(
             overrides, method, path, params, headers, timeout, json is not None
         )
-        name = api_name.encode("utf-8")
         response = _native.ResponsePtr()
         handle = self._enter()
         try:
@@ -326,8 +377,8 @@ class Client:
         """The ``Authorization`` header value a call to ``api_name`` would carry, e.g.
         ``"Bearer eyJ..."`` (a secret: do not log it). An MTLS API has none:
         :class:`~downstream_api.UnsupportedError`."""
-        name = api_name.encode("utf-8")
-        overrides_json = _json_arg(overrides)
+        name = _c_string(api_name, "api_name")
+        overrides_json = _json_arg(overrides, "overrides")
         header = c_void_p()
         handle = self._enter()
         try:
@@ -345,14 +396,14 @@ class Client:
         string). ``options`` is an ``AcquireTokenOptions`` object: ``Tenant``,
         ``ForceRefresh``, ``Claims``, ``CorrelationId``, and ``ManagedIdentity`` (``{}``, or
         ``{"UserAssignedClientId": "..."}``) for a token of the platform's managed identity."""
-        joined = scopes if isinstance(scopes, str) else " ".join(scopes)
-        options_json = _json_arg(options)
+        joined = _c_string(scopes if isinstance(scopes, str) else " ".join(scopes), "scopes")
+        options_json = _json_arg(options, "options")
         token = c_void_p()
         expires_on = c_int64(0)
         handle = self._enter()
         try:
             _native.lib.dsapi_client_acquire_token(
-                handle, joined.encode("utf-8"), options_json, byref(token), byref(expires_on)
+                handle, joined, options_json, byref(token), byref(expires_on)
             )
         finally:
             self._exit()
@@ -376,7 +427,8 @@ class Client:
         (``bytes``, opened with ``password``) for a certificate entry, the secret for a
         ``ClientSecret`` entry. Checked first: on failure (:class:`CredentialUnavailableError`)
         the old credential stays in use."""
-        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        raw = _body_bytes(data, "data")
+        secret = None if password is None else _c_string(password, "password")
         if index < 0:
             raise ValueError("index must not be negative")
         handle = self._enter()
@@ -386,7 +438,7 @@ class Client:
                 index,
                 raw,
                 len(raw),
-                None if password is None else password.encode("utf-8"),
+                secret,
             )
         finally:
             self._exit()
@@ -411,12 +463,12 @@ class Client:
         defaults filled in and ``overrides`` applied) in Id.Web's key names: ``BaseUrl``,
         ``RelativePath``, ``HttpMethod``, ``Scopes``, ``ProtocolScheme``, ... Header and query
         parameter values may be keys, so each configured name maps to ``None``. Sends nothing."""
+        name = _c_string(api_name, "api_name")
+        overrides_json = _json_arg(overrides, "overrides")
         options = c_void_p()
         handle = self._enter()
         try:
-            _native.lib.dsapi_client_api_options(
-                handle, api_name.encode("utf-8"), _json_arg(overrides), byref(options)
-            )
+            _native.lib.dsapi_client_api_options(handle, name, overrides_json, byref(options))
         finally:
             self._exit()
         parsed: Dict[str, Any] = _json.loads(_native.take_string(options))

@@ -2,13 +2,14 @@
 //! of `DownstreamApi::call` (the same JSON a C host passes), so a call here is the call the library
 //! makes for any host.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use clap::Args;
 use downstream_api::DownstreamApi;
 use serde_json::{Map, Value, json};
 
 use crate::exit::Failure;
+use crate::{arguments, body};
 
 #[derive(Args)]
 pub struct CallArgs {
@@ -37,6 +38,14 @@ pub struct CallArgs {
     /// A JSON request body (text, @FILE or -); sets Content-Type and Accept to application/json
     #[arg(long, value_name = "JSON")]
     json: Option<String>,
+    /// The largest body -d or --json may give, in bytes (64 MiB by default): a file or standard
+    /// input is read no further, and a larger body exits with 2
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = body::DEFAULT_MAX_BODY_BYTES
+    )]
+    max_body_bytes: u64,
     /// Print the status line and the response headers before the body
     #[arg(short = 'i', long)]
     include: bool,
@@ -53,12 +62,14 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     // Parsed here rather than by clap, whose message would repeat the value (it may be a key).
-    let headers = parse_all(&args.headers, parse_header)?;
-    let query = parse_all(&args.query, parse_query)?;
-    let overrides = overrides(args, &headers, &query);
-    let body = match args.data.as_deref().or(args.json.as_deref()) {
-        Some(data) => read_body(data)?,
-        None => Vec::new(),
+    let headers = arguments::headers(&args.headers)?;
+    let query = arguments::query(&args.query)?;
+    let method = arguments::method(args.method.as_deref())?;
+    let overrides = overrides(args, method, &headers, &query);
+    let body = match (&args.data, &args.json) {
+        (Some(data), _) => body::read("-d/--data", data, args.max_body_bytes)?,
+        (None, Some(json)) => body::read("--json", json, args.max_body_bytes)?,
+        (None, None) => Vec::new(),
     };
     let response = client()?.call(&args.api, Some(&overrides), &body)?;
     if verbose {
@@ -87,9 +98,14 @@ pub fn run(
 }
 
 /// The per-call overrides: only what the arguments change.
-fn overrides(args: &CallArgs, headers: &[(String, String)], query: &[(String, String)]) -> String {
+fn overrides(
+    args: &CallArgs,
+    method: Option<String>,
+    headers: &[(String, String)],
+    query: &[(String, String)],
+) -> String {
     let mut options = Map::new();
-    if let Some(method) = &args.method {
+    if let Some(method) = method {
         options.insert("HttpMethod".into(), json!(method));
     }
     if let Some(path) = &args.path {
@@ -122,56 +138,4 @@ fn overrides(args: &CallArgs, headers: &[(String, String)], query: &[(String, St
         options.insert("ExtraQueryParameters".into(), Value::Object(query));
     }
     Value::Object(options).to_string()
-}
-
-/// `text`, `@file`, or `-` / `@-` for standard input, as curl reads `-d`.
-fn read_body(data: &str) -> Result<Vec<u8>, Failure> {
-    let from_stdin = || {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map(|_| bytes)
-            .map_err(|e| Failure::Usage(format!("cannot read the body from standard input: {e}")))
-    };
-    match data {
-        "-" | "@-" => from_stdin(),
-        _ => match data.strip_prefix('@') {
-            Some(path) => std::fs::read(path)
-                .map_err(|e| Failure::Usage(format!("cannot read the body file '{path}': {e}"))),
-            None => Ok(data.as_bytes().to_vec()),
-        },
-    }
-}
-
-// The messages below do not repeat the argument: a header or query value may be a key.
-
-fn parse_all(
-    texts: &[String],
-    parse: fn(&str) -> Result<(String, String), String>,
-) -> Result<Vec<(String, String)>, Failure> {
-    texts
-        .iter()
-        .map(|text| parse(text).map_err(|message| crate::argument_error("call", &message)))
-        .collect()
-}
-
-fn parse_header(text: &str) -> Result<(String, String), String> {
-    let (name, value) = text
-        .split_once(':')
-        .ok_or("a header is 'Name: value', and this one has no ':'")?;
-    let name = name.trim();
-    if name.is_empty() {
-        return Err("the header has no name before its ':'".to_string());
-    }
-    Ok((name.to_string(), value.trim().to_string()))
-}
-
-fn parse_query(text: &str) -> Result<(String, String), String> {
-    let (name, value) = text
-        .split_once('=')
-        .ok_or("a query parameter is name=value, and this one has no '='")?;
-    if name.is_empty() {
-        return Err("the query parameter has no name before its '='".to_string());
-    }
-    Ok((name.to_string(), value.to_string()))
 }

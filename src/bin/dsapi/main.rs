@@ -4,6 +4,8 @@
 //! shared library does; nothing it prints is a secret unless asked for with `token --show` or
 //! `header`.
 
+mod arguments;
+mod body;
 mod call;
 mod exit;
 mod report;
