@@ -757,3 +757,27 @@ fn readiness_checks_the_source_and_the_identity_kind_without_a_request() {
     );
     assert_eq!(setup.endpoint.requests(), 0, "a check sends nothing");
 }
+
+/// D15: a managed-identity token the API refuses (401) is dropped from the cache, so the next
+/// call gets a new one instead of sending the refused token until its stated expiry.
+#[test]
+fn a_token_the_api_refuses_is_dropped_and_the_next_call_gets_a_new_one() {
+    let setup = setup(Platform::AppService);
+    let client = setup.vault("{}");
+    setup.call_vault(&client, None);
+    assert_eq!(setup.endpoint.requests(), 1);
+    setup.endpoint.revoke_issued();
+    let refused = client.call("Vault", None, b"").unwrap();
+    assert_eq!(refused.status, 401, "the API's answer is returned as it is");
+    assert_eq!(setup.endpoint.requests(), 1, "no retry");
+    assert_eq!(
+        setup.call_vault(&client, None),
+        format!("system {RESOURCE}")
+    );
+    assert_eq!(
+        setup.endpoint.requests(),
+        2,
+        "a new token for the next call"
+    );
+    setup.endpoint.assert_no_failures();
+}

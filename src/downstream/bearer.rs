@@ -60,7 +60,12 @@ impl DownstreamApi {
             Some(certificate) => self.transport.agent_for(certificate),
             None => self.transport.anonymous_agent(),
         };
-        self.transport
-            .send(&agent, &call.request(&headers), call.deadline)
+        let response = self
+            .transport
+            .send(&agent, &call.request(&headers), call.deadline)?;
+        if response.status == 401 && claims_challenge(&response).is_none() {
+            self.tokens.forget_refused(&token_call, &token.token);
+        }
+        Ok(response)
     }
 }

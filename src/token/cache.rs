@@ -133,6 +133,19 @@ impl TokenCache {
             .retain(|key, _| !key.bound_to(thumbprint_sha256));
     }
 
+    /// Drops the token cached for `key` if it is still `refused` (an API answered 401 to it), here
+    /// and in the fleet-wide cache, so that the next call asks for a new one.
+    pub fn forget_refused(&self, key: &CacheKey, refused: &str) {
+        let mut tokens = self.tokens.write();
+        if tokens.get(key).is_some_and(|c| c.token.token == refused) {
+            tokens.remove(key);
+            drop(tokens);
+            if let Some(distributed) = &self.distributed {
+                distributed.forget(key);
+            }
+        }
+    }
+
     /// Returns a cached token or runs `fetch` once for all threads missing the same key (with
     /// the fleet-wide cache, once for the fleet: see [`DistributedCache::fetch_through`]). During
     /// a proactive refresh, other callers keep using the still-valid token instead of waiting, and

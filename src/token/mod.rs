@@ -171,6 +171,16 @@ impl TokenProvider {
         self.cache.forget_bound_to(thumbprint_sha256);
     }
 
+    /// After an API answered 401 to `refused`, a managed identity's token: drops it from the
+    /// caches, so that the next call gets a new one (a platform's stated expiry is not always
+    /// right). App tokens are kept: Entra's expiry is exact, and a 401 is most often the API's
+    /// own verdict on the app.
+    pub fn forget_refused(&self, call: &TokenCall, refused: &str) {
+        if let Some(id) = &call.options.managed_identity {
+            self.managed.forget_refused(&self.cache, call, id, refused);
+        }
+    }
+
     /// An app token for the call's scopes: from the cache when fresh, else from the token
     /// endpoint (one request for all threads asking for the same token at once). With
     /// `UseBoundCredential` on the selected entry, or `tls_client_auth`, it is requested over mTLS

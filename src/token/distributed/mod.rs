@@ -228,6 +228,18 @@ impl DistributedCache {
         outcome.unwrap_or(Fleet::Unavailable)
     }
 
+    /// Deletes the token the fleet shares for `key` (an API refused it).
+    pub fn forget(&self, key: &CacheKey) {
+        if *key.sharing() == Sharing::No {
+            return;
+        }
+        let budget = Budget {
+            until: Instant::now() + self.store.timeout,
+            always: false,
+        };
+        self.store.delete(&self.redis_key(key, "token"), budget);
+    }
+
     /// Whether Redis failed and has not answered since.
     pub fn is_skipping_redis(&self) -> bool {
         self.store.breaker.in_outage()

@@ -194,6 +194,13 @@ impl RedisStore {
         .is_some()
     }
 
+    /// Deletes `key`.
+    pub fn delete(&self, key: &str, budget: Budget) {
+        let _: Option<i64> = self.run(budget, "delete a refused token", |c| {
+            redis::cmd("DEL").arg(key).query(c)
+        });
+    }
+
     /// `SET key owner NX PX milliseconds`.
     pub fn lock(&self, key: &str, owner: &str, milliseconds: u64, budget: Budget) -> Option<Lock> {
         let taken: Option<Option<String>> = self.run(budget, "take the fetch lock", |c| {

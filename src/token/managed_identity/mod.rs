@@ -77,17 +77,36 @@ impl ManagedIdentity {
     ) -> Result<AccessToken> {
         let source = self.source.as_ref().map_err(Clone::clone)?;
         let resource = resource_of(call.scopes)?;
-        let key = CacheKey::new(
-            &format!("managed-identity/{}", source.name()),
-            &identity.id.cache_name(),
-            "",
-            std::slice::from_ref(&resource),
-            "Bearer",
-        )
-        .with_sharing(self.sharing(identity.id));
+        let key = self.key(source, identity.id, &resource);
         cache.get_or_fetch(&key, call.lookup(), call.deadline, |urgency| {
             self.issue(source, call, (identity, &resource), urgency)
         })
+    }
+
+    /// Drops `refused` (a token of `identity` for the call's scopes that an API answered 401 to)
+    /// from `cache`: its stated expiry is not to be believed any longer.
+    pub fn forget_refused(
+        &self,
+        cache: &TokenCache,
+        call: &TokenCall,
+        identity: &ManagedIdentityId,
+        refused: &str,
+    ) {
+        if let (Ok(source), Ok(resource)) = (self.source.as_ref(), resource_of(call.scopes)) {
+            cache.forget_refused(&self.key(source, identity, &resource), refused);
+        }
+    }
+
+    /// Where `identity`'s token for `resource` is cached, and how the fleet may share it.
+    fn key(&self, source: &Source, identity: &ManagedIdentityId, resource: &str) -> CacheKey {
+        CacheKey::new(
+            &format!("managed-identity/{}", source.name()),
+            &identity.cache_name(),
+            "",
+            &[resource.to_string()],
+            "Bearer",
+        )
+        .with_sharing(self.sharing(identity))
     }
 
     /// How the fleet-wide cache may share this identity's tokens: under a name the token's own

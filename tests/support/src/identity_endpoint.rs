@@ -257,6 +257,12 @@ impl IdentityEndpoint {
     }
 
     /// States the lifetime of the tokens issued from now on this way.
+    /// Forgets every token issued so far: the resource refuses them (401), as an API does a
+    /// token revoked or expired earlier than it said.
+    pub fn revoke_issued(&self) {
+        self.state().issued.clear();
+    }
+
     /// Issues JWT-shaped tokens whose payload names `oid`, as a real platform's do.
     pub fn set_object_id(&self, oid: Option<&str>) {
         self.state().object_id = oid.map(str::to_string);
