@@ -203,3 +203,35 @@ fn a_proxy_that_is_down_is_a_network_error_naming_it() {
         assert!(!error.message().contains("secret"));
     }
 }
+
+/// An `https://` proxy whose certificate the client does not trust: the TLS error names the
+/// proxy, so that it does not read as if the API's certificate were bad.
+#[test]
+fn an_untrusted_https_proxy_is_named_in_the_tls_error() {
+    let setup = setup();
+    let stranger = TestCa::new("Someone else's CA");
+    let proxy = TestServer::start(
+        stranger.server(),
+        ClientAuth::None,
+        TestServer::echo_handler(),
+    );
+    let port = proxy
+        .url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let http = format!(r#", "Proxy": "https://127.0.0.1:{port}""#);
+    let client = setup.client(&http, &[]);
+    for api in ["Mtls", "Bearer"] {
+        let error = client.call(api, None, b"").unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Tls, "{api}: {error}");
+        assert!(
+            error.message().contains(&format!(
+                "through the proxy https://127.0.0.1:{port} (from Http.Proxy)"
+            )),
+            "{api}: {error}"
+        );
+    }
+}

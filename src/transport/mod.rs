@@ -399,6 +399,13 @@ impl Transport {
                     options.source
                 ))
             }
+            // TLS to an https:// proxy comes first: its certificate may be the one refused.
+            Some(options) if error.kind() == ErrorKind::Tls && options.scheme == "https" => error
+                .context(format!(
+                    "through the proxy {} (from {}): the proxy's certificate or the API's",
+                    options.shown(),
+                    options.source
+                )),
             _ => error,
         };
         if error.kind() != ErrorKind::Timeout {
