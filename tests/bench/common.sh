@@ -1,4 +1,4 @@
-# Set-up shared by the benchmarks (tests/bench/run.sh): sourced, not run.
+# Set-up shared by the benchmarks (tests/bench/run.sh, tests/bench/callgrind.sh): sourced, not run.
 #
 # Before sourcing, set ROOT (the tree whose library is built and measured) and BENCH_DIR (this
 # folder: the C benchmark program and the nginx templates come from here, so that they can measure
@@ -10,7 +10,7 @@
 #   bench_build [CARGO BUILD ARGS...]  cargo build --release ARGS, then the shared library built
 #                                      alone (as scripts/install.sh installs it), and mtls_bench.c
 #                                      linked against it: sets TARGET_DIR, LIBDIR, LIB_BYTES and
-#                                      MTLS_BENCH (the C program)
+#                                      MTLS_BENCH (the C program); BENCH_PREBUILT=1 skips cargo
 #   bench_certificates                 a CA, a server certificate for IP:127.0.0.1 and a client
 #                                      certificate (ECDSA P-256, X.509 v3): $PREFIX/ca.pem,
 #                                      $WORK/client/client.pem, client.key, client-bundle.pem
@@ -67,9 +67,15 @@ bench_banner() {
 
 bench_build() {
   # The builds of scripts/install.sh: the requested targets, then the shared library built alone
-  # (as installed).
-  echo "== (in $ROOT) cargo build --release $*; cargo rustc --release --lib --crate-type cdylib"
-  (cd "$ROOT" && "$CARGO" build --release --quiet "$@" && "$CARGO" rustc --release --quiet --lib --crate-type cdylib)
+  # (as installed). The two share the library's fingerprint with different crate types, so each
+  # recompiles it whenever the other ran last (about 50 s here); the second one's is the library
+  # in $LIBDIR. BENCH_PREBUILT=1: the caller has just run them.
+  if [ "${BENCH_PREBUILT:-0}" = 1 ]; then
+    echo "== (in $ROOT) built already (BENCH_PREBUILT=1)"
+  else
+    echo "== (in $ROOT) cargo build --release $*; cargo rustc --release --lib --crate-type cdylib"
+    (cd "$ROOT" && "$CARGO" build --release --quiet "$@" && "$CARGO" rustc --release --quiet --lib --crate-type cdylib)
+  fi
   TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
   LIBDIR=$TARGET_DIR/release
   [ -f "$LIBDIR/libdownstream_api.so" ] || { echo "no $LIBDIR/libdownstream_api.so" >&2; exit 1; }

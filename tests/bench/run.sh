@@ -11,7 +11,8 @@
 # of the Python async and C# concurrent comparisons (Python runs when requests and httpx are installed,
 # C# when Mono is); BENCH_ROUNDS (default 3) interleaved
 # rounds of the keep-alive measurements, the best of each counting; BENCH_STRICT=1 makes a missed target
-# exit with status 1.
+# exit with status 1; BENCH_CALLGRIND=0 skips the last step (instructions per call, which needs
+# valgrind and is skipped with a message without it).
 #
 # Steps: build the library in release and tests/bench/mtls_bench.c against it; make a CA, a server
 # certificate for 127.0.0.1 and a client certificate with openssl; start nginx (own prefix in a
@@ -20,7 +21,8 @@
 # (it reuses its connection); run the bare rustls client (tests/bench/rustls_floor.rs) for CALLS
 # calls on one connection; start dsapi and curl PROCESSES times each for one request (whole
 # process: start-up, certificate load, handshake); count handshakes in nginx's access log; print a
-# summary with the stripped library's size; stop nginx and remove the temp dir.
+# summary with the stripped library's size; stop nginx and remove the temp dir; then run
+# tests/bench/callgrind.sh on the same build (instructions per call, with its own nginx).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -41,7 +43,7 @@ if ! [[ $CALLS =~ ^[0-9]+$ ]] || ((CALLS < 1 || CALLS > 100000)); then
 fi
 
 # tool, the temp dir WORK (nginx's prefix PREFIX in it) and its clean-up, the builds, the
-# certificates and nginx: tests/bench/common.sh.
+# certificates and nginx: tests/bench/common.sh, shared with tests/bench/callgrind.sh.
 BENCH_DIR=$ROOT/tests/bench
 # shellcheck source=tests/bench/common.sh
 source "$BENCH_DIR/common.sh"
@@ -260,6 +262,16 @@ if [ "$LIB_OK" != "$LIB_REQ" ] || [ "$CURL_OK" != "$((ROUNDS * CALLS))" ] ||
   [ "$FLOOR_200" != "$((ROUNDS * (CALLS + 1)))" ] || [ "$ONE_200" != "$((2 * PROCESSES))" ]; then
   echo "some requests were missing or did not answer 200" >&2
   exit 1
+fi
+# --- 6. instructions per call (callgrind): repeatable where the times above are not -------------
+if [ "${BENCH_CALLGRIND:-1}" = 0 ]; then
+  echo "== instructions per call: skipped (BENCH_CALLGRIND=0)"
+elif command -v valgrind >/dev/null; then
+  echo
+  echo "== instructions per call: tests/bench/callgrind.sh (its own nginx and certificates, the library built above)"
+  BENCH_TREE=$ROOT BENCH_PREBUILT=1 bash "$BENCH_DIR/callgrind.sh"
+else
+  echo "== instructions per call: skipped (needs valgrind; tests/install-deps.sh installs it)"
 fi
 if [ "${BENCH_STRICT:-0}" = 1 ] && [[ "$RATIO_OK $HS_OK $RSS_OK $FLOOR_OK $ONE_OK $SIZE_OK $PY_OK $CS_OK" == *MISSED* ]]; then
   exit 1
