@@ -11,7 +11,8 @@
 # of the Python async and C# concurrent comparisons (Python runs when requests and httpx are installed,
 # C# when Mono is); BENCH_ROUNDS (default 3) interleaved
 # rounds of the keep-alive measurements, the best of each counting; BENCH_STRICT=1 makes a missed target
-# exit with status 1.
+# exit with status 1; BENCH_CALLGRIND=0 skips the last step (instructions per call, which needs
+# valgrind and is skipped with a message without it).
 #
 # Steps: build the library in release and tests/bench/mtls_bench.c against it; make a CA, a server
 # certificate for 127.0.0.1 and a client certificate with openssl; start nginx (own prefix in a
@@ -20,7 +21,8 @@
 # (it reuses its connection); run the bare rustls client (tests/bench/rustls_floor.rs) for CALLS
 # calls on one connection; start dsapi and curl PROCESSES times each for one request (whole
 # process: start-up, certificate load, handshake); count handshakes in nginx's access log; print a
-# summary with the stripped library's size; stop nginx and remove the temp dir.
+# summary with the stripped library's size; stop nginx and remove the temp dir; then run
+# tests/bench/callgrind.sh on the same build (instructions per call, with its own nginx).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -40,123 +42,21 @@ if ! [[ $CALLS =~ ^[0-9]+$ ]] || ((CALLS < 1 || CALLS > 100000)); then
   exit 2
 fi
 
-tool() {
-  local name=$1 found
-  found=$(command -v "$name" 2>/dev/null || true)
-  [ -z "$found" ] && [ -x "/usr/sbin/$name" ] && found=/usr/sbin/$name
-  if [ -z "$found" ]; then
-    echo "$name is required (tests/install-deps.sh installs it)" >&2
-    exit 2
-  fi
-  echo "$found"
-}
-NGINX=$(tool nginx)
-CURL=$(tool curl)
-CC=$(tool gcc)
-OPENSSL=$(tool openssl)
-CARGO=$(tool cargo)
+# tool, the temp dir WORK (nginx's prefix PREFIX in it) and its clean-up, the builds, the
+# certificates and nginx: tests/bench/common.sh, shared with tests/bench/callgrind.sh.
+BENCH_DIR=$ROOT/tests/bench
+# shellcheck source=tests/bench/common.sh
+source "$BENCH_DIR/common.sh"
 
-WORK=$(mktemp -d /tmp/dsapi-bench.XXXXXX)
-PREFIX=$WORK/nginx
-NGINX_PID=""
-
-stop_nginx() {
-  if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
-    # QUIT: graceful stop, which also flushes the buffered access log.
-    kill -QUIT "$NGINX_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$NGINX_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$NGINX_PID" 2>/dev/null || true
-    wait "$NGINX_PID" 2>/dev/null || true
-  fi
-  NGINX_PID=""
-}
-cleanup() {
-  stop_nginx
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "== date: $(date -u)"
-echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share the CPUs)"
+bench_banner
 
 # --- 1. library (release), dsapi, the floor client and the C benchmark program ---------------------
 # The builds of scripts/install.sh: dsapi, then the shared library built alone (as installed).
-echo "== cargo build --release --features cli --bin dsapi --example rustls_floor; cargo rustc --release --lib --crate-type cdylib"
-"$CARGO" build --release --quiet --features cli --bin dsapi --example rustls_floor
-"$CARGO" rustc --release --quiet --lib --crate-type cdylib
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-LIBDIR=$TARGET_DIR/release
-[ -f "$LIBDIR/libdownstream_api.so" ] || { echo "no $LIBDIR/libdownstream_api.so" >&2; exit 1; }
-# The library's soname (build.rs) is what the loader looks for: make the link an install would.
-soname=$(readelf -d "$LIBDIR/libdownstream_api.so" 2>/dev/null | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
-[ -n "$soname" ] && ln -sf libdownstream_api.so "$LIBDIR/$soname"
-echo "== gcc tests/bench/mtls_bench.c"
-"$CC" -O2 -std=c11 -Wall -Wextra -Werror -I "$ROOT/include" "$ROOT/tests/bench/mtls_bench.c" \
-  -L "$LIBDIR" -Wl,-rpath,"$LIBDIR" -ldownstream_api -pthread -o "$WORK/mtls_bench"
-LIB_BYTES=$(stat -c %s "$LIBDIR/libdownstream_api.so")
+bench_build --features cli --bin dsapi --example rustls_floor
 
 # --- 2. certificates and nginx -------------------------------------------------------------------
-echo "== certificates (openssl, ECDSA P-256)"
-mkdir -p "$PREFIX/tmp" "$WORK/client"
-(
-  cd "$WORK"
-  ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-  "$OPENSSL" req -x509 -new "${ec[@]}" -keyout ca.key -out "$PREFIX/ca.pem" -days 2 \
-    -subj "/CN=downstream-api bench CA" \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-  # -extfile makes X.509 v3 certificates: rustls (webpki) refuses v1 ones, which `openssl x509 -req`
-  # makes without extensions.
-  issue() { # issue NAME SUBJECT EXTENSIONS KEY_OUT CERT_OUT
-    "$OPENSSL" req -new "${ec[@]}" -keyout "$4" -out "$1.csr" -subj "$2" 2>/dev/null
-    printf '%b' "$3" >"$1.ext"
-    "$OPENSSL" x509 -req -in "$1.csr" -CA "$PREFIX/ca.pem" -CAkey ca.key \
-      -set_serial "0x$("$OPENSSL" rand -hex 8)" -days 2 -extfile "$1.ext" -out "$5" 2>/dev/null
-  }
-  issue server "/CN=127.0.0.1" \
-    "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n" \
-    "$PREFIX/server.key" "$PREFIX/server.pem"
-  issue client "/O=Contoso/CN=bench-client" \
-    "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n" \
-    "$WORK/client/client.key" "$WORK/client/client.pem"
-  cat client/client.pem client/client.key >client/client-bundle.pem
-)
-
-USER_LINE="# not root: nginx keeps the current user"
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-PORT=""
-for _ in $(seq 1 10); do
-  candidate=$((20000 + RANDOM % 40000))
-  port_in_use "$candidate" && continue
-  sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@PORT@|$candidate|g" -e "s|@USER_LINE@|$USER_LINE|g" \
-    "$ROOT/tests/bench/nginx.conf.template" >"$PREFIX/nginx.conf"
-  "$NGINX" -p "$PREFIX/" -c "$PREFIX/nginx.conf" -e "$PREFIX/error.log" -g 'daemon off;' \
-    >"$PREFIX/stdout.log" 2>&1 &
-  NGINX_PID=$!
-  for _ in $(seq 1 100); do
-    kill -0 "$NGINX_PID" 2>/dev/null || break
-    if port_in_use "$candidate"; then PORT=$candidate; break; fi
-    sleep 0.05
-  done
-  [ -n "$PORT" ] && break
-  stop_nginx
-  echo "nginx did not start on port $candidate:" >&2
-  cat "$PREFIX/error.log" "$PREFIX/stdout.log" >&2 2>/dev/null || true
-done
-[ -n "$PORT" ] || { echo "could not start nginx" >&2; exit 1; }
-echo "== nginx $("$NGINX" -v 2>&1 | cut -d/ -f2) on https://127.0.0.1:$PORT (pid $NGINX_PID)"
-
-BASE=https://127.0.0.1:$PORT
-CURL_TLS=(--cert "$WORK/client/client.pem" --key "$WORK/client/client.key" --cacert "$PREFIX/ca.pem")
-# -q: ignore ~/.curlrc; --cacert: explicit trust, whatever CURL_CA_BUNDLE says.
-smoke=$(env -u CURL_CA_BUNDLE "$CURL" -q -sS --http1.1 "${CURL_TLS[@]}" "$BASE/bench/smoke")
-[[ $smoke == *'"ok":true'* ]] || { echo "nginx smoke test failed: $smoke" >&2; exit 1; }
+bench_certificates
+bench_start_nginx "$BENCH_DIR/nginx.conf.template"
 
 # --- the library -----------------------------------------------------------------------------------
 cat >"$WORK/appsettings.json" <<EOF
@@ -181,7 +81,7 @@ best() { # best FILES KEY min|max -> the best value of KEY=... over the files
 }
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round of $ROUNDS: library ($CALLS calls, then $CALLS on $THREADS threads), curl ($CALLS requests), bare rustls ($CALLS calls)"
-  "$WORK/mtls_bench" "$WORK/appsettings.json" Bench "$CALLS" "$THREADS" >"$WORK/lib.$round.out"
+  "$MTLS_BENCH" "$WORK/appsettings.json" Bench "$CALLS" "$THREADS" >"$WORK/lib.$round.out"
   start=$(date +%s.%N)
   "$CURL" -q -sS --fail --http1.1 "${CURL_TLS[@]}" -K "$WORK/curl.cfg"
   end=$(date +%s.%N)
@@ -362,6 +262,16 @@ if [ "$LIB_OK" != "$LIB_REQ" ] || [ "$CURL_OK" != "$((ROUNDS * CALLS))" ] ||
   [ "$FLOOR_200" != "$((ROUNDS * (CALLS + 1)))" ] || [ "$ONE_200" != "$((2 * PROCESSES))" ]; then
   echo "some requests were missing or did not answer 200" >&2
   exit 1
+fi
+# --- 6. instructions per call (callgrind): repeatable where the times above are not -------------
+if [ "${BENCH_CALLGRIND:-1}" = 0 ]; then
+  echo "== instructions per call: skipped (BENCH_CALLGRIND=0)"
+elif command -v valgrind >/dev/null; then
+  echo
+  echo "== instructions per call: tests/bench/callgrind.sh (its own nginx and certificates, the library built above)"
+  BENCH_TREE=$ROOT BENCH_PREBUILT=1 bash "$BENCH_DIR/callgrind.sh"
+else
+  echo "== instructions per call: skipped (needs valgrind; tests/install-deps.sh installs it)"
 fi
 if [ "${BENCH_STRICT:-0}" = 1 ] && [[ "$RATIO_OK $HS_OK $RSS_OK $FLOOR_OK $ONE_OK $SIZE_OK $PY_OK $CS_OK" == *MISSED* ]]; then
   exit 1
