@@ -8,16 +8,30 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The layers as `src/lib.rs` draws them: module name → rank (the leaves first, in the order of
-/// their line, then the layers upwards), and how many leaves there are.
-fn layers_from_lib_rs(lib_rs: &str) -> (BTreeMap<String, usize>, usize) {
-    let block: Vec<&str> = lib_rs
+/// The lines of the first ```text block of a file's `//!` documentation (a drawn order).
+fn text_block(source: &str) -> Vec<&str> {
+    source
         .lines()
         .map(|line| line.trim_start_matches("//!").trim())
         .skip_while(|line| *line != "```text")
         .skip(1)
         .take_while(|line| *line != "```")
-        .collect();
+        .collect()
+}
+
+/// A source text without its comments, on one line (so that a group may span several).
+fn code_of(source: &str) -> String {
+    source
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The layers as `src/lib.rs` draws them: module name → rank (the leaves first, in the order of
+/// their line, then the layers upwards), and how many leaves there are.
+fn layers_from_lib_rs(lib_rs: &str) -> (BTreeMap<String, usize>, usize) {
+    let block = text_block(lib_rs);
     assert!(block.len() >= 2, "src/lib.rs has no ```text layer diagram");
     let mut layers = BTreeMap::new();
     let (leaves, stack) = block.split_last().expect("two lines at least");
@@ -71,12 +85,7 @@ fn referenced_modules(
     depth: usize,
     reexports: &BTreeMap<String, String>,
 ) -> Vec<String> {
-    // Comments do not count; joining the lines lets a group span several.
-    let code: String = source
-        .lines()
-        .map(|line| line.split("//").next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let code = code_of(source);
     let mut found = Vec::new();
     let mut rest = code.as_str();
     while let Some(at) = rest.find("crate::") {
@@ -229,13 +238,7 @@ fn no_layer_uses_a_layer_above_it() {
 /// The order of a layer's parts as its `mod.rs` draws them (a ```text block, one part a line, the
 /// top first): part name → rank (the bottom part 0). `None` when the layer draws none.
 fn parts_from_mod_rs(mod_rs: &str) -> Option<BTreeMap<String, usize>> {
-    let block: Vec<&str> = mod_rs
-        .lines()
-        .map(|line| line.trim_start_matches("//!").trim())
-        .skip_while(|line| *line != "```text")
-        .skip(1)
-        .take_while(|line| *line != "```")
-        .collect();
+    let block = text_block(mod_rs);
     if block.is_empty() {
         return None;
     }
@@ -254,11 +257,7 @@ fn parts_from_mod_rs(mod_rs: &str) -> Option<BTreeMap<String, usize>> {
 /// The sibling parts of layer `layer` that a file `ups` levels below the layer's module refers to:
 /// `super::` repeated exactly `ups` times, or `crate::<layer>::`.
 fn sibling_references(source: &str, ups: usize, layer: &str) -> Vec<String> {
-    let code: String = source
-        .lines()
-        .map(|line| line.split("//").next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let code = code_of(source);
     let mut found = Vec::new();
     let mut take = |after: &str| match after.strip_prefix('{') {
         Some(grouped) => found.extend(group_heads(grouped)),
