@@ -96,7 +96,12 @@ impl Config {
             token_cache,
         })
     }
+}
 
+#[cfg(test)]
+impl Config {
+    /// The options of the API named `name`, compared ignoring case (the client resolves names
+    /// itself, with what it prepared for each API).
     pub fn api(&self, name: &str) -> Option<&ApiOptions> {
         self.apis
             .iter()

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use super::DownstreamApi;
 use super::call::ApiCall;
 use super::challenge::claims_challenge;
-use super::request::{request_headers, set_header};
+use super::request::set_header;
 use crate::config::AcquireTokenOptions;
 use crate::error::Result;
 use crate::remedy::Remedy;
@@ -48,7 +48,7 @@ impl DownstreamApi {
     fn bearer_attempt(&self, call: &ApiCall, options: &AcquireTokenOptions) -> Result<Response> {
         let token_call = call.token_call(&self.credentials, &self.transport, options);
         let (token, bound_to) = self.tokens.acquire_for_call(&token_call)?;
-        let mut headers = request_headers(call.options, call.body);
+        let mut headers = call.headers.to_vec();
         set_header(
             &mut headers,
             "Authorization",

@@ -10,6 +10,8 @@ use crate::transport::{Request, Transport};
 pub(super) struct ApiCall<'a> {
     pub options: &'a ApiOptions,
     pub url: &'a str,
+    /// The API's fixed headers for this body; an attempt adds `Authorization` to a copy.
+    pub headers: &'a [(String, String)],
     pub body: &'a [u8],
     /// Bounds every request, token fetch, wait and retry of the call.
     pub deadline: Deadline,

@@ -7,6 +7,7 @@ mod bearer;
 mod call;
 mod challenge;
 mod mtls;
+mod prepared;
 mod readiness;
 mod request;
 
@@ -19,14 +20,14 @@ use crate::config::{AcquireTokenOptions, ApiOptions, Config, ProtocolScheme};
 use crate::credentials::{
     CredentialReport, CredentialsProvider, Observer, Purpose, Usage, reports_to_json,
 };
-use crate::encoding::{list_some, quote, redact_url};
+use crate::encoding::{list_some, quote};
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
 use crate::token::{AccessToken, TokenCall, TokenProvider};
 use crate::transport::{RequestLine, Response, Transport};
 use call::ApiCall;
 pub use readiness::ApiReadiness;
-use request::build_url;
+use prepared::{Prepared, Resolved};
 
 #[cfg(fuzzing)]
 pub(crate) use {challenge::claims_challenge, request::build_url as fuzz_build_url};
@@ -35,6 +36,8 @@ pub(crate) use {challenge::claims_challenge, request::build_url as fuzz_build_ur
 /// pools and token cache, and is meant to be shared by all threads of a process.
 pub struct DownstreamApi {
     config: Config,
+    /// One per `config.apis` entry, in the same order.
+    prepared: Vec<Prepared>,
     credentials: CredentialsProvider,
     transport: Transport,
     tokens: TokenProvider,
@@ -78,6 +81,7 @@ impl DownstreamApi {
             check_mtls_pop(&config, &tokens, api, &format!("DownstreamApis.{name}"))?;
         }
         Ok(DownstreamApi {
+            prepared: config.apis.iter().map(|(_, api)| Prepared::new(api)).collect(),
             config,
             credentials,
             transport,
@@ -144,7 +148,7 @@ impl DownstreamApi {
     /// The options a call to `api_name` would use: its `DownstreamApis` entry with
     /// `overrides_json` (may be `None`) applied. [`ApiOptions::to_json`] gives them to user code.
     pub fn api_options(&self, api_name: &str, overrides_json: Option<&str>) -> Result<ApiOptions> {
-        Ok(self.options_for(api_name, overrides_json)?.into_owned())
+        Ok(self.resolve(api_name, overrides_json)?.options.into_owned())
     }
 
     /// Calls the API named `api_name` in `DownstreamApis`. Any HTTP status is a successful call;
@@ -155,9 +159,8 @@ impl DownstreamApi {
         overrides_json: Option<&str>,
         body: &[u8],
     ) -> Result<Response> {
-        let options = self.options_for(api_name, overrides_json)?;
-        let url = build_url(&options);
-        let shown_url = redact_url(&url);
+        let Resolved { options, prepared } = self.resolve(api_name, overrides_json)?;
+        let shown_url = &prepared.shown_url;
         crate::log::debug(|| {
             format!(
                 "calling API {} with {}: {} {shown_url}",
@@ -168,7 +171,8 @@ impl DownstreamApi {
         });
         let call = ApiCall {
             options: &options,
-            url: &url,
+            url: &prepared.url,
+            headers: prepared.headers(body),
             body,
             deadline: self.transport.call_deadline(options.timeout),
         };
@@ -181,7 +185,7 @@ impl DownstreamApi {
             .map_err(|e| e.context(format!("calling API {} ({shown_url})", quote(api_name))))?;
         response.request = RequestLine {
             method: options.http_method.clone(),
-            url: shown_url,
+            url: shown_url.clone(),
         };
         Ok(response)
     }
@@ -193,7 +197,7 @@ impl DownstreamApi {
         api_name: &str,
         overrides_json: Option<&str>,
     ) -> Result<String> {
-        let options = self.options_for(api_name, overrides_json)?;
+        let Resolved { options, .. } = self.resolve(api_name, overrides_json)?;
         match options.protocol_scheme {
             ProtocolScheme::Bearer => {
                 let deadline = self.transport.call_deadline(options.timeout);
@@ -277,32 +281,44 @@ impl DownstreamApi {
         }
     }
 
-    fn options_for(
-        &self,
-        api_name: &str,
-        overrides_json: Option<&str>,
-    ) -> Result<Cow<'_, ApiOptions>> {
-        let base = self.config.api(api_name).ok_or_else(|| {
-            let configured = match self.config.apis.len() {
-                0 => "none".to_string(),
-                _ => list_some(self.config.apis.iter().map(|(name, _)| name.as_str())),
-            };
-            Error::new(
-                ErrorKind::UnknownApi,
-                format!(
-                    "no API named {} in DownstreamApis (configured: {configured})",
-                    quote(api_name)
-                ),
-            )
-        })?;
+    /// The options of `api_name` for one call, with `overrides_json` applied, and what is
+    /// prepared from them (borrowed when there are no overrides).
+    fn resolve(&self, api_name: &str, overrides_json: Option<&str>) -> Result<Resolved<'_>> {
+        let index = self
+            .config
+            .apis
+            .iter()
+            .position(|(name, _)| name.eq_ignore_ascii_case(api_name))
+            .ok_or_else(|| self.unknown_api(api_name))?;
+        let base = &self.config.apis[index].1;
         match overrides_json {
-            None => Ok(Cow::Borrowed(base)),
+            None => Ok(Resolved {
+                options: Cow::Borrowed(base),
+                prepared: Cow::Borrowed(&self.prepared[index]),
+            }),
             Some(json) => {
                 let options = base.with_overrides(json)?;
                 check_mtls_pop(&self.config, &self.tokens, &options, "overrides")?;
-                Ok(Cow::Owned(options))
+                Ok(Resolved {
+                    prepared: Cow::Owned(Prepared::new(&options)),
+                    options: Cow::Owned(options),
+                })
             }
         }
+    }
+
+    fn unknown_api(&self, api_name: &str) -> Error {
+        let configured = match self.config.apis.len() {
+            0 => "none".to_string(),
+            _ => list_some(self.config.apis.iter().map(|(name, _)| name.as_str())),
+        };
+        Error::new(
+            ErrorKind::UnknownApi,
+            format!(
+                "no API named {} in DownstreamApis (configured: {configured})",
+                quote(api_name)
+            ),
+        )
     }
 }
 

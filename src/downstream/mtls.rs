@@ -3,11 +3,12 @@
 //! the HTTP answers below, or the token endpoint refusing it) deselects the certificate, reloads it
 //! from its source, drops the tokens bound to it and resends the request once.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::DownstreamApi;
 use super::call::ApiCall;
-use super::request::{request_headers, set_header};
+use super::request::set_header;
 use crate::clock::Deadline;
 use crate::config::{AcquireTokenOptions, ApiOptions, ProtocolScheme};
 use crate::credentials::{Purpose, Selection, Usage};
@@ -67,10 +68,10 @@ impl DownstreamApi {
                 "the MTLS selection is not a certificate",
             )
         })?;
-        let mut headers = request_headers(call.options, call.body);
+        let mut headers = Cow::Borrowed(call.headers);
         if protocol == ProtocolScheme::MtlsPop {
             match self.bound_header(call.options, selection, call.deadline, fresh_token) {
-                Ok(header) => set_header(&mut headers, "Authorization", header),
+                Ok(header) => set_header(headers.to_mut(), "Authorization", header),
                 Err(error) => return certificate_failure(error, &certificate.facts.thumbprint),
             }
         }

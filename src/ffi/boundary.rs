@@ -81,7 +81,10 @@ pub fn status_call(body: impl FnOnce() -> Result<()>) -> dsapi_status {
 /// `text` as a C string; a NUL inside (messages can quote caller input) would truncate it, so it
 /// becomes `?`.
 pub fn c_string(text: &str) -> CString {
-    CString::new(text.replace('\0', "?")).unwrap_or_default()
+    // One allocation, with room for the NUL that `CString::new` appends.
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend(text.bytes().map(|b| if b == 0 { b'?' } else { b }));
+    CString::new(bytes).unwrap_or_default()
 }
 
 pub fn set_last_error(message: &str) {

@@ -1,6 +1,7 @@
 //! `dsapi_response`: status, headers and body of one HTTP response.
 
 use std::ffi::{CString, c_char};
+use std::sync::OnceLock;
 
 use super::boundary::{c_string, catch, out_arg, ref_arg, status_call, str_arg};
 use super::status::dsapi_status;
@@ -10,33 +11,44 @@ use crate::transport::Response;
 /// An HTTP response. Immutable: a `const dsapi_response *` may be read from several threads.
 /// Strings and bytes it returns are borrowed until `dsapi_response_free`.
 pub struct dsapi_response {
-    status: u16,
-    headers: Vec<(CString, CString)>,
-    body: Vec<u8>,
-    method: CString,
-    url: CString,
+    response: Response,
+    /// The headers as C strings, made when first asked for: most callers read the status and the
+    /// body only, and a call should not pay two allocations per header it never reads.
+    headers: OnceLock<Vec<(CString, CString)>>,
+    /// The request line as C strings, likewise.
+    request: OnceLock<(CString, CString)>,
 }
 
 impl dsapi_response {
     pub(crate) fn boxed(response: Response) -> *mut dsapi_response {
         Box::into_raw(Box::new(dsapi_response {
-            status: response.status,
-            headers: response
-                .headers
-                .into_iter()
-                .map(|(name, value)| (c_string(&name), c_string(&value)))
-                .collect(),
-            body: response.body,
-            method: c_string(&response.request.method),
-            url: c_string(&response.request.url),
+            response,
+            headers: OnceLock::new(),
+            request: OnceLock::new(),
         }))
+    }
+
+    fn c_headers(&self) -> &[(CString, CString)] {
+        self.headers.get_or_init(|| {
+            let headers = self.response.headers.iter();
+            headers
+                .map(|(name, value)| (c_string(name), c_string(value)))
+                .collect()
+        })
+    }
+
+    fn c_request(&self) -> &(CString, CString) {
+        self.request.get_or_init(|| {
+            let line = &self.response.request;
+            (c_string(&line.method), c_string(&line.url))
+        })
     }
 }
 
 /// The HTTP status code, or 0 when `response` is NULL. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_status(response: *const dsapi_response) -> u16 {
-    catch(0, || ref_arg(response, "response").map_or(0, |r| r.status))
+    catch(0, || ref_arg(response, "response").map_or(0, |r| r.response.status))
 }
 
 /// The response body: returns a pointer to `*len_out` bytes, borrowed until
@@ -52,8 +64,8 @@ pub extern "C" fn dsapi_response_body(
         // An empty Vec's pointer is dangling; C callers may pass the result to memcpy.
         static EMPTY: [u8; 1] = [0];
         let (pointer, len) = match ref_arg(response, "response") {
-            Ok(r) if r.body.is_empty() => (EMPTY.as_ptr(), 0),
-            Ok(r) => (r.body.as_ptr(), r.body.len()),
+            Ok(r) if r.response.body.is_empty() => (EMPTY.as_ptr(), 0),
+            Ok(r) => (r.response.body.as_ptr(), r.response.body.len()),
             Err(_) => (std::ptr::null(), 0),
         };
         if let Ok(out) = out_arg(len_out, "len_out") {
@@ -78,7 +90,7 @@ pub extern "C" fn dsapi_response_header(
         let name = str_arg(name, "name")?;
         let out = out_arg(value_out, "value_out")?;
         let (_, value) = response
-            .headers
+            .c_headers()
             .iter()
             .find(|(key, _)| key.to_bytes().eq_ignore_ascii_case(name.as_bytes()))
             .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no header named '{name}'")))?;
@@ -91,7 +103,7 @@ pub extern "C" fn dsapi_response_header(
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_header_count(response: *const dsapi_response) -> usize {
     catch(0, || {
-        ref_arg(response, "response").map_or(0, |r| r.headers.len())
+        ref_arg(response, "response").map_or(0, |r| r.response.headers.len())
     })
 }
 
@@ -111,12 +123,13 @@ pub extern "C" fn dsapi_response_header_at(
         let response = ref_arg(response, "response")?;
         let name_out = out_arg(name_out, "name_out")?;
         let value_out = out_arg(value_out, "value_out")?;
-        let (name, value) = response.headers.get(index).ok_or_else(|| {
+        let headers = response.c_headers();
+        let (name, value) = headers.get(index).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
                 format!(
                     "header index {index} out of range ({} headers)",
-                    response.headers.len()
+                    headers.len()
                 ),
             )
         })?;
@@ -139,11 +152,12 @@ pub extern "C" fn dsapi_response_request(
 ) -> dsapi_status {
     status_call(|| {
         let response = ref_arg(response, "response")?;
+        let (method, url) = response.c_request();
         if let Ok(out) = out_arg(method_out, "method_out") {
-            *out = response.method.as_ptr();
+            *out = method.as_ptr();
         }
         if let Ok(out) = out_arg(url_out, "url_out") {
-            *out = response.url.as_ptr();
+            *out = url.as_ptr();
         }
         Ok(())
     })

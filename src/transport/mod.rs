@@ -419,6 +419,22 @@ impl Transport {
         ))
     }
 
+    /// The whole body, up to `Http.MaxResponseBytes`, into a buffer sized from `Content-Length`
+    /// (not grown a piece at a time, each growth a copy).
+    fn read_body(&self, mut body: ureq::Body) -> std::result::Result<Vec<u8>, ureq::Error> {
+        use std::io::Read;
+        let limit = self.options.max_response_bytes;
+        // A server's word for the size is believed up to 1 MiB: a larger buffer grows with what
+        // actually arrives.
+        let expected = body.content_length().unwrap_or(0).min(limit).min(1 << 20);
+        let mut buffer = Vec::with_capacity(expected as usize);
+        body.with_config()
+            .limit(limit)
+            .reader()
+            .read_to_end(&mut buffer)?;
+        Ok(buffer)
+    }
+
     /// One exchange: the request written, the whole response read.
     fn exchange(
         &self,
@@ -445,11 +461,8 @@ impl Transport {
                 )
             })
             .collect();
-        let body = response
-            .into_body()
-            .with_config()
-            .limit(self.options.max_response_bytes)
-            .read_to_vec()
+        let body = self
+            .read_body(response.into_body())
             .map_err(classify)?;
         Ok(Response {
             status,

@@ -143,6 +143,11 @@ measure floor "$N" "$BIN/rustls_floor" "$PREFIX/ca.pem" "$WORK/client/client-bun
 grep -q "$BIN/libdownstream_api" "$WORK/cg/mtls.$N.out" ||
   { echo "the C program did not load $BIN/libdownstream_api.so*" >&2; exit 1; }
 echo "== $((SECONDS - started)) s under valgrind; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# BENCH_CALLGRIND_KEEP=DIR: the callgrind files kept there, for callgrind_annotate (with a library
+# built with symbols: CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=line-tables-only).
+if [ -n "${BENCH_CALLGRIND_KEEP:-}" ]; then
+  mkdir -p "$BENCH_CALLGRIND_KEEP" && cp "$WORK"/cg/*.out "$BENCH_CALLGRIND_KEEP"/
+fi
 
 # --- every request answered 200, on one connection per process -----------------------------------
 stop_nginx # flushes the log
