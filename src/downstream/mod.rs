@@ -26,8 +26,8 @@ use crate::files::{FileKind, read_regular_file};
 use crate::token::{AccessToken, TokenCall, TokenProvider};
 use crate::transport::{RequestLine, Response, Transport};
 use call::ApiCall;
-pub use readiness::ApiReadiness;
 use prepared::{Prepared, Resolved};
+pub use readiness::ApiReadiness;
 
 #[cfg(fuzzing)]
 pub(crate) use {challenge::claims_challenge, request::build_url as fuzz_build_url};
@@ -81,7 +81,11 @@ impl DownstreamApi {
             check_mtls_pop(&config, &tokens, api, &format!("DownstreamApis.{name}"))?;
         }
         Ok(DownstreamApi {
-            prepared: config.apis.iter().map(|(_, api)| Prepared::new(api)).collect(),
+            prepared: config
+                .apis
+                .iter()
+                .map(|(_, api)| Prepared::new(api))
+                .collect(),
             config,
             credentials,
             transport,
@@ -160,6 +164,10 @@ impl DownstreamApi {
         body: &[u8],
     ) -> Result<Response> {
         let Resolved { options, prepared } = self.resolve(api_name, overrides_json)?;
+        let prepared = match prepared {
+            Some(prepared) => Cow::Borrowed(prepared),
+            None => Cow::Owned(Prepared::new(&options)),
+        };
         let shown_url = &prepared.shown_url;
         crate::log::debug(|| {
             format!(
@@ -203,7 +211,11 @@ impl DownstreamApi {
                 let deadline = self.transport.call_deadline(options.timeout);
                 let token =
                     self.token(&options.scopes, &options.acquire_token_options, deadline)?;
-                Ok(format!("Bearer {}", token.token))
+                // Exactly the room a C string needs: the C ABI hands it out without a copy.
+                let mut header = String::with_capacity("Bearer ".len() + token.token.len() + 1);
+                header.push_str("Bearer ");
+                header.push_str(&token.token);
+                Ok(header)
             }
             ProtocolScheme::Mtls => Err(Error::new(
                 ErrorKind::Unsupported,
@@ -281,8 +293,8 @@ impl DownstreamApi {
         }
     }
 
-    /// The options of `api_name` for one call, with `overrides_json` applied, and what is
-    /// prepared from them (borrowed when there are no overrides).
+    /// The options of `api_name` for one call, with `overrides_json` applied, and what the
+    /// client prepared for that API when there are none.
     fn resolve(&self, api_name: &str, overrides_json: Option<&str>) -> Result<Resolved<'_>> {
         let index = self
             .config
@@ -294,14 +306,14 @@ impl DownstreamApi {
         match overrides_json {
             None => Ok(Resolved {
                 options: Cow::Borrowed(base),
-                prepared: Cow::Borrowed(&self.prepared[index]),
+                prepared: Some(&self.prepared[index]),
             }),
             Some(json) => {
                 let options = base.with_overrides(json)?;
                 check_mtls_pop(&self.config, &self.tokens, &options, "overrides")?;
                 Ok(Resolved {
-                    prepared: Cow::Owned(Prepared::new(&options)),
                     options: Cow::Owned(options),
+                    prepared: None,
                 })
             }
         }

@@ -37,9 +37,9 @@ impl Prepared {
     }
 }
 
-/// An API's options for one call, and what is prepared from them: borrowed from the client when
-/// the call has no overrides.
+/// An API's options for one call, and what the client prepared for it when the call has no
+/// overrides (a call with overrides prepares its own, when it needs it).
 pub(super) struct Resolved<'a> {
     pub options: Cow<'a, ApiOptions>,
-    pub prepared: Cow<'a, Prepared>,
+    pub prepared: Option<&'a Prepared>,
 }

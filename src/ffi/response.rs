@@ -48,7 +48,9 @@ impl dsapi_response {
 /// The HTTP status code, or 0 when `response` is NULL. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_status(response: *const dsapi_response) -> u16 {
-    catch(0, || ref_arg(response, "response").map_or(0, |r| r.response.status))
+    catch(0, || {
+        ref_arg(response, "response").map_or(0, |r| r.response.status)
+    })
 }
 
 /// The response body: returns a pointer to `*len_out` bytes, borrowed until

@@ -168,10 +168,13 @@ impl TokenCache {
             Lookup::Bypass => None,
         };
         let now = unix_now();
-        let fallback = usable(now);
-        if let Some(cached) = fallback.as_ref().filter(|c| c.fresh(now)) {
+        // The hit: one read lock, one copy of the token.
+        if lookup == Lookup::UseCache
+            && let Some(cached) = self.tokens.read().get(key).filter(|c| c.fresh(now))
+        {
             return Ok(cached.token.clone());
         }
+        let fallback = usable(now);
         let flight = {
             let mut flights = self.flights.lock();
             // A token may have arrived while we waited for the lock.

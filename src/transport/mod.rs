@@ -461,9 +461,7 @@ impl Transport {
                 )
             })
             .collect();
-        let body = self
-            .read_body(response.into_body())
-            .map_err(classify)?;
+        let body = self.read_body(response.into_body()).map_err(classify)?;
         Ok(Response {
             status,
             headers,
