@@ -85,12 +85,10 @@ pub mod fuzzing {
     /// A token endpoint's answer (status, headers, body), a discovery document, and a managed
     /// identity endpoint's answer (token, error, Azure Arc's challenge).
     pub fn token_answer(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) {
-        let response = Response {
-            status,
-            headers,
-            body,
-            ..Default::default()
-        };
+        let response = headers.iter().fold(
+            Response::new(status, Default::default(), body),
+            |r, (n, v)| r.with_header(n, v),
+        );
         let _ = crate::token::interpret(&response, "https://127.0.0.1/t/oauth2/v2.0/token", true);
         let _ = crate::token::discovered_token_endpoint(&response);
         crate::token::fuzz_managed_identity_answer(&response);
@@ -98,15 +96,10 @@ pub mod fuzzing {
 
     /// `WWW-Authenticate` values of a 401, read for a claims challenge.
     pub fn www_authenticate(values: Vec<String>) {
-        let response = Response {
-            status: 401,
-            headers: values
-                .into_iter()
-                .map(|value| ("www-authenticate".to_string(), value))
-                .collect(),
-            body: Vec::new(),
-            ..Default::default()
-        };
+        let response = values.iter().fold(
+            Response::new(401, Default::default(), Vec::new()),
+            |r, v| r.with_header("www-authenticate", v),
+        );
         let _ = crate::downstream::claims_challenge(&response);
     }
 

@@ -49,11 +49,9 @@ mod tests {
 
     #[test]
     fn reads_claims_challenges() {
-        let challenge = |value: &str| Response {
-            status: 401,
-            headers: vec![("www-authenticate".into(), value.into())],
-            body: Vec::new(),
-            ..Default::default()
+        let challenge = |value: &str| {
+            Response::new(401, Default::default(), Vec::new())
+                .with_header("www-authenticate", value)
         };
         let encoded = challenge(
             r#"Bearer realm="", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnt9fQ==""#,
@@ -64,11 +62,10 @@ mod tests {
         );
         let other = challenge(r#"Bearer error="invalid_token""#);
         assert_eq!(claims_challenge(&other), None);
-        let mut two = challenge(r#"PoP realm="""#);
-        two.headers.push((
-            "WWW-Authenticate".into(),
-            r#"Bearer Error="insufficient_claims", Claims="eyJhIjoxfQ==""#.into(),
-        ));
+        let two = challenge(r#"PoP realm="""#).with_header(
+            "WWW-Authenticate",
+            r#"Bearer Error="insufficient_claims", Claims="eyJhIjoxfQ==""#,
+        );
         assert_eq!(claims_challenge(&two).as_deref(), Some(r#"{"a":1}"#));
     }
 }

@@ -186,12 +186,8 @@ mod tests {
 
     #[test]
     fn recognises_certificate_rejections_in_responses() {
-        let response = |status, body: &[u8]| Response {
-            status,
-            headers: Vec::new(),
-            body: body.to_vec(),
-            ..Default::default()
-        };
+        let response =
+            |status, body: &[u8]| Response::new(status, Default::default(), body.to_vec());
         assert!(response_rejects_certificate(&response(495, b"")).is_some());
         assert!(
             response_rejects_certificate(&response(400, b"<h1>400 The SSL certificate error</h1>"))

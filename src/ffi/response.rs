@@ -30,9 +30,9 @@ impl dsapi_response {
 
     fn c_headers(&self) -> &[(CString, CString)] {
         self.headers.get_or_init(|| {
-            let headers = self.response.headers.iter();
+            let headers = self.response.headers();
             headers
-                .map(|(name, value)| (c_string(name), c_string(value)))
+                .map(|(name, value)| (c_string(name), c_string(&value)))
                 .collect()
         })
     }
@@ -105,7 +105,7 @@ pub extern "C" fn dsapi_response_header(
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_header_count(response: *const dsapi_response) -> usize {
     catch(0, || {
-        ref_arg(response, "response").map_or(0, |r| r.response.headers.len())
+        ref_arg(response, "response").map_or(0, |r| r.response.header_count())
     })
 }
 

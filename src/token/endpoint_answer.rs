@@ -261,12 +261,8 @@ mod tests {
     fn lifetimes_out_of_range_are_clamped() {
         assert_eq!(seconds(Some(&json!(i64::MAX))), Some(MAX_LIFETIME_SECONDS));
         assert_eq!(seconds(Some(&json!("-5"))), Some(0));
-        let answer = Response {
-            status: 200,
-            headers: Vec::new(),
-            body: br#"{"access_token": "t", "expires_in": 9223372036854775807, "refresh_in": 9223372036854775807}"#.to_vec(),
-            ..Default::default()
-        };
+        let body = br#"{"access_token": "t", "expires_in": 9223372036854775807, "refresh_in": 9223372036854775807}"#;
+        let answer = Response::new(200, Default::default(), body.to_vec());
         let issued = interpret(&answer, "https://x/token", false).unwrap();
         assert!(issued.token.expires_on > unix_now());
     }

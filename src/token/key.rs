@@ -121,7 +121,10 @@ const BOUND_MARK: &str = "x5t#S256=";
 fn push_lowercase(text: &mut String, part: &str) {
     let start = text.len();
     text.push_str(part);
-    text[start..].make_ascii_lowercase();
+    // Most parts are lower case already: only a part with an upper-case letter is rewritten.
+    if part.bytes().any(|b| b.is_ascii_uppercase()) {
+        text[start..].make_ascii_lowercase();
+    }
 }
 
 /// What the caller wants from the cache.

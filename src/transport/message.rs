@@ -1,6 +1,10 @@
 //! What goes over the wire: a request as the upper layers build it (kept whole so that a retry
 //! resends the same bytes) and a response of any HTTP status.
 
+use std::borrow::Cow;
+
+use ureq::http::{HeaderMap, HeaderName, HeaderValue};
+
 /// A request as the downstream layer built it; kept whole so a retry resends the same bytes.
 pub struct Request<'a> {
     pub method: &'a str,
@@ -13,7 +17,9 @@ pub struct Request<'a> {
 #[derive(Clone, Default)]
 pub struct Response {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    /// As received (names in lower case, repeated names adjacent): kept as ureq parsed them, so a
+    /// call that reads no header pays nothing for them.
+    headers: HeaderMap,
     pub body: Vec<u8>,
     /// The API call it answers, as wrappers show it (.NET's `RequestMessage`); set by
     /// `DownstreamApi::call`, empty on token endpoint answers.
@@ -40,15 +46,49 @@ impl std::fmt::Debug for Response {
 }
 
 impl Response {
-    /// Every header named `name`, ignoring ASCII case, in received order.
-    pub fn headers_named<'a, 'n>(
-        &'a self,
-        name: &'n str,
-    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+    /// A response of `status` with `headers` (as received) and `body`.
+    pub fn new(status: u16, headers: HeaderMap, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            headers,
+            body,
+            request: RequestLine::default(),
+        }
+    }
+
+    /// The same response with one more header (a name or value HTTP does not allow is left out):
+    /// for tests and callers that build responses.
+    pub fn with_header(mut self, name: &str, value: &str) -> Response {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            self.headers.append(name, value);
+        }
+        self
+    }
+
+    /// Every header, in received order (repeated names adjacent), names in lower case; a value
+    /// that is not UTF-8 has its invalid bytes replaced.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
         self.headers
             .iter()
-            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+            .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
+    }
+
+    /// How many headers (a repeated name counts each time).
+    pub fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// Every header named `name`, ignoring ASCII case, in received order; values that are not
+    /// visible ASCII are left out.
+    pub fn headers_named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + use<'a> {
+        // A `&str` is looked up without an allocation (and an invalid name finds nothing).
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
     }
 
     /// The first header named `name`, ignoring ASCII case.

@@ -450,23 +450,8 @@ impl Transport {
         let http_request = self.http_request(agent, request, remaining)?;
         let classify = |error| self.classify(client, request.url, remaining, error);
         let response = agent.run(http_request).map_err(classify)?;
-        let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let body = self.read_body(response.into_body()).map_err(classify)?;
-        Ok(Response {
-            status,
-            headers,
-            body,
-            ..Response::default()
-        })
+        let (parts, body) = response.into_parts();
+        let body = self.read_body(body).map_err(classify)?;
+        Ok(Response::new(parts.status.as_u16(), parts.headers, body))
     }
 }

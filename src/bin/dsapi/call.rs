@@ -86,7 +86,7 @@ pub fn run(
     let mut text = Vec::new();
     if args.include {
         text.extend(format!("HTTP/1.1 {}\r\n", response.status).bytes());
-        for (name, value) in &response.headers {
+        for (name, value) in response.headers() {
             text.extend(format!("{name}: {value}\r\n").bytes());
         }
         text.extend(b"\r\n");

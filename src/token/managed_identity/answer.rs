@@ -134,11 +134,7 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: &str) -> Response {
-        Response {
-            status,
-            body: body.as_bytes().to_vec(),
-            ..Response::default()
-        }
+        Response::new(status, Default::default(), body.as_bytes().to_vec())
     }
 
     #[test]
