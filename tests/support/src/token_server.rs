@@ -24,6 +24,21 @@ use serde_json::{Value, json};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
+mod form;
+#[cfg(test)]
+mod grant_tests;
+mod grants;
+mod identities;
+mod jwt;
+
+pub use form::{parse_form, percent_decode};
+pub use identities::{
+    JWT_BEARER_GRANT, Leg, MFA_CLAIMS_JSON, MfaPolicy, RESERVED_SCOPES, Subject,
+    TOKEN_EXCHANGE_AUDIENCE, TOKEN_EXCHANGE_SCOPE, USER_CLAIMS_BASE64, USER_CLAIMS_JSON,
+    USER_FIC_GRANT, UserToken, describe, identity_resource_handler,
+};
+pub use jwt::{FAKE_ISSUER_PREFIX, FAKE_KID, claims_of};
+
 use super::pki::TestCa;
 use super::request_log::{RequestLog, assert_no_failures, lock};
 use super::server::{ClientAuth, Handler, Reply, Seen, TestServer};
@@ -81,6 +96,8 @@ pub struct TokenRequest {
     /// The status answered (0 while still being processed).
     pub status: u16,
     pub at: Instant,
+    /// Which grant (and agent leg) it was, once the form was read.
+    pub leg: Option<Leg>,
 }
 
 impl TokenRequest {
@@ -108,6 +125,10 @@ pub struct IssuedToken {
     /// `cnf.x5t#S256` of a certificate-bound token: the base64url SHA-256 of the certificate
     /// presented when it was requested.
     pub bound_to: Option<String>,
+    /// Who it is for, from which grant or leg, and its refresh token (user tokens).
+    pub subject: Subject,
+    pub leg: Leg,
+    pub refresh_token: Option<String>,
 }
 
 impl IssuedToken {
@@ -149,6 +170,8 @@ struct State {
     /// A federated identity credential: decides whether a client assertion is a token this
     /// application trusts (a managed identity's, from the fake identity endpoint).
     federation: Option<Federation>,
+    /// Users, agents and agent users (identities.rs).
+    identities: identities::Identities,
 }
 
 /// Checks a client assertion of a federated credential; the error is the reason it is refused.
@@ -181,6 +204,7 @@ impl TokenIssuer {
                 seen_jti: HashSet::new(),
                 issued: Vec::new(),
                 federation: None,
+                identities: identities::Identities::new(),
             }),
         })
     }
@@ -349,6 +373,7 @@ impl TokenIssuer {
             assertion_claims: None,
             status: 0,
             at: Instant::now(),
+            leg: None,
         });
         let delay = self.state().delay;
         if let Some(delay) = delay {
@@ -359,6 +384,7 @@ impl TokenIssuer {
             Some(answer) => {
                 // Still parse the form, so tests can look at what was sent.
                 if let Ok(form) = parse_form(&seen.body) {
+                    state.log.at(index).leg = Some(grants::classify(&state, &form));
                     state.log.at(index).form = form;
                 }
                 canned(answer)
@@ -681,6 +707,14 @@ fn process(state: &mut State, request: Incoming) -> Result<Reply, Rejection> {
         false => TokenIssuer::base_url(state),
     };
     let audience = format!("{base}{}", request.path);
+    let grant = grants::Grant {
+        request: &request,
+        form: &form,
+        audience: &audience,
+    };
+    if let Some(reply) = grants::process(state, &grant)? {
+        return Ok(reply);
+    }
     let pop = match param("token_type") {
         None => false,
         Some("mtls_pop") if request.flavor == Flavor::Entra && request.over_mtls => true,
@@ -725,12 +759,7 @@ fn checked_form(state: &mut State, request: &Incoming) -> Result<Vec<(String, St
     }
     let param = |name: &str| form_param(&form, name);
     match param("grant_type") {
-        Some("client_credentials") => {}
-        Some(other) => {
-            return Err(Rejection::bad_request(format!(
-                "grant_type must be 'client_credentials', was '{other}'"
-            )));
-        }
+        Some(grant) => grants::check_grant_type(grant, request.flavor)?,
         None => {
             return Err(Rejection::bad_request(
                 "The request body must contain the following parameter: 'grant_type'.",
@@ -738,7 +767,7 @@ fn checked_form(state: &mut State, request: &Incoming) -> Result<Vec<(String, St
         }
     }
     match param("client_id") {
-        Some(id) if id == state.client_id => {}
+        Some(id) if id == state.client_id || state.identities.is_agent(id) => {}
         Some(other) => {
             return Err(Rejection::bad_request(format!(
                 "client_id '{other}' is not the registered application '{}'",
@@ -878,6 +907,11 @@ fn issue(state: &mut State, request: Incoming, form: &[(String, String)], pop: b
         expires_in: state.expires_in,
         token_type: token_type.to_string(),
         bound_to,
+        subject: Subject::App {
+            client_id: state.client_id.clone(),
+        },
+        leg: Leg::AppToken,
+        refresh_token: None,
     });
     let mut body = json!({
         "token_type": token_type,
@@ -1176,40 +1210,4 @@ fn check_assertion_claims(
         )));
     }
     Ok(())
-}
-
-/// Parses `application/x-www-form-urlencoded`: `&`-separated `name=value`, `+` is a space,
-/// `%XX` a byte; the result must be UTF-8.
-pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "the form body is not UTF-8".to_string())?;
-    let mut pairs = Vec::new();
-    for pair in text.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        pairs.push((percent_decode(name)?, percent_decode(value)?));
-    }
-    Ok(pairs)
-}
-
-pub fn percent_decode(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("bad percent escape in form field '{text}'"))?;
-                out.push(hex);
-                i += 2;
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| format!("form field '{text}' is not UTF-8 once decoded"))
 }
