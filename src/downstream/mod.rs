@@ -205,17 +205,18 @@ impl DownstreamApi {
         api_name: &str,
         overrides_json: Option<&str>,
     ) -> Result<String> {
-        let Resolved { options, .. } = self.resolve(api_name, overrides_json)?;
+        let Resolved { options, prepared } = self.resolve(api_name, overrides_json)?;
+        if options.protocol_scheme == ProtocolScheme::Bearer
+            && let Some(header) = prepared.and_then(|p| self.cached_header(&options, p))
+        {
+            return Ok(header);
+        }
         match options.protocol_scheme {
             ProtocolScheme::Bearer => {
                 let deadline = self.transport.call_deadline(options.timeout);
                 let token =
                     self.token(&options.scopes, &options.acquire_token_options, deadline)?;
-                // Exactly the room a C string needs: the C ABI hands it out without a copy.
-                let mut header = String::with_capacity("Bearer ".len() + token.token.len() + 1);
-                header.push_str("Bearer ");
-                header.push_str(&token.token);
-                Ok(header)
+                Ok(bearer_header(&token))
             }
             ProtocolScheme::Mtls => Err(Error::new(
                 ErrorKind::Unsupported,
@@ -232,6 +233,21 @@ impl DownstreamApi {
             }
         }
         .map_err(|e| e.context(format!("authorization header for API {}", quote(api_name))))
+    }
+
+    /// A Bearer API's header from its prepared token key, when the token is cached and fresh:
+    /// no key to build, no copy of the token.
+    fn cached_header(&self, options: &ApiOptions, prepared: &Prepared) -> Option<String> {
+        let key = prepared.token_key.get_or_init(|| {
+            self.tokens.app_key(&TokenCall {
+                credentials: &self.credentials,
+                transport: &self.transport,
+                scopes: &options.scopes,
+                options: &options.acquire_token_options,
+                deadline: self.transport.call_deadline(options.timeout),
+            })
+        });
+        self.tokens.cached_with(key.as_ref()?, bearer_header)
     }
 
     /// An app token for explicit scopes; `options_json` is an `AcquireTokenOptions` object.
@@ -332,6 +348,15 @@ impl DownstreamApi {
             ),
         )
     }
+}
+
+/// `Bearer <token>`, with exactly the room its C string needs: the C ABI hands it out without a
+/// copy.
+fn bearer_header(token: &AccessToken) -> String {
+    let mut header = String::with_capacity("Bearer ".len() + token.token.len() + 1);
+    header.push_str("Bearer ");
+    header.push_str(&token.token);
+    header
 }
 
 /// What MTLS_POP needs of the configuration, each miss naming its field: app tokens, a

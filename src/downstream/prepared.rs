@@ -3,10 +3,12 @@
 //! URL, the URL as messages show it, and the fixed request headers with and without a body.
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use super::request::{build_url, request_headers};
 use crate::config::ApiOptions;
 use crate::encoding::redact_url;
+use crate::token::CacheKey;
 
 #[derive(Clone)]
 pub(super) struct Prepared {
@@ -15,6 +17,9 @@ pub(super) struct Prepared {
     pub shown_url: String,
     headers: Vec<(String, String)>,
     headers_with_body: Vec<(String, String)>,
+    /// The app token's cache key, when it is fixed (see `TokenProvider::app_key`), made on the
+    /// first call that asks.
+    pub token_key: OnceLock<Option<CacheKey>>,
 }
 
 impl Prepared {
@@ -25,6 +30,7 @@ impl Prepared {
             url,
             headers: request_headers(options, b""),
             headers_with_body: request_headers(options, b"a body"),
+            token_key: OnceLock::new(),
         }
     }
 

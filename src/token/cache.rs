@@ -146,6 +146,15 @@ impl TokenCache {
         }
     }
 
+    /// `with(token)` for the token cached for `key` when it is fresh now (usable and not due for
+    /// refresh), under the read lock and without a copy: the hit path of a prepared API.
+    pub fn fresh_with<R>(&self, key: &CacheKey, with: impl FnOnce(&AccessToken) -> R) -> Option<R> {
+        let now = unix_now();
+        let tokens = self.tokens.read();
+        let cached = tokens.get(key).filter(|c| c.fresh(now))?;
+        Some(with(&cached.token))
+    }
+
     /// Returns a cached token or runs `fetch` once for all threads missing the same key (with
     /// the fleet-wide cache, once for the fleet: see [`DistributedCache::fetch_through`]). During
     /// a proactive refresh, other callers keep using the still-valid token instead of waiting, and

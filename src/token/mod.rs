@@ -49,7 +49,7 @@ use cache::TokenCache;
 pub use call::TokenCall;
 use distributed::DistributedCache;
 use fetch::Fetcher;
-use key::CacheKey;
+pub use key::CacheKey;
 use managed_identity::{ConfiguredIdentity, ManagedIdentity};
 use plan::{Plan, Planner};
 
@@ -179,6 +179,39 @@ impl TokenProvider {
         if let Some(id) = &call.options.managed_identity {
             self.managed.forget_refused(&self.cache, call, id, refused);
         }
+    }
+
+    /// The cache key of the call's app token when it does not depend on the credential selected
+    /// at call time, nor bypasses the cache (no managed identity, no bound credential, no
+    /// ForceRefresh or claims): a configured API prepares it once and looks its token up with
+    /// [`TokenProvider::cached_with`].
+    pub fn app_key(&self, call: &TokenCall) -> Option<CacheKey> {
+        let fixed = call.options.managed_identity.is_none()
+            && !self.planner.needs_selection()
+            && call.lookup() == key::Lookup::UseCache;
+        let (authority, client_id) = self.validate().ok().filter(|_| fixed)?;
+        let tenant = authority.tenant(call.options.tenant.as_deref());
+        Some(CacheKey::new(
+            authority.cache_name(),
+            client_id,
+            tenant,
+            call.scopes,
+            "Bearer",
+        ))
+    }
+
+    /// `with(token)` when the token of `key` (from [`TokenProvider::app_key`]) is cached and
+    /// fresh; `None` sends the caller down the full path (a miss, a refresh due).
+    pub fn cached_with<R>(
+        &self,
+        key: &CacheKey,
+        with: impl FnOnce(&AccessToken) -> R,
+    ) -> Option<R> {
+        let found = self.cache.fresh_with(key, with);
+        if found.is_some() {
+            crate::log::debug(|| "token from the cache (a prepared key)".to_string());
+        }
+        found
     }
 
     /// An app token for the call's scopes: from the cache when fresh, else from the token
