@@ -128,6 +128,11 @@ typedef void (*dsapi_observer_callback)(void *user_data, const struct dsapi_cred
 // and AADSTS code), or OpenID discovery failed.
 #define DSAPI_TOKEN_ACQUISITION_FAILED 16
 
+// A token for the user needs the user to act (multi-factor authentication, consent, a
+// Conditional Access policy, an expired session): the message says why, and the claims
+// challenge to send back to the user's client comes with it. Never retried.
+#define DSAPI_USER_INTERACTION_REQUIRED 17
+
 // A call failed in a way the host should know about.
 #define DSAPI_LOG_ERROR 1
 

@@ -38,6 +38,9 @@ pub enum ErrorKind {
     /// The token endpoint refused (its `error`, `error_description` and AADSTS code are in the
     /// message) or OpenID discovery failed.
     TokenAcquisition,
+    /// A token for the user needs the user to act (MFA, consent, Conditional Access, an expired
+    /// session); [`Error::claims_challenge`] gives the claims to send back to the user's client.
+    UserInteractionRequired,
 }
 
 /// An error with its full cause chain rendered as text, and what is known of it as data: the HTTP
@@ -57,6 +60,7 @@ struct Detail {
     aadsts_codes: Vec<u32>,
     remedy: Option<Remedy>,
     retry_after: Option<Duration>,
+    claims_challenge: Option<String>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -91,6 +95,19 @@ impl Error {
     /// The wait the server asked for (`Retry-After`), when it did.
     pub fn retry_after(&self) -> Option<Duration> {
         self.detail.as_ref()?.retry_after
+    }
+
+    /// The claims challenge that came with a [`ErrorKind::UserInteractionRequired`] error (the
+    /// JSON of Entra's `claims`), for the web API to send back to its caller in
+    /// `WWW-Authenticate`.
+    pub fn claims_challenge(&self) -> Option<&str> {
+        self.detail.as_ref()?.claims_challenge.as_deref()
+    }
+
+    /// Records the claims challenge of a refusal that needs the user.
+    pub fn with_claims_challenge(mut self, claims: Option<String>) -> Self {
+        self.detail_mut().claims_challenge = claims;
+        self
     }
 
     /// Records the HTTP status of the answer behind this error.

@@ -22,8 +22,8 @@ use environment::apply_environment_override;
 pub use managed_identity::{DEFAULT_TOKEN_EXCHANGE_URL, PlatformEnvironment};
 use node::Node;
 pub use options::{
-    AcquireTokenOptions, ApiOptions, CredentialDescription, HttpOptions, IdentityOptions,
-    ManagedIdentityId, ProtocolScheme, SourceType, TokenEndpointAuth,
+    ALLOCATE_FOR_ME, AcquireTokenOptions, Agent, AgentUser, ApiOptions, CredentialDescription,
+    HttpOptions, IdentityOptions, ManagedIdentityId, ProtocolScheme, SourceType, TokenEndpointAuth,
 };
 pub use proxy::ProxyOptions;
 pub use token_cache::{DistributedCacheOptions, redact_redis_url};

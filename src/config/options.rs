@@ -175,7 +175,7 @@ impl ProtocolScheme {
 }
 
 /// Id.Web's `AcquireTokenOptions` subset used per API or per call.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct AcquireTokenOptions {
     pub tenant: Option<String>,
     pub force_refresh: bool,
@@ -184,6 +184,46 @@ pub struct AcquireTokenOptions {
     /// Id.Web's `ManagedIdentity`: the token comes from this managed identity, not from the
     /// `AzureAd` app's credentials.
     pub managed_identity: Option<ManagedIdentityId>,
+    /// `UserAssertion`: the incoming user's access token, for a token on behalf of that user
+    /// (on-behalf-of). A secret: never logged, never in a message.
+    pub user_assertion: Option<String>,
+    /// Id.Web's `LongRunningWebApiSessionKey`: a session that keeps the user's refresh token
+    /// (`AllocateForMe`: the library allocates the key, a hash of the user's token).
+    pub long_running_session_key: Option<String>,
+    /// `AgentIdentity` (the agent's app id), with `AgentUsername` or `AgentUserId` for the
+    /// agent's user: the token is the agent's, the configured app its blueprint.
+    pub agent: Option<Agent>,
+}
+
+/// An Entra agent identity, and perhaps one of its users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub app_id: String,
+    pub user: Option<AgentUser>,
+}
+
+/// An agent's user account: by UPN or by object id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentUser {
+    Username(String),
+    ObjectId(String),
+}
+
+/// Id.Web's value of `LongRunningWebApiSessionKey` asking the library to allocate the key.
+pub const ALLOCATE_FOR_ME: &str = "AllocateForMe";
+
+// The user's assertion is a token: Debug shows whether there is one, never its value.
+impl std::fmt::Debug for AcquireTokenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcquireTokenOptions")
+            .field("tenant", &self.tenant)
+            .field("force_refresh", &self.force_refresh)
+            .field("correlation_id", &self.correlation_id)
+            .field("managed_identity", &self.managed_identity)
+            .field("user_assertion", &self.user_assertion.as_ref().map(|_| "…"))
+            .field("agent", &self.agent)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One entry of `DownstreamApis` (Id.Web's `DownstreamApiOptions`), or the same after per-call overrides.

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::node::Node;
 use super::options::{
-    AcquireTokenOptions, ApiOptions, HttpOptions, ManagedIdentityId, ProtocolScheme,
+    AcquireTokenOptions, Agent, AgentUser, ApiOptions, HttpOptions, ManagedIdentityId,
+    ProtocolScheme,
 };
 use crate::encoding::{quote, split_url};
 use crate::error::{Error, ErrorKind, Result};
@@ -48,8 +49,52 @@ impl AcquireTokenOptions {
             // An override's null: the app's own token again.
             options.managed_identity = None;
         }
+        if let Some(value) = node.string("UserAssertion")? {
+            options.user_assertion = Some(value).filter(|v| !v.trim().is_empty());
+        }
+        if let Some(value) = node.string("LongRunningWebApiSessionKey")? {
+            options.long_running_session_key = Some(value).filter(|v| !v.trim().is_empty());
+        }
+        read_agent(node, &mut options)?;
         Ok(options)
     }
+}
+
+/// `AgentIdentity` with at most one of `AgentUsername` and `AgentUserId` (the sidecar's names).
+fn read_agent(node: &Node, options: &mut AcquireTokenOptions) -> Result<()> {
+    let app_id = node.string("AgentIdentity")?;
+    let username = node.string("AgentUsername")?;
+    let user_id = node.string("AgentUserId")?;
+    let user = match (username, user_id) {
+        (Some(_), Some(_)) => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{}: AgentUsername and AgentUserId name the same user: give one",
+                    node.join("AgentUsername")
+                ),
+            ));
+        }
+        (Some(upn), None) => Some(AgentUser::Username(upn)),
+        (None, Some(oid)) => Some(AgentUser::ObjectId(oid)),
+        (None, None) => None,
+    };
+    match (app_id, user) {
+        (Some(app_id), user) if !app_id.trim().is_empty() => {
+            options.agent = Some(Agent { app_id, user });
+        }
+        (_, Some(_)) => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "{}: an agent's user (AgentUsername, AgentUserId) needs AgentIdentity",
+                    node.join("AgentIdentity")
+                ),
+            ));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 impl ApiOptions {

@@ -6,6 +6,7 @@
 mod bearer;
 mod call;
 mod challenge;
+mod for_user;
 mod mtls;
 mod prepared;
 mod readiness;
@@ -163,7 +164,13 @@ impl DownstreamApi {
         overrides_json: Option<&str>,
         body: &[u8],
     ) -> Result<Response> {
-        let Resolved { options, prepared } = self.resolve(api_name, overrides_json)?;
+        let resolved = self.resolve(api_name, overrides_json)?;
+        self.send(api_name, resolved, body)
+    }
+
+    /// One call with its resolved options.
+    fn send(&self, api_name: &str, resolved: Resolved, body: &[u8]) -> Result<Response> {
+        let Resolved { options, prepared } = resolved;
         let prepared = match prepared {
             Some(prepared) => Cow::Borrowed(prepared),
             None => Cow::Owned(Prepared::new(&options)),
@@ -205,7 +212,13 @@ impl DownstreamApi {
         api_name: &str,
         overrides_json: Option<&str>,
     ) -> Result<String> {
-        let Resolved { options, prepared } = self.resolve(api_name, overrides_json)?;
+        let resolved = self.resolve(api_name, overrides_json)?;
+        self.header_for(api_name, resolved)
+    }
+
+    /// The `Authorization` header value for resolved options.
+    fn header_for(&self, api_name: &str, resolved: Resolved) -> Result<String> {
+        let Resolved { options, prepared } = resolved;
         if options.protocol_scheme == ProtocolScheme::Bearer
             && let Some(header) = prepared.and_then(|p| self.cached_header(&options, p))
         {

@@ -21,11 +21,16 @@ pub struct TokenCall<'a> {
 impl<'a> TokenCall<'a> {
     /// The same call for other scopes and options (a federated credential's assertion, asked for
     /// during the app's token request).
-    pub fn with(&self, scopes: &'a [String], options: &'a AcquireTokenOptions) -> TokenCall<'a> {
+    pub fn with<'b>(&self, scopes: &'b [String], options: &'b AcquireTokenOptions) -> TokenCall<'b>
+    where
+        'a: 'b,
+    {
         TokenCall {
+            credentials: self.credentials,
+            transport: self.transport,
             scopes,
             options,
-            ..*self
+            deadline: self.deadline,
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::assertion::{self, Dialect};
 use super::endpoint_answer::{Discovered, Issued, discovered_token_endpoint, interpret};
 use crate::clock::Deadline;
+use crate::config::AgentUser;
 use crate::credentials::{Certificate, Credential};
 use crate::encoding::percent_encode;
 use crate::error::{Error, ErrorKind, Result};
@@ -30,6 +31,35 @@ pub struct Exchange<'a> {
     pub authentication: Authentication,
     /// The `token_type` form parameter (`mtls_pop`), when one is asked for.
     pub token_type: Option<&'a str>,
+    /// What the form asks for.
+    pub grant: Grant<'a>,
+    /// A client assertion given by the caller (an agent's leg: T1), in place of the app's
+    /// credential.
+    pub client_assertion: Option<&'a str>,
+}
+
+/// The grant of one request, and what it carries besides the client's proof of identity.
+#[derive(Clone, Copy)]
+pub enum Grant<'a> {
+    /// `client_credentials`; with `fmi_path`, an agent blueprint's leg 1 (T1).
+    ClientCredentials { fmi_path: Option<&'a str> },
+    /// On-behalf-of: the user's incoming token as `assertion`.
+    OnBehalfOf { assertion: &'a str },
+    /// A long-running session's refresh token.
+    RefreshToken { refresh_token: &'a str },
+    /// An agent's user: the agent's exchange token (T2) and the user.
+    UserFic {
+        credential: &'a str,
+        user: &'a AgentUser,
+    },
+}
+
+impl Grant<'_> {
+    /// Whether the token is a user's: such grants ask for the OpenID scopes and `client_info`,
+    /// and a refusal may need the user.
+    pub fn is_for_a_user(&self) -> bool {
+        !matches!(self, Grant::ClientCredentials { .. })
+    }
 }
 
 /// How the app authenticates in the form.
@@ -51,17 +81,21 @@ pub fn exchange(
     credential: &Credential,
     federated_assertion: Option<&str>,
 ) -> Result<Issued> {
-    let mut form = vec![
-        ("grant_type", "client_credentials".to_string()),
-        ("client_id", exchange.client_id.to_string()),
-        ("scope", exchange.scopes.join(" ")),
-    ];
-    if exchange.authentication == Authentication::Credential {
-        form.extend(proof_of_identity(
-            exchange,
-            credential,
-            federated_assertion,
-        )?);
+    let mut form = vec![("client_id", exchange.client_id.to_string())];
+    form.extend(grant_fields(exchange));
+    match exchange.client_assertion {
+        Some(assertion) => {
+            form.push(("client_assertion_type", JWT_BEARER.to_string()));
+            form.push(("client_assertion", assertion.to_string()));
+        }
+        None if exchange.authentication == Authentication::Credential => {
+            form.extend(proof_of_identity(
+                exchange,
+                credential,
+                federated_assertion,
+            )?);
+        }
+        None => {}
     }
     if let Some(claims) = exchange.claims {
         form.push(("claims", claims.to_string()));
@@ -82,9 +116,86 @@ pub fn exchange(
         None => transport.anonymous_agent(),
     };
     let response = transport.send(&agent, &request, exchange.deadline)?;
-    let signed_with_certificate =
-        matches!(credential, Credential::Certificate(_)) || exchange.over_mtls.is_some();
-    interpret(&response, exchange.endpoint, signed_with_certificate)
+    let signed_with_certificate = exchange.client_assertion.is_none()
+        && (matches!(credential, Credential::Certificate(_)) || exchange.over_mtls.is_some());
+    let answer = interpret(&response, exchange.endpoint, signed_with_certificate);
+    match exchange.grant.is_for_a_user() {
+        true => answer.map_err(|e| needs_the_user(e, &response)),
+        false => answer,
+    }
+}
+
+/// The form fields of the grant: its type, scopes and what it carries. A user's grant asks for
+/// the OpenID scopes too, and for `client_info`, as MSAL does.
+fn grant_fields(exchange: &Exchange) -> Vec<(&'static str, String)> {
+    let user_scope = || {
+        let mut scopes: Vec<&str> = exchange.scopes.iter().map(String::as_str).collect();
+        for reserved in ["openid", "profile", "offline_access"] {
+            if !scopes.iter().any(|s| s.eq_ignore_ascii_case(reserved)) {
+                scopes.push(reserved);
+            }
+        }
+        scopes.join(" ")
+    };
+    let mut fields = Vec::new();
+    match exchange.grant {
+        Grant::ClientCredentials { fmi_path } => {
+            fields.push(("grant_type", "client_credentials".to_string()));
+            fields.push(("scope", exchange.scopes.join(" ")));
+            if let Some(path) = fmi_path {
+                fields.push(("fmi_path", path.to_string()));
+            }
+            return fields;
+        }
+        Grant::OnBehalfOf { assertion } => {
+            fields.push(("grant_type", JWT_BEARER_GRANT.to_string()));
+            fields.push(("assertion", assertion.to_string()));
+            fields.push(("requested_token_use", "on_behalf_of".to_string()));
+        }
+        Grant::RefreshToken { refresh_token } => {
+            fields.push(("grant_type", "refresh_token".to_string()));
+            fields.push(("refresh_token", refresh_token.to_string()));
+        }
+        Grant::UserFic { credential, user } => {
+            fields.push(("grant_type", "user_fic".to_string()));
+            fields.push(("user_federated_identity_credential", credential.to_string()));
+            fields.push(match user {
+                AgentUser::Username(upn) => ("username", upn.clone()),
+                AgentUser::ObjectId(oid) => ("user_id", oid.to_ascii_lowercase()),
+            });
+        }
+    }
+    fields.push(("scope", user_scope()));
+    fields.push(("client_info", "1".to_string()));
+    fields
+}
+
+/// A refusal of a user's grant that only the user can lift (MSAL's rule: `interaction_required`,
+/// or `invalid_grant` unless its sub-error says otherwise) becomes
+/// [`ErrorKind::UserInteractionRequired`] with the answer's claims challenge.
+fn needs_the_user(error: Error, response: &crate::transport::Response) -> Error {
+    let json: Option<serde_json::Value> = serde_json::from_slice(&response.body).ok();
+    let field = |name: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(name))
+            .and_then(serde_json::Value::as_str)
+    };
+    let sub_error_is_not_the_users = matches!(
+        field("suberror"),
+        Some("client_mismatch" | "protection_policy_required")
+    );
+    let the_users = match field("error") {
+        Some("interaction_required") => true,
+        Some("invalid_grant") => !sub_error_is_not_the_users,
+        _ => false,
+    };
+    if !the_users {
+        return error;
+    }
+    let claims = field("claims").map(str::to_string);
+    error
+        .with_kind(ErrorKind::UserInteractionRequired)
+        .with_claims_challenge(claims)
 }
 
 /// The form fields that prove the app's identity with its credential: a client assertion (signed
@@ -157,6 +268,7 @@ fn request_headers(exchange: &Exchange) -> Vec<(String, String)> {
 }
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 fn encode_form(pairs: &[(&str, String)]) -> String {
     pairs

@@ -27,6 +27,8 @@ pub struct Issued {
     pub token_type: String,
     pub expires_in: i64,
     pub refresh_in: Option<i64>,
+    /// A user grant's refresh token (kept only by a long-running session). Never logged.
+    pub refresh_token: Option<String>,
 }
 
 /// Reads the endpoint's `response`: the token, or an error that names the endpoint's words and,
@@ -93,6 +95,10 @@ fn parse_token(json: Option<&Value>) -> Result<Issued> {
     let expires_in = seconds(json.get("expires_in")).ok_or_else(|| invalid("expires_in"))?;
     let refresh_in = seconds(json.get("refresh_in"));
     let token_type = json.get("token_type").and_then(Value::as_str).unwrap_or("");
+    let refresh_token = json
+        .get("refresh_token")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     Ok(Issued {
         token: AccessToken {
             token: token.to_string(),
@@ -101,6 +107,7 @@ fn parse_token(json: Option<&Value>) -> Result<Issued> {
         token_type: token_type.to_string(),
         expires_in,
         refresh_in,
+        refresh_token,
     })
 }
 

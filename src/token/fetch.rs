@@ -10,6 +10,7 @@ use super::client_credentials::{self, Exchange};
 use super::endpoint_answer::Issued;
 use super::managed_identity::{ConfiguredIdentity, ManagedIdentity};
 use super::plan::Plan;
+use super::sessions::Sessions;
 use crate::config::AcquireTokenOptions;
 use crate::credentials::{Credential, Purpose, Selection, Usage};
 use crate::encoding::quote;
@@ -25,6 +26,8 @@ pub struct Fetcher<'a> {
     pub client_id: &'a str,
     pub managed: &'a ManagedIdentity,
     pub cache: &'a TokenCache,
+    /// Where long-running sessions keep their refresh tokens.
+    pub sessions: &'a Sessions,
 }
 
 impl Fetcher<'_> {
@@ -42,10 +45,11 @@ impl Fetcher<'_> {
             .token_endpoint(tenant, plan.over_mtls, |url| {
                 client_credentials::discover(call.transport, url, call.deadline)
             })?;
+        let client = plan.client.as_ref();
         let exchange = Exchange {
             endpoint: &endpoint,
             dialect: self.authority.dialect(),
-            client_id: self.client_id,
+            client_id: client.map_or(self.client_id, |c| c.client_id.as_str()),
             scopes: call.scopes,
             claims: call.options.claims.as_deref(),
             correlation_id: call.options.correlation_id.as_deref(),
@@ -54,6 +58,8 @@ impl Fetcher<'_> {
             over_mtls: plan.bound_certificate(),
             authentication: plan.authentication,
             token_type: plan.token_type,
+            grant: plan.grant.as_grant(),
+            client_assertion: client.map(|c| c.assertion.as_str()),
         };
         let driver = match urgency {
             Urgency::Needed => Driver::new(call.deadline),
@@ -71,6 +77,9 @@ impl Fetcher<'_> {
                     quote(wanted)
                 ),
             ));
+        }
+        if let (Some(session), Some(refresh_token)) = (&plan.session, issued.refresh_token) {
+            self.sessions.keep(session, refresh_token);
         }
         let now = crate::clock::unix_now();
         let refresh = refresh_on(now, issued.expires_in, issued.refresh_in);
@@ -156,11 +165,13 @@ impl Fetcher<'_> {
             &selection.credential,
             assertion,
         )?;
-        let usage = Usage {
-            protocol: "Bearer",
-            api_url: exchange.endpoint,
-        };
-        call.credentials.used(selection, &usage);
+        if exchange.client_assertion.is_none() {
+            let usage = Usage {
+                protocol: "Bearer",
+                api_url: exchange.endpoint,
+            };
+            call.credentials.used(selection, &usage);
+        }
         crate::log::debug(|| {
             format!(
                 "token for '{}' from {} (expires in {} s)",

@@ -103,6 +103,15 @@ impl CacheKey {
         }
     }
 
+    /// The key of a token for someone besides the client: a user (a hash of their token, or a
+    /// session), an agent's path or user. `name=value` joins the key.
+    pub fn qualified(self, name: &str, value: &str) -> CacheKey {
+        CacheKey {
+            text: format!("{}|{name}={value}", self.text),
+            ..self
+        }
+    }
+
     /// The key as one string (what the fleet-wide cache hashes).
     pub fn as_str(&self) -> &str {
         &self.text

@@ -3,8 +3,10 @@
 //! and use only the parts below themselves (`tests/architecture.rs` checks this order):
 //!
 //! ```text
+//! user                 tokens on behalf of a user (on-behalf-of), long-running sessions
+//! agent                an agent identity's legs (T1, the agent's token, T2, its user's token)
 //! fetch                one token request under the retry driver (busy endpoint, refused certificate)
-//! plan                 how one token is requested and kept: over mTLS or not, which cache key
+//! plan                 how one token is requested and kept: grant, client, mTLS, cache key
 //! managed_identity     tokens from the platform's managed identity, and federated assertions
 //! cache                the in-process cache: early expiry, proactive refresh, single flight
 //! distributed          the fleet-wide cache on Redis behind the in-process one
@@ -13,12 +15,14 @@
 //! endpoint_answer      what a token endpoint's answer means, and the remedy its refusal calls for
 //! assertion            the signed client assertion (JWT)
 //! call                 one token request's context: credentials, transport, scopes, options, deadline
+//! sessions             long-running sessions' refresh tokens
 //! key                  what identifies a cached token, and whether the fleet may share it
 //! claims               a claim of a JWT, read to check whom a shared token is for
 //! access_token         the token, its expiry and its refresh schedule
 //! ```
 
 mod access_token;
+mod agent;
 mod assertion;
 mod authority;
 mod cache;
@@ -31,11 +35,14 @@ mod fetch;
 mod key;
 mod managed_identity;
 mod plan;
+mod sessions;
+mod user;
 
 use std::sync::Arc;
 
 use crate::config::{
-    DistributedCacheOptions, IdentityOptions, PlatformEnvironment, TokenEndpointAuth,
+    self, AcquireTokenOptions, DistributedCacheOptions, IdentityOptions, PlatformEnvironment,
+    TokenEndpointAuth,
 };
 use crate::credentials::{self, Certificate, Purpose, Selection, Usage};
 use crate::encoding::quote;
@@ -52,6 +59,7 @@ use fetch::Fetcher;
 pub use key::CacheKey;
 use managed_identity::{ConfiguredIdentity, ManagedIdentity};
 use plan::{Plan, Planner};
+use sessions::Sessions;
 
 #[cfg(fuzzing)]
 pub(crate) use endpoint_answer::{discovered_token_endpoint, interpret};
@@ -66,6 +74,7 @@ pub struct TokenProvider {
     /// assertions of `SignedAssertionFromManagedIdentity` credentials.
     managed: ManagedIdentity,
     cache: TokenCache,
+    sessions: Sessions,
 }
 
 /// A token bound to a certificate, and the `Authorization` scheme it is sent with: `mtls_pop`
@@ -106,6 +115,7 @@ impl TokenProvider {
                     .collect(),
             },
             managed: ManagedIdentity::new(platform),
+            sessions: Sessions::default(),
             cache: TokenCache::new(distributed),
         })
     }
@@ -186,7 +196,11 @@ impl TokenProvider {
     /// ForceRefresh or claims): a configured API prepares it once and looks its token up with
     /// [`TokenProvider::cached_with`].
     pub fn app_key(&self, call: &TokenCall) -> Option<CacheKey> {
-        let fixed = call.options.managed_identity.is_none()
+        let options = call.options;
+        let fixed = options.managed_identity.is_none()
+            && options.agent.is_none()
+            && options.user_assertion.is_none()
+            && options.long_running_session_key.is_none()
             && !self.planner.needs_selection()
             && call.lookup() == key::Lookup::UseCache;
         let (authority, client_id) = self.validate().ok().filter(|_| fixed)?;
@@ -237,6 +251,13 @@ impl TokenProvider {
             let token = self.managed.token(&self.cache, call, &identity)?;
             return Ok((token, None));
         }
+        if let Some(agent) = &call.options.agent {
+            return Ok((self.acquire_for_agent(call, agent)?, None));
+        }
+        if call.options.user_assertion.is_some() || call.options.long_running_session_key.is_some()
+        {
+            return Ok((self.acquire_for_user(call)?, None));
+        }
         let (authority, client_id) = self.validate()?;
         let tenant = authority.tenant(call.options.tenant.as_deref());
         let key = CacheKey::new(
@@ -275,6 +296,111 @@ impl TokenProvider {
                 Err(error) => Err(error),
             }
         })
+    }
+
+    /// A token on behalf of the user whose token the call carries (on-behalf-of), kept under a
+    /// hash of it; with a long-running session, its refresh token renews it later without the
+    /// user's token.
+    fn acquire_for_user(&self, call: &TokenCall) -> Result<AccessToken> {
+        let (authority, client_id) = self.validate_for("a token for a user (on-behalf-of)")?;
+        let tenant = authority.tenant(call.options.tenant.as_deref());
+        let key = CacheKey::new(
+            authority.cache_name(),
+            client_id,
+            tenant,
+            call.scopes,
+            "Bearer",
+        );
+        let assertion = call.options.user_assertion.as_deref();
+        let requested = call.options.long_running_session_key.as_deref();
+        let session = requested.and_then(|key| user::session_key(key, assertion));
+        match (assertion, session) {
+            (Some(assertion), None) => self.get(call, &user::on_behalf_of(key, assertion, None)),
+            // A session starts with the user's token: always a new request, as MSAL.NET's does.
+            (Some(assertion), Some(session)) => {
+                let fresh = AcquireTokenOptions {
+                    force_refresh: true,
+                    ..call.options.clone()
+                };
+                let plan = user::on_behalf_of(key, assertion, Some(session));
+                self.get(&call.with(call.scopes, &fresh), &plan)
+            }
+            (None, Some(session)) => self.renew_session(call, key, session),
+            (None, None) => Err(Error::new(
+                ErrorKind::Config,
+                "AcquireTokenOptions.UserAssertion: a token for a user needs the user's token \
+                 (or LongRunningWebApiSessionKey of a session it started)",
+            )),
+        }
+    }
+
+    /// A long-running session's token: cached, else renewed with the session's refresh token.
+    fn renew_session(
+        &self,
+        call: &TokenCall,
+        key: CacheKey,
+        session: String,
+    ) -> Result<AccessToken> {
+        let Some(refresh_token) = self.sessions.refresh_token(&session) else {
+            return Err(Error::new(
+                ErrorKind::UserInteractionRequired,
+                "AcquireTokenOptions.LongRunningWebApiSessionKey: no such session here (it is \
+                 started by a call that brings the user's token)",
+            ));
+        };
+        let plan = user::renewal(key, session.clone(), refresh_token);
+        self.get(call, &plan).inspect_err(|error| {
+            if error.kind() == ErrorKind::UserInteractionRequired {
+                self.sessions.forget(&session);
+            }
+        })
+    }
+
+    /// An agent identity's token (the configured app its blueprint), or its user's: T1, then the
+    /// agent's token, or T2 and the user's; each leg cached, each failure naming its leg.
+    fn acquire_for_agent(&self, call: &TokenCall, agent: &config::Agent) -> Result<AccessToken> {
+        let (authority, client_id) = self.validate_for("an agent identity's token")?;
+        let legs = agent::Legs {
+            authority: authority.cache_name(),
+            tenant: authority.tenant(call.options.tenant.as_deref()),
+            blueprint: client_id,
+            agent: &agent.app_id,
+            send_x5c: self.planner.send_x5c,
+        };
+        let leg = |n: &str| format!("agent {}: {n}", quote(&agent.app_id));
+        let exchange = [agent::TOKEN_EXCHANGE_SCOPE.to_string()];
+        let plain = AcquireTokenOptions {
+            tenant: call.options.tenant.clone(),
+            ..AcquireTokenOptions::default()
+        };
+        let for_exchange = call.with(&exchange, &plain);
+        let t1 = (self.get(&for_exchange, &legs.t1()))
+            .map_err(|e| e.context(leg("leg 1, the blueprint's token for the agent (T1)")))?;
+        let Some(user) = &agent.user else {
+            return self
+                .get(call, &legs.agent_token(call.scopes, &t1.token))
+                .map_err(|e| e.context(leg("leg 2, the agent's token")));
+        };
+        let t2 = (self.get(&for_exchange, &legs.agent_token(&exchange, &t1.token)))
+            .map_err(|e| e.context(leg("leg 2, the agent's token for its user (T2)")))?;
+        let plan = legs.user_token(call.scopes, (&t1.token, &t2.token), user);
+        self.get(call, &plan)
+            .map_err(|e| e.context(leg("leg 3, the agent user's token")))
+    }
+
+    /// [`TokenProvider::validate`] for Entra ID's own grants (on-behalf-of, agent identities).
+    fn validate_for(&self, what: &str) -> Result<(&Authority, &str)> {
+        let (authority, client_id) = self.validate()?;
+        if authority.dialect() != Dialect::Entra {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "AzureAd.Authority: {what} is Entra ID's; {} is a generic OpenID provider",
+                    authority.cache_name()
+                ),
+            ));
+        }
+        Ok((authority, client_id))
     }
 
     /// A token bound to the certificate of `selection` (the one the call presents): Entra's
@@ -323,6 +449,7 @@ impl TokenProvider {
             client_id,
             managed: &self.managed,
             cache: &self.cache,
+            sessions: &self.sessions,
         };
         // Observer events of the token request are delivered after its flight has ended, so an
         // observer asking this client for the same token gets it instead of waiting on itself.

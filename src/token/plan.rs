@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use super::assertion::Dialect;
-use super::client_credentials::Authentication;
+use super::client_credentials::{Authentication, Grant};
 use super::key::CacheKey;
+use crate::config::AgentUser;
 use crate::credentials::{Certificate, Selection};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -21,9 +22,59 @@ pub struct Plan {
     /// Whether the assertion carries the certificate chain (SendX5C, or a bound credential's
     /// request, which Id.Web always sends with it).
     pub send_x5c: bool,
+    /// What the request asks for.
+    pub grant: PlanGrant,
+    /// An agent's leg: the agent is the client, and T1 its assertion.
+    pub client: Option<AgentClient>,
+    /// A long-running session whose refresh token the answer renews.
+    pub session: Option<String>,
+}
+
+/// A [`Grant`] that owns what it carries.
+#[derive(Clone)]
+pub enum PlanGrant {
+    ClientCredentials { fmi_path: Option<String> },
+    OnBehalfOf { assertion: String },
+    RefreshToken { refresh_token: String },
+    UserFic { credential: String, user: AgentUser },
+}
+
+impl PlanGrant {
+    pub fn as_grant(&self) -> Grant<'_> {
+        match self {
+            PlanGrant::ClientCredentials { fmi_path } => Grant::ClientCredentials {
+                fmi_path: fmi_path.as_deref(),
+            },
+            PlanGrant::OnBehalfOf { assertion } => Grant::OnBehalfOf { assertion },
+            PlanGrant::RefreshToken { refresh_token } => Grant::RefreshToken { refresh_token },
+            PlanGrant::UserFic { credential, user } => Grant::UserFic { credential, user },
+        }
+    }
+}
+
+/// The client of an agent's leg: the agent's app id, proving itself with T1.
+#[derive(Clone)]
+pub struct AgentClient {
+    pub client_id: String,
+    pub assertion: String,
 }
 
 impl Plan {
+    /// A plan asking for `grant` with the app's credential (no mTLS), kept under `key`.
+    pub fn for_grant(key: CacheKey, grant: PlanGrant, send_x5c: bool) -> Plan {
+        Plan {
+            key,
+            selection: None,
+            over_mtls: false,
+            authentication: Authentication::Credential,
+            token_type: None,
+            send_x5c,
+            grant,
+            client: None,
+            session: None,
+        }
+    }
+
     /// The certificate presented to the token endpoint, and that the token is bound to.
     pub fn bound_certificate(&self) -> Option<&Arc<Certificate>> {
         self.selection
@@ -65,6 +116,9 @@ impl Planner {
             authentication: Authentication::Credential,
             token_type: None,
             send_x5c: self.send_x5c,
+            grant: PlanGrant::ClientCredentials { fmi_path: None },
+            client: None,
+            session: None,
         }
     }
 
@@ -96,6 +150,9 @@ impl Planner {
             },
             token_type: None,
             send_x5c: true,
+            grant: PlanGrant::ClientCredentials { fmi_path: None },
+            client: None,
+            session: None,
         })
     }
 
@@ -134,6 +191,9 @@ impl Planner {
             authentication: form.authentication,
             token_type: form.token_type,
             send_x5c: self.send_x5c,
+            grant: PlanGrant::ClientCredentials { fmi_path: None },
+            client: None,
+            session: None,
         }
     }
 }

@@ -38,5 +38,7 @@ namespace DownstreamApi
         Panic = 15,
         /// <summary>The token endpoint refused to issue a token (the message has its <c>error</c>, <c>error_description</c> and AADSTS code), or OpenID discovery failed.</summary>
         TokenAcquisitionFailed = 16,
+        /// <summary>A token for the user needs the user to act (multi-factor authentication, consent, a Conditional Access policy, an expired session): the message says why, and the claims challenge to send back to the user's client comes with it. Never retried.</summary>
+        UserInteractionRequired = 17,
     }
 }

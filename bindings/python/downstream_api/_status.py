@@ -62,3 +62,8 @@ class Status(enum.IntEnum):
     TOKEN_ACQUISITION_FAILED = 16
     """The token endpoint refused to issue a token (the message has its ``error``, ``error_description``
     and AADSTS code), or OpenID discovery failed."""
+
+    USER_INTERACTION_REQUIRED = 17
+    """A token for the user needs the user to act (multi-factor authentication, consent, a
+    Conditional Access policy, an expired session): the message says why, and the claims
+    challenge to send back to the user's client comes with it. Never retried."""

@@ -1,0 +1,65 @@
+//! Entra Agent ID: the configured app is the agent's blueprint.
+
+use test_support::token_server::{Leg, TOKEN_EXCHANGE_SCOPE};
+
+use super::{AGENT, CLIENT_ID, SCOPE, answer, setup};
+
+#[test]
+fn an_agents_token_takes_two_legs_each_asked_for_once() {
+    let setup = setup();
+    setup.issuer().add_agent(AGENT);
+    let client = setup.client();
+    let overrides = format!(r#"{{"AcquireTokenOptions": {{"AgentIdentity": "{AGENT}"}}}}"#);
+    for _ in 0..2 {
+        let response = client.call("Graph", Some(&overrides), b"").unwrap();
+        assert_eq!(answer(response), format!("agent {AGENT} {SCOPE}"));
+    }
+    let t1 = setup.issuer().token_requests_in(Leg::FmiCredential);
+    assert_eq!(t1.len(), 1);
+    assert_eq!(t1[0].param("client_id"), Some(CLIENT_ID));
+    assert_eq!(t1[0].param("fmi_path"), Some(AGENT));
+    assert_eq!(t1[0].param("scope"), Some(TOKEN_EXCHANGE_SCOPE));
+    let leg2 = setup.issuer().token_requests_in(Leg::AgentAppToken);
+    assert_eq!(leg2.len(), 1);
+    assert_eq!(leg2[0].param("client_id"), Some(AGENT));
+    assert_eq!(
+        leg2[0].param("client_secret"),
+        None,
+        "T1 is the agent's assertion"
+    );
+    setup.issuer().assert_no_failures();
+}
+
+fn agent_user(by: &str, value: &str) {
+    let setup = setup();
+    setup
+        .issuer()
+        .add_agent_user(AGENT, "agent-user-oid", "agent.user@contoso.example");
+    let client = setup.client();
+    let overrides =
+        format!(r#"{{"AcquireTokenOptions": {{"AgentIdentity": "{AGENT}", "{by}": "{value}"}}}}"#);
+    for _ in 0..2 {
+        let response = client.call("Graph", Some(&overrides), b"").unwrap();
+        assert_eq!(
+            answer(response),
+            format!("agent-user {AGENT} agent-user-oid agent.user@contoso.example {SCOPE}")
+        );
+    }
+    for leg in [Leg::FmiCredential, Leg::AgentExchange, Leg::UserFic] {
+        assert_eq!(setup.issuer().requests_in(leg), 1, "{leg:?}");
+    }
+    let fic = &setup.issuer().token_requests_in(Leg::UserFic)[0];
+    assert_eq!(fic.param("client_id"), Some(AGENT));
+    assert_eq!(fic.param("client_info"), Some("1"));
+    setup.issuer().assert_no_failures();
+}
+
+#[test]
+fn an_agent_users_token_by_upn_takes_three_legs_each_cached() {
+    agent_user("AgentUsername", "agent.user@contoso.example");
+}
+
+#[test]
+fn an_agent_users_token_by_object_id_takes_three_legs_each_cached() {
+    agent_user("AgentUserId", "agent-user-oid");
+}
