@@ -177,6 +177,14 @@ const char *dsapi_status_str(dsapi_status status);
 // Calling this function does not change the last error. Thread-safe: each thread has its own.
 dsapi_status dsapi_last_error_message(char *buf, size_t buf_len, size_t *needed_out);
 
+// Copies the calling thread's last error's **claims challenge** — the JSON of Entra's `claims`
+// when the last failed call returned `DSAPI_USER_INTERACTION_REQUIRED`, `""` otherwise — into
+// `buf` as a NUL-terminated string, for a web API's own `WWW-Authenticate` answer to its
+// caller. `buf`, `buf_len` and `needed_out` as for `dsapi_last_error_message`: returns
+// `DSAPI_BUFFER_TOO_SMALL` when `buf` is NULL or too small. Calling it changes neither the last
+// error nor its claims. Thread-safe: each thread has its own.
+dsapi_status dsapi_last_error_claims(char *buf, size_t buf_len, size_t *needed_out);
+
 // The library version, e.g. `"0.1.0"`. Static: never free it. Thread-safe.
 const char *dsapi_version(void);
 
@@ -240,14 +248,36 @@ void dsapi_client_free(struct dsapi_client *client);
 // `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
 // `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_CERTIFICATE_REJECTED`, `DSAPI_TLS_ERROR`,
 // `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_INSECURE_URL`, `DSAPI_PROTOCOL_ERROR`,
-// `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer, MTLS_POP: the token endpoint refused). Thread-safe:
-// many threads may call one client at once.
+// `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer, MTLS_POP: the token endpoint refused),
+// `DSAPI_USER_INTERACTION_REQUIRED` (overrides naming a long-running session or an agent's user:
+// the user must act, see `dsapi_last_error_claims`). Thread-safe: many threads may call one
+// client at once.
 dsapi_status dsapi_client_call(const struct dsapi_client *client,
                                const char *api_name,
                                const char *overrides_json,
                                const uint8_t *body,
                                size_t body_len,
                                struct dsapi_response **response_out);
+
+// [`dsapi_client_call`] on behalf of a user (Id.Web's `CallApiForUserAsync`): `user_token` is the
+// access token the caller itself received (NUL-terminated, copied; a secret, never logged), and
+// the API's token is one for that user (on-behalf-of), cached for that user only — unless the
+// API's `RequestAppToken` is true. A long-running session (`AcquireTokenOptions.
+// LongRunningWebApiSessionKey` in `overrides_json`) keeps the user's refresh token for later
+// `dsapi_client_call`s naming the session alone.
+//
+// Ownership, `body` and `*response_out` as for `dsapi_client_call`. Errors: those of
+// `dsapi_client_call`, and `DSAPI_USER_INTERACTION_REQUIRED` when Entra ID needs the user (MFA,
+// consent, an expired session): never retried; `dsapi_last_error_claims` gives the claims
+// challenge. `DSAPI_CONFIG_INVALID` for an MTLS or MTLS_POP API, or a generic OpenID provider
+// (on-behalf-of is Entra ID's); `DSAPI_INVALID_ARGUMENT` for an empty `user_token`. Thread-safe.
+dsapi_status dsapi_client_call_for_user(const struct dsapi_client *client,
+                                        const char *api_name,
+                                        const char *user_token,
+                                        const char *overrides_json,
+                                        const uint8_t *body,
+                                        size_t body_len,
+                                        struct dsapi_response **response_out);
 
 // Registers an observer of credential events (Id.Web's `ICredentialsObserver`): `Selected` when
 // the certificate in use changes, `Deselected` when a server rejected it, `SuccessfullyUsed` after
@@ -314,11 +344,25 @@ void dsapi_response_free(struct dsapi_response *response);
 // `DSAPI_CONFIG_INVALID`, `DSAPI_UNKNOWN_API`, `DSAPI_UNSUPPORTED` (an MTLS API has no such header),
 // `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
 // `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (the token
-// endpoint's answer was not valid HTTP or too large). Thread-safe.
+// endpoint's answer was not valid HTTP or too large), `DSAPI_USER_INTERACTION_REQUIRED` (a
+// session or an agent's user named in the overrides: the user must act). Thread-safe.
 dsapi_status dsapi_client_authorization_header(const struct dsapi_client *client,
                                                const char *api_name,
                                                const char *overrides_json,
                                                char **header_out);
+
+// [`dsapi_client_authorization_header`] for a call on behalf of the holder of `user_token` (the
+// access token the caller received; copied, never logged): Id.Web's
+// `CreateAuthorizationHeaderForUserAsync`. Ownership of `*header_out` as for
+// `dsapi_client_authorization_header`. Errors: those of `dsapi_client_authorization_header`, and
+// `DSAPI_USER_INTERACTION_REQUIRED` when Entra ID needs the user (`dsapi_last_error_claims` gives
+// the claims challenge); `DSAPI_CONFIG_INVALID` for an MTLS or MTLS_POP API or a generic OpenID
+// provider; `DSAPI_INVALID_ARGUMENT` for an empty `user_token`. Thread-safe.
+dsapi_status dsapi_client_authorization_header_for_user(const struct dsapi_client *client,
+                                                        const char *api_name,
+                                                        const char *user_token,
+                                                        const char *overrides_json,
+                                                        char **header_out);
 
 // An app token (client credentials) for `scopes`, space-separated (e.g.
 // `"api://orders/.default"`). `options_json` (may be NULL) is an `AcquireTokenOptions` object:
@@ -332,8 +376,8 @@ dsapi_status dsapi_client_authorization_header(const struct dsapi_client *client
 // Unix seconds. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8, no scope),
 // `DSAPI_CONFIG_INVALID` (bad options, or no authority or client id configured),
 // `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
-// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (as for
-// `dsapi_client_authorization_header`). Thread-safe.
+// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR`,
+// `DSAPI_USER_INTERACTION_REQUIRED` (as for `dsapi_client_authorization_header`). Thread-safe.
 dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
                                         const char *scopes,
                                         const char *options_json,

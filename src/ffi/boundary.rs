@@ -11,6 +11,8 @@ use crate::error::{Error, ErrorKind, Result};
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+    /// The claims challenge of the last error, when it was `DSAPI_USER_INTERACTION_REQUIRED`.
+    static LAST_CLAIMS: RefCell<String> = const { RefCell::new(String::new()) };
     static IN_BOUNDARY: RefCell<bool> = const { RefCell::new(false) };
     static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -71,6 +73,9 @@ pub fn status_call(body: impl FnOnce() -> Result<()>) -> dsapi_status {
         }
         Err(error) => {
             set_last_error(error.message());
+            if let Some(claims) = error.claims_challenge() {
+                let _ = LAST_CLAIMS.try_with(|last| last.borrow_mut().push_str(claims));
+            }
             status_of(error.kind())
         }
     })
@@ -88,12 +93,29 @@ pub fn c_string(text: &str) -> CString {
 }
 
 pub fn set_last_error(message: &str) {
+    let _ = LAST_CLAIMS.try_with(|last| last.borrow_mut().clear());
     let _ = LAST_ERROR.try_with(|last| {
         let mut last = last.borrow_mut();
         last.clear();
         // A NUL inside would truncate the C string; messages can quote caller input.
         last.extend(message.chars().map(|c| if c == '\0' { '?' } else { c }));
     });
+}
+
+/// Puts back the claims of the last error (after a getter's own call cleared them).
+pub fn restore_claims(claims: &str) {
+    let _ = LAST_CLAIMS.try_with(|last| {
+        let mut last = last.borrow_mut();
+        last.clear();
+        last.push_str(claims);
+    });
+}
+
+/// The claims challenge of the calling thread's last error (`""` for none).
+pub fn last_claims() -> String {
+    LAST_CLAIMS
+        .try_with(|last| last.borrow().clone())
+        .unwrap_or_default()
 }
 
 pub fn with_last_error<T>(f: impl FnOnce(&str) -> T) -> T {

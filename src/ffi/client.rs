@@ -154,8 +154,10 @@ pub extern "C" fn dsapi_client_free(client: *mut dsapi_client) {
 /// `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
 /// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_CERTIFICATE_REJECTED`, `DSAPI_TLS_ERROR`,
 /// `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_INSECURE_URL`, `DSAPI_PROTOCOL_ERROR`,
-/// `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer, MTLS_POP: the token endpoint refused). Thread-safe:
-/// many threads may call one client at once.
+/// `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer, MTLS_POP: the token endpoint refused),
+/// `DSAPI_USER_INTERACTION_REQUIRED` (overrides naming a long-running session or an agent's user:
+/// the user must act, see `dsapi_last_error_claims`). Thread-safe: many threads may call one
+/// client at once.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_call(
     client: *const dsapi_client,
@@ -172,6 +174,43 @@ pub extern "C" fn dsapi_client_call(
         let body = bytes_arg(body, body_len, "body")?;
         let out = out_arg(response_out, "response_out")?;
         let response = client.api.call(api_name, overrides, body)?;
+        *out = dsapi_response::boxed(response);
+        Ok(())
+    })
+}
+
+/// [`dsapi_client_call`] on behalf of a user (Id.Web's `CallApiForUserAsync`): `user_token` is the
+/// access token the caller itself received (NUL-terminated, copied; a secret, never logged), and
+/// the API's token is one for that user (on-behalf-of), cached for that user only — unless the
+/// API's `RequestAppToken` is true. A long-running session (`AcquireTokenOptions.
+/// LongRunningWebApiSessionKey` in `overrides_json`) keeps the user's refresh token for later
+/// `dsapi_client_call`s naming the session alone.
+///
+/// Ownership, `body` and `*response_out` as for `dsapi_client_call`. Errors: those of
+/// `dsapi_client_call`, and `DSAPI_USER_INTERACTION_REQUIRED` when Entra ID needs the user (MFA,
+/// consent, an expired session): never retried; `dsapi_last_error_claims` gives the claims
+/// challenge. `DSAPI_CONFIG_INVALID` for an MTLS or MTLS_POP API, or a generic OpenID provider
+/// (on-behalf-of is Entra ID's); `DSAPI_INVALID_ARGUMENT` for an empty `user_token`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_call_for_user(
+    client: *const dsapi_client,
+    api_name: *const c_char,
+    user_token: *const c_char,
+    overrides_json: *const c_char,
+    body: *const u8,
+    body_len: usize,
+    response_out: *mut *mut dsapi_response,
+) -> dsapi_status {
+    status_call(|| {
+        let client = ref_arg(client, "client")?;
+        let api_name = str_arg(api_name, "api_name")?;
+        let user_token = str_arg(user_token, "user_token")?;
+        let overrides = optional_str_arg(overrides_json, "overrides_json")?;
+        let body = bytes_arg(body, body_len, "body")?;
+        let out = out_arg(response_out, "response_out")?;
+        let response = client
+            .api
+            .call_for_user(api_name, user_token, overrides, body)?;
         *out = dsapi_response::boxed(response);
         Ok(())
     })

@@ -37,26 +37,64 @@ pub extern "C" fn dsapi_last_error_message(
 ) -> dsapi_status {
     // Read before `status_call`, which clears the last error on entry.
     let message = with_last_error(str::to_string);
-    let status = status_call(|| {
-        let needed = message.len() + 1;
-        if let Ok(out) = out_arg(needed_out, "needed_out") {
-            *out = needed;
-        }
-        if buf.is_null() || buf_len < needed {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("buffer of {buf_len} bytes is too small, {needed} needed"),
-            ));
-        }
-        // SAFETY: `buf` has `buf_len >= needed` writable bytes per the contract.
-        unsafe {
-            std::ptr::copy_nonoverlapping(message.as_ptr(), buf.cast::<u8>(), message.len());
-            *buf.add(message.len()) = 0;
-        }
-        Ok(())
-    });
+    let claims = super::boundary::last_claims();
+    let status = status_call(|| copy_out(&message, buf, buf_len, needed_out));
     // Keep the message the caller asked about, whatever happened here.
-    super::boundary::set_last_error(&message);
+    keep_last_error(&message, &claims);
+    status_or_too_small(status)
+}
+
+/// Copies the calling thread's last error's **claims challenge** — the JSON of Entra's `claims`
+/// when the last failed call returned `DSAPI_USER_INTERACTION_REQUIRED`, `""` otherwise — into
+/// `buf` as a NUL-terminated string, for a web API's own `WWW-Authenticate` answer to its
+/// caller. `buf`, `buf_len` and `needed_out` as for `dsapi_last_error_message`: returns
+/// `DSAPI_BUFFER_TOO_SMALL` when `buf` is NULL or too small. Calling it changes neither the last
+/// error nor its claims. Thread-safe: each thread has its own.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_last_error_claims(
+    buf: *mut c_char,
+    buf_len: usize,
+    needed_out: *mut usize,
+) -> dsapi_status {
+    let message = with_last_error(str::to_string);
+    let claims = super::boundary::last_claims();
+    let status = status_call(|| copy_out(&claims, buf, buf_len, needed_out));
+    keep_last_error(&message, &claims);
+    status_or_too_small(status)
+}
+
+/// `text` into the caller's buffer, NUL-terminated, its size needed in `*needed_out`.
+fn copy_out(
+    text: &str,
+    buf: *mut c_char,
+    buf_len: usize,
+    needed_out: *mut usize,
+) -> crate::error::Result<()> {
+    let needed = text.len() + 1;
+    if let Ok(out) = out_arg(needed_out, "needed_out") {
+        *out = needed;
+    }
+    if buf.is_null() || buf_len < needed {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("buffer of {buf_len} bytes is too small, {needed} needed"),
+        ));
+    }
+    // SAFETY: `buf` has `buf_len >= needed` writable bytes per the contract.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        *buf.add(text.len()) = 0;
+    }
+    Ok(())
+}
+
+/// Restores the last error and its claims that a getter's own `status_call` cleared.
+fn keep_last_error(message: &str, claims: &str) {
+    super::boundary::set_last_error(message);
+    super::boundary::restore_claims(claims);
+}
+
+fn status_or_too_small(status: dsapi_status) -> dsapi_status {
     if status == DSAPI_INVALID_ARGUMENT {
         DSAPI_BUFFER_TOO_SMALL
     } else {

@@ -19,7 +19,8 @@ use crate::error::{Error, ErrorKind};
 /// `DSAPI_CONFIG_INVALID`, `DSAPI_UNKNOWN_API`, `DSAPI_UNSUPPORTED` (an MTLS API has no such header),
 /// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
 /// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (the token
-/// endpoint's answer was not valid HTTP or too large). Thread-safe.
+/// endpoint's answer was not valid HTTP or too large), `DSAPI_USER_INTERACTION_REQUIRED` (a
+/// session or an agent's user named in the overrides: the user must act). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_authorization_header(
     client: *const dsapi_client,
@@ -38,6 +39,35 @@ pub extern "C" fn dsapi_client_authorization_header(
     })
 }
 
+/// [`dsapi_client_authorization_header`] for a call on behalf of the holder of `user_token` (the
+/// access token the caller received; copied, never logged): Id.Web's
+/// `CreateAuthorizationHeaderForUserAsync`. Ownership of `*header_out` as for
+/// `dsapi_client_authorization_header`. Errors: those of `dsapi_client_authorization_header`, and
+/// `DSAPI_USER_INTERACTION_REQUIRED` when Entra ID needs the user (`dsapi_last_error_claims` gives
+/// the claims challenge); `DSAPI_CONFIG_INVALID` for an MTLS or MTLS_POP API or a generic OpenID
+/// provider; `DSAPI_INVALID_ARGUMENT` for an empty `user_token`. Thread-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn dsapi_client_authorization_header_for_user(
+    client: *const dsapi_client,
+    api_name: *const c_char,
+    user_token: *const c_char,
+    overrides_json: *const c_char,
+    header_out: *mut *mut c_char,
+) -> dsapi_status {
+    status_call(|| {
+        let client = ref_arg(client, "client")?;
+        let api_name = str_arg(api_name, "api_name")?;
+        let user_token = str_arg(user_token, "user_token")?;
+        let overrides = optional_str_arg(overrides_json, "overrides_json")?;
+        let out = out_arg(header_out, "header_out")?;
+        let header = client
+            .api()
+            .authorization_header_for_user(api_name, user_token, overrides)?;
+        *out = owned_string(header)?;
+        Ok(())
+    })
+}
+
 /// An app token (client credentials) for `scopes`, space-separated (e.g.
 /// `"api://orders/.default"`). `options_json` (may be NULL) is an `AcquireTokenOptions` object:
 /// `{"Tenant": "...", "ForceRefresh": true, "Claims": "...", "CorrelationId": "..."}`, and
@@ -50,8 +80,8 @@ pub extern "C" fn dsapi_client_authorization_header(
 /// Unix seconds. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8, no scope),
 /// `DSAPI_CONFIG_INVALID` (bad options, or no authority or client id configured),
 /// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
-/// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (as for
-/// `dsapi_client_authorization_header`). Thread-safe.
+/// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR`,
+/// `DSAPI_USER_INTERACTION_REQUIRED` (as for `dsapi_client_authorization_header`). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_acquire_token(
     client: *const dsapi_client,

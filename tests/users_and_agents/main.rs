@@ -6,6 +6,7 @@
 //! cached), and misconfigurations. The resource answers whom the token it received is for.
 
 mod agents;
+mod c_abi;
 mod users;
 
 use downstream_api::DownstreamApi;
@@ -54,7 +55,11 @@ impl Setup {
 
     /// "Graph" (Bearer, `SCOPE`) and "Mtls" on the resource server.
     fn client(&self) -> DownstreamApi {
-        let config = format!(
+        DownstreamApi::from_json(&self.config()).expect("client")
+    }
+
+    fn config(&self) -> String {
+        format!(
             r#"{{"AzureAd": {{"Instance": {instance}, "TenantId": "{TENANT}", "ClientId": "{CLIENT_ID}",
                   "ClientCredentials": [{{"SourceType": "ClientSecret", "ClientSecret": "{SECRET}"}}]}},
                 "DownstreamApis": {{
@@ -64,8 +69,7 @@ impl Setup {
             instance = json_str(&self.tokens.instance()),
             url = json_str(&self.resource.url()),
             ca = json_str(&self.ca_path),
-        );
-        DownstreamApi::from_json(&config).expect("client")
+        )
     }
 
     /// A user's incoming token for this web API.
