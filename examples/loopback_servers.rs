@@ -34,7 +34,8 @@ use test_support::json_str;
 use test_support::pki::{TestCa, Validity};
 use test_support::server::{ClientAuth, Handler, Reply, Seen, TestServer};
 use test_support::token_server::{
-    TokenIssuer, TokenServer, bearer_resource_handler, bound_resource_handler,
+    MFA_CLAIMS_JSON, MfaPolicy, TokenIssuer, TokenServer, UserToken, bearer_resource_handler,
+    bound_resource_handler, identity_resource_handler,
 };
 
 fn main() {
@@ -78,8 +79,9 @@ fn main() {
     let pop_server = TestServer::start(
         ca.server(),
         ClientAuth::Optional(std::slice::from_ref(&ca.cert_der)),
-        bound_resource_handler(issuer, "mtls_pop"),
+        bound_resource_handler(issuer.clone(), "mtls_pop"),
     );
+    let users_server = users_and_agents(&issuer, &ca, &write);
     let identity = Arc::new(IdentityEndpoint::start(Platform::AppService, &ca));
     let vault_server = TestServer::start(
         ca.server(),
@@ -103,6 +105,7 @@ fn main() {
         bearer_url: bearer_server.url(),
         pop_url: pop_server.url(),
         vault_url: vault_server.url(),
+        users_url: users_server.url(),
     });
     let config_path = write("appsettings.json", &config);
     println!("READY {config_path}");
@@ -110,6 +113,43 @@ fn main() {
     let mut sink = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut sink);
 }
+
+/// The "Users" API's server, answering whom its token is for, and what the wrappers' tests of
+/// users and agents need: the incoming tokens of two users (`user-token-alice.txt`,
+/// `user-token-bob.txt`) and of one whose Conditional Access wants MFA (`user-token-mfa.txt`: the
+/// token endpoint answers it with a claims challenge), and an agent with a user (`agents.json`).
+fn users_and_agents(
+    issuer: &Arc<TokenIssuer>,
+    ca: &TestCa,
+    write: &dyn Fn(&str, &str) -> String,
+) -> TestServer {
+    for (name, oid) in [
+        ("alice", "alice-oid"),
+        ("bob", "bob-oid"),
+        ("mfa", "mfa-oid"),
+    ] {
+        let upn = format!("{name}@wrapper.example");
+        let token = issuer.mint_user_token(&UserToken::new(oid, &upn, "wrapper-tenant"));
+        write(&format!("user-token-{name}.txt"), &token);
+    }
+    issuer.set_mfa_policy(MfaPolicy::Users(vec!["mfa-oid".to_string()]));
+    issuer.add_agent_user(AGENT, "agent-user-oid", "agent.user@wrapper.example");
+    let agents = serde_json::json!({
+        "agent": AGENT,
+        "agent_user_upn": "agent.user@wrapper.example",
+        "agent_user_oid": "agent-user-oid",
+        "mfa_claims": MFA_CLAIMS_JSON,
+    });
+    write("agents.json", &agents.to_string());
+    TestServer::start(
+        ca.server(),
+        ClientAuth::None,
+        identity_resource_handler(issuer.clone()),
+    )
+}
+
+/// The agent identity the wrappers' tests call as (its blueprint is "wrapper-app").
+const AGENT: &str = "00000000-0000-0000-0000-0000000a9e17";
 
 /// The MTLS server's answers: `/status/<code>`, `/slow/<ms>`, `/renewed` (495 unless the renewed
 /// certificate), `/big-head`, `/inspect…`, `/echo…`, and "hello <client CN>" otherwise.
@@ -184,6 +224,7 @@ struct Appsettings {
     bearer_url: String,
     pop_url: String,
     vault_url: String,
+    users_url: String,
 }
 
 fn appsettings(names: &Appsettings) -> String {
@@ -202,7 +243,8 @@ fn appsettings(names: &Appsettings) -> String {
     "Pop": {{ "BaseUrl": "{pop_url}", "RelativePath": "orders", "ProtocolScheme": "MTLS_POP", "RequestAppToken": true,
              "Scopes": ["api://wrapper-resource/.default"] }},
     "Vault": {{ "BaseUrl": "{vault_url}", "RelativePath": "secrets", "Scopes": ["api://wrapper-vault/.default"],
-               "RequestAppToken": true, "AcquireTokenOptions": {{ "ManagedIdentity": {{ }} }} }}
+               "RequestAppToken": true, "AcquireTokenOptions": {{ "ManagedIdentity": {{ }} }} }},
+    "Users": {{ "BaseUrl": "{users_url}", "RelativePath": "me", "Scopes": ["api://wrapper-users/.default"] }}
   }},
   "Http": {{ "CaBundlePath": {ca} }}
 }}"#,
@@ -212,6 +254,7 @@ fn appsettings(names: &Appsettings) -> String {
         bearer_url = names.bearer_url,
         pop_url = names.pop_url,
         vault_url = names.vault_url,
+        users_url = names.users_url,
         ca = json_str(&names.ca),
     )
 }
