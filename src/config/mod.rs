@@ -40,6 +40,8 @@ pub struct Config {
     pub platform: PlatformEnvironment,
     /// `TokenCache.Distributed`: the fleet-wide token cache, when configured.
     pub token_cache: Option<DistributedCacheOptions>,
+    /// `TokenCache.MaxUserTokens`: user tokens kept in the process at most (0: the default).
+    pub max_user_tokens: usize,
 }
 
 impl Config {
@@ -84,9 +86,12 @@ impl Config {
             None => HttpOptions::default(),
         };
         http.proxy = proxy::read_proxy(root.child("Http").as_ref(), &environment)?;
-        let token_cache = match root.child("TokenCache") {
-            Some(section) => DistributedCacheOptions::read(&section)?,
-            None => None,
+        let (token_cache, max_user_tokens) = match root.child("TokenCache") {
+            Some(section) => (
+                DistributedCacheOptions::read(&section)?,
+                token_cache::max_user_tokens(&section)?,
+            ),
+            None => (None, 0),
         };
         Ok(Config {
             identity,
@@ -94,6 +99,7 @@ impl Config {
             http,
             platform,
             token_cache,
+            max_user_tokens,
         })
     }
 }

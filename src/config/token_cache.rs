@@ -47,6 +47,19 @@ pub fn redact_redis_url(url: &str) -> String {
     }
 }
 
+/// `TokenCache.MaxUserTokens`: how many users' tokens the process keeps at most (the least
+/// recently used go first); 0 when absent (the library's default).
+pub(super) fn max_user_tokens(section: &Node) -> Result<usize> {
+    match section.number("MaxUserTokens")? {
+        None => Ok(0),
+        Some(n) if n.is_finite() && n >= 1.0 && n <= 10_000_000.0 => Ok(n as usize),
+        Some(_) => Err(Error::new(
+            ErrorKind::Config,
+            format!("{}: expected 1 to 10000000", section.join("MaxUserTokens")),
+        )),
+    }
+}
+
 impl DistributedCacheOptions {
     /// Reads `TokenCache`; `None` without a `Distributed` member.
     pub(super) fn read(section: &Node) -> Result<Option<Self>> {

@@ -66,8 +66,8 @@ impl DownstreamApi {
         let tokens = TokenProvider::new(
             &config.identity,
             &config.platform,
-            config.token_cache.as_ref(),
-            ca_bundle,
+            (config.token_cache.as_ref(), ca_bundle),
+            config.max_user_tokens,
         )?;
         // APIs whose tokens come from a managed identity need no app registration.
         if let Some((name, _)) = config.apis.iter().find(|(_, api)| {

@@ -52,7 +52,7 @@ impl Legs<'_> {
             AgentUser::Username(upn) => upn.to_uppercase(),
             AgentUser::ObjectId(oid) => oid.to_uppercase(),
         };
-        let key = self.key(self.agent, scopes).qualified("agent_user", &name);
+        let key = self.key(self.agent, scopes).for_user("agent_user", &name);
         let grant = PlanGrant::UserFic {
             credential: t2.to_string(),
             user: user.clone(),

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
@@ -18,6 +19,8 @@ struct Cached {
     token: AccessToken,
     /// When to fetch a replacement although the token is still valid.
     refresh_on: i64,
+    /// A user token's last use (the cache's clock), for evicting the least recently used.
+    last_used: Arc<AtomicU64>,
 }
 
 impl Cached {
@@ -91,6 +94,12 @@ impl Drop for FlightGuard<'_> {
 
 #[derive(Default)]
 pub struct TokenCache {
+    /// `TokenCache.MaxUserTokens`: user tokens kept at most (0: the default).
+    max_user_tokens: usize,
+    /// User tokens in `tokens` now.
+    user_tokens: AtomicUsize,
+    /// Ticks at each use of a user token.
+    clock: AtomicU64,
     tokens: RwLock<HashMap<CacheKey, Cached>>,
     flights: Mutex<HashMap<CacheKey, Arc<Flight>>>,
     /// `TokenCache.Distributed`: consulted (and filled) on every miss here.
@@ -106,15 +115,27 @@ pub enum Urgency {
     Proactive,
 }
 
+/// User tokens kept in the process by default (`TokenCache.MaxUserTokens`).
+pub const DEFAULT_MAX_USER_TOKENS: usize = 10_000;
+
 /// After a failed proactive refresh, the next attempt waits this long.
 const REFRESH_BACKOFF_SECONDS: i64 = 30;
 
 impl TokenCache {
     /// A cache backed by the fleet-wide one when there is one.
-    pub fn new(distributed: Option<DistributedCache>) -> TokenCache {
+    pub fn new(distributed: Option<DistributedCache>, max_user_tokens: usize) -> TokenCache {
         TokenCache {
             distributed,
+            max_user_tokens,
             ..TokenCache::default()
+        }
+    }
+
+    /// Marks a user token used now.
+    fn touch(&self, key: &CacheKey, cached: &Cached) {
+        if key.is_per_user() {
+            let now = self.clock.fetch_add(1, Ordering::Relaxed);
+            cached.last_used.store(now, Ordering::Relaxed);
         }
     }
 
@@ -152,6 +173,7 @@ impl TokenCache {
         let now = unix_now();
         let tokens = self.tokens.read();
         let cached = tokens.get(key).filter(|c| c.fresh(now))?;
+        self.touch(key, cached);
         Some(with(&cached.token))
     }
 
@@ -181,6 +203,7 @@ impl TokenCache {
         if lookup == Lookup::UseCache
             && let Some(cached) = self.tokens.read().get(key).filter(|c| c.fresh(now))
         {
+            self.touch(key, cached);
             return Ok(cached.token.clone());
         }
         let fallback = usable(now);
@@ -253,13 +276,45 @@ impl TokenCache {
 
     fn store(&self, key: &CacheKey, token: &AccessToken, refresh_on: Option<i64>) {
         let refresh_on = refresh_on.unwrap_or(token.expires_on);
-        self.tokens.write().insert(
-            key.clone(),
-            Cached {
-                token: token.clone(),
-                refresh_on,
-            },
-        );
+        let used = self.clock.fetch_add(1, Ordering::Relaxed);
+        let cached = Cached {
+            token: token.clone(),
+            refresh_on,
+            last_used: Arc::new(AtomicU64::new(used)),
+        };
+        let mut tokens = self.tokens.write();
+        let added = tokens.insert(key.clone(), cached).is_none();
+        if key.is_per_user() && added {
+            let users = self.user_tokens.fetch_add(1, Ordering::Relaxed) + 1;
+            if users > self.user_limit() {
+                self.evict_least_recently_used(&mut tokens);
+            }
+        }
+    }
+
+    fn user_limit(&self) -> usize {
+        match self.max_user_tokens {
+            0 => DEFAULT_MAX_USER_TOKENS,
+            limit => limit,
+        }
+    }
+
+    /// Forgets the tenth of the user tokens least recently used (so that a busy web API evicts
+    /// rarely, not at every new user).
+    fn evict_least_recently_used(&self, tokens: &mut HashMap<CacheKey, Cached>) {
+        let mut uses: Vec<u64> = tokens
+            .iter()
+            .filter(|(key, _)| key.is_per_user())
+            .map(|(_, cached)| cached.last_used.load(Ordering::Relaxed))
+            .collect();
+        uses.sort_unstable();
+        let cut = uses[uses.len() / 10];
+        let before = tokens.len();
+        tokens.retain(|key, cached| {
+            !key.is_per_user() || cached.last_used.load(Ordering::Relaxed) > cut
+        });
+        let evicted = before - tokens.len();
+        self.user_tokens.fetch_sub(evicted, Ordering::Relaxed);
     }
 }
 
@@ -385,5 +440,36 @@ mod tests {
             unreachable!("backing off")
         });
         assert_eq!(token.unwrap().token, "old");
+    }
+
+    #[test]
+    fn user_tokens_are_bounded_and_the_least_recently_used_go_first() {
+        let cache = TokenCache::new(None, 10);
+        let user = |n: usize| {
+            CacheKey::new("a", "c", "t", &["s".into()], "Bearer").for_user("user", &n.to_string())
+        };
+        let fetch = |_| Ok((token("t", 3600), None));
+        for n in 0..10 {
+            cache
+                .get_or_fetch(&user(n), Lookup::UseCache, never(), fetch)
+                .unwrap();
+        }
+        // User 0 is used again; user 1 is now the least recently used.
+        cache
+            .get_or_fetch(&user(0), Lookup::UseCache, never(), |_| unreachable!())
+            .unwrap();
+        cache
+            .get_or_fetch(&user(10), Lookup::UseCache, never(), fetch)
+            .unwrap();
+        let kept = |n| cache.fresh_with(&user(n), |_| ()).is_some();
+        assert!(kept(0) && kept(10) && !kept(1));
+        let users = cache.user_tokens.load(Ordering::Relaxed);
+        assert!((8..=10).contains(&users), "{users}");
+        // App tokens are not counted nor evicted.
+        let app = CacheKey::new("a", "c", "t", &["app".into()], "Bearer");
+        cache
+            .get_or_fetch(&app, Lookup::UseCache, never(), fetch)
+            .unwrap();
+        assert_eq!(cache.user_tokens.load(Ordering::Relaxed), users);
     }
 }

@@ -6,6 +6,8 @@
 pub struct CacheKey {
     text: String,
     sharing: Sharing,
+    /// A user's token (or an agent user's): these are bounded in number in the process.
+    per_user: bool,
 }
 
 impl PartialEq for CacheKey {
@@ -81,6 +83,7 @@ impl CacheKey {
         CacheKey {
             text,
             sharing: Sharing::ByKey,
+            per_user: false,
         }
     }
 
@@ -103,13 +106,26 @@ impl CacheKey {
         }
     }
 
-    /// The key of a token for someone besides the client: a user (a hash of their token, or a
-    /// session), an agent's path or user. `name=value` joins the key.
+    /// The key of a token for someone besides the client (an agent's path): `name=value` joins
+    /// the key.
     pub fn qualified(self, name: &str, value: &str) -> CacheKey {
         CacheKey {
             text: format!("{}|{name}={value}", self.text),
             ..self
         }
+    }
+
+    /// The key of a user's token (a hash of their token, a session, an agent's user): as
+    /// [`CacheKey::qualified`], and counted among the user tokens the process keeps.
+    pub fn for_user(self, name: &str, value: &str) -> CacheKey {
+        CacheKey {
+            per_user: true,
+            ..self.qualified(name, value)
+        }
+    }
+
+    pub fn is_per_user(&self) -> bool {
+        self.per_user
     }
 
     /// The key as one string (what the fleet-wide cache hashes).

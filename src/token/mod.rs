@@ -92,8 +92,8 @@ impl TokenProvider {
     pub fn new(
         identity: &IdentityOptions,
         platform: &PlatformEnvironment,
-        distributed: Option<&DistributedCacheOptions>,
-        ca_bundle: Option<Vec<u8>>,
+        (distributed, ca_bundle): (Option<&DistributedCacheOptions>, Option<Vec<u8>>),
+        max_user_tokens: usize,
     ) -> Result<TokenProvider> {
         let distributed = distributed
             .map(|options| DistributedCache::new(options, ca_bundle))
@@ -116,7 +116,7 @@ impl TokenProvider {
             },
             managed: ManagedIdentity::new(platform),
             sessions: Sessions::default(),
-            cache: TokenCache::new(distributed),
+            cache: TokenCache::new(distributed, max_user_tokens),
         })
     }
 

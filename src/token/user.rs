@@ -31,8 +31,8 @@ pub fn session_key(requested: &str, assertion: Option<&str>) -> Option<String> {
 /// the session's key, whose refresh token the answer renews).
 pub fn on_behalf_of(key: CacheKey, assertion: &str, session: Option<String>) -> Plan {
     let key = match &session {
-        Some(session) => key.qualified("session", &assertion_hash(session)),
-        None => key.qualified("user", &assertion_hash(assertion)),
+        Some(session) => key.for_user("session", &assertion_hash(session)),
+        None => key.for_user("user", &assertion_hash(assertion)),
     };
     let grant = PlanGrant::OnBehalfOf {
         assertion: assertion.to_string(),
@@ -45,7 +45,7 @@ pub fn on_behalf_of(key: CacheKey, assertion: &str, session: Option<String>) -> 
 
 /// A session's renewal: its refresh token, the access token kept under the session's key.
 pub fn renewal(key: CacheKey, session: String, refresh_token: String) -> Plan {
-    let key = key.qualified("session", &assertion_hash(&session));
+    let key = key.for_user("session", &assertion_hash(&session));
     Plan {
         session: Some(session),
         ..Plan::for_grant(key, PlanGrant::RefreshToken { refresh_token }, false)
