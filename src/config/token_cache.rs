@@ -52,7 +52,7 @@ pub fn redact_redis_url(url: &str) -> String {
 pub(super) fn max_user_tokens(section: &Node) -> Result<usize> {
     match section.number("MaxUserTokens")? {
         None => Ok(0),
-        Some(n) if n.is_finite() && n >= 1.0 && n <= 10_000_000.0 => Ok(n as usize),
+        Some(n) if (1.0..=10_000_000.0).contains(&n) => Ok(n as usize),
         Some(_) => Err(Error::new(
             ErrorKind::Config,
             format!("{}: expected 1 to 10000000", section.join("MaxUserTokens")),

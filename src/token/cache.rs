@@ -254,24 +254,26 @@ impl TokenCache {
                 Ok(token)
             }
             Err(error) => match fallback {
-                Some(old) => {
-                    if let Some(cached) = self.tokens.write().get_mut(key)
-                        && cached.token == old.token
-                    {
-                        cached.refresh_on = unix_now() + REFRESH_BACKOFF_SECONDS;
-                    }
-                    crate::log::warn(|| {
-                        format!(
-                            "token refresh failed, using the cached token until it expires: {error}"
-                        )
-                    });
-                    Ok(old.token)
-                }
+                Some(old) => Ok(self.keep_after_failed_refresh(key, old, &error)),
                 None => Err(error),
             },
         };
         guard.finish(result.clone());
         result
+    }
+
+    /// A proactive refresh failed: the valid token goes on being used, and the next attempt
+    /// waits [`REFRESH_BACKOFF_SECONDS`].
+    fn keep_after_failed_refresh(&self, key: &CacheKey, old: Cached, error: &Error) -> AccessToken {
+        if let Some(cached) = self.tokens.write().get_mut(key)
+            && cached.token == old.token
+        {
+            cached.refresh_on = unix_now() + REFRESH_BACKOFF_SECONDS;
+        }
+        crate::log::warn(|| {
+            format!("token refresh failed, using the cached token until it expires: {error}")
+        });
+        old.token
     }
 
     fn store(&self, key: &CacheKey, token: &AccessToken, refresh_on: Option<i64>) {
