@@ -63,3 +63,30 @@ fn an_agent_users_token_by_upn_takes_three_legs_each_cached() {
 fn an_agent_users_token_by_object_id_takes_three_legs_each_cached() {
     agent_user("AgentUserId", "agent-user-oid");
 }
+
+/// The blueprint proves itself with a certificate (a signed assertion, with `x5c`) instead of a
+/// secret: leg 1 carries it; the agent's legs carry T1 only.
+#[test]
+fn a_blueprint_on_a_certificate_signs_leg_one_only() {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let setup = setup();
+    let pem = test_support::fixture("rsa-client.pkcs8.pem");
+    let der = CertificateDer::from_pem_file(&pem).unwrap();
+    setup.issuer().set_certificate(Some(&der));
+    setup.issuer().add_agent(AGENT);
+    let config = setup.config_with(&test_support::credentials::certificate_file(&pem));
+    let client = downstream_api::DownstreamApi::from_json(&config).unwrap();
+    let overrides = format!(r#"{{"AcquireTokenOptions": {{"AgentIdentity": "{AGENT}"}}}}"#);
+    let response = client.call("Graph", Some(&overrides), b"").unwrap();
+    assert_eq!(answer(response), format!("agent {AGENT} {SCOPE}"));
+    let t1 = &setup.issuer().token_requests_in(Leg::FmiCredential)[0];
+    assert!(
+        t1.assertion_claims.is_some(),
+        "leg 1 is signed by the blueprint's certificate"
+    );
+    assert_eq!(t1.param("client_secret"), None);
+    let leg2 = &setup.issuer().token_requests_in(Leg::AgentAppToken)[0];
+    assert_eq!(leg2.param("client_id"), Some(AGENT));
+    setup.issuer().assert_no_failures();
+}

@@ -59,9 +59,14 @@ impl Setup {
     }
 
     fn config(&self) -> String {
+        self.config_with(&test_support::credentials::client_secret(SECRET))
+    }
+
+    /// The configuration with `credential` as the app's (the agents' blueprint's) only one.
+    fn config_with(&self, credential: &str) -> String {
         format!(
             r#"{{"AzureAd": {{"Instance": {instance}, "TenantId": "{TENANT}", "ClientId": "{CLIENT_ID}",
-                  "ClientCredentials": [{{"SourceType": "ClientSecret", "ClientSecret": "{SECRET}"}}]}},
+                  "ClientCredentials": [{credential}]}},
                 "DownstreamApis": {{
                   "Graph": {{"BaseUrl": {url}, "RelativePath": "/me", "Scopes": ["{SCOPE}"]}},
                   "Mtls": {{"BaseUrl": {url}, "ProtocolScheme": "MTLS"}}}},
