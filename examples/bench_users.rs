@@ -35,7 +35,7 @@ fn main() {
         json_str(&server.instance()),
         json_str(&ca_path)
     );
-    let user = issuer.mint_user_token(&UserToken::new("bench-oid", "b@contoso.example", "t"));
+    let user = issuer.mint_user_token(&UserToken::new("bench-oid", "b@contoso.example", "bench-tenant"));
     let (app_us, user_us) = cache_hits(&config, &user);
     println!("cache hit, app token (dsapi_client_authorization_header): median {app_us:.3} us");
     println!(
@@ -101,7 +101,7 @@ fn cache_hits(config: &str, user: &str) -> (f64, f64) {
 fn memory_per_users(config: &str, issuer: &TokenIssuer, count: usize) -> (u64, usize) {
     let client = DownstreamApi::from_json(config).unwrap();
     let tokens: Vec<String> = (0..count)
-        .map(|n| issuer.mint_user_token(&UserToken::new(&format!("u{n}"), "u@x", "t")))
+        .map(|n| issuer.mint_user_token(&UserToken::new(&format!("u{n}"), "u@x", "bench-tenant")))
         .collect();
     client
         .authorization_header_for_user("Api", &tokens[0], None)
