@@ -2,7 +2,9 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Net.Http;
+using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Security.Claims;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -11,7 +13,8 @@ namespace DownstreamApi
 {
     /// <summary>
     /// Calls the downstream APIs of an appsettings.json the way Id.Web's <c>IDownstreamApi</c>
-    /// does, with app tokens or the client certificate (MTLS). It owns the native client: its
+    /// does, with app tokens or the client certificate (MTLS), on behalf of a user (the
+    /// <c>...ForUser...</c> methods), or as an Entra agent identity (<see cref="AgentIdentityExtension"/>). It owns the native client: its
     /// credentials, connection pools and token cache. Thread-safe: share one instance. After
     /// <see cref="Dispose"/> every member throws <see cref="ObjectDisposedException"/>; calls
     /// already running complete first and the native client is freed when the last returns.
@@ -131,7 +134,7 @@ namespace DownstreamApi
             Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
             CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
         {
-            return SendForAppAsync<object, TOutput>("GET", serviceName, null, false, downstreamApiOptionsOverride, cancellationToken);
+            return SendAsync<object, TOutput>("GET", serviceName, null, false, downstreamApiOptionsOverride, AppToken, cancellationToken);
         }
 
         /// <summary>POSTs <paramref name="input"/> serialized as JSON (an HttpContent is sent as
@@ -142,7 +145,7 @@ namespace DownstreamApi
             Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
             CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
         {
-            return SendForAppAsync<TInput, TOutput>("POST", serviceName, input, true, downstreamApiOptionsOverride, cancellationToken);
+            return SendAsync<TInput, TOutput>("POST", serviceName, input, true, downstreamApiOptionsOverride, AppToken, cancellationToken);
         }
 
         /// <summary>PUT, as <c>PostForAppAsync</c>.</summary>
@@ -152,7 +155,7 @@ namespace DownstreamApi
             Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
             CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
         {
-            return SendForAppAsync<TInput, TOutput>("PUT", serviceName, input, true, downstreamApiOptionsOverride, cancellationToken);
+            return SendAsync<TInput, TOutput>("PUT", serviceName, input, true, downstreamApiOptionsOverride, AppToken, cancellationToken);
         }
 
         /// <summary>PATCH, as <c>PostForAppAsync</c>.</summary>
@@ -162,7 +165,7 @@ namespace DownstreamApi
             Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
             CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
         {
-            return SendForAppAsync<TInput, TOutput>("PATCH", serviceName, input, true, downstreamApiOptionsOverride, cancellationToken);
+            return SendAsync<TInput, TOutput>("PATCH", serviceName, input, true, downstreamApiOptionsOverride, AppToken, cancellationToken);
         }
 
         /// <summary>DELETE, as <c>PostForAppAsync</c>; a null <paramref name="input"/> sends no body.</summary>
@@ -172,7 +175,7 @@ namespace DownstreamApi
             Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
             CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
         {
-            return SendForAppAsync<TInput, TOutput>("DELETE", serviceName, input, input != null, downstreamApiOptionsOverride, cancellationToken);
+            return SendAsync<TInput, TOutput>("DELETE", serviceName, input, input != null, downstreamApiOptionsOverride, AppToken, cancellationToken);
         }
 
         /// <summary>"Bearer &lt;token&gt;" with an app token for <paramref name="scopes"/>
@@ -213,6 +216,152 @@ namespace DownstreamApi
             cancellationToken.ThrowIfCancellationRequested();
             var call = Prepare(serviceName, EditFor(serviceName, downstreamApiOptionsOverride, null), null, null);
             return await Background.Run(() => AuthorizationHeader(call), cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>Calls the API <paramref name="serviceName"/> on behalf of the user whose access
+        /// token this web API received (<paramref name="userToken"/>: the incoming token itself,
+        /// without "Bearer "), as Id.Web's <c>CallApiForUserAsync</c>: the API's token is one for that
+        /// user (on-behalf-of, Entra ID), cached for that user only; with <c>RequestAppToken</c> true
+        /// the app's token. Otherwise as <see cref="CallApiForAppAsync"/>. Without a user token
+        /// (null) the call is made only when the options name a user another way, as in Id.Web: an
+        /// agent's user (<c>WithAgentUserIdentity</c>) or a long-running session
+        /// (<see cref="AcquireTokenOptions.LongRunningWebApiSessionKey"/>) started earlier.</summary>
+        /// <exception cref="ArgumentNullException">No user token and no agent's user or session.</exception>
+        /// <exception cref="ArgumentException">An empty user token.</exception>
+        /// <exception cref="DownstreamApiUserInteractionRequiredException">The user must act (MFA,
+        /// consent, ...): its <c>Claims</c> are the challenge to send back to the user's client.</exception>
+        /// <exception cref="DownstreamApiConfigurationException">An MTLS or MTLS_POP API, or a generic
+        /// OpenID authority (on-behalf-of is Entra ID's).</exception>
+        public async Task<HttpResponseMessage> CallApiForUserAsync(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            HttpContent content = null,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var edited = EditFor(serviceName, downstreamApiOptionsOverride, content);
+            byte[] user = UserTokenFor(userToken, edited);
+            byte[] body = content == null ? null : await content.ReadAsByteArrayAsync().ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            var call = Prepare(serviceName, edited, content, body, user);
+            return await Background.Run(() => Send(call), cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary><see cref="CallApiForUserAsync(string, Action{DownstreamApiOptions}, string, HttpContent, CancellationToken)"/>
+        /// for the user of a <see cref="ClaimsPrincipal"/> (Id.Web's parameter): the token is its
+        /// bootstrap context (<c>ClaimsIdentity.BootstrapContext</c>, kept by ASP.NET Core's JWT
+        /// bearer handler with <c>TokenValidationParameters.SaveSigninToken = true</c>): a string, or
+        /// an object with a string <c>EncodedToken</c>, <c>RawData</c> or <c>Token</c> property
+        /// (JsonWebToken, JwtSecurityToken, WIF's BootstrapContext), read without referencing them.</summary>
+        /// <exception cref="ArgumentException">The principal carries no bootstrap token.</exception>
+        public Task<HttpResponseMessage> CallApiForUserAsync(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride,
+            ClaimsPrincipal user,
+            HttpContent content = null,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return CallApiForUserAsync(serviceName, downstreamApiOptionsOverride, BootstrapToken(user), content, cancellationToken);
+        }
+
+        /// <summary>The synchronous <c>CallApiForUserAsync</c>, on the caller's thread.</summary>
+        public HttpResponseMessage CallApiForUser(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            HttpContent content = null)
+        {
+            var edited = EditFor(serviceName, downstreamApiOptionsOverride, content);
+            byte[] user = UserTokenFor(userToken, edited);
+            byte[] body = content == null ? null : content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
+            return Send(Prepare(serviceName, edited, content, body, user));
+        }
+
+        /// <summary>GET on behalf of the user, as <c>GetForAppAsync</c> with the user's token as in
+        /// <c>CallApiForUserAsync</c>.</summary>
+        public Task<TOutput> GetForUserAsync<TOutput>(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendAsync<object, TOutput>("GET", serviceName, null, false, downstreamApiOptionsOverride, UserToken(userToken), cancellationToken);
+        }
+
+        /// <summary>POST on behalf of the user, as <c>PostForAppAsync</c>.</summary>
+        public Task<TOutput> PostForUserAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendAsync<TInput, TOutput>("POST", serviceName, input, true, downstreamApiOptionsOverride, UserToken(userToken), cancellationToken);
+        }
+
+        /// <summary>PUT on behalf of the user, as <c>PutForAppAsync</c>.</summary>
+        public Task<TOutput> PutForUserAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendAsync<TInput, TOutput>("PUT", serviceName, input, true, downstreamApiOptionsOverride, UserToken(userToken), cancellationToken);
+        }
+
+        /// <summary>PATCH on behalf of the user, as <c>PatchForAppAsync</c>.</summary>
+        public Task<TOutput> PatchForUserAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendAsync<TInput, TOutput>("PATCH", serviceName, input, true, downstreamApiOptionsOverride, UserToken(userToken), cancellationToken);
+        }
+
+        /// <summary>DELETE on behalf of the user, as <c>DeleteForAppAsync</c>.</summary>
+        public Task<TOutput> DeleteForUserAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class
+        {
+            return SendAsync<TInput, TOutput>("DELETE", serviceName, input, input != null, downstreamApiOptionsOverride, UserToken(userToken), cancellationToken);
+        }
+
+        /// <summary>The Authorization header a call for the user to the configured API
+        /// <paramref name="serviceName"/> would carry ("Bearer eyJ...", a secret: do not log it),
+        /// Id.Web's <c>CreateAuthorizationHeaderForUserAsync</c> for an API of DownstreamApis (the
+        /// library gets user tokens for a configured API, not for bare scopes: set
+        /// <c>options.Scopes</c> in the delegate for others). <paramref name="userToken"/> as for
+        /// <c>CallApiForUserAsync</c>.</summary>
+        /// <exception cref="DownstreamApiUserInteractionRequiredException">The user must act.</exception>
+        public async Task<string> CreateAuthorizationHeaderForUserAsync(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var edited = EditFor(serviceName, downstreamApiOptionsOverride, null);
+            byte[] user = UserTokenFor(userToken, edited);
+            var call = Prepare(serviceName, edited, null, null, user);
+            return await Background.Run(() => AuthorizationHeader(call), cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary><c>CreateAuthorizationHeaderForUserAsync</c> for the bootstrap token of
+        /// <paramref name="user"/>, read as by <c>CallApiForUserAsync</c>.</summary>
+        public Task<string> CreateAuthorizationHeaderForUserAsync(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride,
+            ClaimsPrincipal user,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return CreateAuthorizationHeaderForUserAsync(serviceName, downstreamApiOptionsOverride, BootstrapToken(user), cancellationToken);
         }
 
         /// <summary>An app token for <paramref name="scopes"/> (space-separated) with its expiry,
@@ -305,12 +454,27 @@ namespace DownstreamApi
             }
         }
 
-        private async Task<TOutput> SendForAppAsync<TInput, TOutput>(
+        /// <summary>Whose token a typed call carries: the app's, or a user's (perhaps none given).</summary>
+        private sealed class Caller
+        {
+            internal bool ForUser;
+            internal string UserToken;
+        }
+
+        private static readonly Caller AppToken = new Caller();
+
+        private static Caller UserToken(string userToken)
+        {
+            return new Caller { ForUser = true, UserToken = userToken };
+        }
+
+        private async Task<TOutput> SendAsync<TInput, TOutput>(
             string method,
             string serviceName,
             TInput input,
             bool hasInput,
             Action<DownstreamApiOptions> downstreamApiOptionsOverride,
+            Caller caller,
             CancellationToken cancellationToken) where TOutput : class
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -324,6 +488,7 @@ namespace DownstreamApi
                 options.HttpMethod = method;
             };
             var edited = Edit(serviceName, edit);
+            byte[] user = caller.ForUser ? UserTokenFor(caller.UserToken, edited) : null;
             HttpContent content = null;
             if (hasInput)
             {
@@ -333,7 +498,7 @@ namespace DownstreamApi
             }
             byte[] body = content == null ? null : await content.ReadAsByteArrayAsync().ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
-            var call = Prepare(serviceName, edited, content, body);
+            var call = Prepare(serviceName, edited, content, body, user);
             using (HttpResponseMessage response = await Background.Run(() => Send(call), cancellationToken).ConfigureAwait(false))
             {
                 byte[] answer = await response.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
@@ -367,6 +532,8 @@ namespace DownstreamApi
             internal byte[] Name;
             internal byte[] Overrides;
             internal byte[] Body;
+            // The user's token (NUL-terminated UTF-8) for dsapi_client_call_for_user; null: dsapi_client_call.
+            internal byte[] UserToken;
         }
 
         private EditedOptions Edit(string serviceName, Action<DownstreamApiOptions> edit)
@@ -391,6 +558,11 @@ namespace DownstreamApi
         }
 
         private NativeCall Prepare(string serviceName, EditedOptions edited, HttpContent content, byte[] body)
+        {
+            return Prepare(serviceName, edited, content, body, null);
+        }
+
+        private NativeCall Prepare(string serviceName, EditedOptions edited, HttpContent content, byte[] body, byte[] userToken)
         {
             if (content != null && edited.Options != null)
             {
@@ -421,6 +593,7 @@ namespace DownstreamApi
                 Name = Utf8.ToNative(Required(serviceName, "serviceName")),
                 Overrides = overrides == null ? null : Utf8.ToNative(overrides.ToString()),
                 Body = body,
+                UserToken = userToken,
             };
         }
 
@@ -428,8 +601,11 @@ namespace DownstreamApi
         {
             int length = call.Body == null ? 0 : call.Body.Length;
             ResponseHandle response;
-            uint status = NativeMethods.dsapi_client_call(
-                Handle(), call.Name, call.Overrides, length == 0 ? null : call.Body, new UIntPtr((uint)length), out response);
+            uint status = call.UserToken == null
+                ? NativeMethods.dsapi_client_call(
+                    Handle(), call.Name, call.Overrides, length == 0 ? null : call.Body, new UIntPtr((uint)length), out response)
+                : NativeMethods.dsapi_client_call_for_user(
+                    Handle(), call.Name, call.UserToken, call.Overrides, length == 0 ? null : call.Body, new UIntPtr((uint)length), out response);
             using (response)
             {
                 Ensure.Success(status);
@@ -440,8 +616,85 @@ namespace DownstreamApi
         private string AuthorizationHeader(NativeCall call)
         {
             IntPtr header;
-            Ensure.Success(NativeMethods.dsapi_client_authorization_header(Handle(), call.Name, call.Overrides, out header));
+            uint status = call.UserToken == null
+                ? NativeMethods.dsapi_client_authorization_header(Handle(), call.Name, call.Overrides, out header)
+                : NativeMethods.dsapi_client_authorization_header_for_user(Handle(), call.Name, call.UserToken, call.Overrides, out header);
+            Ensure.Success(status);
             return TakeString(header);
+        }
+
+        /// <summary>The user's token as the library takes it; null (a call as the app's client)
+        /// when none is given and the options name the user another way: an agent's user, or a
+        /// long-running session whose key is not "AllocateForMe" (which needs the token).</summary>
+        private static byte[] UserTokenFor(string userToken, EditedOptions edited)
+        {
+            if (!string.IsNullOrWhiteSpace(userToken))
+            {
+                return Utf8.ToNative(userToken);
+            }
+            var token = edited.Options == null ? null : edited.Options.AcquireTokenOptions;
+            bool agentUser = token != null && !string.IsNullOrEmpty(token.AgentIdentity) &&
+                (!string.IsNullOrEmpty(token.AgentUsername) || !string.IsNullOrEmpty(token.AgentUserId));
+            bool session = token != null && !string.IsNullOrWhiteSpace(token.LongRunningWebApiSessionKey) &&
+                token.LongRunningWebApiSessionKey != AcquireTokenOptions.LongRunningWebApiSessionKeyAuto;
+            if (agentUser || session)
+            {
+                return null;
+            }
+            if (userToken == null)
+            {
+                throw new ArgumentNullException("userToken", "a call for a user needs the user's token (or an agent's user, or a long-running session key, in the options)");
+            }
+            throw new ArgumentException("the user's token is empty", "userToken");
+        }
+
+        /// <summary>The incoming token a ClaimsPrincipal keeps as its bootstrap context.</summary>
+        private static string BootstrapToken(ClaimsPrincipal user)
+        {
+            if (user == null)
+            {
+                throw new ArgumentNullException("user");
+            }
+            var identities = new List<ClaimsIdentity>();
+            var primary = user.Identity as ClaimsIdentity;
+            if (primary != null)
+            {
+                identities.Add(primary);
+            }
+            identities.AddRange(user.Identities);
+            foreach (var identity in identities)
+            {
+                string token = TokenOf(identity == null ? null : identity.BootstrapContext);
+                if (!string.IsNullOrWhiteSpace(token))
+                {
+                    return token;
+                }
+            }
+            throw new ArgumentException(
+                "the ClaimsPrincipal has no bootstrap token (ClaimsIdentity.BootstrapContext): keep the incoming token " +
+                "(TokenValidationParameters.SaveSigninToken = true) or pass it as a string", "user");
+        }
+
+        private static string TokenOf(object context)
+        {
+            if (context == null)
+            {
+                return null;
+            }
+            var text = context as string;
+            if (text != null)
+            {
+                return text;
+            }
+            foreach (string name in new[] { "EncodedToken", "RawData", "Token" })
+            {
+                PropertyInfo property = context.GetType().GetProperty(name, BindingFlags.Public | BindingFlags.Instance);
+                if (property != null && property.PropertyType == typeof(string) && property.GetIndexParameters().Length == 0)
+                {
+                    return (string)property.GetValue(context, null);
+                }
+            }
+            return null;
         }
 
         private ClientHandle Handle()

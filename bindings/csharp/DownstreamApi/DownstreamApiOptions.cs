@@ -53,7 +53,8 @@ namespace DownstreamApi
         /// <summary>"Bearer" (an app token), "MTLS" (the client certificate alone) or "MTLS_POP".</summary>
         public string ProtocolScheme { get; set; }
 
-        /// <summary>Id.Web's flag for app tokens; this library only acquires app tokens.</summary>
+        /// <summary>Id.Web's flag for app tokens: when true, the calls for a user
+        /// (<c>CallApiForUserAsync</c>, ...) send the app's token, as in Id.Web.</summary>
         public bool RequestAppToken { get; set; }
 
         /// <summary>Tenant, ForceRefresh, Claims and CorrelationId of the token request.</summary>
@@ -148,6 +149,33 @@ namespace DownstreamApi
         /// Service Fabric, Azure Arc, Cloud Shell, Azure ML or IMDS, chosen from the environment)
         /// instead of the app's credentials.</summary>
         public ManagedIdentityOptions ManagedIdentity { get; set; }
+
+        /// <summary>Id.Web's long-running web API session: a call for a user with this key keeps
+        /// the user's refresh token, and later calls naming the key alone (no user token, e.g. from a
+        /// background job) go on as that user. <see cref="LongRunningWebApiSessionKeyAuto"/> lets the
+        /// library choose the key (a hash of the user's token).</summary>
+        public string LongRunningWebApiSessionKey { get; set; }
+
+        /// <summary>The value of <see cref="LongRunningWebApiSessionKey"/> asking the library to
+        /// allocate the key: "AllocateForMe", as in Microsoft.Identity.Abstractions.</summary>
+        public static string LongRunningWebApiSessionKeyAuto
+        {
+            get { return "AllocateForMe"; }
+        }
+
+        /// <summary>The Entra agent identity (its app id) to call as, the configured app being its
+        /// blueprint. Set it with <see cref="AgentIdentityExtension.WithAgentIdentity"/>; the name is
+        /// the one the overrides JSON and Microsoft's sidecar use.</summary>
+        public string AgentIdentity { get; set; }
+
+        /// <summary>The UPN of the agent's user account to call as (with <see cref="AgentIdentity"/>;
+        /// never with <see cref="AgentUserId"/>). Set by <c>WithAgentUserIdentity(id, upn)</c>.</summary>
+        public string AgentUsername { get; set; }
+
+        /// <summary>The object id of the agent's user account to call as (with
+        /// <see cref="AgentIdentity"/>; never with <see cref="AgentUsername"/>). Set by
+        /// <c>WithAgentUserIdentity(id, Guid)</c>; any string the token endpoint accepts may be set here.</summary>
+        public string AgentUserId { get; set; }
 
         /// <summary>A copy (its <see cref="ManagedIdentity"/> copied too).</summary>
         public AcquireTokenOptions Clone()

@@ -11,11 +11,21 @@ namespace DownstreamApi
         {
             if (status != (uint)Status.Ok)
             {
-                throw ExceptionFor((Status)status, LastErrorMessage());
+                string message = LastErrorMessage();
+                // The claims challenge is per thread too, and only DSAPI_USER_INTERACTION_REQUIRED has one.
+                string claims = status == (uint)Status.UserInteractionRequired ? LastErrorClaims() : null;
+                throw ExceptionFor((Status)status, message, claims);
             }
         }
 
         internal static DownstreamApiException ExceptionFor(Status status, string message)
+        {
+            return ExceptionFor(status, message, null);
+        }
+
+        /// <summary>The exception for <paramref name="status"/>; <paramref name="claims"/> is the
+        /// claims challenge of DSAPI_USER_INTERACTION_REQUIRED (null or "" for none).</summary>
+        internal static DownstreamApiException ExceptionFor(Status status, string message, string claims)
         {
             string name = StatusName(status);
             switch (status)
@@ -36,6 +46,8 @@ namespace DownstreamApi
                 case Status.BufferTooSmall: return new BufferTooSmallException(status, name, message);
                 case Status.Panic: return new NativePanicException(status, name, message);
                 case Status.TokenAcquisitionFailed: return new TokenAcquisitionException(status, name, message);
+                case Status.UserInteractionRequired:
+                    return new DownstreamApiUserInteractionRequiredException(status, name, message, string.IsNullOrEmpty(claims) ? null : claims);
                 default: return new DownstreamApiException(status, name, message);
             }
         }
@@ -48,13 +60,29 @@ namespace DownstreamApi
         /// <summary>The calling thread's last error message ("" after a successful call).</summary>
         internal static string LastErrorMessage()
         {
+            return ReadThreadString(NativeMethods.dsapi_last_error_message);
+        }
+
+        /// <summary>The calling thread's last claims challenge ("" unless the last failed call
+        /// returned DSAPI_USER_INTERACTION_REQUIRED with one).</summary>
+        internal static string LastErrorClaims()
+        {
+            return ReadThreadString(NativeMethods.dsapi_last_error_claims);
+        }
+
+        private delegate uint ThreadStringReader(byte[] buf, UIntPtr bufLen, out UIntPtr needed);
+
+        /// <summary>The buffer protocol of dsapi_last_error_message and dsapi_last_error_claims:
+        /// ask for the size, then copy.</summary>
+        private static string ReadThreadString(ThreadStringReader read)
+        {
             UIntPtr needed;
-            uint status = NativeMethods.dsapi_last_error_message(null, UIntPtr.Zero, out needed);
+            uint status = read(null, UIntPtr.Zero, out needed);
             // Only this thread changes its message, so a buffer of the announced size fits.
             while (status == (uint)Status.BufferTooSmall)
             {
                 var buffer = new byte[Math.Max((long)needed.ToUInt64(), 1)];
-                status = NativeMethods.dsapi_last_error_message(buffer, new UIntPtr((ulong)buffer.Length), out needed);
+                status = read(buffer, new UIntPtr((ulong)buffer.Length), out needed);
                 if (status == (uint)Status.Ok)
                 {
                     int length = Array.IndexOf(buffer, (byte)0);

@@ -139,4 +139,26 @@ namespace DownstreamApi
         /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
         public TokenAcquisitionException(Status s, string n, string m) : base(s, n, m) { }
     }
+
+    /// <summary>DSAPI_USER_INTERACTION_REQUIRED: a token for the user needs the user to act (MFA,
+    /// consent, a Conditional Access policy, an expired long-running session), as Id.Web's
+    /// <c>MicrosoftIdentityWebChallengeUserException</c>. Never retried by the library: a web API
+    /// answers its own caller with the <see cref="Claims"/> challenge (a 401 with
+    /// <c>WWW-Authenticate: Bearer ..., claims="&lt;base64 of Claims&gt;"</c>) so that the user's
+    /// client signs the user in again with those claims.</summary>
+    public class DownstreamApiUserInteractionRequiredException : DownstreamApiException
+    {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>, without a claims challenge.</summary>
+        public DownstreamApiUserInteractionRequiredException(Status s, string n, string m) : this(s, n, m, null) { }
+
+        /// <summary>Creates the exception with the claims challenge <paramref name="claims"/> (JSON, or null).</summary>
+        public DownstreamApiUserInteractionRequiredException(Status s, string n, string m, string claims) : base(s, n, m)
+        {
+            Claims = claims;
+        }
+
+        /// <summary>Entra ID's claims challenge (JSON, e.g. <c>{"access_token":{"capolids":...}}</c>),
+        /// or null when the answer had none (an unknown or expired long-running session).</summary>
+        public string Claims { get; private set; }
+    }
 }

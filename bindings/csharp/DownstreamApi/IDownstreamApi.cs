@@ -6,9 +6,10 @@ using System.Threading.Tasks;
 namespace DownstreamApi
 {
     /// <summary>
-    /// The app-token half of Microsoft.Identity.Abstractions' <c>IDownstreamApi</c> and
-    /// <c>IAuthorizationHeaderProvider</c>, with the same names and parameters, so that code moves
-    /// between Id.Web and this library by a change of namespace. <see cref="DownstreamApiClient"/>
+    /// Microsoft.Identity.Abstractions' <c>IDownstreamApi</c> and <c>IAuthorizationHeaderProvider</c>,
+    /// with the same names and parameters, so that code moves between Id.Web and this library by a
+    /// change of namespace; the calls for a user take the user's incoming token where Id.Web takes a
+    /// <c>ClaimsPrincipal</c> (<see cref="DownstreamApiClient"/> also has ClaimsPrincipal overloads). <see cref="DownstreamApiClient"/>
     /// implements it; depend on the interface to substitute a fake in your own tests.
     /// </summary>
     public interface IDownstreamApi
@@ -74,6 +75,69 @@ namespace DownstreamApi
         Task<string> CreateAuthorizationHeaderAsync(
             string serviceName,
             Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            CancellationToken cancellationToken = default(CancellationToken));
+    
+        /// <summary>Calls the API on behalf of the user whose incoming access token is
+        /// <paramref name="userToken"/> (on-behalf-of), or of an agent's user named in the options.</summary>
+        Task<HttpResponseMessage> CallApiForUserAsync(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            HttpContent content = null,
+            CancellationToken cancellationToken = default(CancellationToken));
+
+        /// <summary>The synchronous <see cref="CallApiForUserAsync"/>, on the caller's thread.</summary>
+        HttpResponseMessage CallApiForUser(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            HttpContent content = null);
+
+        /// <summary>GET for the user, the JSON answer deserialized as <typeparamref name="TOutput"/>.</summary>
+        Task<TOutput> GetForUserAsync<TOutput>(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class;
+
+        /// <summary>POST of <paramref name="input"/> as JSON for the user.</summary>
+        Task<TOutput> PostForUserAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class;
+
+        /// <summary>PUT of <paramref name="input"/> as JSON for the user.</summary>
+        Task<TOutput> PutForUserAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class;
+
+        /// <summary>PATCH of <paramref name="input"/> as JSON for the user.</summary>
+        Task<TOutput> PatchForUserAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class;
+
+        /// <summary>DELETE with <paramref name="input"/> as JSON (null: no body) for the user.</summary>
+        Task<TOutput> DeleteForUserAsync<TInput, TOutput>(
+            string serviceName,
+            TInput input,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
+            CancellationToken cancellationToken = default(CancellationToken)) where TOutput : class;
+
+        /// <summary>The Authorization header a call for the user to the configured API
+        /// <paramref name="serviceName"/> would carry.</summary>
+        Task<string> CreateAuthorizationHeaderForUserAsync(
+            string serviceName,
+            Action<DownstreamApiOptions> downstreamApiOptionsOverride = null,
+            string userToken = null,
             CancellationToken cancellationToken = default(CancellationToken));
     }
 }

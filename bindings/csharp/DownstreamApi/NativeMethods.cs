@@ -46,6 +46,9 @@ namespace DownstreamApi
         internal static extern uint dsapi_last_error_message(byte[] buf, UIntPtr bufLen, out UIntPtr needed);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_last_error_claims(byte[] buf, UIntPtr bufLen, out UIntPtr needed);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr dsapi_version();
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
@@ -64,6 +67,16 @@ namespace DownstreamApi
         internal static extern uint dsapi_client_call(
             ClientHandle client,
             byte[] apiName,
+            byte[] overridesJson,
+            byte[] body,
+            UIntPtr bodyLen,
+            out ResponseHandle response);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_client_call_for_user(
+            ClientHandle client,
+            byte[] apiName,
+            byte[] userToken,
             byte[] overridesJson,
             byte[] body,
             UIntPtr bodyLen,
@@ -98,6 +111,10 @@ namespace DownstreamApi
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint dsapi_client_authorization_header(
             ClientHandle client, byte[] apiName, byte[] overridesJson, out IntPtr header);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_client_authorization_header_for_user(
+            ClientHandle client, byte[] apiName, byte[] userToken, byte[] overridesJson, out IntPtr header);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint dsapi_client_acquire_token(

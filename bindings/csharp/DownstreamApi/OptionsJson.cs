@@ -49,6 +49,10 @@ namespace DownstreamApi
                     ForceRefresh = token.ForceRefresh,
                     Claims = token.Claims,
                     CorrelationId = Guid.TryParse(token.CorrelationId, out correlationId) ? correlationId : (Guid?)null,
+                    LongRunningWebApiSessionKey = token.LongRunningWebApiSessionKey,
+                    AgentIdentity = token.AgentIdentity,
+                    AgentUsername = token.AgentUsername,
+                    AgentUserId = token.AgentUserId,
                     ManagedIdentity = token.ManagedIdentity == null
                         ? null
                         : new ManagedIdentityOptions
@@ -113,6 +117,8 @@ namespace DownstreamApi
             {
                 token.Bool("ForceRefresh", edited.ForceRefresh);
             }
+            token.StringIfChanged("LongRunningWebApiSessionKey", configured.LongRunningWebApiSessionKey, edited.LongRunningWebApiSessionKey);
+            Agent(token, configured, edited);
             string configuredIdentity = Describe(configured.ManagedIdentity);
             string editedIdentity = Describe(edited.ManagedIdentity);
             if (configuredIdentity != editedIdentity)
@@ -136,6 +142,40 @@ namespace DownstreamApi
                 token.Object("ManagedIdentity", identity);
             }
             return token.IsEmpty ? null : token;
+        }
+
+        /// <summary>The agent and its user travel as one: the library replaces the configured agent
+        /// (and its user) by an override naming AgentIdentity, so a change to any of the three sends
+        /// AgentIdentity with the user it has now.</summary>
+        private static void Agent(JsonObject token, AcquireTokenOptions configured, AcquireTokenOptions edited)
+        {
+            if (string.Equals(configured.AgentIdentity, edited.AgentIdentity, StringComparison.Ordinal) &&
+                string.Equals(configured.AgentUsername, edited.AgentUsername, StringComparison.Ordinal) &&
+                string.Equals(configured.AgentUserId, edited.AgentUserId, StringComparison.Ordinal))
+            {
+                return;
+            }
+            if (!string.IsNullOrEmpty(edited.AgentUsername) && !string.IsNullOrEmpty(edited.AgentUserId))
+            {
+                throw new ArgumentException("AcquireTokenOptions: AgentUsername and AgentUserId name the same user: give one");
+            }
+            if (string.IsNullOrEmpty(edited.AgentIdentity))
+            {
+                if (!string.IsNullOrEmpty(edited.AgentUsername) || !string.IsNullOrEmpty(edited.AgentUserId))
+                {
+                    throw new ArgumentException("AcquireTokenOptions: an agent's user (AgentUsername, AgentUserId) needs AgentIdentity");
+                }
+                throw new ArgumentException("AcquireTokenOptions.AgentIdentity: a configured agent cannot be removed for one call");
+            }
+            token.String("AgentIdentity", edited.AgentIdentity);
+            if (!string.IsNullOrEmpty(edited.AgentUsername))
+            {
+                token.String("AgentUsername", edited.AgentUsername);
+            }
+            if (!string.IsNullOrEmpty(edited.AgentUserId))
+            {
+                token.String("AgentUserId", edited.AgentUserId);
+            }
         }
 
         /// <summary>Compares managed identities by value: null (none), else the three ids.</summary>
@@ -177,6 +217,12 @@ namespace DownstreamApi
             [DataMember] public string Claims = null;
             [DataMember] public string CorrelationId = null;
             [DataMember] public NativeManagedIdentity ManagedIdentity = null;
+            // Not in the library's options JSON today (a configured agent is not shown); read
+            // when present.
+            [DataMember] public string LongRunningWebApiSessionKey = null;
+            [DataMember] public string AgentIdentity = null;
+            [DataMember] public string AgentUsername = null;
+            [DataMember] public string AgentUserId = null;
         }
 
         [DataContract]

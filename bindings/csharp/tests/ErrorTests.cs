@@ -54,6 +54,7 @@ namespace DownstreamApi.Tests
                 check(typeof(DownstreamApiProtocolException), () => api.CallApiForAppAsync("Echo", o => o.RelativePath = "big-head"), "head");
                 check(typeof(UnsupportedException), () => api.CreateAuthorizationHeaderAsync("Mtls"), "MTLS");
                 check(typeof(DownstreamApiConfigurationException), () => api.CallApiForAppAsync("Bearer", o => o.ProtocolScheme = "MTLS_POP"), "overrides.RequestAppToken");
+                check(typeof(DownstreamApiUserInteractionRequiredException), () => api.CallApiForUserAsync("Users", null, UserToken("mfa")), "AADSTS50076");
             }
             using (var api = DownstreamApiClient.FromJson(ConfigWithCertificate(Path.Combine(directory, "missing.pem"))))
             {

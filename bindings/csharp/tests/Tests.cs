@@ -55,6 +55,12 @@ namespace DownstreamApi.Tests
             add("TokenCache.Distributed: configuration only (SharedCacheTests.cs)", SharedTokenCacheConfiguration);
             add("pushed credentials: SetCredential and ReloadCredentials (PushedCredentialTests.cs)", PushedCredentials);
             add("README C# example runs as written", ReadmeExampleRuns);
+            // Users and agents (UserTests.cs)
+            add("users: calls and headers for alice and bob", CallsAndHeadersForUsers);
+            add("users: GetForUserAsync and a ClaimsPrincipal's bootstrap token", TypedAndPrincipalCallsForUsers);
+            add("users: the MFA user's claims challenge", UserInteractionRequired);
+            add("agents: the agent, its user by UPN and by object id", AgentCalls);
+            add("users and agents: argument errors", UserArgumentErrors);
             // Async and threads (AsyncTests.cs)
             add("cancelled before the call: nothing is sent", CancelledBeforeTheCall);
             add("cancelled during the call: the task ends at once", CancelledDuringTheCall);
