@@ -35,7 +35,11 @@ fn main() {
         json_str(&server.instance()),
         json_str(&ca_path)
     );
-    let user = issuer.mint_user_token(&UserToken::new("bench-oid", "b@contoso.example", "bench-tenant"));
+    let user = issuer.mint_user_token(&UserToken::new(
+        "bench-oid",
+        "b@contoso.example",
+        "bench-tenant",
+    ));
     let (app_us, user_us) = cache_hits(&config, &user);
     println!("cache hit, app token (dsapi_client_authorization_header): median {app_us:.3} us");
     println!(

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::options::{ApiOptions, ManagedIdentityId};
+use super::options::{AgentUser, ApiOptions, ManagedIdentityId};
 use crate::encoding::redact_url;
 
 impl ApiOptions {
@@ -15,7 +15,8 @@ impl ApiOptions {
     /// `ExtraHeaderParameters` and `ExtraQueryParameters` (names, values null), a query in `BaseUrl`
     /// shown as `?…`,
     /// `AcquireTokenOptions` (`Tenant`, `ForceRefresh`, `Claims`, `CorrelationId`,
-    /// `ManagedIdentity`) and
+    /// `ManagedIdentity`, `LongRunningWebApiSessionKey`, `AgentIdentity`, `AgentUsername`,
+    /// `AgentUserId`; never `UserAssertion`) and
     /// `TimeoutSeconds` (null when `Http.TimeoutSeconds` applies).
     pub fn to_json(&self) -> String {
         let names_only = |pairs: &[(String, String)]| {
@@ -44,10 +45,24 @@ impl ApiOptions {
                 "Claims": token.claims,
                 "CorrelationId": token.correlation_id,
                 "ManagedIdentity": token.managed_identity.as_ref().map(managed_identity_json),
+                "LongRunningWebApiSessionKey": token.long_running_session_key,
+                "AgentIdentity": token.agent.as_ref().map(|a| &a.app_id),
+                "AgentUsername": agent_user(token, true),
+                "AgentUserId": agent_user(token, false),
             },
             "TimeoutSeconds": self.timeout.map(|t| t.as_secs_f64()),
         })
         .to_string()
+    }
+}
+
+/// The agent's user name (`by_name`) or object id, when it has one of that kind. The user's own
+/// token (`UserAssertion`) is never shown: it is a secret.
+fn agent_user(token: &super::options::AcquireTokenOptions, by_name: bool) -> Option<&str> {
+    match token.agent.as_ref()?.user.as_ref()? {
+        AgentUser::Username(upn) if by_name => Some(upn),
+        AgentUser::ObjectId(oid) if !by_name => Some(oid),
+        _ => None,
     }
 }
 
