@@ -928,6 +928,12 @@ fn bad_user_and_agent_arguments_exit_2_naming_the_option_before_the_configuratio
             b"",
             "--agent-user: the agent's user",
         ),
+        // An agent on behalf of a user's token (Id.Web's interactive agent) is not supported.
+        (
+            &["--agent", AGENT, "--user-token", "@alice.token"],
+            b"",
+            "cannot be used with",
+        ),
     ];
     s.dir.write("bad.token", [0xff, 0xfe, b'a']);
     for (arguments, stdin, expected) in cases {

@@ -598,6 +598,16 @@ def with_agent(overrides: Optional[JsonObject], agent: Mapping[str, str]) -> Dic
     return merged
 
 
+def _no_user_token(user_token: Optional[str]) -> None:
+    """An agent view calls as the agent or its user, never on behalf of an incoming user token
+    (Id.Web's "interactive agent", which this library does not do): refused, not ignored."""
+    if user_token is not None:
+        raise ValueError(
+            "user_token cannot be used with an agent view: an agent calling on behalf of a "
+            "user's token (an interactive agent) is not supported"
+        )
+
+
 class AgentClient:
     """A :class:`Client` calling as an Entra agent identity, or as that agent's user (made by
     :meth:`Client.for_agent`). The same methods as the client's, each with the agent's
@@ -626,6 +636,7 @@ class AgentClient:
         **kwargs: Any,
     ) -> Response:
         """:meth:`Client.call` as the agent (or its user)."""
+        _no_user_token(kwargs.get("user_token"))
         return self._client.call(
             api_name, body, overrides=with_agent(overrides, self._agent), **kwargs
         )
@@ -658,6 +669,7 @@ class AgentClient:
         user_token: Optional[str] = None,
     ) -> str:
         """:meth:`Client.authorization_header` as the agent (or its user)."""
+        _no_user_token(user_token)
         return self._client.authorization_header(
             api_name, with_agent(overrides, self._agent), user_token=user_token
         )

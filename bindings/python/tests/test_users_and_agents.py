@@ -183,6 +183,14 @@ def test_agent_argument_errors(client, agents):
         client.for_agent(None)  # type: ignore[arg-type]
 
 
+def test_an_agent_view_refuses_a_user_token(client, agents, tokens):
+    view = client.for_agent(agents["agent"])
+    with pytest.raises(ValueError, match="^user_token cannot be used with an agent view"):
+        view.get("Users", user_token=tokens["alice"])
+    with pytest.raises(ValueError, match="^user_token cannot be used with an agent view"):
+        view.authorization_header("Users", user_token=tokens["alice"])
+
+
 def test_async_agent_argument_errors(config_path):
     client = dsa.AsyncClient.from_file(config_path)
     try:

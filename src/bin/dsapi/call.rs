@@ -49,7 +49,7 @@ pub struct CallArgs {
     /// Call on behalf of a user: the access token this service received from its caller, as
     /// @FILE, - (standard input) or the token itself (visible to other local users in the process
     /// list: prefer a file). Never printed
-    #[arg(long, value_name = "@FILE|-|TOKEN")]
+    #[arg(long, value_name = "@FILE|-|TOKEN", conflicts_with = "agent")]
     user_token: Option<String>,
     /// Call as this Entra agent identity (its app id); the configured app is its blueprint
     #[arg(long, value_name = "ID")]
