@@ -25,35 +25,63 @@
 namespace downstream_api {
 
 // A failed call: status() is the dsapi_status, what() the status name and the library's message
-// with its whole cause chain (never a secret).
+// with its whole cause chain (never a secret). claims() is Entra ID's claims challenge when the
+// status is DSAPI_USER_INTERACTION_REQUIRED (then the Error is a UserInteractionRequired), else "".
 class Error : public std::runtime_error {
  public:
-  Error(dsapi_status status, const std::string &message)
-      : std::runtime_error(std::string(dsapi_status_str(status)) + ": " + message), status_(status) {}
+  Error(dsapi_status status, const std::string &message, std::string claims = std::string())
+      : std::runtime_error(std::string(dsapi_status_str(status)) + ": " + message),
+        status_(status),
+        claims_(std::make_shared<const std::string>(std::move(claims))) {}
 
   dsapi_status status() const noexcept { return status_; }
   // The static name, e.g. "DSAPI_TIMEOUT".
   const char *status_name() const noexcept { return dsapi_status_str(status_); }
+  // The claims challenge (JSON), "" unless the status is DSAPI_USER_INTERACTION_REQUIRED.
+  const std::string &claims() const noexcept { return *claims_; }
 
  private:
   dsapi_status status_;
+  // Shared so that copying an exception cannot throw.
+  std::shared_ptr<const std::string> claims_;
+};
+
+// DSAPI_USER_INTERACTION_REQUIRED: a token for the user needs the user to act (MFA, consent, a
+// Conditional Access policy, an expired long-running session); never retried. claims() is the
+// challenge for the web API's own answer to its caller (WWW-Authenticate, or a 403 body), as
+// Id.Web's MicrosoftIdentityWebChallengeUserException carries it.
+class UserInteractionRequired : public Error {
+ public:
+  UserInteractionRequired(const std::string &message, std::string claims)
+      : Error(DSAPI_USER_INTERACTION_REQUIRED, message, std::move(claims)) {}
 };
 
 namespace detail {
 
-// The calling thread's last error message.
-inline std::string last_error() {
+// A string of the calling thread's last error, read with dsapi_last_error_message's protocol.
+inline std::string last_error_string(dsapi_status (*read)(char *, std::size_t, std::size_t *)) {
   std::size_t needed = 0;
-  dsapi_last_error_message(nullptr, 0, &needed);
-  std::string message(needed, '\0');
-  if (needed == 0 || dsapi_last_error_message(message.data(), message.size(), &needed) != DSAPI_OK) {
+  read(nullptr, 0, &needed);
+  std::string text(needed, '\0');
+  if (needed == 0 || read(text.data(), text.size(), &needed) != DSAPI_OK) {
     return std::string();
   }
-  message.resize(needed - 1);
-  return message;
+  text.resize(needed - 1);
+  return text;
 }
 
+// The calling thread's last error message.
+inline std::string last_error() { return last_error_string(&dsapi_last_error_message); }
+
+// The claims challenge of the calling thread's last error ("" unless it needs the user).
+inline std::string last_error_claims() { return last_error_string(&dsapi_last_error_claims); }
+
 inline void check(dsapi_status status) {
+  if (status == DSAPI_USER_INTERACTION_REQUIRED) {
+    // Read on the failing thread, right after the call, before anything replaces them.
+    std::string message = last_error();
+    throw UserInteractionRequired(message, last_error_claims());
+  }
   if (status != DSAPI_OK) {
     throw Error(status, last_error());
   }
@@ -182,6 +210,24 @@ class Client {
     return Response(response);
   }
 
+  // `call` on behalf of a user (Id.Web's CallApiForUserAsync): `user_token` is the access token
+  // this web API received from its caller (a secret, copied, never logged); the API's token is
+  // that user's (on-behalf-of, Entra ID), cached for that user only, unless the API's
+  // RequestAppToken is true. Throws UserInteractionRequired (with claims()) when Entra ID needs the
+  // user. Agents and long-running sessions go in `overrides_json`'s AcquireTokenOptions:
+  // {"AgentIdentity": "<agent app id>", "AgentUsername": "<upn>" | "AgentUserId": "<oid>"},
+  // {"LongRunningWebApiSessionKey": "<key>"} (then `call` naming the session alone goes on).
+  Response call_for_user(std::string_view api, std::string_view user_token,
+                         std::string_view overrides_json = {}, std::string_view body = {}) const {
+    std::string overrides(overrides_json);
+    dsapi_response *response = nullptr;
+    detail::check(dsapi_client_call_for_user(
+        handle_.get(), detail::terminated(api).c_str(), detail::terminated(user_token).c_str(),
+        overrides.empty() ? nullptr : overrides.c_str(),
+        reinterpret_cast<const std::uint8_t *>(body.data()), body.size(), &response));
+    return Response(response);
+  }
+
   // The Authorization header value a call to `api` would carry (a Bearer API). A secret.
   std::string authorization_header(std::string_view api, std::string_view overrides_json = {}) const {
     std::string overrides(overrides_json);
@@ -189,6 +235,18 @@ class Client {
     detail::check(dsapi_client_authorization_header(handle_.get(), detail::terminated(api).c_str(),
                                                     overrides.empty() ? nullptr : overrides.c_str(),
                                                     &header));
+    return std::string(detail::OwnedString(header).get());
+  }
+
+  // authorization_header on behalf of the holder of `user_token` (Id.Web's
+  // CreateAuthorizationHeaderForUserAsync), as call_for_user. A secret.
+  std::string authorization_header_for_user(std::string_view api, std::string_view user_token,
+                                            std::string_view overrides_json = {}) const {
+    std::string overrides(overrides_json);
+    char *header = nullptr;
+    detail::check(dsapi_client_authorization_header_for_user(
+        handle_.get(), detail::terminated(api).c_str(), detail::terminated(user_token).c_str(),
+        overrides.empty() ? nullptr : overrides.c_str(), &header));
     return std::string(detail::OwnedString(header).get());
   }
 

@@ -1,7 +1,8 @@
 //! The `dsapi` command, run as a process against loopback servers: an MTLS API on the in-process
 //! rustls server (client certificate required) and a Bearer API behind the fake token endpoint,
 //! which verifies the client secret it receives. Every subcommand, exit codes, bad arguments,
-//! `--fail`, and `-v` never printing the secret, the certificate password or the token.
+//! `--fail`, and `-v` never printing the secret, the certificate password or the token. Calls on
+//! behalf of a user and as an agent against the fake token endpoint's identity resource.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,7 +12,10 @@ use std::sync::Arc;
 use serde_json::Value;
 use test_support::pki::{TestCa, Validity};
 use test_support::server::{ClientAuth, Reply, Seen, TestServer, subject_cn};
-use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
+use test_support::token_server::{
+    MFA_CLAIMS_JSON, MfaPolicy, TokenIssuer, TokenServer, UserToken, bearer_resource_handler,
+    identity_resource_handler,
+};
 use test_support::{FIXTURE_PASSWORD, TempDir, fixture, free_port, json_str};
 
 const CLIENT_ID: &str = "cli-client-id";
@@ -698,4 +702,248 @@ fn max_body_bytes_caps_files_standard_input_and_text() {
         run.stdout
     );
     assert!(run.stdout.contains("[default: 67108864]"), "{}", run.stdout);
+}
+
+// -- on behalf of a user, and as an agent -----------------------------------------------------
+
+const AGENT: &str = "00000000-0000-0000-0000-00000000a9e7";
+const AGENT_USER_UPN: &str = "agent.user@cli.example";
+const AGENT_USER_OID: &str = "agent-user-oid";
+const USERS_SCOPE: &str = "api://cli-users/.default";
+
+/// A token endpoint knowing two users, one whose policy wants MFA, and an agent with a user; a
+/// Bearer API "Users" answering whom its token is for; the users' tokens in files.
+struct UsersSetup {
+    tokens: TokenServer,
+    _resource: TestServer,
+    dir: TempDir,
+    alice: String,
+    bob: String,
+    mfa: String,
+}
+
+fn users_setup() -> UsersSetup {
+    let ca = TestCa::new("CLI users CA");
+    let issuer = TokenIssuer::new(CLIENT_ID);
+    issuer.set_client_secret(Some(SECRET));
+    let mint = |name: &str| {
+        let user = UserToken::new(
+            &format!("{name}-oid"),
+            &format!("{name}@cli.example"),
+            "tenant",
+        );
+        issuer.mint_user_token(&user)
+    };
+    let (alice, bob, mfa) = (mint("alice"), mint("bob"), mint("mfa"));
+    issuer.set_mfa_policy(MfaPolicy::Users(vec!["mfa-oid".to_string()]));
+    issuer.add_agent_user(AGENT, AGENT_USER_OID, AGENT_USER_UPN);
+    let tokens = TokenServer::start(&ca, issuer.clone());
+    let resource = TestServer::start(
+        ca.server(),
+        ClientAuth::None,
+        identity_resource_handler(issuer),
+    );
+    let dir = TempDir::new("cli-users");
+    let config = format!(
+        r#"{{"AzureAd": {{"Instance": {instance}, "TenantId": "tenant", "ClientId": "{CLIENT_ID}",
+              "ClientCredentials": [{{"SourceType": "ClientSecret", "ClientSecret": "{SECRET}"}}]}},
+            "DownstreamApis": {{"Users": {{"BaseUrl": "{resource}", "RelativePath": "me",
+                                           "Scopes": ["{USERS_SCOPE}"]}}}},
+            "Http": {{"CaBundlePath": {ca}, "TimeoutSeconds": 10}}}}"#,
+        instance = json_str(&tokens.instance()),
+        resource = resource.url(),
+        ca = json_str(&dir.write("ca.pem", &ca.cert_pem)),
+    );
+    dir.write("appsettings.json", config);
+    for (name, token) in [("alice", &alice), ("bob", &bob), ("mfa", &mfa)] {
+        dir.write(&format!("{name}.token"), format!("{token}\n"));
+    }
+    UsersSetup {
+        tokens,
+        _resource: resource,
+        dir,
+        alice,
+        bob,
+        mfa,
+    }
+}
+
+impl UsersSetup {
+    fn dsapi(&self, args: &[&str], stdin: &[u8]) -> Run {
+        dsapi_in(self.dir.path(), args, stdin)
+    }
+
+    /// No user token and no issued token was printed.
+    fn assert_no_token(&self, run: &Run) {
+        let printed = format!("{}\n{}", run.stdout, run.stderr);
+        for token in [&self.alice, &self.bob, &self.mfa] {
+            assert!(
+                !printed.contains(token.as_str()),
+                "a user's token was printed"
+            );
+        }
+        for issued in self.tokens.issuer.issued() {
+            assert!(
+                !printed.contains(&issued.token),
+                "an access token was printed"
+            );
+        }
+        assert!(!printed.contains(SECRET), "the client secret was printed");
+    }
+}
+
+#[test]
+fn call_for_a_user_from_a_file_standard_input_or_the_command_line() {
+    let s = users_setup();
+    let run = s.dsapi(
+        &["call", "Users", "--user-token", "@alice.token", "-v"],
+        b"",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("user alice-oid {USERS_SCOPE}"));
+    s.assert_no_token(&run);
+    let run = s.dsapi(
+        &["call", "Users", "--user-token", "-"],
+        format!("{}\n", s.bob).as_bytes(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("user bob-oid {USERS_SCOPE}"));
+    let run = s.dsapi(&["call", "Users", "--user-token", &s.alice], b"");
+    assert_eq!(run.stdout, format!("user alice-oid {USERS_SCOPE}"));
+    // With a body from a file, and the app's own call without a user token.
+    let run = s.dsapi(
+        &[
+            "call",
+            "Users",
+            "--user-token",
+            "@-",
+            "-X",
+            "POST",
+            "-d",
+            "x",
+        ],
+        s.bob.as_bytes(),
+    );
+    assert_eq!(run.stdout, format!("user bob-oid {USERS_SCOPE}"));
+    let run = s.dsapi(&["call", "Users"], b"");
+    assert_eq!(run.stdout, format!("app {CLIENT_ID} {USERS_SCOPE}"));
+    s.tokens.issuer.assert_no_failures();
+}
+
+#[test]
+fn call_as_an_agent_and_as_its_user_by_upn_and_by_object_id() {
+    let s = users_setup();
+    let run = s.dsapi(&["call", "Users", "--agent", AGENT, "-v"], b"");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, format!("agent {AGENT} {USERS_SCOPE}"));
+    s.assert_no_token(&run);
+    let agent_user = format!("agent-user {AGENT} {AGENT_USER_OID} {AGENT_USER_UPN} {USERS_SCOPE}");
+    for user in [AGENT_USER_UPN, AGENT_USER_OID] {
+        let run = s.dsapi(
+            &["call", "Users", "--agent", AGENT, "--agent-user", user],
+            b"",
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, agent_user, "--agent-user {user}");
+    }
+    s.tokens.issuer.assert_no_failures();
+}
+
+#[test]
+fn a_user_who_must_act_exits_5_with_the_claims_challenge() {
+    let s = users_setup();
+    let run = s.dsapi(&["call", "Users", "--user-token", "@mfa.token"], b"");
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("dsapi: the user must act (DSAPI_USER_INTERACTION_REQUIRED): "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("AADSTS50076"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("dsapi: claims challenge: {MFA_CLAIMS_JSON}\n")),
+        "{}",
+        run.stderr
+    );
+    s.assert_no_token(&run);
+    let help = s.dsapi(&["call", "--help"], b"");
+    assert!(
+        help.stdout.contains("  5   call --user-token"),
+        "{}",
+        help.stdout
+    );
+}
+
+#[test]
+fn bad_user_and_agent_arguments_exit_2_naming_the_option_before_the_configuration() {
+    let s = users_setup();
+    let secret_looking = "eyJ0eXAi.secret part";
+    let cases: &[(&[&str], &[u8], &str)] = &[
+        (&["--agent-user", AGENT_USER_UPN], b"", "--agent <ID>"),
+        (
+            &["--user-token", ""],
+            b"",
+            "--user-token: the token is empty",
+        ),
+        (
+            &["--user-token", "-"],
+            b"\n\n",
+            "--user-token: the token is empty",
+        ),
+        (
+            &["--user-token", "@missing.token"],
+            b"",
+            "--user-token: cannot read the file 'missing.token'",
+        ),
+        (
+            &["--user-token", secret_looking],
+            b"",
+            "--user-token: the token holds a control character or white space (character 16)",
+        ),
+        (
+            &["--user-token", "-", "-d", "@-"],
+            b"",
+            "--user-token: standard input is already the body",
+        ),
+        (
+            &["--user-token", "-"],
+            &[b'x'; 70_000],
+            "--user-token: the token from standard input is larger than 65536 bytes",
+        ),
+        (
+            &["--user-token", "@bad.token"],
+            b"",
+            "--user-token: the token is not UTF-8 text",
+        ),
+        (
+            &["--agent", " "],
+            b"",
+            "--agent: the agent's app id is empty",
+        ),
+        (
+            &["--agent", AGENT, "--agent-user", ""],
+            b"",
+            "--agent-user: the agent's user",
+        ),
+        // An agent on behalf of a user's token (Id.Web's interactive agent) is not supported.
+        (
+            &["--agent", AGENT, "--user-token", "@alice.token"],
+            b"",
+            "cannot be used with",
+        ),
+    ];
+    s.dir.write("bad.token", [0xff, 0xfe, b'a']);
+    for (arguments, stdin, expected) in cases {
+        let mut args = vec!["-c", "missing.json", "call", "Users"];
+        args.extend_from_slice(arguments);
+        let run = s.dsapi(&args, stdin);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("secret part"), "{}", run.stderr);
+        assert!(!run.stderr.contains("missing.json"), "{}", run.stderr);
+    }
+    assert_eq!(s.tokens.issuer.token_request_count(), 0, "nothing was sent");
 }

@@ -2,7 +2,8 @@
 # Installs the library into a temporary prefix with scripts/install.sh, then builds the examples
 # against it: C with pkg-config and with CMake's find_package (shared and static), C++ with
 # pkg-config under ASan/UBSan and with CMake; runs each against the loopback servers (an mTLS API on
-# 127.0.0.1). Checks the installed files and the soname. Exits non-zero on any failure.
+# 127.0.0.1; the C++ one also on behalf of a user, and a user who must act). Checks the installed
+# files and the soname. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -69,6 +70,19 @@ for program in "$work/call-cpp-sanitized" "$work/build-cpp/call_cpp"; do
   grep -q 'credentials: \[{.*"selectedFor":\["MTLS"\]' "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
   grep -q '^request: GET https://127.0.0.1:[0-9]*/' "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
   grep -q '^options: {.*"ProtocolScheme":"MTLS"' "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
+  # On behalf of a user (the servers wrote the users' incoming tokens beside the configuration):
+  # alice's answer names her; the MFA user's call throws UserInteractionRequired with the claims.
+  servers=$(dirname "$config")
+  output=$(ASAN_OPTIONS=detect_leaks=1 "$program" "$config" Users "$servers/user-token-alice.txt" \
+    2>"$work/cpp.err") || { cat "$work/cpp.err"; echo "install-test: call_for_user failed" >&2; exit 1; }
+  [ "$output" = "HTTP 200: user alice-oid api://wrapper-users/.default" ] ||
+    { echo "install-test: call_for_user answered '$output'" >&2; exit 1; }
+  grep -q '^header scheme: Bearer$' "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
+  status=0
+  ASAN_OPTIONS=detect_leaks=1 "$program" "$config" Users "$servers/user-token-mfa.txt" >/dev/null \
+    2>"$work/cpp.err" || status=$?
+  [ "$status" = 3 ] || { cat "$work/cpp.err"; echo "install-test: the MFA user exited $status" >&2; exit 1; }
+  grep -q '^claims: {"access_token":{"capolids":' "$work/cpp.err" || { cat "$work/cpp.err"; exit 1; }
 done
 
 echo "== the installed dsapi command"

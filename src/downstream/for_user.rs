@@ -46,6 +46,13 @@ fn for_user<'a>(resolved: Resolved<'a>, user_token: &str) -> Result<Resolved<'a>
             "user_token: empty; a call for a user needs the token the user sent",
         ));
     }
+    if options.acquire_token_options.agent.is_some() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "AcquireTokenOptions.AgentIdentity: an agent's token is the agent's own (its user is \
+             AgentUsername or AgentUserId), not on behalf of a user's token",
+        ));
+    }
     if options.request_app_token {
         return Ok(Resolved {
             options,

@@ -123,6 +123,12 @@ fn misuses_are_clear_errors() {
     assert!(error.message().contains("ProtocolScheme"), "{error}");
     let error = client.call_for_user("Graph", " ", None, b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+    let agent = r#"{"AcquireTokenOptions": {"AgentIdentity": "a"}}"#;
+    let error = client
+        .call_for_user("Graph", &erin, Some(agent), b"")
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+    assert!(error.message().contains("AgentIdentity"), "{error}");
     let both = r#"{"AcquireTokenOptions": {"AgentIdentity": "a", "AgentUsername": "u@x", "AgentUserId": "0"}}"#;
     let error = client.call("Graph", Some(both), b"").unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Config, "{error}");

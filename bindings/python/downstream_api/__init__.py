@@ -11,6 +11,11 @@ configured by the same ``appsettings.json`` as Microsoft.Identity.Web::
     async with dsa.AsyncClient.from_file("appsettings.json") as client:
         r = await client.get("Orders", path="orders/42")
 
+On behalf of a web API's caller, and as an Entra agent identity (or its user)::
+
+    r = client.get("Graph", user_token=incoming_access_token)
+    r = client.for_agent(agent_app_id, username="agent.user@contoso.com").get("Graph")
+
 A :class:`Client` may be shared by many threads. Failures to get a response raise subclasses of
 :class:`Error` carrying the library's status and message; :meth:`Response.raise_for_status`
 raises :class:`HTTPStatusError` for 4xx and 5xx answers. The wheel carries the native library;
@@ -20,8 +25,8 @@ the environment variable ``DSAPI_LIBRARY`` names another one.
 from __future__ import annotations
 
 from . import _native
-from ._async import AsyncClient
-from ._client import Body, Client, ClientClosedError, JsonObject
+from ._async import AsyncAgentClient, AsyncClient
+from ._client import AgentClient, Body, Client, ClientClosedError, JsonObject
 from ._events import AccessToken, CredentialEvent, CredentialEventKind, LogLevel
 from ._log import LogHandler, set_log_handler
 from ._native import (
@@ -42,6 +47,7 @@ from ._native import (
     TokenAcquisitionError,
     UnknownApiError,
     UnsupportedError,
+    UserInteractionRequiredError,
 )
 from ._response import Headers, HTTPStatusError, Response
 from ._status import Status
@@ -53,6 +59,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AccessToken",
+    "AgentClient",
+    "AsyncAgentClient",
     "AsyncClient",
     "Body",
     "BufferTooSmallError",
@@ -84,6 +92,7 @@ __all__ = [
     "TokenAcquisitionError",
     "UnknownApiError",
     "UnsupportedError",
+    "UserInteractionRequiredError",
     "library_path",
     "native_version",
     "set_log_handler",

@@ -9,7 +9,7 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
 
-from ._client import Client, ClientClosedError, JsonObject
+from ._client import AgentClient, Client, ClientClosedError, JsonObject, agent_options
 from ._events import AccessToken, CredentialEvent
 from ._response import Response
 
@@ -58,7 +58,7 @@ class AsyncClient:
         return await asyncio.wrap_future(future)
 
     async def call(self, api_name: str, body: Any = None, **kwargs: Any) -> Response:
-        """:meth:`Client.call`, awaited."""
+        """:meth:`Client.call`, awaited (``user_token=``: on behalf of a user)."""
         return await self._run(self._client.call, api_name, body, **kwargs)
 
     async def get(self, api_name: str, **kwargs: Any) -> Response:
@@ -77,9 +77,24 @@ class AsyncClient:
         return await self._run(self._client.delete, api_name, **kwargs)
 
     async def authorization_header(
-        self, api_name: str, overrides: Optional[JsonObject] = None
+        self,
+        api_name: str,
+        overrides: Optional[JsonObject] = None,
+        *,
+        user_token: Optional[str] = None,
     ) -> str:
-        return await self._run(self._client.authorization_header, api_name, overrides)
+        """:meth:`Client.authorization_header`, awaited (``user_token``: on behalf of a user)."""
+        return await self._run(
+            self._client.authorization_header, api_name, overrides, user_token=user_token
+        )
+
+    def for_agent(
+        self, app_id: str, username: Optional[str] = None, user_id: Optional[str] = None
+    ) -> "AsyncAgentClient":
+        """As :meth:`Client.for_agent`: a view whose calls, awaited, are made as the agent
+        identity ``app_id``, or as its user (``username``, a UPN, or ``user_id``, an object id)."""
+        agent = AgentClient(self._client, agent_options(app_id, username, user_id))
+        return AsyncAgentClient(self, agent)
 
     async def acquire_token(
         self, scopes: Union[str, Sequence[str]], options: Optional[JsonObject] = None
@@ -113,3 +128,49 @@ class AsyncClient:
 
     def __repr__(self) -> str:
         return f"<downstream_api.AsyncClient {'closed' if self.closed else 'open'}>"
+
+
+class AsyncAgentClient:
+    """An :class:`AsyncClient` calling as an Entra agent identity or its user (made by
+    :meth:`AsyncClient.for_agent`): :class:`AgentClient`'s methods, awaited on the client's pool."""
+
+    def __init__(self, client: AsyncClient, agent: AgentClient) -> None:
+        self._client = client
+        self._agent = agent
+
+    @property
+    def sync(self) -> AgentClient:
+        """The synchronous view over the same client."""
+        return self._agent
+
+    async def call(self, api_name: str, body: Any = None, **kwargs: Any) -> Response:
+        return await self._client._run(self._agent.call, api_name, body, **kwargs)
+
+    async def get(self, api_name: str, **kwargs: Any) -> Response:
+        return await self._client._run(self._agent.get, api_name, **kwargs)
+
+    async def post(self, api_name: str, **kwargs: Any) -> Response:
+        return await self._client._run(self._agent.post, api_name, **kwargs)
+
+    async def put(self, api_name: str, **kwargs: Any) -> Response:
+        return await self._client._run(self._agent.put, api_name, **kwargs)
+
+    async def patch(self, api_name: str, **kwargs: Any) -> Response:
+        return await self._client._run(self._agent.patch, api_name, **kwargs)
+
+    async def delete(self, api_name: str, **kwargs: Any) -> Response:
+        return await self._client._run(self._agent.delete, api_name, **kwargs)
+
+    async def authorization_header(
+        self,
+        api_name: str,
+        overrides: Optional[JsonObject] = None,
+        *,
+        user_token: Optional[str] = None,
+    ) -> str:
+        return await self._client._run(
+            self._agent.authorization_header, api_name, overrides, user_token=user_token
+        )
+
+    def __repr__(self) -> str:
+        return f"<downstream_api.AsyncAgentClient {self._agent.agent_options['AgentIdentity']}>"

@@ -305,6 +305,7 @@ class Client:
         data: Optional[Body] = None,
         timeout: Optional[float] = None,
         overrides: Optional[JsonObject] = None,
+        user_token: Optional[str] = None,
     ) -> Response:
         """Calls the API ``api_name`` (a key of ``DownstreamApis``, case-insensitive).
 
@@ -319,6 +320,13 @@ class Client:
           ``data`` (or the positional ``body``): bytes, or a ``str`` sent as UTF-8.
         - ``timeout``: seconds bounding this call, retries included (``TimeoutSeconds``).
         - ``overrides``: Id.Web's override object (a dict or JSON text), under the keywords.
+        - ``user_token``: call **on behalf of a user** (Id.Web's ``CallApiForUserAsync``): the
+          access token this web API received from its caller (a secret, never logged). The
+          API's token is then that user's (on-behalf-of, Entra ID), cached for that user only,
+          unless the API's ``RequestAppToken`` is true. When Entra ID needs the user to act
+          (MFA, consent), :class:`~downstream_api.UserInteractionRequiredError` carries the
+          claims challenge. ``overrides={"AcquireTokenOptions": {"LongRunningWebApiSessionKey":
+          key}}`` starts a long-running session that later calls name without a user token.
 
         Any HTTP status is returned as a :class:`Response`; failures to get one raise a
         :class:`~downstream_api.Error` subclass. A NUL character in ``api_name`` or in
@@ -333,15 +341,27 @@ class Client:
         else:
             payload = _body_bytes(*given[0]) if given else b""
         name = _c_string(api_name, "api_name")
+        token = None if user_token is None else _c_string(user_token, "user_token")
         overrides_json = _call_overrides(
             overrides, method, path, params, headers, timeout, json is not None
         )
         response = _native.ResponsePtr()
         handle = self._enter()
         try:
-            _native.lib.dsapi_client_call(
-                handle, name, overrides_json, payload or None, len(payload), byref(response)
-            )
+            if token is None:
+                _native.lib.dsapi_client_call(
+                    handle, name, overrides_json, payload or None, len(payload), byref(response)
+                )
+            else:
+                _native.lib.dsapi_client_call_for_user(
+                    handle,
+                    name,
+                    token,
+                    overrides_json,
+                    payload or None,
+                    len(payload),
+                    byref(response),
+                )
         finally:
             self._exit()
         try:
@@ -372,22 +392,46 @@ class Client:
     # -- tokens and credentials ----------------------------------------------------------------
 
     def authorization_header(
-        self, api_name: str, overrides: Optional[JsonObject] = None
+        self,
+        api_name: str,
+        overrides: Optional[JsonObject] = None,
+        *,
+        user_token: Optional[str] = None,
     ) -> str:
         """The ``Authorization`` header value a call to ``api_name`` would carry, e.g.
         ``"Bearer eyJ..."`` (a secret: do not log it). An MTLS API has none:
-        :class:`~downstream_api.UnsupportedError`."""
+        :class:`~downstream_api.UnsupportedError`. With ``user_token``, the header of a call on
+        behalf of that token's user (Id.Web's ``CreateAuthorizationHeaderForUserAsync``), as in
+        :meth:`call`."""
         name = _c_string(api_name, "api_name")
+        token = None if user_token is None else _c_string(user_token, "user_token")
         overrides_json = _json_arg(overrides, "overrides")
         header = c_void_p()
         handle = self._enter()
         try:
-            _native.lib.dsapi_client_authorization_header(
-                handle, name, overrides_json, byref(header)
-            )
+            if token is None:
+                _native.lib.dsapi_client_authorization_header(
+                    handle, name, overrides_json, byref(header)
+                )
+            else:
+                _native.lib.dsapi_client_authorization_header_for_user(
+                    handle, name, token, overrides_json, byref(header)
+                )
         finally:
             self._exit()
         return _native.take_string(header)
+
+    def for_agent(
+        self, app_id: str, username: Optional[str] = None, user_id: Optional[str] = None
+    ) -> "AgentClient":
+        """A view of this client whose calls are made **as an Entra agent identity** (Id.Web's
+        ``WithAgentIdentity``), or as that agent's user account with ``username`` (a UPN) or
+        ``user_id`` (an object id), never both (Id.Web's ``WithAgentUserIdentity``). The
+        configured app is the agent's blueprint. The view has :meth:`call`, the shorthands and
+        :meth:`authorization_header`; each call's ``overrides`` get ``AcquireTokenOptions``'
+        ``AgentIdentity`` and ``AgentUsername`` / ``AgentUserId``. It shares this client (its
+        caches and connections): closing the client ends it too."""
+        return AgentClient(self, agent_options(app_id, username, user_id))
 
     def acquire_token(
         self, scopes: Union[str, Sequence[str]], options: Optional[JsonObject] = None
@@ -502,3 +546,137 @@ class Client:
 
     def __repr__(self) -> str:
         return f"<downstream_api.Client {'closed' if self._closed else 'open'}>"
+
+
+# The AcquireTokenOptions keys naming an agent and its user; a view of an agent sets them all.
+_AGENT_KEYS = ("AgentIdentity", "AgentUsername", "AgentUserId")
+
+
+def agent_options(
+    app_id: str, username: Optional[str] = None, user_id: Optional[str] = None
+) -> Dict[str, str]:
+    """The ``AcquireTokenOptions`` entries of :meth:`Client.for_agent`'s arguments, checked as
+    the library would check them (type, NUL, both user names)."""
+    if username is not None and user_id is not None:
+        raise ValueError("pass username or user_id, not both: an agent's user is named once")
+    options: Dict[str, str] = {}
+    for value, argument, key in (
+        (app_id, "app_id", "AgentIdentity"),
+        (username, "username", "AgentUsername"),
+        (user_id, "user_id", "AgentUserId"),
+    ):
+        if value is not None or key == "AgentIdentity":
+            _c_string(value, argument)
+            if not value:
+                raise ValueError(f"{argument} is empty")
+            options[key] = value
+    return options
+
+
+def with_agent(overrides: Optional[JsonObject], agent: Mapping[str, str]) -> Dict[str, Any]:
+    """``overrides`` with the agent's ``AcquireTokenOptions`` entries added. Overrides that name
+    an agent or its user themselves are refused (``ValueError``): the view says who calls."""
+    merged = _parsed_overrides(overrides)
+    options_key = _find_key(merged, "AcquireTokenOptions") or "AcquireTokenOptions"
+    given = merged.get(options_key)
+    if given is not None and not isinstance(given, Mapping):
+        raise ConfigError(
+            Status.CONFIG_INVALID,
+            "DSAPI_CONFIG_INVALID",
+            "overrides.AcquireTokenOptions must be a JSON object",
+        )
+    options = dict(given or {})
+    for key in _AGENT_KEYS:
+        existing = _find_key(options, key)
+        if existing is not None:
+            raise ValueError(
+                f"overrides name AcquireTokenOptions.{existing}, which the agent view sets: "
+                "use Client.for_agent(app_id, username=..., user_id=...) instead"
+            )
+    options.update(agent)
+    merged[options_key] = options
+    return merged
+
+
+def _no_user_token(user_token: Optional[str]) -> None:
+    """An agent view calls as the agent or its user, never on behalf of an incoming user token
+    (Id.Web's "interactive agent", which this library does not do): refused, not ignored."""
+    if user_token is not None:
+        raise ValueError(
+            "user_token cannot be used with an agent view: an agent calling on behalf of a "
+            "user's token (an interactive agent) is not supported"
+        )
+
+
+class AgentClient:
+    """A :class:`Client` calling as an Entra agent identity, or as that agent's user (made by
+    :meth:`Client.for_agent`). The same methods as the client's, each with the agent's
+    ``AcquireTokenOptions`` merged into its ``overrides``."""
+
+    def __init__(self, client: Client, agent: Mapping[str, str]) -> None:
+        self._client = client
+        self._agent = dict(agent)
+
+    @property
+    def client(self) -> Client:
+        """The client this view calls through."""
+        return self._client
+
+    @property
+    def agent_options(self) -> Dict[str, str]:
+        """The ``AcquireTokenOptions`` entries each call carries (no secret)."""
+        return dict(self._agent)
+
+    def call(
+        self,
+        api_name: str,
+        body: Optional[Body] = None,
+        *,
+        overrides: Optional[JsonObject] = None,
+        **kwargs: Any,
+    ) -> Response:
+        """:meth:`Client.call` as the agent (or its user)."""
+        _no_user_token(kwargs.get("user_token"))
+        return self._client.call(
+            api_name, body, overrides=with_agent(overrides, self._agent), **kwargs
+        )
+
+    def get(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="GET"``."""
+        return self.call(api_name, method="GET", **kwargs)
+
+    def post(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="POST"``."""
+        return self.call(api_name, method="POST", **kwargs)
+
+    def put(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="PUT"``."""
+        return self.call(api_name, method="PUT", **kwargs)
+
+    def patch(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="PATCH"``."""
+        return self.call(api_name, method="PATCH", **kwargs)
+
+    def delete(self, api_name: str, **kwargs: Any) -> Response:
+        """:meth:`call` with ``method="DELETE"``."""
+        return self.call(api_name, method="DELETE", **kwargs)
+
+    def authorization_header(
+        self,
+        api_name: str,
+        overrides: Optional[JsonObject] = None,
+        *,
+        user_token: Optional[str] = None,
+    ) -> str:
+        """:meth:`Client.authorization_header` as the agent (or its user)."""
+        _no_user_token(user_token)
+        return self._client.authorization_header(
+            api_name, with_agent(overrides, self._agent), user_token=user_token
+        )
+
+    def api_options(self, api_name: str, overrides: Optional[JsonObject] = None) -> Dict[str, Any]:
+        """:meth:`Client.api_options` with the agent's options applied."""
+        return self._client.api_options(api_name, with_agent(overrides, self._agent))
+
+    def __repr__(self) -> str:
+        return f"<downstream_api.AgentClient {self._agent['AgentIdentity']}>"

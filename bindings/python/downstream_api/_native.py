@@ -39,6 +39,7 @@ __all__ = [
     "library_path",
     "status_name",
     "last_error_message",
+    "last_error_claims",
     "error_for",
 ]
 
@@ -156,6 +157,23 @@ class TokenAcquisitionError(DownstreamApiError):
     """``DSAPI_TOKEN_ACQUISITION_FAILED``: the token endpoint refused, or discovery failed."""
 
 
+class UserInteractionRequiredError(DownstreamApiError):
+    """``DSAPI_USER_INTERACTION_REQUIRED``: a token for the user needs the user to act
+    (multi-factor authentication, consent, a Conditional Access policy, an expired long-running
+    session). Never retried.
+
+    Attributes:
+        claims: Entra ID's claims challenge (JSON text, ``""`` when none came with the refusal),
+            for the web API's own answer to its caller (``WWW-Authenticate`` or a 403 body), so
+            that the user's client can ask the user and come back with a new token.
+    """
+
+    def __init__(self, code: int, status_name: str, message: str, claims: str = "") -> None:
+        super().__init__(code, status_name, message)
+        self.args = (code, status_name, message, claims)  # so that a copy or a pickle keeps it
+        self.claims = claims
+
+
 ERROR_TYPES: Dict[int, Type[DownstreamApiError]] = {
     Status.INVALID_ARGUMENT: InvalidArgumentError,
     Status.CONFIG_INVALID: ConfigError,
@@ -173,6 +191,7 @@ ERROR_TYPES: Dict[int, Type[DownstreamApiError]] = {
     Status.BUFFER_TOO_SMALL: BufferTooSmallError,
     Status.PANIC: NativePanicError,
     Status.TOKEN_ACQUISITION_FAILED: TokenAcquisitionError,
+    Status.USER_INTERACTION_REQUIRED: UserInteractionRequiredError,
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -273,23 +292,40 @@ def status_name(status: int) -> str:
     return name.decode("utf-8", "replace")
 
 
-def last_error_message() -> str:
-    """The calling thread's last error message ("" after a successful call)."""
+def _thread_string(function: Any) -> str:
+    """A string of the calling thread's last error, read with the buffer protocol of
+    ``dsapi_last_error_message`` (``function`` is it or ``dsapi_last_error_claims``)."""
     needed = c_size_t(0)
-    status = lib.dsapi_last_error_message(None, 0, ctypes.byref(needed))
-    # The message can only change on this thread, so a buffer of the announced size fits.
+    status = function(None, 0, ctypes.byref(needed))
+    # The error can only change on this thread, so a buffer of the announced size fits.
     while status == Status.BUFFER_TOO_SMALL:
         buffer = ctypes.create_string_buffer(max(needed.value, 1))
-        status = lib.dsapi_last_error_message(buffer, len(buffer), ctypes.byref(needed))
+        status = function(buffer, len(buffer), ctypes.byref(needed))
         if status == Status.OK:
             return buffer.value.decode("utf-8", "replace")
     return ""
+
+
+def last_error_message() -> str:
+    """The calling thread's last error message ("" after a successful call)."""
+    return _thread_string(lib.dsapi_last_error_message)
+
+
+def last_error_claims() -> str:
+    """The claims challenge of the calling thread's last error: Entra ID's ``claims`` JSON when
+    it was ``DSAPI_USER_INTERACTION_REQUIRED``, "" otherwise."""
+    return _thread_string(lib.dsapi_last_error_claims)
 
 
 def error_for(status: int, message: Optional[str] = None) -> DownstreamApiError:
     """The exception for ``status``, carrying the calling thread's last error message."""
     if message is None:
         message = last_error_message()
+    if status == Status.USER_INTERACTION_REQUIRED:
+        # Read now, on the thread of the failed call, before another call replaces it.
+        return UserInteractionRequiredError(
+            status, status_name(status), message, last_error_claims()
+        )
     error_type = ERROR_TYPES.get(status, DownstreamApiError)
     return error_type(status, status_name(status), message)
 
@@ -327,6 +363,7 @@ _declare("dsapi_status_str", c_char_p, [c_uint32])
 _declare("dsapi_version", c_char_p, [])
 # No errcheck: BUFFER_TOO_SMALL is part of its protocol, and it must not recurse.
 _declare("dsapi_last_error_message", c_uint32, [POINTER(c_char), c_size_t, POINTER(c_size_t)])
+_declare("dsapi_last_error_claims", c_uint32, [POINTER(c_char), c_size_t, POINTER(c_size_t)])
 
 _declare_status("dsapi_set_log_callback", [LOG_CALLBACK, c_void_p, c_uint32])
 
@@ -338,6 +375,11 @@ _declare("dsapi_client_free", None, [ClientPtr])
 _declare_status(
     "dsapi_client_call",
     [ClientPtr, c_char_p, c_char_p, c_char_p, c_size_t, POINTER(ResponsePtr)],
+)
+# On behalf of the holder of `user_token` (the access token the caller received; a secret).
+_declare_status(
+    "dsapi_client_call_for_user",
+    [ClientPtr, c_char_p, c_char_p, c_char_p, c_char_p, c_size_t, POINTER(ResponsePtr)],
 )
 _declare_status("dsapi_client_add_observer", [ClientPtr, OBSERVER_CALLBACK, c_void_p])
 
@@ -355,6 +397,10 @@ _declare("dsapi_response_free", None, [ResponsePtr])
 # lose the pointer that dsapi_string_free needs).
 _declare_status(
     "dsapi_client_authorization_header", [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p)]
+)
+_declare_status(
+    "dsapi_client_authorization_header_for_user",
+    [ClientPtr, c_char_p, c_char_p, c_char_p, POINTER(c_void_p)],
 )
 _declare_status(
     "dsapi_client_acquire_token",

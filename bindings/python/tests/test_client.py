@@ -187,8 +187,8 @@ def test_acquire_token_without_authority_is_a_config_error(config):
     for key in ("Instance", "TenantId", "Authority"):
         no_authority["AzureAd"].pop(key, None)
     # A token API without an authority is already refused when the client is created.
-    no_authority["DownstreamApis"].pop("Bearer", None)
-    no_authority["DownstreamApis"].pop("Pop", None)
+    for api in ("Bearer", "Pop", "Users"):
+        no_authority["DownstreamApis"].pop(api, None)
     with downstream_api.Client(no_authority) as client:
         with pytest.raises(downstream_api.ConfigError) as caught:
             client.acquire_token(["api://orders/.default"], {"ForceRefresh": True})

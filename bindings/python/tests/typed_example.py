@@ -54,6 +54,25 @@ def run(path: str) -> None:
         print(error.status, error.message)
 
 
+def on_behalf_of(client: dsa.Client, incoming_token: str, agent_id: str) -> str:
+    try:
+        me: dsa.Response = client.get("Graph", user_token=incoming_token)
+        header: str = client.authorization_header("Graph", user_token=incoming_token)
+        agent: dsa.AgentClient = client.for_agent(agent_id, username="agent.user@contoso.com")
+        print(me.status_code, header[:6], agent.get("Graph").text)
+        return client.for_agent(agent_id, user_id="oid").authorization_header("Graph")
+    except dsa.UserInteractionRequiredError as error:
+        claims: str = error.claims
+        return claims
+
+
+async def as_agent(client: dsa.AsyncClient, incoming_token: str, agent_id: str) -> int:
+    view: dsa.AsyncAgentClient = client.for_agent(agent_id)
+    response = await view.post("Graph", json={"x": 1})
+    header = await client.authorization_header("Graph", user_token=incoming_token)
+    return response.status_code + len(header)
+
+
 async def run_async(path: str) -> List[int]:
     async with dsa.AsyncClient.from_file(path) as client:
         responses = await asyncio.gather(*(client.get("Orders", path=f"orders/{n}") for n in range(16)))

@@ -13,6 +13,24 @@ pub const DEFAULT_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The body `data` gives, `option` (`-d/--data`, `--json`) naming it in messages.
 pub fn read(option: &str, data: &str, cap: u64) -> Result<Vec<u8>, Failure> {
+    read_capped_by(
+        option,
+        data,
+        cap,
+        "the body",
+        "the cap --max-body-bytes sets",
+    )
+}
+
+/// What `data` gives (text, `@FILE`, `-`), read no further than one byte past `cap`; a message
+/// refusing more calls it `what` ("the body") and says who set the cap (`cap_source`).
+pub fn read_capped_by(
+    option: &str,
+    data: &str,
+    cap: u64,
+    what: &str,
+    cap_source: &str,
+) -> Result<Vec<u8>, Failure> {
     let (source, bytes) = match data {
         "-" | "@-" => {
             let source = "standard input".to_string();
@@ -33,8 +51,7 @@ pub fn read(option: &str, data: &str, cap: u64) -> Result<Vec<u8>, Failure> {
     };
     if bytes.len() as u64 > cap {
         return Err(Failure::Usage(format!(
-            "{option}: the body from {source} is larger than {cap} bytes, the cap \
-             --max-body-bytes sets"
+            "{option}: {what} from {source} is larger than {cap} bytes, {cap_source}"
         )));
     }
     Ok(bytes)

@@ -9,7 +9,7 @@ use downstream_api::DownstreamApi;
 use serde_json::{Map, Value, json};
 
 use crate::exit::Failure;
-use crate::{arguments, body};
+use crate::{arguments, body, identity};
 
 #[derive(Args)]
 pub struct CallArgs {
@@ -46,6 +46,17 @@ pub struct CallArgs {
         default_value_t = body::DEFAULT_MAX_BODY_BYTES
     )]
     max_body_bytes: u64,
+    /// Call on behalf of a user: the access token this service received from its caller, as
+    /// @FILE, - (standard input) or the token itself (visible to other local users in the process
+    /// list: prefer a file). Never printed
+    #[arg(long, value_name = "@FILE|-|TOKEN", conflicts_with = "agent")]
+    user_token: Option<String>,
+    /// Call as this Entra agent identity (its app id); the configured app is its blueprint
+    #[arg(long, value_name = "ID")]
+    agent: Option<String>,
+    /// Call as the agent's user: a UPN (a value with '@') or an object id
+    #[arg(long, value_name = "UPN|OID", requires = "agent")]
+    agent_user: Option<String>,
     /// Print the status line and the response headers before the body
     #[arg(short = 'i', long)]
     include: bool,
@@ -65,13 +76,30 @@ pub fn run(
     let headers = arguments::headers(&args.headers)?;
     let query = arguments::query(&args.query)?;
     let method = arguments::method(args.method.as_deref())?;
-    let overrides = overrides(args, method, &headers, &query);
+    let agent = identity::agent_options(args.agent.as_deref(), args.agent_user.as_deref())?;
+    let overrides = overrides(args, method, &headers, &query, agent);
+    let body_source = args.data.as_ref().or(args.json.as_ref());
+    let user_token = match &args.user_token {
+        Some(value) if is_stdin(value) && body_source.is_some_and(|data| is_stdin(data)) => {
+            return Err(crate::argument_error(
+                "call",
+                "--user-token: standard input is already the body (-d - or --json -); give the \
+                 token as @FILE",
+            ));
+        }
+        Some(value) => Some(identity::user_token(value)?),
+        None => None,
+    };
     let body = match (&args.data, &args.json) {
         (Some(data), _) => body::read("-d/--data", data, args.max_body_bytes)?,
         (None, Some(json)) => body::read("--json", json, args.max_body_bytes)?,
         (None, None) => Vec::new(),
     };
-    let response = client()?.call(&args.api, Some(&overrides), &body)?;
+    let client = client()?;
+    let response = match &user_token {
+        Some(token) => client.call_for_user(&args.api, token, Some(&overrides), &body)?,
+        None => client.call(&args.api, Some(&overrides), &body)?,
+    };
     if verbose {
         eprintln!(
             "* HTTP {} from API '{}', {} bytes",
@@ -97,14 +125,24 @@ pub fn run(
         .map_err(Failure::Output)
 }
 
-/// The per-call overrides: only what the arguments change.
+/// Whether a `-d`, `--json` or `--user-token` value reads standard input.
+fn is_stdin(value: &str) -> bool {
+    value == "-" || value == "@-"
+}
+
+/// The per-call overrides: only what the arguments change; `agent` is the `AcquireTokenOptions`
+/// of `--agent` and `--agent-user`.
 fn overrides(
     args: &CallArgs,
     method: Option<String>,
     headers: &[(String, String)],
     query: &[(String, String)],
+    agent: Option<Value>,
 ) -> String {
     let mut options = Map::new();
+    if let Some(agent) = agent {
+        options.insert("AcquireTokenOptions".into(), agent);
+    }
     if let Some(method) = method {
         options.insert("HttpMethod".into(), json!(method));
     }

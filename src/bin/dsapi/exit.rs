@@ -11,6 +11,8 @@ Exit codes:
   2   bad arguments (the message names the argument)
   3   configuration: file missing or unreadable, invalid JSON or value, unknown API, unsupported
   4   credentials: none usable, or a certificate rejected; for check: an API lacks what it needs
+  5   call --user-token or --agent-user: the user must act (MFA, consent, Conditional Access);
+      the claims challenge is printed to stderr
   22  call --fail: the HTTP status was 400 or above";
 
 pub enum Failure {
@@ -38,6 +40,9 @@ impl Failure {
     /// Prints the reason to stderr and gives the exit code.
     pub fn report(self) -> ExitCode {
         let (code, message) = match self {
+            Failure::Library(error) if error.kind() == ErrorKind::UserInteractionRequired => {
+                (5, user_interaction_message(&error))
+            }
             Failure::Library(error) => (library_code(error.kind()), error.message().to_string()),
             Failure::Usage(message) => (2, message),
             Failure::Arguments(error) => {
@@ -64,4 +69,19 @@ fn library_code(kind: ErrorKind) -> u8 {
         ErrorKind::CredentialUnavailable | ErrorKind::CertificateRejected => 4,
         _ => 1,
     }
+}
+
+/// Why the user must act, and the claims challenge their client must bring back (not a secret).
+fn user_interaction_message(error: &Error) -> String {
+    let mut message = format!(
+        "the user must act (DSAPI_USER_INTERACTION_REQUIRED): {}",
+        error.message()
+    );
+    match error.claims_challenge() {
+        Some(claims) if !claims.is_empty() => {
+            message += &format!("\ndsapi: claims challenge: {claims}");
+        }
+        _ => message += "\ndsapi: no claims challenge came with the refusal",
+    }
+    message
 }

@@ -8,6 +8,7 @@ mod arguments;
 mod body;
 mod call;
 mod exit;
+mod identity;
 mod report;
 
 use std::io::Write;
@@ -58,7 +59,7 @@ struct Common {
 enum Command {
     /// Call a configured API and print its body (like curl)
     #[command(after_help = EXIT_CODES)]
-    Call(call::CallArgs),
+    Call(Box<call::CallArgs>),
     /// Print the Authorization header value a call to a Bearer API would carry
     #[command(after_help = EXIT_CODES)]
     Header {
