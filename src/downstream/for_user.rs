@@ -46,19 +46,6 @@ fn for_user<'a>(resolved: Resolved<'a>, user_token: &str) -> Result<Resolved<'a>
             "user_token: empty; a call for a user needs the token the user sent",
         ));
     }
-    if options.acquire_token_options.agent.is_some() {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "AcquireTokenOptions.AgentIdentity: an agent's token is the agent's own (its user is \
-             AgentUsername or AgentUserId), not on behalf of a user's token",
-        ));
-    }
-    if options.request_app_token {
-        return Ok(Resolved {
-            options,
-            prepared: None,
-        });
-    }
     if options.protocol_scheme != ProtocolScheme::Bearer {
         return Err(Error::new(
             ErrorKind::Config,
@@ -68,6 +55,27 @@ fn for_user<'a>(resolved: Resolved<'a>, user_token: &str) -> Result<Resolved<'a>
                 options.protocol_scheme.name()
             ),
         ));
+    }
+    let token_options = &options.acquire_token_options;
+    if token_options.agent.is_some() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "AcquireTokenOptions.AgentIdentity: an agent's token is the agent's own (its user is \
+             AgentUsername or AgentUserId), not on behalf of a user's token",
+        ));
+    }
+    if token_options.managed_identity.is_some() && !options.request_app_token {
+        return Err(Error::new(
+            ErrorKind::Config,
+            "AcquireTokenOptions.ManagedIdentity: a managed identity's token is the app's own; a \
+             call for a user needs the app registration's credentials (on-behalf-of)",
+        ));
+    }
+    if options.request_app_token {
+        return Ok(Resolved {
+            options,
+            prepared: None,
+        });
     }
     options.to_mut().acquire_token_options.user_assertion = Some(user_token.to_string());
     Ok(Resolved {

@@ -398,6 +398,19 @@ fn check_mtls_pop(
             ),
         ));
     }
+    let token_options = &options.acquire_token_options;
+    if token_options.agent.is_some()
+        || token_options.user_assertion.is_some()
+        || token_options.long_running_session_key.is_some()
+    {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "{path}.AcquireTokenOptions: MTLS_POP tokens are the app's own, bound to its \
+                 certificate; agents and users get Bearer tokens"
+            ),
+        ));
+    }
     let has_certificate = config
         .identity
         .client_credentials

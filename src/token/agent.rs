@@ -25,6 +25,12 @@ impl Legs<'_> {
         CacheKey::new(self.authority, client_id, self.tenant, scopes, "Bearer")
     }
 
+    /// An agent's own tokens are kept apart from the app's, even under the same client id.
+    fn agent_key(&self, scopes: &[String]) -> CacheKey {
+        self.key(self.agent, scopes)
+            .qualified("blueprint", self.blueprint)
+    }
+
     /// Leg 1: the blueprint's token for the exchange, for this agent (T1).
     pub fn t1(&self) -> Plan {
         let scopes = [TOKEN_EXCHANGE_SCOPE.to_string()];
@@ -42,7 +48,7 @@ impl Legs<'_> {
         let grant = PlanGrant::ClientCredentials { fmi_path: None };
         Plan {
             client: Some(self.client(t1)),
-            ..Plan::for_grant(self.key(self.agent, scopes), grant, false)
+            ..Plan::for_grant(self.agent_key(scopes), grant, false)
         }
     }
 
@@ -52,7 +58,7 @@ impl Legs<'_> {
             AgentUser::Username(upn) => upn.to_uppercase(),
             AgentUser::ObjectId(oid) => oid.to_uppercase(),
         };
-        let key = self.key(self.agent, scopes).for_user("agent_user", &name);
+        let key = self.agent_key(scopes).for_user("agent_user", &name);
         let grant = PlanGrant::UserFic {
             credential: t2.to_string(),
             user: user.clone(),

@@ -243,6 +243,7 @@ impl TokenProvider {
         &self,
         call: &TokenCall,
     ) -> Result<(AccessToken, Option<Arc<Certificate>>)> {
+        check_one_identity(call.options)?;
         if let Some(id) = &call.options.managed_identity {
             let identity = ConfiguredIdentity {
                 id,
@@ -315,14 +316,17 @@ impl TokenProvider {
         let requested = call.options.long_running_session_key.as_deref();
         let session = requested.and_then(|key| user::session_key(key, assertion));
         match (assertion, session) {
-            (Some(assertion), None) => self.get(call, &user::on_behalf_of(key, assertion, None)),
+            (Some(assertion), None) => {
+                let plan = user::on_behalf_of(key, assertion, None, self.planner.send_x5c);
+                self.get(call, &plan)
+            }
             // A session starts with the user's token: always a new request, as MSAL.NET's does.
             (Some(assertion), Some(session)) => {
                 let fresh = AcquireTokenOptions {
                     force_refresh: true,
                     ..call.options.clone()
                 };
-                let plan = user::on_behalf_of(key, assertion, Some(session));
+                let plan = user::on_behalf_of(key, assertion, Some(session), self.planner.send_x5c);
                 self.get(&call.with(call.scopes, &fresh), &plan)
             }
             (None, Some(session)) => self.renew_session(call, key, session),
@@ -341,6 +345,12 @@ impl TokenProvider {
         key: CacheKey,
         session: String,
     ) -> Result<AccessToken> {
+        let cached_key = user::session_key_of(key.clone(), &session);
+        if call.lookup() == key::Lookup::UseCache
+            && let Some(token) = self.cache.fresh_with(&cached_key, AccessToken::clone)
+        {
+            return Ok(token);
+        }
         let Some(refresh_token) = self.sessions.refresh_token(&session) else {
             return Err(Error::new(
                 ErrorKind::UserInteractionRequired,
@@ -348,7 +358,7 @@ impl TokenProvider {
                  started by a call that brings the user's token)",
             ));
         };
-        let plan = user::renewal(key, session.clone(), refresh_token);
+        let plan = user::renewal(key, session.clone(), refresh_token, self.planner.send_x5c);
         self.get(call, &plan).inspect_err(|error| {
             if error.kind() == ErrorKind::UserInteractionRequired {
                 self.sessions.forget(&session);
@@ -472,4 +482,23 @@ impl TokenProvider {
         }
         Ok(token)
     }
+}
+
+/// A token is for one identity: a managed identity, an agent, or a user (their token or a
+/// session); options naming two are an error rather than one silently winning.
+fn check_one_identity(options: &AcquireTokenOptions) -> Result<()> {
+    let user = options.user_assertion.is_some() || options.long_running_session_key.is_some();
+    let named = [
+        options.managed_identity.is_some(),
+        options.agent.is_some(),
+        user,
+    ];
+    if named.iter().filter(|n| **n).count() < 2 {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Config,
+        "AcquireTokenOptions: ManagedIdentity, AgentIdentity and a user's token (UserAssertion, \
+         LongRunningWebApiSessionKey) name different identities: give one",
+    ))
 }

@@ -7,7 +7,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::key::CacheKey;
+use super::key::{CacheKey, Sharing};
 use super::plan::{Plan, PlanGrant};
 use crate::config::ALLOCATE_FOR_ME;
 
@@ -29,9 +29,14 @@ pub fn session_key(requested: &str, assertion: Option<&str>) -> Option<String> {
 
 /// An OBO request for the holder of `assertion`, kept under its hash (or, for a session, under
 /// the session's key, whose refresh token the answer renews).
-pub fn on_behalf_of(key: CacheKey, assertion: &str, session: Option<String>) -> Plan {
+pub fn on_behalf_of(
+    key: CacheKey,
+    assertion: &str,
+    session: Option<String>,
+    send_x5c: bool,
+) -> Plan {
     let key = match &session {
-        Some(session) => key.for_user("session", &assertion_hash(session)),
+        Some(session) => session_key_of(key, session),
         None => key.for_user("user", &assertion_hash(assertion)),
     };
     let grant = PlanGrant::OnBehalfOf {
@@ -39,15 +44,22 @@ pub fn on_behalf_of(key: CacheKey, assertion: &str, session: Option<String>) -> 
     };
     Plan {
         session,
-        ..Plan::for_grant(key, grant, false)
+        ..Plan::for_grant(key, grant, send_x5c)
     }
 }
 
+/// Where a session's access token is kept: in this process only. Its key is the caller's name
+/// for the session, which another process may give to another user's session.
+pub fn session_key_of(key: CacheKey, session: &str) -> CacheKey {
+    key.for_user("session", &assertion_hash(session))
+        .with_sharing(Sharing::No)
+}
+
 /// A session's renewal: its refresh token, the access token kept under the session's key.
-pub fn renewal(key: CacheKey, session: String, refresh_token: String) -> Plan {
-    let key = key.for_user("session", &assertion_hash(&session));
+pub fn renewal(key: CacheKey, session: String, refresh_token: String, send_x5c: bool) -> Plan {
+    let key = session_key_of(key, &session);
     Plan {
         session: Some(session),
-        ..Plan::for_grant(key, PlanGrant::RefreshToken { refresh_token }, false)
+        ..Plan::for_grant(key, PlanGrant::RefreshToken { refresh_token }, send_x5c)
     }
 }

@@ -139,5 +139,20 @@ fn misuses_are_clear_errors() {
     let no_agent = r#"{"AcquireTokenOptions": {"AgentUsername": "u@x"}}"#;
     let error = client.call("Graph", Some(no_agent), b"").unwrap_err();
     assert!(error.message().contains("needs AgentIdentity"), "{error}");
+    // A token is for one identity: two named at once is an error, not one silently winning.
+    let mixed = r#"{"ManagedIdentity": {}, "UserAssertion": "a-users-token"}"#;
+    let error = client.acquire_token(&[SCOPE], Some(mixed)).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+    assert!(error.message().contains("different identities"), "{error}");
+    assert!(
+        !error.message().contains("a-users-token"),
+        "the token leaked"
+    );
+    let managed = r#"{"AcquireTokenOptions": {"ManagedIdentity": {}}}"#;
+    let error = client
+        .call_for_user("Graph", &erin, Some(managed), b"")
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Config, "{error}");
+    assert!(error.message().contains("ManagedIdentity"), "{error}");
     assert_eq!(setup.issuer().token_request_count(), 0);
 }

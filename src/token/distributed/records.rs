@@ -89,7 +89,7 @@ impl DistributedCache {
     /// would have lived. Failures of this host alone (its credential, its configuration) are
     /// not shared: another host's request may well succeed.
     pub(super) fn publish_failure(&self, failure_key: &str, error: &Error, budget: Budget) {
-        if !fleet_wide(error.kind()) {
+        if !fleet_wide(error) {
             return;
         }
         let plain = json!({
@@ -129,12 +129,13 @@ impl DistributedCache {
     }
 }
 
-/// Kinds of failure that other hosts would meet too: the token endpoint refused or failed.
-fn fleet_wide(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::TokenAcquisition | ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Protocol
-    )
+/// Failures other hosts would meet too: the token endpoint's own verdict (an answer with an HTTP
+/// status), not a wait this call declined (its remedy unspent: `Retry-After` past its deadline,
+/// a proactive refresh that does not wait), nor this call's own time running out or its network.
+fn fleet_wide(error: &Error) -> bool {
+    error.kind() == ErrorKind::TokenAcquisition
+        && error.http_status().is_some()
+        && error.remedy().is_none()
 }
 
 fn kind_named(name: &str) -> ErrorKind {

@@ -105,6 +105,15 @@ impl RedisStore {
         };
         let started = Instant::now();
         let until = budget.until.min(started + self.timeout);
+        // What is left of the call is the caller's, not Redis's, to run out of: a step that
+        // cannot have its whole timeout and fails on time is skipped, not counted as an outage.
+        let cut_by_the_call = until < started + self.timeout;
+        if until <= started + Duration::from_millis(1) {
+            if permit == Permit::Probe {
+                self.breaker.probe_abandoned();
+            }
+            return None;
+        }
         let mut connection = match self
             .pool
             .take(until, || BoundedConnection::open(&self.target, until))
@@ -140,6 +149,12 @@ impl RedisStore {
             Ok(value) => {
                 self.breaker.succeeded();
                 Some(value)
+            }
+            Err(error) if error.is_timeout() && cut_by_the_call => {
+                if permit == Permit::Probe {
+                    self.breaker.probe_abandoned();
+                }
+                None
             }
             Err(error) if is_unreachable(&error) => {
                 self.outage(what, &error);
