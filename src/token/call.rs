@@ -4,6 +4,7 @@
 use crate::clock::Deadline;
 use crate::config::AcquireTokenOptions;
 use crate::credentials::CredentialsProvider;
+use crate::error::{Error, ErrorKind, Result};
 use crate::transport::Transport;
 
 use super::key::Lookup;
@@ -32,6 +33,26 @@ impl<'a> TokenCall<'a> {
             options,
             deadline: self.deadline,
         }
+    }
+
+    /// A token is for one identity: a managed identity, an agent, or a user (their token or a
+    /// session); options naming two are an error rather than one silently winning.
+    pub fn check_one_identity(&self) -> Result<()> {
+        let options = self.options;
+        let user = options.user_assertion.is_some() || options.long_running_session_key.is_some();
+        let named = [
+            options.managed_identity.is_some(),
+            options.agent.is_some(),
+            user,
+        ];
+        if named.iter().filter(|n| **n).count() < 2 {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Config,
+            "AcquireTokenOptions: ManagedIdentity, AgentIdentity and a user's token \
+             (UserAssertion, LongRunningWebApiSessionKey) name different identities: give one",
+        ))
     }
 
     /// ForceRefresh and claims skip the cached token.

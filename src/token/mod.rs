@@ -243,7 +243,7 @@ impl TokenProvider {
         &self,
         call: &TokenCall,
     ) -> Result<(AccessToken, Option<Arc<Certificate>>)> {
-        check_one_identity(call.options)?;
+        call.check_one_identity()?;
         if let Some(id) = &call.options.managed_identity {
             let identity = ConfiguredIdentity {
                 id,
@@ -482,23 +482,4 @@ impl TokenProvider {
         }
         Ok(token)
     }
-}
-
-/// A token is for one identity: a managed identity, an agent, or a user (their token or a
-/// session); options naming two are an error rather than one silently winning.
-fn check_one_identity(options: &AcquireTokenOptions) -> Result<()> {
-    let user = options.user_assertion.is_some() || options.long_running_session_key.is_some();
-    let named = [
-        options.managed_identity.is_some(),
-        options.agent.is_some(),
-        user,
-    ];
-    if named.iter().filter(|n| **n).count() < 2 {
-        return Ok(());
-    }
-    Err(Error::new(
-        ErrorKind::Config,
-        "AcquireTokenOptions: ManagedIdentity, AgentIdentity and a user's token (UserAssertion, \
-         LongRunningWebApiSessionKey) name different identities: give one",
-    ))
 }
