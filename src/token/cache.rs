@@ -40,13 +40,22 @@ struct Flight {
 }
 
 impl Flight {
-    fn wait(&self) -> Result<AccessToken> {
+    /// The flight's outcome, waiting for it no later than this caller's own `deadline` (the
+    /// leader's call may have a longer timeout than this one's).
+    fn wait(&self, deadline: Deadline) -> Result<AccessToken> {
         let mut outcome = self.outcome.lock();
         loop {
             if let Some(result) = outcome.as_ref() {
                 return result.clone();
             }
-            self.done.wait(&mut outcome);
+            let left = deadline.remaining();
+            if left.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "the call's timeout elapsed while another thread was requesting this token",
+                ));
+            }
+            self.done.wait_for(&mut outcome, left);
         }
     }
 }
@@ -228,7 +237,7 @@ impl TokenCache {
             }
         };
         let flight = match flight {
-            Err(someone_elses) => return someone_elses.wait(),
+            Err(someone_elses) => return someone_elses.wait(deadline),
             Ok(ours) => ours,
         };
         let guard = FlightGuard {
@@ -473,5 +482,29 @@ mod tests {
             .get_or_fetch(&app, Lookup::UseCache, never(), fetch)
             .unwrap();
         assert_eq!(cache.user_tokens.load(Ordering::Relaxed), users);
+    }
+
+    #[test]
+    fn a_waiter_gives_up_at_its_own_deadline_not_the_leaders() {
+        let cache = Arc::new(TokenCache::default());
+        let key = CacheKey::new("a", "c", "t", &["slow".into()], "Bearer");
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let leader = {
+            let (cache, key) = (cache.clone(), key.clone());
+            std::thread::spawn(move || {
+                cache.get_or_fetch(&key, Lookup::UseCache, never(), |_| {
+                    let _ = released.recv();
+                    Ok((token("late", 3600), None))
+                })
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let started = std::time::Instant::now();
+        let soon = Deadline::after(std::time::Duration::from_millis(100));
+        let waited = cache.get_or_fetch(&key, Lookup::UseCache, soon, |_| unreachable!());
+        assert_eq!(waited.unwrap_err().kind(), ErrorKind::Timeout);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        release.send(()).unwrap();
+        assert_eq!(leader.join().unwrap().unwrap().token, "late");
     }
 }

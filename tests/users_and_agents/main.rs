@@ -7,6 +7,7 @@
 
 mod agents;
 mod c_abi;
+mod shared_cache;
 mod users;
 
 use downstream_api::DownstreamApi;
