@@ -35,13 +35,7 @@ pub extern "C" fn dsapi_last_error_message(
     buf_len: usize,
     needed_out: *mut usize,
 ) -> dsapi_status {
-    // Read before `status_call`, which clears the last error on entry.
-    let message = with_last_error(str::to_string);
-    let claims = super::boundary::last_claims();
-    let status = status_call(|| copy_out(&message, buf, buf_len, needed_out));
-    // Keep the message the caller asked about, whatever happened here.
-    keep_last_error(&message, &claims);
-    status_or_too_small(status)
+    copy_last_error(LastError::Message, buf, buf_len, needed_out)
 }
 
 /// Copies the calling thread's last error's **claims challenge** — the JSON of Entra's `claims`
@@ -56,9 +50,30 @@ pub extern "C" fn dsapi_last_error_claims(
     buf_len: usize,
     needed_out: *mut usize,
 ) -> dsapi_status {
+    copy_last_error(LastError::Claims, buf, buf_len, needed_out)
+}
+
+/// Which part of the last error a getter copies.
+enum LastError {
+    Message,
+    Claims,
+}
+
+/// Copies `part` of the calling thread's last error into the caller's buffer, and keeps the last
+/// error as it was (the getter's own `status_call` clears it on entry).
+fn copy_last_error(
+    part: LastError,
+    buf: *mut c_char,
+    buf_len: usize,
+    needed_out: *mut usize,
+) -> dsapi_status {
     let message = with_last_error(str::to_string);
     let claims = super::boundary::last_claims();
-    let status = status_call(|| copy_out(&claims, buf, buf_len, needed_out));
+    let text = match part {
+        LastError::Message => &message,
+        LastError::Claims => &claims,
+    };
+    let status = status_call(|| copy_out(text, buf, buf_len, needed_out));
     keep_last_error(&message, &claims);
     status_or_too_small(status)
 }

@@ -204,14 +204,7 @@ impl TokenProvider {
             && !self.planner.needs_selection()
             && call.lookup() == key::Lookup::UseCache;
         let (authority, client_id) = self.validate().ok().filter(|_| fixed)?;
-        let tenant = authority.tenant(call.options.tenant.as_deref());
-        Some(CacheKey::new(
-            authority.cache_name(),
-            client_id,
-            tenant,
-            call.scopes,
-            "Bearer",
-        ))
+        Some(bearer_key(authority, client_id, call))
     }
 
     /// `with(token)` when the token of `key` (from [`TokenProvider::app_key`]) is cached and
@@ -260,14 +253,7 @@ impl TokenProvider {
             return Ok((self.acquire_for_user(call)?, None));
         }
         let (authority, client_id) = self.validate()?;
-        let tenant = authority.tenant(call.options.tenant.as_deref());
-        let key = CacheKey::new(
-            authority.cache_name(),
-            client_id,
-            tenant,
-            call.scopes,
-            "Bearer",
-        );
+        let key = bearer_key(authority, client_id, call);
         if !self.planner.needs_selection() {
             let token = self.get(call, &self.planner.unbound(key, None))?;
             return Ok((token, None));
@@ -304,14 +290,7 @@ impl TokenProvider {
     /// user's token.
     fn acquire_for_user(&self, call: &TokenCall) -> Result<AccessToken> {
         let (authority, client_id) = self.validate_for("a token for a user (on-behalf-of)")?;
-        let tenant = authority.tenant(call.options.tenant.as_deref());
-        let key = CacheKey::new(
-            authority.cache_name(),
-            client_id,
-            tenant,
-            call.scopes,
-            "Bearer",
-        );
+        let key = bearer_key(authority, client_id, call);
         let assertion = call.options.user_assertion.as_deref();
         let requested = call.options.long_running_session_key.as_deref();
         let session = requested.and_then(|key| user::session_key(key, assertion));
@@ -482,4 +461,16 @@ impl TokenProvider {
         }
         Ok(token)
     }
+}
+
+/// The key of the Bearer token `client_id` asks `authority` for, for the call's tenant and scopes.
+fn bearer_key(authority: &Authority, client_id: &str, call: &TokenCall) -> CacheKey {
+    let tenant = authority.tenant(call.options.tenant.as_deref());
+    CacheKey::new(
+        authority.cache_name(),
+        client_id,
+        tenant,
+        call.scopes,
+        "Bearer",
+    )
 }
