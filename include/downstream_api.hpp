@@ -336,6 +336,54 @@ inline void set_log_callback(std::function<void(dsapi_log_level, std::string_vie
 }
 
 // The library's version, e.g. "0.1.0".
+
+namespace detail {
+// `text` as a JSON string literal: quotes, backslashes and control characters escaped.
+inline std::string json_string(std::string_view text) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char c : text) {
+    unsigned char byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20) {
+      out += "\\u00";
+      out += hex[byte >> 4];
+      out += hex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+inline std::string agent_overrides(std::string_view agent_app_id, const char *user_field,
+                                   std::string_view user) {
+  std::string options = "{\"AgentIdentity\":" + json_string(agent_app_id);
+  if (user_field != nullptr) options += std::string(",\"") + user_field + "\":" + json_string(user);
+  return "{\"AcquireTokenOptions\":" + options + "}}";
+}
+}  // namespace detail
+
+// Overrides (for Client::call, call_for_user, authorization_header) that make the token an
+// Entra agent's: the configured app is the agent's blueprint (Id.Web's WithAgentIdentity).
+inline std::string agent_identity(std::string_view agent_app_id) {
+  return detail::agent_overrides(agent_app_id, nullptr, {});
+}
+
+// Overrides that make the token the agent's user's, named by UPN (Id.Web's
+// WithAgentUserIdentity(agent, upn)).
+inline std::string agent_user_identity(std::string_view agent_app_id, std::string_view username) {
+  return detail::agent_overrides(agent_app_id, "AgentUsername", username);
+}
+
+// As agent_user_identity, the user named by object id (WithAgentUserIdentity(agent, Guid)).
+inline std::string agent_user_identity_by_id(std::string_view agent_app_id,
+                                             std::string_view object_id) {
+  return detail::agent_overrides(agent_app_id, "AgentUserId", object_id);
+}
+
 inline std::string version() { return std::string(dsapi_version()); }
 
 }  // namespace downstream_api

@@ -849,6 +849,44 @@ fn call_as_an_agent_and_as_its_user_by_upn_and_by_object_id() {
     s.tokens.issuer.assert_no_failures();
 }
 
+/// The header's token is whom the options name: the fake endpoint issues JWTs naming the user
+/// (`oid`) or the agent (`azp`).
+#[test]
+fn header_for_a_user_and_for_an_agent() {
+    let s = users_setup();
+    let claims = |run: &Run| -> serde_json::Value {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let token = run.stdout.trim().strip_prefix("Bearer ").expect("Bearer");
+        let payload = token.split('.').nth(1).expect("a JWT");
+        let bytes =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .expect("base64url");
+        serde_json::from_slice(&bytes).expect("JSON claims")
+    };
+    let user = claims(&s.dsapi(&["header", "Users", "--user-token", "@alice.token"], b""));
+    assert_eq!(user["oid"], "alice-oid");
+    let agent = claims(&s.dsapi(&["header", "Users", "--agent", AGENT], b""));
+    assert_eq!(agent["azp"], AGENT);
+    let agent_user = claims(&s.dsapi(
+        &[
+            "header",
+            "Users",
+            "--agent",
+            AGENT,
+            "--agent-user",
+            AGENT_USER_UPN,
+        ],
+        b"",
+    ));
+    assert_eq!(agent_user["oid"], AGENT_USER_OID);
+    let run = s.dsapi(&["header", "Users", "--user-token", "@mfa.token"], b"");
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    let run = s.dsapi(&["header", "Users", "--user-token", ""], b"");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("dsapi header"), "{}", run.stderr);
+    s.tokens.issuer.assert_no_failures();
+}
+
 #[test]
 fn a_user_who_must_act_exits_5_with_the_claims_challenge() {
     let s = users_setup();

@@ -109,11 +109,28 @@ fn c_sources(root: &Path) -> Vec<PathBuf> {
 /// Compiles the C program (tests/c/*.c) into `out`, with or without the sanitizers.
 pub(crate) fn compile(out: &Path, sanitizers: bool) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    build(&compiler, "-std=c11", &c_sources(root), out, sanitizers);
+}
+
+/// Compiles the C++ program `source` (a path under the crate's root, over
+/// include/downstream_api.hpp) into `out`, under the sanitizers. Used by the tests that include
+/// this file by path (tests/users_and_agents).
+#[allow(dead_code)]
+pub(crate) fn compile_cpp(source: &str, out: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".to_string());
+    build(&compiler, "-std=c++17", &[root.join(source)], out, true);
+}
+
+/// Runs `compiler` on `sources` against the header and the shared library.
+fn build(compiler: &str, standard: &str, sources: &[PathBuf], out: &Path, sanitizers: bool) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_dir = library_dir();
     link_soname(&lib_dir);
-    let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_string()));
+    let mut cc = Command::new(compiler);
     cc.current_dir(root)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g"]);
+        .args([standard, "-Wall", "-Wextra", "-Werror", "-g"]);
     if sanitizers {
         cc.args(["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]);
     } else {
@@ -121,7 +138,7 @@ pub(crate) fn compile(out: &Path, sanitizers: bool) {
     }
     cc.arg("-I")
         .arg(root.join("include"))
-        .args(c_sources(root))
+        .args(sources)
         .arg("-o")
         .arg(out)
         // The library by its path: `-l` would prefer no particular file among .so and .a.
@@ -130,10 +147,10 @@ pub(crate) fn compile(out: &Path, sanitizers: bool) {
         .arg("-lpthread");
     let output = cc
         .output()
-        .unwrap_or_else(|e| panic!("cannot run the C compiler ({cc:?}): {e}"));
+        .unwrap_or_else(|e| panic!("cannot run the compiler ({cc:?}): {e}"));
     assert!(
         output.status.success(),
-        "compiling tests/c/*.c failed ({:?}):\n{}{}",
+        "compiling {sources:?} failed ({:?}):\n{}{}",
         output.status,
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)

@@ -90,3 +90,47 @@ fn a_blueprint_on_a_certificate_signs_leg_one_only() {
     assert_eq!(leg2.param("client_id"), Some(AGENT));
     setup.issuer().assert_no_failures();
 }
+
+/// The blueprint proves itself with its managed identity's token (a federated credential): leg 1
+/// carries that token, checked by the identity endpoint that issued it; the agent's legs carry T1.
+#[test]
+fn a_blueprint_on_a_managed_identity_federated_credential_signs_leg_one_only() {
+    use std::sync::Arc;
+    use test_support::identity_endpoint::{IdentityEndpoint, Platform};
+    let setup = setup();
+    let ca = test_support::pki::TestCa::new("Platform CA");
+    let endpoint = Arc::new(IdentityEndpoint::start(Platform::AppService, &ca));
+    let checker = endpoint.clone();
+    setup
+        .issuer()
+        .set_federation(Some(Arc::new(move |assertion: &str| {
+            checker
+                .check_token(assertion, "api://AzureADTokenExchange")
+                .map(|_| ())
+        })));
+    setup.issuer().add_agent(AGENT);
+    let config = setup.config_with(r#"{"SourceType": "SignedAssertionFromManagedIdentity"}"#);
+    let client =
+        downstream_api::DownstreamApi::from_json_with_environment(&config, endpoint.environment())
+            .unwrap();
+    let overrides = format!(r#"{{"AcquireTokenOptions": {{"AgentIdentity": "{AGENT}"}}}}"#);
+    for _ in 0..2 {
+        let response = client.call("Graph", Some(&overrides), b"").unwrap();
+        assert_eq!(answer(response), format!("agent {AGENT} {SCOPE}"));
+    }
+    assert_eq!(endpoint.requests(), 1, "the platform's token is cached");
+    let t1 = &setup.issuer().token_requests_in(Leg::FmiCredential);
+    assert_eq!(t1.len(), 1);
+    assert_eq!(
+        t1[0].param("client_assertion"),
+        Some(endpoint.issued()[0].token.as_str())
+    );
+    let leg2 = &setup.issuer().token_requests_in(Leg::AgentAppToken)[0];
+    assert_eq!(leg2.param("client_id"), Some(AGENT));
+    assert_ne!(
+        leg2.param("client_assertion"),
+        t1[0].param("client_assertion")
+    );
+    setup.issuer().assert_no_failures();
+    endpoint.assert_no_failures();
+}

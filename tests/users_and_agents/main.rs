@@ -7,6 +7,12 @@
 
 mod agents;
 mod c_abi;
+mod cpp;
+mod guide;
+// The C programs' compiler and runner, shared with the C ABI's tests (which use all of it).
+#[path = "../c_abi/program.rs"]
+#[allow(dead_code)]
+mod program;
 mod shared_cache;
 mod users;
 
@@ -25,7 +31,7 @@ const AGENT: &str = "00000000-0000-0000-0000-00000000a9e1";
 struct Setup {
     tokens: TokenServer,
     resource: TestServer,
-    _dir: TempDir,
+    dir: TempDir,
     ca_path: String,
 }
 
@@ -44,7 +50,7 @@ fn setup() -> Setup {
     Setup {
         tokens,
         resource,
-        _dir: dir,
+        dir,
         ca_path,
     }
 }

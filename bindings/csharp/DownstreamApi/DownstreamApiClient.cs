@@ -623,16 +623,33 @@ namespace DownstreamApi
             return TakeString(header);
         }
 
+        /// <summary>As Id.Web: "AllocateForMe" in the options the override delegate edited is
+        /// replaced by the session's key, so the caller who kept that options object reads it there
+        /// and names the session later. The key is the library's own: base64url(SHA-256(token)).</summary>
+        private static void AllocateSessionKey(AcquireTokenOptions token, string userToken)
+        {
+            if (token == null || token.LongRunningWebApiSessionKey != AcquireTokenOptions.LongRunningWebApiSessionKeyAuto)
+            {
+                return;
+            }
+            using (var sha = System.Security.Cryptography.SHA256.Create())
+            {
+                byte[] digest = sha.ComputeHash(Encoding.UTF8.GetBytes(userToken));
+                token.LongRunningWebApiSessionKey = Convert.ToBase64String(digest).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+            }
+        }
+
         /// <summary>The user's token as the library takes it; null (a call as the app's client)
         /// when none is given and the options name the user another way: an agent's user, or a
         /// long-running session whose key is not "AllocateForMe" (which needs the token).</summary>
         private static byte[] UserTokenFor(string userToken, EditedOptions edited)
         {
+            var token = edited.Options == null ? null : edited.Options.AcquireTokenOptions;
             if (!string.IsNullOrWhiteSpace(userToken))
             {
+                AllocateSessionKey(token, userToken);
                 return Utf8.ToNative(userToken);
             }
-            var token = edited.Options == null ? null : edited.Options.AcquireTokenOptions;
             bool agentUser = token != null && !string.IsNullOrEmpty(token.AgentIdentity) &&
                 (!string.IsNullOrEmpty(token.AgentUsername) || !string.IsNullOrEmpty(token.AgentUserId));
             bool session = token != null && !string.IsNullOrWhiteSpace(token.LongRunningWebApiSessionKey) &&

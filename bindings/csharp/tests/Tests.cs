@@ -59,6 +59,7 @@ namespace DownstreamApi.Tests
             add("users: calls and headers for alice and bob", CallsAndHeadersForUsers);
             add("users: GetForUserAsync and a ClaimsPrincipal's bootstrap token", TypedAndPrincipalCallsForUsers);
             add("users: the MFA user's claims challenge", UserInteractionRequired);
+            add("users: a long-running session, its key allocated", LongRunningSessions);
             add("agents: the agent, its user by UPN and by object id", AgentCalls);
             add("users and agents: argument errors", UserArgumentErrors);
             // Async and threads (AsyncTests.cs)

@@ -122,6 +122,36 @@ namespace DownstreamApi.Tests
                 "no claims without a challenge");
         }
 
+        private void LongRunningSessions()
+        {
+            using (var api = NewClient())
+            {
+                string expected = "user bob-oid " + UsersScope;
+                DownstreamApiOptions kept = null;
+                HttpResponseMessage started = api.CallApiForUserAsync("Users", o =>
+                {
+                    o.AcquireTokenOptions.LongRunningWebApiSessionKey = AcquireTokenOptions.LongRunningWebApiSessionKeyAuto;
+                    kept = o;
+                }, UserToken("bob")).Result;
+                Assert.Equal(expected, Text(started), "the session's first call");
+                // As in Id.Web, the options the delegate edited now hold the allocated key.
+                string key = kept.AcquireTokenOptions.LongRunningWebApiSessionKey;
+                Assert.True(key.Length == 43 && key.IndexOfAny(new[] { '+', '/', '=' }) < 0, "a base64url SHA-256: " + key);
+
+                // Later (a background job): the key alone, no user token.
+                Assert.Equal(expected, Text(api.CallApiForUserAsync("Users", o => o.AcquireTokenOptions.LongRunningWebApiSessionKey = key).Result),
+                    "the session by its key");
+                Assert.Equal(expected, Text(api.CallApiForUser("Users", o =>
+                {
+                    o.AcquireTokenOptions.LongRunningWebApiSessionKey = key;
+                    o.AcquireTokenOptions.ForceRefresh = true;
+                })), "renewed with the session's refresh token");
+                var unknown = Assert.ThrowsAsync<DownstreamApiUserInteractionRequiredException>(
+                    () => api.CallApiForUserAsync("Users", o => o.AcquireTokenOptions.LongRunningWebApiSessionKey = "no-such-job"));
+                Assert.Contains("LongRunningWebApiSessionKey", unknown.Message, "the unknown session's field is named");
+            }
+        }
+
         private void AgentCalls()
         {
             Agents agents = ReadAgents();

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -42,6 +43,28 @@ def token_claims(header: str) -> dict:
     assert scheme == "Bearer"
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def test_a_long_running_session_goes_on_without_the_users_token(client, tokens):
+    session = {"AcquireTokenOptions": {"LongRunningWebApiSessionKey": "python-job"}}
+    started = client.get("Users", user_token=tokens["bob"], overrides=session)
+    assert started.text == f"user bob-oid {SCOPE}"
+    # Later, the session's key alone: still bob's token, renewed with the session's refresh token
+    # when forced.
+    assert client.get("Users", overrides=session).text == f"user bob-oid {SCOPE}"
+    renew = {"AcquireTokenOptions": {"LongRunningWebApiSessionKey": "python-job", "ForceRefresh": True}}
+    assert client.get("Users", overrides=renew).text == f"user bob-oid {SCOPE}"
+    with pytest.raises(dsa.UserInteractionRequiredError):
+        client.get("Users", overrides={"AcquireTokenOptions": {"LongRunningWebApiSessionKey": "no-such-job"}})
+
+
+def test_allocate_for_me_keys_the_session_by_the_documented_hash_of_the_users_token(client, tokens):
+    allocate = {"AcquireTokenOptions": {"LongRunningWebApiSessionKey": "AllocateForMe"}}
+    assert client.get("Users", user_token=tokens["alice"], overrides=allocate).status_code == 200
+    digest = hashlib.sha256(tokens["alice"].encode()).digest()
+    key = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    later = {"AcquireTokenOptions": {"LongRunningWebApiSessionKey": key}}
+    assert client.get("Users", overrides=later).text == f"user alice-oid {SCOPE}"
 
 
 @pytest.mark.parametrize("user", ["alice", "bob"])

@@ -46,17 +46,8 @@ pub struct CallArgs {
         default_value_t = body::DEFAULT_MAX_BODY_BYTES
     )]
     max_body_bytes: u64,
-    /// Call on behalf of a user: the access token this service received from its caller, as
-    /// @FILE, - (standard input) or the token itself (visible to other local users in the process
-    /// list: prefer a file). Never printed
-    #[arg(long, value_name = "@FILE|-|TOKEN", conflicts_with = "agent")]
-    user_token: Option<String>,
-    /// Call as this Entra agent identity (its app id); the configured app is its blueprint
-    #[arg(long, value_name = "ID")]
-    agent: Option<String>,
-    /// Call as the agent's user: a UPN (a value with '@') or an object id
-    #[arg(long, value_name = "UPN|OID", requires = "agent")]
-    agent_user: Option<String>,
+    #[command(flatten)]
+    identity: identity::IdentityArgs,
     /// Print the status line and the response headers before the body
     #[arg(short = 'i', long)]
     include: bool,
@@ -76,20 +67,20 @@ pub fn run(
     let headers = arguments::headers(&args.headers)?;
     let query = arguments::query(&args.query)?;
     let method = arguments::method(args.method.as_deref())?;
-    let agent = identity::agent_options(args.agent.as_deref(), args.agent_user.as_deref())?;
+    let agent = args.identity.agent_options("call")?;
     let overrides = overrides(args, method, &headers, &query, agent);
     let body_source = args.data.as_ref().or(args.json.as_ref());
-    let user_token = match &args.user_token {
-        Some(value) if is_stdin(value) && body_source.is_some_and(|data| is_stdin(data)) => {
-            return Err(crate::argument_error(
-                "call",
-                "--user-token: standard input is already the body (-d - or --json -); give the \
-                 token as @FILE",
-            ));
-        }
-        Some(value) => Some(identity::user_token(value)?),
-        None => None,
-    };
+    if let Some(value) = &args.identity.user_token
+        && is_stdin(value)
+        && body_source.is_some_and(|data| is_stdin(data))
+    {
+        return Err(crate::argument_error(
+            "call",
+            "--user-token: standard input is already the body (-d - or --json -); give the token \
+             as @FILE",
+        ));
+    }
+    let user_token = args.identity.user_token("call")?;
     let body = match (&args.data, &args.json) {
         (Some(data), _) => body::read("-d/--data", data, args.max_body_bytes)?,
         (None, Some(json)) => body::read("--json", json, args.max_body_bytes)?,

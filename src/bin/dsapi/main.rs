@@ -60,11 +60,14 @@ enum Command {
     /// Call a configured API and print its body (like curl)
     #[command(after_help = EXIT_CODES)]
     Call(Box<call::CallArgs>),
-    /// Print the Authorization header value a call to a Bearer API would carry
+    /// Print the Authorization header value a call to a Bearer API would carry (for a user or
+    /// an agent with the same options as call)
     #[command(after_help = EXIT_CODES)]
     Header {
         /// The API's name in DownstreamApis
         api: String,
+        #[command(flatten)]
+        identity: identity::IdentityArgs,
     },
     /// Acquire an app token for scopes and print its expiry (the token itself only with --show)
     #[command(after_help = EXIT_CODES)]
@@ -127,10 +130,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Call(args) => call::run(&args, client, cli.common.verbose, &mut out),
-        Command::Header { api } => {
-            let header = client()?.authorization_header(&api, None)?;
-            writeln!(out, "{header}").map_err(Failure::Output)
-        }
+        Command::Header { api, identity } => header(&api, &identity, client, &mut out),
         Command::Token {
             scopes,
             tenant,
@@ -156,6 +156,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Credentials { json } => report::credentials(&client()?, json, &mut out),
         Command::Check => report::check(&client()?, &mut out),
     }
+}
+
+/// `header`: the Authorization header value of a call to `api`, as the app, a user or an agent.
+fn header(
+    api: &str,
+    identity: &identity::IdentityArgs,
+    client: impl FnOnce() -> downstream_api::Result<DownstreamApi>,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let overrides = identity
+        .agent_options("header")?
+        .map(|agent| json!({"AcquireTokenOptions": agent}).to_string());
+    let user_token = identity.user_token("header")?;
+    let client = client()?;
+    let header = match &user_token {
+        Some(token) => client.authorization_header_for_user(api, token, overrides.as_deref())?,
+        None => client.authorization_header(api, overrides.as_deref())?,
+    };
+    writeln!(out, "{header}").map_err(Failure::Output)
 }
 
 /// A malformed value of `subcommand`'s arguments, reported as clap reports its own (with usage).
