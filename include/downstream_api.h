@@ -133,6 +133,11 @@ typedef void (*dsapi_observer_callback)(void *user_data, const struct dsapi_cred
 // challenge to send back to the user's client comes with it. Never retried.
 #define DSAPI_USER_INTERACTION_REQUIRED 17
 
+// An incoming access token was refused by `dsapi_client_validate_token`: malformed, `alg` none or
+// not RS256/ES256, signed by no key of the issuer, expired or not yet valid, or its issuer,
+// audience, scopes or roles are not accepted. The message names the rule, never the token.
+#define DSAPI_TOKEN_INVALID 18
+
 // A call failed in a way the host should know about.
 #define DSAPI_LOG_ERROR 1
 

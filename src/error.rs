@@ -41,6 +41,10 @@ pub enum ErrorKind {
     /// A token for the user needs the user to act (MFA, consent, Conditional Access, an expired
     /// session); [`Error::claims_challenge`] gives the claims to send back to the user's client.
     UserInteractionRequired,
+    /// An incoming access token was refused by [`crate::DownstreamApi::validate_token`]: malformed,
+    /// not signed by the issuer's keys, expired, or not for this API (the message says which
+    /// rule, never the token).
+    TokenInvalid,
 }
 
 /// An error with its full cause chain rendered as text, and what is known of it as data: the HTTP

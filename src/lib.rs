@@ -11,6 +11,7 @@
 //! ```text
 //! ffi          the C ABI: the only unsafe code; handles, statuses, last error, panic boundary
 //! downstream   DownstreamApi: options and overrides, URL and headers, MTLS and Bearer calls, retries
+//! validation   incoming access tokens: signature with the issuer's keys, lifetime, audience, issuer
 //! token        app tokens: authorities, assertions, client credentials, the cache
 //! transport    ureq agents (one per certificate), server trust, error classification
 //! credentials  ClientCredentials loaded into certificates and secrets; selection, rotation, events
@@ -38,6 +39,7 @@ mod remedy;
 mod retry;
 mod token;
 mod transport;
+mod validation;
 
 pub use credentials::{
     CertificateFacts, CredentialEvent, CredentialReport, EventKind, LoadState, Observer,

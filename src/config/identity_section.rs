@@ -19,7 +19,13 @@ impl IdentityOptions {
                 credentials.push(CredentialDescription::read(&entry, index)?);
             }
         }
+        let list = |key: &str| node.child(key).map_or(Ok(Vec::new()), |n| n.string_list());
+        let mut audiences: Vec<String> = node.string("Audience")?.into_iter().collect();
+        audiences.extend(list("Audiences")?);
         Ok(IdentityOptions {
+            audiences,
+            required_scopes: list("Scopes")?,
+            required_roles: list("Roles")?,
             instance: optional_url(node, "Instance")?,
             tenant_id: node.string("TenantId")?,
             client_id: node.string("ClientId")?,

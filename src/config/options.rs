@@ -25,6 +25,14 @@ pub struct IdentityOptions {
     /// This library's `CertificateReloadIntervalSeconds`: how often certificate files and store
     /// directories are checked for a change (default 60 s); `None` (0) turns it off.
     pub certificate_reload_interval: Option<Duration>,
+    /// What an incoming token's `aud` may be besides `ClientId` and `api://{ClientId}`: Id.Web's
+    /// `Audience` and `Audiences`.
+    pub audiences: Vec<String>,
+    /// Id.Web's `Scopes` of a web API: an incoming token must hold one of them in `scp` (or one
+    /// of `roles` in its `roles`); empty requires none.
+    pub required_scopes: Vec<String>,
+    /// `Roles`: the app roles (app permissions) an incoming app token may hold instead.
+    pub required_roles: Vec<String>,
 }
 
 impl Default for IdentityOptions {
@@ -40,6 +48,9 @@ impl Default for IdentityOptions {
             client_credentials: Vec::new(),
             certificate_expiry_warning_days: 14,
             certificate_reload_interval: Some(Duration::from_secs(60)),
+            audiences: Vec::new(),
+            required_scopes: Vec::new(),
+            required_roles: Vec::new(),
         }
     }
 }

@@ -26,6 +26,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
 use crate::token::{AccessToken, TokenCall, TokenProvider};
 use crate::transport::{RequestLine, Response, Transport};
+use crate::validation::TokenValidator;
 use call::ApiCall;
 use prepared::{Prepared, Resolved};
 pub use readiness::ApiReadiness;
@@ -42,6 +43,8 @@ pub struct DownstreamApi {
     credentials: CredentialsProvider,
     transport: Transport,
     tokens: TokenProvider,
+    /// Checks the tokens the app itself receives, when it is a web API.
+    validator: TokenValidator,
 }
 
 impl DownstreamApi {
@@ -87,6 +90,7 @@ impl DownstreamApi {
                 .iter()
                 .map(|(_, api)| Prepared::new(api))
                 .collect(),
+            validator: TokenValidator::new(&config.identity),
             config,
             credentials,
             transport,
@@ -131,6 +135,22 @@ impl DownstreamApi {
         })?;
         DownstreamApi::from_json(&json)
             .map_err(|e| e.context(format!("configuration file '{shown}'")))
+    }
+
+    /// Validates the access token a web API received (`Authorization: Bearer <token>`) as
+    /// Id.Web's `AddMicrosoftIdentityWebApi` does, and returns its claims (the JWT payload). The
+    /// signature must verify (RS256 or ES256) with the key its `kid` names among those the
+    /// configured authority publishes (OpenID discovery, read with this client's transport and
+    /// kept); `exp` and `nbf` allow 5 minutes of clock skew; `aud` must be `AzureAd.ClientId`,
+    /// `api://{ClientId}`, `AzureAd.Audience` or one of `AzureAd.Audiences`; `iss` the issuer of
+    /// the token's tenant (Entra v2 or v1) or the provider's; with `AzureAd.Scopes` or
+    /// `AzureAd.Roles`, `scp` or `roles` must hold one of them.
+    ///
+    /// Errors: [`ErrorKind::TokenInvalid`] naming the rule broken (never the token);
+    /// [`ErrorKind::Config`] without an authority or audience; reading the issuer's keys fails
+    /// with the transport's kinds or [`ErrorKind::TokenAcquisition`], naming the URL.
+    pub fn validate_token(&self, token: &str) -> Result<serde_json::Value> {
+        self.validator.validate(&self.transport, token)
     }
 
     /// Registers an observer of credential events; it stays until the client is dropped.

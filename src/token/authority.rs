@@ -153,6 +153,18 @@ impl Authority {
         }
     }
 
+    /// The OpenID discovery document that names the keys tokens of this authority are signed
+    /// with: Entra's v2 one for the configured tenant (`{Instance}{TenantId}/v2.0/...`), or a
+    /// generic provider's own (the one its token endpoint is read from).
+    pub fn discovery_url(&self) -> String {
+        match &self.kind {
+            Kind::Entra {
+                instance, tenant, ..
+            } => format!("{instance}{tenant}/v2.0/.well-known/openid-configuration"),
+            Kind::Generic { authority, .. } => generic_discovery_url(authority),
+        }
+    }
+
     /// The token endpoint URL for a request made over mTLS or not. For a generic provider,
     /// `discover` fetches the discovery document URL it is given, once; later calls reuse the
     /// endpoints it named. Without an mTLS alias, mTLS requests go to `token_endpoint`.
@@ -180,7 +192,7 @@ impl Authority {
             } => {
                 let mut known = discovered.lock();
                 if known.is_none() {
-                    let url = format!("{authority}/.well-known/openid-configuration");
+                    let url = generic_discovery_url(authority);
                     let found = discover(&url)
                         .map_err(|e| e.context(format!("OpenID discovery at {url}")))?;
                     *known = Some(found);
@@ -193,6 +205,10 @@ impl Authority {
             }
         }
     }
+}
+
+fn generic_discovery_url(authority: &str) -> String {
+    format!("{authority}/.well-known/openid-configuration")
 }
 
 /// The public cloud's hosts, all served over mTLS by `mtlsauth.microsoft.com`, as MSAL maps them.
@@ -440,6 +456,31 @@ mod tests {
             })
             .unwrap();
         assert_eq!(endpoint, "https://idp.example/token");
+    }
+
+    #[test]
+    fn discovery_documents_are_entra_v2_or_the_providers_own() {
+        let entra = |instance, tenant, authority| {
+            Authority::from_options(&identity(instance, tenant, authority))
+                .unwrap()
+                .discovery_url()
+        };
+        assert_eq!(
+            entra(Some("https://login.microsoftonline.com"), Some("t1"), None),
+            "https://login.microsoftonline.com/t1/v2.0/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            entra(
+                None,
+                None,
+                Some("https://login.microsoftonline.com/contoso/v2.0")
+            ),
+            "https://login.microsoftonline.com/contoso/v2.0/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            entra(None, None, Some("https://idp.example/realms/x/")),
+            "https://idp.example/realms/x/.well-known/openid-configuration"
+        );
     }
 
     #[test]

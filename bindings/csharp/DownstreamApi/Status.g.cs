@@ -40,5 +40,7 @@ namespace DownstreamApi
         TokenAcquisitionFailed = 16,
         /// <summary>A token for the user needs the user to act (multi-factor authentication, consent, a Conditional Access policy, an expired session): the message says why, and the claims challenge to send back to the user's client comes with it. Never retried.</summary>
         UserInteractionRequired = 17,
+        /// <summary>An incoming access token was refused by <c>dsapi_client_validate_token</c>: malformed, <c>alg</c> none or not RS256/ES256, signed by no key of the issuer, expired or not yet valid, or its issuer, audience, scopes or roles are not accepted. The message names the rule, never the token.</summary>
+        TokenInvalid = 18,
     }
 }

@@ -67,3 +67,8 @@ class Status(enum.IntEnum):
     """A token for the user needs the user to act (multi-factor authentication, consent, a
     Conditional Access policy, an expired session): the message says why, and the claims
     challenge to send back to the user's client comes with it. Never retried."""
+
+    TOKEN_INVALID = 18
+    """An incoming access token was refused by ``dsapi_client_validate_token``: malformed, ``alg`` none or
+    not RS256/ES256, signed by no key of the issuer, expired or not yet valid, or its issuer,
+    audience, scopes or roles are not accepted. The message names the rule, never the token."""
