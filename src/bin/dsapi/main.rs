@@ -10,6 +10,7 @@ mod call;
 mod exit;
 mod identity;
 mod report;
+mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -92,6 +93,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve Microsoft's identity sidecar interface (its routes, names and statuses) over HTTP on
+    /// this host: /healthz, /Validate, /AuthorizationHeader[Unauthenticated]/API,
+    /// /DownstreamApi[Unauthenticated]/API, and ours: /DownstreamApiRaw[Unauthenticated]/API.
+    /// SIGTERM drains, SIGHUP re-reads the configuration
+    Serve(Box<serve::ServeArgs>),
     /// Validate the configuration and load every credential: exit 0 only when every API has
     /// what it needs (no request is sent)
     #[command(after_help = EXIT_CODES)]
@@ -155,6 +161,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Credentials { json } => report::credentials(&client()?, json, &mut out),
         Command::Check => report::check(&client()?, &mut out),
+        Command::Serve(args) => serve::run(&args, &config),
     }
 }
 

@@ -1,0 +1,191 @@
+//! The sidecar's routes: which one a request is, the loopback rule, the caller's token, then the
+//! handler (`handlers.rs`). Paths match in any case, as ASP.NET's routing does; an unknown path
+//! is a 404 and a known path with another method a 405, both with empty bodies as the original's.
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use downstream_api::{DownstreamApi, ErrorKind};
+
+use super::handlers;
+use super::http::{Request, Response};
+use super::settings::{Route, Settings};
+use crate::exit::Failure;
+
+/// The configuration in use: the library's client and the `Sidecar` section, replaced together
+/// on SIGHUP.
+pub struct State {
+    pub client: DownstreamApi,
+    pub settings: Settings,
+}
+
+pub struct Shared {
+    state: RwLock<Arc<State>>,
+    allow_remote_callers: bool,
+}
+
+impl Shared {
+    pub fn load(config: &Path, allow_remote_callers: bool) -> Result<Shared, Failure> {
+        let state = load_state(config).map_err(Failure::Usage)?;
+        Ok(Shared {
+            state: RwLock::new(Arc::new(state)),
+            allow_remote_callers,
+        })
+    }
+
+    /// Reads `config` anew; on any failure the running configuration stays.
+    pub fn reload(&self, config: &Path) -> Result<(), String> {
+        let state = load_state(config)?;
+        *self.state.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(state);
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Answers one request; `local`: the caller is on this host.
+    pub fn answer(&self, request: &Request, local: bool) -> Response {
+        let mut response = self.route(request, local);
+        // As the original: no 2xx answer may be cached (it may hold a token).
+        if (200..300).contains(&response.status) {
+            response.headers.extend(
+                [
+                    ("Cache-Control", "no-cache, no-store, must-revalidate"),
+                    ("Expires", "0"),
+                    ("Pragma", "no-cache"),
+                ]
+                .map(|(n, v)| (n.to_string(), v.to_string())),
+            );
+        }
+        response
+    }
+
+    fn route(&self, request: &Request, local: bool) -> Response {
+        let segments: Vec<&str> = request.path.trim_start_matches('/').split('/').collect();
+        let first = segments[0].to_ascii_lowercase();
+        if first == "healthz" && segments.len() == 1 {
+            return Response::new(200, "text/plain", b"Healthy".to_vec());
+        }
+        let state = self.current();
+        if !local && !self.allow_remote_callers && !state.settings.allow_remote_callers {
+            return empty(403);
+        }
+        let api = match segments.as_slice() {
+            [_, api] if !api.is_empty() => Some(percent_decode(api)),
+            _ => None,
+        };
+        let Some((route, method)) = route_of(&first, api.is_some()) else {
+            return match (first.as_str(), segments.len()) {
+                ("validate", 1) => self.validate(&state, request),
+                _ => empty(404),
+            };
+        };
+        if !request.method.eq_ignore_ascii_case(method) {
+            return empty(405).with_header("Allow", method);
+        }
+        let api = api.unwrap_or_default();
+        let caller = if route.authenticated() {
+            match caller_token(&state.client, request) {
+                Ok(token) => Some(token),
+                Err(refusal) => return refusal,
+            }
+        } else {
+            None
+        };
+        handlers::handle(&state, route, &api, request, caller.as_deref())
+    }
+
+    /// `GET /Validate`: the caller's token, validated, and its claims.
+    fn validate(&self, state: &State, request: &Request) -> Response {
+        if request.method != "GET" {
+            return empty(405).with_header("Allow", "GET");
+        }
+        match caller_token(&state.client, request) {
+            Ok(token) => handlers::validated(&state.client, &token),
+            Err(refusal) => refusal,
+        }
+    }
+}
+
+fn load_state(config: &Path) -> Result<State, String> {
+    let client = DownstreamApi::from_file(config).map_err(|e| e.message().to_string())?;
+    let environment: Vec<(String, String)> = std::env::vars().collect();
+    let settings = Settings::read(config, &environment)?;
+    Ok(State { client, settings })
+}
+
+/// The route and its method for a first path segment followed by an API name.
+fn route_of(first: &str, has_api: bool) -> Option<(Route, &'static str)> {
+    if !has_api {
+        return None;
+    }
+    Some(match first {
+        "authorizationheader" => (Route::AuthorizationHeader, "GET"),
+        "authorizationheaderunauthenticated" => (Route::AuthorizationHeaderUnauthenticated, "GET"),
+        "downstreamapi" => (Route::DownstreamApi, "POST"),
+        "downstreamapiunauthenticated" => (Route::DownstreamApiUnauthenticated, "POST"),
+        "downstreamapiraw" => (Route::DownstreamApiRaw, "POST"),
+        "downstreamapirawunauthenticated" => (Route::DownstreamApiRawUnauthenticated, "POST"),
+        _ => return None,
+    })
+}
+
+/// The caller's validated bearer token, or the JwtBearer challenge the original answers with:
+/// 401, an empty body and `WWW-Authenticate` (with `invalid_token` for a token that fails).
+fn caller_token(client: &DownstreamApi, request: &Request) -> Result<String, Response> {
+    let token = request
+        .header("authorization")
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_string())
+        .filter(|token| !token.is_empty());
+    let Some(token) = token else {
+        return Err(empty(401).with_header("WWW-Authenticate", "Bearer"));
+    };
+    match client.validate_token(&token) {
+        Ok(_) => Ok(token),
+        Err(error) if error.kind() == ErrorKind::TokenInvalid => {
+            let why: String = error
+                .message()
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+                .collect();
+            let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{why}\"");
+            Err(empty(401).with_header("WWW-Authenticate", &challenge))
+        }
+        Err(error) => Err(handlers::problem_for(&error)),
+    }
+}
+
+pub fn empty(status: u16) -> Response {
+    Response {
+        status,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+/// A path segment's %XX escapes decoded (invalid UTF-8 replaced).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
