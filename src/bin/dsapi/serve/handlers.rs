@@ -178,7 +178,7 @@ fn envelope(response: &downstream_api::Response) -> Response {
     let mut headers = Map::new();
     for (name, value) in response.headers() {
         if CONTENT_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            let values = headers.entry(name.to_string()).or_insert_with(|| json!([]));
+            let values = headers.entry(canonical(name)).or_insert_with(|| json!([]));
             if let Some(values) = values.as_array_mut() {
                 values.push(json!(value));
             }
@@ -237,12 +237,34 @@ pub fn problem_for(error: &Error) -> Response {
         ErrorKind::Config | ErrorKind::InvalidArgument | ErrorKind::Unsupported => {
             Problem::new(400, error.message()).response()
         }
-        _ => Problem::titled(500, ERROR_TITLE, error.message()).response(),
+        _ => return server_problem(error),
     };
     match error.claims_challenge() {
         Some(claims) => with_member(response, "claims", claims),
         None => response,
     }
+}
+
+/// A 500 problem: the server could not do what was asked (a network, TLS or endpoint failure).
+pub fn server_problem(error: &Error) -> Response {
+    Problem::titled(500, ERROR_TITLE, error.message()).response()
+}
+
+/// A header name as .NET writes it (`Content-Type`): HTTP/2-style lower-case names from the
+/// library become the casing the original's clients look up.
+fn canonical(name: &str) -> String {
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let out = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
+            upper = c == '-';
+            out
+        })
+        .collect()
 }
 
 /// A problem with one more member (RFC 7807 extensions).

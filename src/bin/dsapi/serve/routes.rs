@@ -154,7 +154,9 @@ fn caller_token(client: &DownstreamApi, request: &Request) -> Result<String, Res
             let challenge = format!("Bearer error=\"invalid_token\", error_description=\"{why}\"");
             Err(empty(401).with_header("WWW-Authenticate", &challenge))
         }
-        Err(error) => Err(handlers::problem_for(&error)),
+        // The issuer's keys could not be had: the token is not known to be bad, the server cannot
+        // judge it now.
+        Err(error) => Err(handlers::server_problem(&error)),
     }
 }
 
