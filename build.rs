@@ -17,6 +17,7 @@ const FFI_SOURCES: &[&str] = &[
     "src/ffi/client.rs",
     "src/ffi/response.rs",
     "src/ffi/token.rs",
+    "src/ffi/validation.rs",
     "src/ffi/credentials.rs",
     "src/ffi/options.rs",
     "src/ffi/strings.rs",

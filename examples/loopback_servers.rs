@@ -117,7 +117,8 @@ fn main() {
 /// The "Users" API's server, answering whom its token is for, and what the wrappers' tests of
 /// users and agents need: the incoming tokens of two users (`user-token-alice.txt`,
 /// `user-token-bob.txt`) and of one whose Conditional Access wants MFA (`user-token-mfa.txt`: the
-/// token endpoint answers it with a claims challenge), and an agent with a user (`agents.json`).
+/// token endpoint answers it with a claims challenge), an expired one (`user-token-expired.txt`),
+/// all for the configuration's app to validate, and an agent with a user (`agents.json`).
 fn users_and_agents(
     issuer: &Arc<TokenIssuer>,
     ca: &TestCa,
@@ -132,6 +133,11 @@ fn users_and_agents(
         let token = issuer.mint_user_token(&UserToken::new(oid, &upn, "wrapper-tenant"));
         write(&format!("user-token-{name}.txt"), &token);
     }
+    // Validated by the configuration's own app (its ClientId is the tokens' audience): one token
+    // that expired an hour ago, for the wrappers' refusals.
+    let expired = UserToken::new("expired-oid", "expired@wrapper.example", "wrapper-tenant");
+    let token = issuer.mint_user_token(&expired.expires_in(-3600));
+    write("user-token-expired.txt", &token);
     issuer.set_mfa_policy(MfaPolicy::Users(vec!["mfa-oid".to_string()]));
     issuer.add_agent_user(AGENT, "agent-user-oid", "agent.user@wrapper.example");
     let agents = serde_json::json!({

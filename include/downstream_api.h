@@ -389,6 +389,30 @@ dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
                                         char **token_out,
                                         int64_t *expires_on_out);
 
+// Validates `token`, the access token a web API received (`Authorization: Bearer <token>`,
+// without the scheme; copied, never logged), as Id.Web's `AddMicrosoftIdentityWebApi` does:
+// its signature (RS256 or ES256, with the key its `kid` names among those the configured
+// authority publishes through OpenID discovery; read with the client's transport, kept, read
+// again at most once a minute for an unknown `kid`), its lifetime (`exp`, `nbf`, 5 minutes of
+// clock skew), its audience (`AzureAd.ClientId`, `api://{ClientId}`, `AzureAd.Audience`,
+// `AzureAd.Audiences`), its issuer (the token's tenant's v2 or v1 issuer on Entra ID, the
+// provider's own otherwise) and, when `AzureAd.Scopes` or `AzureAd.Roles` is configured, one of
+// them in its `scp` or `roles`.
+//
+// On success `*claims_json_out` receives the token's claims as a JSON object (NUL-terminated
+// UTF-8), owned by the caller and freed with `dsapi_string_free`; nothing is written on failure.
+// Errors: `DSAPI_TOKEN_INVALID` (the message names the rule broken: malformed, alg none refused,
+// unknown key id, signature does not verify, expired at, audience or issuer not accepted, a
+// required scope or role missing; never the token), `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
+// `DSAPI_CONFIG_INVALID` (no authority, or no client id nor audience configured), and while
+// reading the issuer's keys (the message names the URL): `DSAPI_TOKEN_ACQUISITION_FAILED` (an
+// answer that is not a discovery document or JWK Set), `DSAPI_INSECURE_URL`, `DSAPI_TLS_ERROR`,
+// `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR`. Thread-safe: many threads may
+// validate with one client; the keys are read once for all.
+dsapi_status dsapi_client_validate_token(const struct dsapi_client *client,
+                                         const char *token,
+                                         char **claims_json_out);
+
 // Describes every `AzureAd.ClientCredentials` entry as a JSON array, one object per entry in
 // configuration order: `index`, `sourceType`, `location` (file or store folder, or null),
 // `skipped`, `loaded`, `kind` (`"certificate"`, `"clientSecret"`, `"signedAssertionFile"`,
@@ -449,7 +473,8 @@ dsapi_status dsapi_client_api_options(const struct dsapi_client *client,
                                       char **json_out);
 
 // Frees a string returned by this library (`dsapi_client_authorization_header`,
-// `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`). `NULL` is a no-op. Takes
+// `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`,
+// `dsapi_client_validate_token`). `NULL` is a no-op. Takes
 // ownership: the pointer is invalid afterwards. Thread-safe for different strings; free each
 // string once.
 void dsapi_string_free(char *string);

@@ -27,6 +27,7 @@ namespace downstream_api {
 // A failed call: status() is the dsapi_status, what() the status name and the library's message
 // with its whole cause chain (never a secret). claims() is Entra ID's claims challenge when the
 // status is DSAPI_USER_INTERACTION_REQUIRED (then the Error is a UserInteractionRequired), else "".
+// DSAPI_TOKEN_INVALID is thrown as a TokenInvalid.
 class Error : public std::runtime_error {
  public:
   Error(dsapi_status status, const std::string &message, std::string claims = std::string())
@@ -56,6 +57,14 @@ class UserInteractionRequired : public Error {
       : Error(DSAPI_USER_INTERACTION_REQUIRED, message, std::move(claims)) {}
 };
 
+// DSAPI_TOKEN_INVALID: Client::validate_token refused the token (malformed, alg none, a signature
+// that does not verify, expired, or an audience, issuer, scope or role not accepted). what() names
+// the rule, never the token; a web API answers such a caller 401 (invalid_token).
+class TokenInvalid : public Error {
+ public:
+  explicit TokenInvalid(const std::string &message) : Error(DSAPI_TOKEN_INVALID, message) {}
+};
+
 namespace detail {
 
 // A string of the calling thread's last error, read with dsapi_last_error_message's protocol.
@@ -81,6 +90,9 @@ inline void check(dsapi_status status) {
     // Read on the failing thread, right after the call, before anything replaces them.
     std::string message = last_error();
     throw UserInteractionRequired(message, last_error_claims());
+  }
+  if (status == DSAPI_TOKEN_INVALID) {
+    throw TokenInvalid(last_error());
   }
   if (status != DSAPI_OK) {
     throw Error(status, last_error());
@@ -248,6 +260,17 @@ class Client {
         handle_.get(), detail::terminated(api).c_str(), detail::terminated(user_token).c_str(),
         overrides.empty() ? nullptr : overrides.c_str(), &header));
     return std::string(detail::OwnedString(header).get());
+  }
+
+  // Validates `token`, the access token this web API received (without "Bearer "), as Id.Web's
+  // AddMicrosoftIdentityWebApi does (see dsapi_client_validate_token), and returns its claims as
+  // a JSON object. Throws TokenInvalid naming the rule broken, or Error when the issuer's keys
+  // cannot be read.
+  std::string validate_token(std::string_view token) const {
+    char *claims = nullptr;
+    detail::check(
+        dsapi_client_validate_token(handle_.get(), detail::terminated(token).c_str(), &claims));
+    return std::string(detail::OwnedString(claims).get());
   }
 
   // The options a call to `api` would use, as JSON in Id.Web's names (see

@@ -16,6 +16,7 @@ mod response;
 mod status;
 mod strings;
 mod token;
+mod validation;
 
 pub use client::*;
 pub use credentials::*;
@@ -24,3 +25,4 @@ pub use response::*;
 pub use status::*;
 pub use strings::*;
 pub use token::*;
+pub use validation::*;

@@ -168,6 +168,9 @@ void test_tokens(struct logged *log);
 void test_mtls_pop(void);
 void test_managed_identity(void);
 
+/* validation.c */
+void test_validate_token(void);
+
 /* threads.c */
 void test_threads(int threads, int calls, struct logged *log);
 

@@ -9,8 +9,10 @@
  *                             good.json, pfx-good.json, pfx-wrong-password.json,
  *                             missing-cert.json, malformed.json, not-utf8.json, untrusted.json,
  *                             rejected.json, small-limit.json, timeout.json, bearer.json,
- *                             bearer-wrong-secret.json, pop.json, managed-identity.json, and
- *                             pushed.pem and encrypted.pem to push as credentials
+ *                             bearer-wrong-secret.json, pop.json, managed-identity.json,
+ *                             pushed.pem and encrypted.pem to push as credentials, and the
+ *                             user tokens to validate: user-token.txt,
+ *                             user-token-expired.txt, user-token-other-audience.txt
  *   DSAPI_TEST_BASE_URL       BaseUrl of the "Orders" API in good.json (https://127.0.0.1:PORT/api)
  *   DSAPI_TEST_CLIENT_CN      CN of the client certificate of good.json
  *   DSAPI_TEST_THUMBPRINT     its SHA-1 thumbprint, upper-case hex
@@ -36,6 +38,7 @@
  *   observers.c    credential observers, re-entrant observers
  *   credentials.c  loading failures, credential descriptions, pushed credentials
  *   tokens.c       tokens, MTLS_POP, managed identity
+ *   validation.c   validating the access tokens a web API receives
  *   threads.c      one client, many threads
  */
 #include "common.h"
@@ -106,6 +109,8 @@ int main(void) {
     test_error_statuses();
     printf("== tokens\n");
     test_tokens(&debug_log);
+    printf("== validating tokens\n");
+    test_validate_token();
     printf("== credential descriptions\n");
     test_describe_credentials();
     printf("== API options\n");

@@ -14,7 +14,7 @@ use test_support::identity_endpoint::{IdentityEndpoint, Platform};
 use test_support::pki::{Issued, TestCa, Validity};
 use test_support::server::{ClientAuth, Handler, Reply, Seen, TestServer, subject_cn};
 use test_support::token_server::{
-    TokenIssuer, TokenServer, bearer_resource_handler, bound_resource_handler,
+    TokenIssuer, TokenServer, UserToken, bearer_resource_handler, bound_resource_handler,
 };
 use test_support::{FIXTURE_PASSWORD, TempDir, fixture, free_port, json_str};
 
@@ -266,6 +266,22 @@ impl Fixture {
             )
         };
         self.dir.write("bearer.json", bearer(CLIENT_SECRET));
+        // The tokens of a web API's callers, for bearer.json's app to validate.
+        let user = UserToken::new("validated-oid", "validated@c-abi.example", TENANT);
+        let issuer = &self.tokens.issuer;
+        for (name, token) in [
+            ("user-token.txt", issuer.mint_user_token(&user)),
+            (
+                "user-token-expired.txt",
+                issuer.mint_user_token(&user.clone().expires_in(-3600)),
+            ),
+            (
+                "user-token-other-audience.txt",
+                issuer.mint_user_token(&user.clone().audience("api://someone-else")),
+            ),
+        ] {
+            self.dir.write(name, token);
+        }
         self.dir.write(
             "pop.json",
             format!(

@@ -64,6 +64,17 @@ int main(int argc, char **argv) {
     } catch (const downstream_api::Error &error) {
       std::cout << "odd agent: " << error.status_name() << "\n";
     }
+
+    // The web API validates its caller's token first; the claims come back as JSON.
+    const std::string claims = client.validate_token(user_token);
+    const bool alice = claims.find("\"oid\":\"alice-oid\"") != std::string::npos;
+    std::cout << "validated: " << (alice ? "alice" : claims) << "\n";
+    try {
+      client.validate_token("not.a.token");
+      std::cout << "malformed: accepted\n";
+    } catch (const downstream_api::TokenInvalid &error) {
+      std::cout << "malformed: " << error.status_name() << "\n";
+    }
   } catch (const downstream_api::Error &error) {
     std::cerr << error.status_name() << ": " << error.what() << "\n";
     return 1;

@@ -49,6 +49,8 @@ fn a_user_a_session_an_agent_and_its_user_through_the_cpp_layer() {
         format!("agent user by id: {agent_user}"),
         "agent header scheme: Bearer".to_string(),
         "odd agent: DSAPI_TOKEN_ACQUISITION_FAILED".to_string(),
+        "validated: alice".to_string(),
+        "malformed: DSAPI_TOKEN_INVALID".to_string(),
     ];
     let lines: Vec<&str> = output.lines().take(expected.len()).collect();
     assert_eq!(lines, expected, "{output}");

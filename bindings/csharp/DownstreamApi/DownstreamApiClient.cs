@@ -28,7 +28,7 @@ namespace DownstreamApi
     /// dropped. Failures to get a response throw <see cref="DownstreamApiException"/> subclasses;
     /// any HTTP status is a response.
     /// </remarks>
-    public sealed class DownstreamApiClient : IDownstreamApi, IDisposable
+    public sealed partial class DownstreamApiClient : IDownstreamApi, IDisposable
     {
         private const int ErrorBodyCharacters = 512;
         private readonly ClientHandle handle;

@@ -48,6 +48,7 @@ namespace DownstreamApi
                 case Status.TokenAcquisitionFailed: return new TokenAcquisitionException(status, name, message);
                 case Status.UserInteractionRequired:
                     return new DownstreamApiUserInteractionRequiredException(status, name, message, string.IsNullOrEmpty(claims) ? null : claims);
+                case Status.TokenInvalid: return new DownstreamApiTokenInvalidException(status, name, message);
                 default: return new DownstreamApiException(status, name, message);
             }
         }

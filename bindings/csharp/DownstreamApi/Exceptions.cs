@@ -161,4 +161,14 @@ namespace DownstreamApi
         /// or null when the answer had none (an unknown or expired long-running session).</summary>
         public string Claims { get; private set; }
     }
+
+    /// <summary>DSAPI_TOKEN_INVALID: <see cref="DownstreamApiClient.ValidateToken"/> refused the
+    /// token (malformed, alg none, a signature that does not verify, expired, or an audience,
+    /// issuer, scope or role not accepted). The message names the rule, never the token; a web API
+    /// answers such a caller 401 with <c>WWW-Authenticate: Bearer error="invalid_token"</c>.</summary>
+    public class DownstreamApiTokenInvalidException : DownstreamApiException
+    {
+        /// <summary>Creates the exception for status <paramref name="s"/>, its name <paramref name="n"/> and message <paramref name="m"/>.</summary>
+        public DownstreamApiTokenInvalidException(Status s, string n, string m) : base(s, n, m) { }
+    }
 }

@@ -121,6 +121,9 @@ namespace DownstreamApi
             ClientHandle client, byte[] scopes, byte[] optionsJson, out IntPtr token, out long expiresOn);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_client_validate_token(ClientHandle client, byte[] token, out IntPtr claimsJson);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint dsapi_client_describe_credentials(ClientHandle client, out IntPtr json);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]

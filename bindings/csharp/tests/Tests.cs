@@ -58,6 +58,8 @@ namespace DownstreamApi.Tests
             // Users and agents (UserTests.cs)
             add("users: calls and headers for alice and bob", CallsAndHeadersForUsers);
             add("users: GetForUserAsync and a ClaimsPrincipal's bootstrap token", TypedAndPrincipalCallsForUsers);
+            add("validation: a caller's token gives a ClaimsPrincipal (ValidationTests.cs)", ValidatesACallersToken);
+            add("validation: an expired token throws DownstreamApiTokenInvalidException", RefusesAnInvalidToken);
             add("users: the MFA user's claims challenge", UserInteractionRequired);
             add("users: a long-running session, its key allocated", LongRunningSessions);
             add("agents: the agent, its user by UPN and by object id", AgentCalls);

@@ -16,6 +16,10 @@ On behalf of a web API's caller, and as an Entra agent identity (or its user)::
     r = client.get("Graph", user_token=incoming_access_token)
     r = client.for_agent(agent_app_id, username="agent.user@contoso.com").get("Graph")
 
+A web API validates the token its caller sent first (:class:`TokenInvalidError` when refused)::
+
+    claims = client.validate_token(incoming_access_token)
+
 A :class:`Client` may be shared by many threads. Failures to get a response raise subclasses of
 :class:`Error` carrying the library's status and message; :meth:`Response.raise_for_status`
 raises :class:`HTTPStatusError` for 4xx and 5xx answers. The wheel carries the native library;
@@ -45,6 +49,7 @@ from ._native import (
     ProtocolError,
     TlsError,
     TokenAcquisitionError,
+    TokenInvalidError,
     UnknownApiError,
     UnsupportedError,
     UserInteractionRequiredError,
@@ -90,6 +95,7 @@ __all__ = [
     "Status",
     "TlsError",
     "TokenAcquisitionError",
+    "TokenInvalidError",
     "UnknownApiError",
     "UnsupportedError",
     "UserInteractionRequiredError",

@@ -101,6 +101,10 @@ class AsyncClient:
     ) -> AccessToken:
         return await self._run(self._client.acquire_token, scopes, options)
 
+    async def validate_token(self, token: str) -> Dict[str, Any]:
+        """:meth:`Client.validate_token` on a worker thread (the issuer's keys may be read)."""
+        return await self._run(self._client.validate_token, token)
+
     async def describe_credentials(self) -> List[Dict[str, Any]]:
         return await self._run(self._client.describe_credentials)
 

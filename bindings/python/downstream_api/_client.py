@@ -453,6 +453,27 @@ class Client:
             self._exit()
         return AccessToken(token=_native.take_string(token), expires_on_unix=expires_on.value)
 
+    def validate_token(self, token: str) -> Dict[str, Any]:
+        """Validates ``token``, the access token this web API received (``Authorization: Bearer
+        <token>``, without the scheme), as Id.Web's ``AddMicrosoftIdentityWebApi`` does, and
+        returns its claims. The signature must verify (RS256 or ES256) with the key its ``kid``
+        names among those the configured authority publishes (read once through OpenID discovery,
+        again for an unknown ``kid`` at most once a minute); ``exp``/``nbf`` allow 5 minutes of
+        skew; ``aud`` must be ``AzureAd.ClientId``, ``api://{ClientId}``, ``AzureAd.Audience`` or
+        one of ``AzureAd.Audiences``; ``iss`` the token's tenant's (Entra v2 or v1) or the
+        provider's; with ``AzureAd.Scopes`` or ``AzureAd.Roles``, ``scp`` or ``roles`` must hold
+        one. Raises :class:`~downstream_api.TokenInvalidError` naming the rule broken (never the
+        token), or the transport's errors when the issuer's keys cannot be read."""
+        raw = _c_string(token, "token")
+        claims = c_void_p()
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_validate_token(handle, raw, byref(claims))
+        finally:
+            self._exit()
+        parsed: Dict[str, Any] = _json.loads(_native.take_string(claims))
+        return parsed
+
     def reload_credentials(self) -> None:
         """Reloads every ``AzureAd.ClientCredentials`` entry from its source now (when your
         secret store says a credential changed). Each is checked before it replaces the one in

@@ -174,6 +174,13 @@ class UserInteractionRequiredError(DownstreamApiError):
         self.claims = claims
 
 
+class TokenInvalidError(DownstreamApiError):
+    """``DSAPI_TOKEN_INVALID``: :meth:`~downstream_api.Client.validate_token` refused the token
+    (malformed, ``alg: none``, a signature that does not verify, expired, or an audience, issuer,
+    scope or role not accepted). The message names the rule, never the token; a web API answers
+    such a caller 401 with ``WWW-Authenticate: Bearer error="invalid_token"``."""
+
+
 ERROR_TYPES: Dict[int, Type[DownstreamApiError]] = {
     Status.INVALID_ARGUMENT: InvalidArgumentError,
     Status.CONFIG_INVALID: ConfigError,
@@ -192,6 +199,7 @@ ERROR_TYPES: Dict[int, Type[DownstreamApiError]] = {
     Status.PANIC: NativePanicError,
     Status.TOKEN_ACQUISITION_FAILED: TokenAcquisitionError,
     Status.USER_INTERACTION_REQUIRED: UserInteractionRequiredError,
+    Status.TOKEN_INVALID: TokenInvalidError,
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -406,6 +414,8 @@ _declare_status(
     "dsapi_client_acquire_token",
     [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p), POINTER(c_int64)],
 )
+# The access token a web API received (a secret), and the claims JSON on success.
+_declare_status("dsapi_client_validate_token", [ClientPtr, c_char_p, POINTER(c_void_p)])
 _declare_status("dsapi_client_describe_credentials", [ClientPtr, POINTER(c_void_p)])
 _declare_status("dsapi_client_reload_credentials", [ClientPtr])
 _declare_status("dsapi_client_set_credential", [ClientPtr, c_size_t, c_char_p, c_size_t, c_char_p])

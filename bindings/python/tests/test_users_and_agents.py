@@ -221,3 +221,30 @@ def test_async_agent_argument_errors(config_path):
             client.for_agent("agent", username="a@b", user_id="oid")
     finally:
         client.close()
+
+
+def test_a_web_api_validates_its_callers_token(client, tokens):
+    claims = client.validate_token(tokens["alice"])
+    assert claims["oid"] == "alice-oid"
+    assert claims["aud"] == "wrapper-app"
+    assert claims["scp"] == "access_as_user"
+
+
+def test_an_invalid_token_raises_token_invalid_error_without_the_token(client, servers_dir):
+    expired = (servers_dir / "user-token-expired.txt").read_text().strip()
+    with pytest.raises(dsa.TokenInvalidError) as refused:
+        client.validate_token(expired)
+    assert refused.value.status == dsa.Status.TOKEN_INVALID
+    assert "expired at" in refused.value.message
+    assert expired not in str(refused.value)
+    assert all(part not in str(refused.value) for part in expired.split(".") if len(part) > 8)
+    with pytest.raises(dsa.TokenInvalidError, match="malformed token"):
+        client.validate_token("not-a-token")
+
+
+def test_the_async_client_validates_too(config_path, tokens):
+    async def validate() -> dict:
+        async with dsa.AsyncClient.from_file(config_path) as client:
+            return await client.validate_token(tokens["bob"])
+
+    assert asyncio.run(validate())["oid"] == "bob-oid"

@@ -30,6 +30,7 @@ mod grant_tests;
 mod grants;
 mod identities;
 mod jwt;
+mod published;
 
 pub use form::{parse_form, percent_decode};
 pub use identities::{
@@ -37,7 +38,8 @@ pub use identities::{
     TOKEN_EXCHANGE_AUDIENCE, TOKEN_EXCHANGE_SCOPE, USER_CLAIMS_BASE64, USER_CLAIMS_JSON,
     USER_FIC_GRANT, UserToken, describe, identity_resource_handler,
 };
-pub use jwt::{FAKE_ISSUER_PREFIX, FAKE_KID, claims_of};
+pub use jwt::{Alg, FAKE_ISSUER_PREFIX, FAKE_KID, FAKE_RSA_KID, claims_of, issuer_for};
+pub use published::{OIDC_KEYS_PATH, entra_discovery_path, entra_keys_path};
 
 use super::pki::TestCa;
 use super::request_log::{RequestLog, assert_no_failures, lock};
@@ -328,7 +330,7 @@ impl TokenIssuer {
                 "issuer": format!("{base}/oidc"),
                 "token_endpoint": format!("{base}{OIDC_TOKEN_PATH}"),
                 "authorization_endpoint": format!("{base}/oidc/authorize"),
-                "jwks_uri": format!("{base}/oidc/keys"),
+                "jwks_uri": format!("{base}{OIDC_KEYS_PATH}"),
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
@@ -355,6 +357,9 @@ impl TokenIssuer {
         *self.state().counts.entry(path.clone()).or_insert(0) += 1;
         if path == DISCOVERY_PATH {
             return self.discovery(seen);
+        }
+        if let Some(reply) = self.published(seen, &path) {
+            return reply;
         }
         let (flavor, tenant) = match route(&path) {
             Some(route) => route,
@@ -558,6 +563,11 @@ impl TokenServer {
 
     pub fn entra_token_url(&self, tenant: &str) -> String {
         format!("{}/{tenant}/oauth2/v2.0/token", self.server.url())
+    }
+
+    /// `issuer` of the generic provider's discovery document: its authority.
+    pub fn oidc_issuer(&self) -> String {
+        self.oidc_authority()
     }
 
     pub fn oidc_token_url(&self) -> String {

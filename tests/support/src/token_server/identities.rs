@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::jwt::{SigningKey, issuer_for};
+use super::jwt::{Alg, FAKE_RSA_KID, SigningKey, issuer_for};
 use super::{IssuedToken, TokenIssuer, TokenRequest, now_secs};
 use crate::server::{Handler, Reply, Seen};
 
@@ -215,8 +215,8 @@ fn user_claims(user: &UserToken, audience: &str, number: u64) -> serde_json::Val
 }
 
 impl TokenIssuer {
-    /// A user's access token for the web API, signed by the fake issuer: what the web API
-    /// receives and passes on as the on-behalf-of assertion.
+    /// A user's access token for the web API, signed by the fake issuer (RS256, as Entra signs
+    /// them): what the web API receives, validates and passes on as the on-behalf-of assertion.
     pub fn mint_user_token(&self, user: &UserToken) -> String {
         let mut state = self.state();
         let audience = user
@@ -224,16 +224,38 @@ impl TokenIssuer {
             .clone()
             .unwrap_or_else(|| state.client_id.clone());
         let number = state.identities.next();
-        let token = state
-            .identities
-            .key
-            .sign(&user_claims(user, &audience, number));
+        let claims = user_claims(user, &audience, number);
+        let token = (state.identities.key).sign_as(&claims, Alg::Rs256, Some(FAKE_RSA_KID));
         let minted = MintedUser {
             user: user.clone(),
             expired: false,
         };
         state.identities.minted.insert(token.clone(), minted);
         token
+    }
+
+    /// The claims [`TokenIssuer::mint_user_token`] would sign for `user`: for a test to change
+    /// (issuer, audience, lifetime, scopes, roles) and sign with [`TokenIssuer::sign_token`].
+    pub fn user_token_claims(&self, user: &UserToken) -> serde_json::Value {
+        let mut state = self.state();
+        let audience = user
+            .audience
+            .clone()
+            .unwrap_or_else(|| state.client_id.clone());
+        let number = state.identities.next();
+        user_claims(user, &audience, number)
+    }
+
+    /// `claims` signed as `alg` with the issuer's key of `kid` (RS256: the RSA key; ES256: the
+    /// P-256 key, or one added with [`TokenIssuer::add_signing_key`]; `None`: unsigned), `kid`
+    /// in the header when given. Not an on-behalf-of assertion the fake accepts.
+    pub fn sign_token(&self, claims: &serde_json::Value, alg: Alg, kid: Option<&str>) -> String {
+        self.state().identities.key.sign_as(claims, alg, kid)
+    }
+
+    /// Publishes one more P-256 signing key under `kid` (a key rotation at the issuer).
+    pub fn add_signing_key(&self, kid: &str) {
+        self.state().identities.key.add(kid);
     }
 
     /// The same token signed by another key: the fake refuses it as an assertion.
