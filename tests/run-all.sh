@@ -35,6 +35,8 @@ echo "== cargo test"
 cargo test --no-fail-fast --all-features
 echo "== Python and C# wrappers"
 bash bindings/run-tests.sh
+echo "== Microsoft's sidecar client (the Agents SDK's, from PyPI) against dsapi serve"
+bash tests/sidecar_client/run.sh
 echo "== install like a system library (soname, pkg-config, CMake); C and C++ examples built and run"
 bash tests/install-test.sh
 echo "== demo (README)"

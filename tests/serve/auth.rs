@@ -3,9 +3,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use test_support::token_server::{MFA_CLAIMS_JSON, MfaPolicy};
+use test_support::token_server::{Alg, FAKE_RSA_KID, MFA_CLAIMS_JSON, MfaPolicy, UserToken};
 
-use super::{USER_SCOPE, header_claims, setup};
+use super::{Setup, TENANT, USER_SCOPE, header_claims, setup};
 
 #[test]
 fn validate_answers_the_callers_token_and_its_claims() {
@@ -43,6 +43,16 @@ fn tampered(token: &str, edit: impl Fn(&mut serde_json::Value)) -> String {
     )
 }
 
+/// A user's token with its claims changed by `edit`, signed by the issuer's own key.
+fn signed(setup: &Setup, edit: impl Fn(&mut serde_json::Value)) -> String {
+    let user = UserToken::new("eve-oid", "eve@contoso.example", TENANT);
+    let mut claims = setup.issuer().user_token_claims(&user);
+    edit(&mut claims);
+    setup
+        .issuer()
+        .sign_token(&claims, Alg::Rs256, Some(FAKE_RSA_KID))
+}
+
 #[test]
 fn tokens_that_fail_are_refused_with_invalid_token_and_never_echoed() {
     let setup = setup();
@@ -58,6 +68,20 @@ fn tokens_that_fail_are_refused_with_invalid_token_and_never_echoed() {
     bad_signature.pop();
     bad_signature.push(if alice.ends_with('A') { 'B' } else { 'A' });
     let cases = [
+        (
+            "expired",
+            signed(&setup, |c| {
+                c["exp"] = (c["iat"].as_i64().unwrap() - 3600).into()
+            }),
+        ),
+        (
+            "another audience",
+            signed(&setup, |c| c["aud"] = "api://someone-else".into()),
+        ),
+        (
+            "another issuer",
+            signed(&setup, |c| c["iss"] = "https://issuer.invalid/v2.0".into()),
+        ),
         ("alg none", unsigned),
         (
             "another user's claims",

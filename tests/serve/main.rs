@@ -22,7 +22,7 @@ use test_support::token_server::{TokenIssuer, TokenServer, UserToken, identity_r
 use test_support::{TempDir, json_str};
 
 const CLIENT_ID: &str = "sidecar-client-id";
-const TENANT: &str = "sidecar-tenant";
+pub const TENANT: &str = "sidecar-tenant";
 const SECRET: &str = "sidecar-secret";
 const USER_SCOPE: &str = "api://users/.default";
 const APP_SCOPE: &str = "api://app/.default";
