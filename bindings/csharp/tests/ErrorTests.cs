@@ -55,6 +55,7 @@ namespace DownstreamApi.Tests
                 check(typeof(UnsupportedException), () => api.CreateAuthorizationHeaderAsync("Mtls"), "MTLS");
                 check(typeof(DownstreamApiConfigurationException), () => api.CallApiForAppAsync("Bearer", o => o.ProtocolScheme = "MTLS_POP"), "overrides.RequestAppToken");
                 check(typeof(DownstreamApiUserInteractionRequiredException), () => api.CallApiForUserAsync("Users", null, UserToken("mfa")), "AADSTS50076");
+                check(typeof(DownstreamApiTokenInvalidException), () => api.ValidateTokenAsync("a.b"), "malformed token");
             }
             using (var api = DownstreamApiClient.FromJson(ConfigWithCertificate(Path.Combine(directory, "missing.pem"))))
             {
