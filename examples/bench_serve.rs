@@ -48,12 +48,12 @@ fn main() {
             json_str(&dir.write("ca.pem", &ca.cert_pem)),
         ),
     );
-    let (mut sidecar, address, ready) = start(&config);
+    let (sidecar, address, ready) = start(&config);
     println!(
         "start to a ready /healthz: {:.1} ms (target <= 50 ms)",
         ready.as_secs_f64() * 1000.0
     );
-    let idle = rss_kib(sidecar.id());
+    let idle = rss_kib(sidecar.0.id());
     println!(
         "idle resident memory: {:.1} MiB (target <= 20 MiB)",
         idle as f64 / 1024.0
@@ -83,27 +83,38 @@ fn main() {
     );
     println!(
         "resident memory after the load: {:.1} MiB",
-        rss_kib(sidecar.id()) as f64 / 1024.0
+        rss_kib(sidecar.0.id()) as f64 / 1024.0
     );
-    let _ = sidecar.kill();
-    let _ = sidecar.wait();
+    drop(sidecar);
+}
+
+/// The sidecar's process, killed and reaped when dropped.
+struct Sidecar(Child);
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Starts the sidecar; its address and the time until `/healthz` answered 200.
-fn start(config: &str) -> (Child, SocketAddr, Duration) {
+fn start(config: &str) -> (Sidecar, SocketAddr, Duration) {
     let binary = std::env::var("DSAPI_BIN").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/dsapi").to_string()
     });
     let started = Instant::now();
-    let mut child = Command::new(&binary)
-        .args(["serve", "-c", config, "--urls", "http://127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("{binary}: {e} (build it: cargo build --release --features cli --bin dsapi)")
-        });
+    let mut child = Sidecar(
+        Command::new(&binary)
+            .args(["serve", "-c", config, "--urls", "http://127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{binary}: {e} (build it: cargo build --release --features cli --bin dsapi)")
+            }),
+    );
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap())
+    BufReader::new(child.0.stderr.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let address: SocketAddr = line
