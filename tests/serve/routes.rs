@@ -247,3 +247,53 @@ fn agent_parameters_and_scopes_on_the_unauthenticated_header_route() {
     assert_eq!(request.param("client_id"), Some(CLIENT_ID));
     setup.issuer().assert_no_failures();
 }
+
+/// The platform's managed identity (App Service's endpoint, selected by the environment the
+/// sidecar's process gets, as on the platform) gives the token of an API that names it.
+#[test]
+fn a_managed_identitys_token_through_the_sidecar() {
+    use std::sync::Arc;
+    use test_support::identity_endpoint::{IdentityEndpoint, Platform};
+    use test_support::pki::TestCa;
+    use test_support::server::{ClientAuth, TestServer};
+    let setup = setup();
+    let ca = TestCa::new("MI CA");
+    let endpoint = Arc::new(IdentityEndpoint::start(Platform::AppService, &ca));
+    let resource = TestServer::start(
+        ca.server(),
+        ClientAuth::None,
+        IdentityEndpoint::resource_handler(endpoint.clone(), "api://vault"),
+    );
+    let config = setup.dir.write(
+        "managed-identity.json",
+        format!(
+            r#"{{"DownstreamApis": {{"Vault": {{"BaseUrl": {}, "RelativePath": "secrets",
+                  "Scopes": ["api://vault/.default"], "RequestAppToken": true,
+                  "AcquireTokenOptions": {{"ManagedIdentity": {{}}}}}}}},
+                "Http": {{"CaBundlePath": {}}}}}"#,
+            test_support::json_str(&resource.url()),
+            test_support::json_str(&setup.dir.write("mi-ca.pem", &ca.cert_pem)),
+        ),
+    );
+    let environment = endpoint.environment();
+    let environment: Vec<(&str, &str)> = environment
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let sidecar = Sidecar::start(&config, &[], &environment);
+    for _ in 0..2 {
+        let answer = sidecar.post("/DownstreamApiUnauthenticated/Vault", &[], b"");
+        assert_eq!(
+            answer.json()["content"],
+            "system api://vault",
+            "{}",
+            answer.text()
+        );
+    }
+    assert_eq!(
+        endpoint.requests(),
+        1,
+        "the platform's token is cached by the sidecar"
+    );
+    endpoint.assert_no_failures();
+}
