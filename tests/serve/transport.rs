@@ -152,3 +152,56 @@ fn two_hundred_callers_at_once_all_get_their_answer() {
     }
     let _ = Sidecar::stderr(&sidecar);
 }
+
+/// The first stderr line of `dsapi serve` started with `config`, the environment `env` and no
+/// --urls; the process is killed after.
+fn listening_line(config: &str, env: &[(&str, &str)]) -> String {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dsapi"))
+        .args(["serve", "-c", config])
+        .env_remove("ASPNETCORE_URLS")
+        .env_remove("ASPNETCORE_HTTP_PORTS")
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    line.trim().to_string()
+}
+
+#[test]
+fn where_to_listen_from_the_file_the_environment_and_the_sidecar_section() {
+    let setup = setup();
+    let port = test_support::free_port();
+    let config = setup.config_file(r#"{"Workers": 4, "MaxConnections": 8}"#);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let with_urls = text.replacen('{', &format!(r#"{{"Urls": "http://127.0.0.1:{port}", "#), 1);
+    std::fs::write(&config, with_urls).unwrap();
+    assert_eq!(
+        listening_line(&config, &[]),
+        format!("dsapi serve: listening on http://127.0.0.1:{port}")
+    );
+    let other = test_support::free_port();
+    let url = format!("http://127.0.0.1:{other}");
+    assert_eq!(
+        listening_line(&config, &[("ASPNETCORE_URLS", &url)]),
+        format!("dsapi serve: listening on {url}"),
+        "the environment wins over the file, as in ASP.NET"
+    );
+    assert_eq!(
+        listening_line(&config, &[("ASPNETCORE_HTTP_PORTS", &other.to_string())]),
+        format!("dsapi serve: listening on http://0.0.0.0:{other}"),
+        ".NET container images' form: every address"
+    );
+    std::fs::write(&config, text.replace(r#""Workers": 4"#, r#""Workers": 0"#)).unwrap();
+    let refused = listening_line(&config, &[]);
+    assert!(
+        refused.contains("Sidecar.Workers: 0 is not a positive whole number"),
+        "{refused}"
+    );
+}

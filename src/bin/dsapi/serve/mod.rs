@@ -26,69 +26,158 @@ use crate::exit::Failure;
 use connections::{Bounds, Poller};
 use http::Limits;
 use routes::Shared;
+use settings::ServerSettings;
 use signals::{Signal, Signals};
 use stream::{Endpoint, Listener};
 
-/// Where the sidecar listens when neither --urls nor ASPNETCORE_URLS says.
+/// Where the sidecar listens when neither a flag, the environment nor the file says.
 const DEFAULT_URL: &str = "http://127.0.0.1:5000";
 
 #[derive(Args)]
 pub struct ServeArgs {
     /// Where to listen: http://HOST:PORT (ASP.NET's http://+:PORT is every address) or
     /// unix:PATH (a socket only this user may open). Default: $ASPNETCORE_URLS, else
+    /// $ASPNETCORE_HTTP_PORTS (every address), else the file's "Urls", else
     /// http://127.0.0.1:5000
     #[arg(long, value_name = "URL")]
     urls: Option<String>,
-    /// Worker threads answering requests (each may wait on a downstream call)
-    #[arg(long, value_name = "N", default_value_t = 32)]
-    workers: usize,
-    /// Connections open at once; more wait in the kernel's backlog
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    max_connections: usize,
-    /// The largest request body, in bytes (Kestrel's default)
-    #[arg(long, value_name = "BYTES", default_value_t = 30_000_000)]
-    max_body_bytes: usize,
+    /// Worker threads answering requests, each may wait on a downstream call (Sidecar.Workers;
+    /// default 32)
+    #[arg(long, value_name = "N")]
+    workers: Option<u64>,
+    /// Connections open at once; more wait in the kernel's backlog (Sidecar.MaxConnections;
+    /// default 1024)
+    #[arg(long, value_name = "N")]
+    max_connections: Option<u64>,
+    /// The largest request body, in bytes (Sidecar.MaxRequestBodyBytes; default Kestrel's,
+    /// 30000000)
+    #[arg(long, value_name = "BYTES")]
+    max_body_bytes: Option<u64>,
     /// Seconds a request may take to arrive whole, from its first byte
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    request_timeout: u64,
-    /// Seconds an idle keep-alive connection stays open (Kestrel's default)
-    #[arg(long, value_name = "SECONDS", default_value_t = 130)]
-    idle_timeout: u64,
-    /// Seconds SIGTERM waits for the requests in progress to be answered
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
-    drain_timeout: u64,
-    /// Answer callers that are not on this host (by default only /healthz is answered to them)
+    /// (Sidecar.RequestTimeoutSeconds; default 30)
+    #[arg(long, value_name = "SECONDS")]
+    request_timeout: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open (Sidecar.IdleTimeoutSeconds; default
+    /// Kestrel's, 130)
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<u64>,
+    /// Seconds SIGTERM waits for the requests in progress (Sidecar.DrainTimeoutSeconds; default 30)
+    #[arg(long, value_name = "SECONDS")]
+    drain_timeout: Option<u64>,
+    /// Answer callers that are not on this host (Sidecar.AllowRemoteCallers); by default only
+    /// /healthz is answered to them
     #[arg(long)]
     allow_remote_callers: bool,
 }
 
+/// The server's options: a flag, else the configuration file, else the default.
+struct Options {
+    url: String,
+    workers: usize,
+    bounds: Bounds,
+    drain: Duration,
+}
+
+impl Options {
+    fn resolve(args: &ServeArgs, file: &ServerSettings) -> Result<Options, Failure> {
+        let pick = |flag: Option<u64>, setting: Option<u64>, default: u64, name: &str| match flag
+            .or(setting)
+            .unwrap_or(default)
+        {
+            0 => Err(crate::argument_error(
+                "serve",
+                &format!("--{name} must be at least 1"),
+            )),
+            n => Ok(n),
+        };
+        let url = args
+            .urls
+            .clone()
+            .or_else(|| std::env::var("ASPNETCORE_URLS").ok())
+            .or_else(|| {
+                std::env::var("ASPNETCORE_HTTP_PORTS")
+                    .ok()
+                    .map(|p| http_ports(&p))
+            })
+            .or_else(|| file.urls.clone())
+            .unwrap_or_else(|| DEFAULT_URL.to_string());
+        let seconds = |flag, setting, default, name| {
+            pick(flag, setting, default, name).map(Duration::from_secs)
+        };
+        Ok(Options {
+            url,
+            workers: pick(args.workers, file.workers, 32, "workers")? as usize,
+            bounds: Bounds {
+                limits: Limits {
+                    max_head_bytes: 32 * 1024,
+                    max_headers: 100,
+                    max_body_bytes: pick(
+                        args.max_body_bytes,
+                        file.max_request_body_bytes,
+                        30_000_000,
+                        "max-body-bytes",
+                    )? as usize,
+                },
+                request_timeout: seconds(
+                    args.request_timeout,
+                    file.request_timeout_seconds,
+                    30,
+                    "request-timeout",
+                )?,
+                idle_timeout: seconds(
+                    args.idle_timeout,
+                    file.idle_timeout_seconds,
+                    130,
+                    "idle-timeout",
+                )?,
+                max_connections: pick(
+                    args.max_connections,
+                    file.max_connections,
+                    1024,
+                    "max-connections",
+                )? as usize,
+            },
+            drain: seconds(
+                args.drain_timeout,
+                file.drain_timeout_seconds,
+                30,
+                "drain-timeout",
+            )?,
+        })
+    }
+}
+
+/// ASPNETCORE_HTTP_PORTS ("8080" or "8080;8081", as .NET's container images set it): every
+/// address on the first port.
+fn http_ports(ports: &str) -> String {
+    format!(
+        "http://+:{}",
+        ports.split(';').next().unwrap_or_default().trim()
+    )
+}
+
 /// Serves until SIGTERM or SIGINT; SIGHUP re-reads `config`.
 pub fn run(args: &ServeArgs, config: &Path) -> Result<(), Failure> {
-    let url = args
-        .urls
-        .clone()
-        .or_else(|| std::env::var("ASPNETCORE_URLS").ok())
-        .unwrap_or_else(|| DEFAULT_URL.to_string());
-    // ASPNETCORE_URLS may list several, separated by ';': the first is served.
-    let first = url.split(';').next().unwrap_or_default();
-    let endpoint = Endpoint::parse(first)
-        .map_err(|why| crate::argument_error("serve", &format!("--urls: {why}")))?;
-    if args.workers == 0 || args.max_connections == 0 {
-        return Err(crate::argument_error(
-            "serve",
-            "--workers and --max-connections must be at least 1",
-        ));
-    }
     let shared = Arc::new(Shared::load(config, args.allow_remote_callers)?);
+    let options = Options::resolve(args, &shared.server_settings())?;
+    // A list of URLs (ASPNETCORE_URLS may give several, separated by ';'): the first is served.
+    let first = options
+        .url
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let endpoint = Endpoint::parse(&first)
+        .map_err(|why| crate::argument_error("serve", &format!("--urls: {why}")))?;
     let listener = Listener::bind(&endpoint)
         .map_err(|e| Failure::Usage(format!("cannot listen on {first}: {e}")))?;
     let mut signals = Signals::install().map_err(|e| Failure::Usage(format!("signals: {e}")))?;
     eprintln!("dsapi serve: listening on {}", listener.url());
-    serve(args, shared, listener, config, &mut signals)
+    serve(&options, shared, listener, config, &mut signals)
 }
 
 fn serve(
-    args: &ServeArgs,
+    options: &Options,
     shared: Arc<Shared>,
     listener: Listener,
     config: &Path,
@@ -99,7 +188,7 @@ fn serve(
     let (returns_in, returns_out) = mpsc::channel();
     let (poller, waker) = Poller::new(
         listener,
-        bounds(args),
+        options.bounds,
         jobs_in,
         returns_out,
         stopping.clone(),
@@ -114,10 +203,10 @@ fn serve(
         returns: returns_in,
         waker: waker.clone(),
         stopping: stopping.clone(),
-        write_timeout: Duration::from_secs(args.request_timeout),
+        write_timeout: options.bounds.request_timeout,
     };
-    let workers = pool.start(args.workers, &handler);
-    let drain = Duration::from_secs(args.drain_timeout);
+    let workers = pool.start(options.workers, &handler);
+    let drain = options.drain;
     let poller = std::thread::spawn(move || poller.run(drain));
     while signals.next() == Signal::Reload {
         reload(&shared, config);
@@ -131,19 +220,6 @@ fn serve(
     }
     eprintln!("dsapi serve: stopped");
     Ok(())
-}
-
-fn bounds(args: &ServeArgs) -> Bounds {
-    Bounds {
-        limits: Limits {
-            max_head_bytes: 32 * 1024,
-            max_headers: 100,
-            max_body_bytes: args.max_body_bytes,
-        },
-        request_timeout: Duration::from_secs(args.request_timeout),
-        idle_timeout: Duration::from_secs(args.idle_timeout),
-        max_connections: args.max_connections,
-    }
 }
 
 /// SIGHUP: the configuration read anew; a file that does not load keeps the running one.

@@ -40,6 +40,11 @@ impl Shared {
         Ok(())
     }
 
+    /// How the server listens, as the file read at start says.
+    pub fn server_settings(&self) -> super::settings::ServerSettings {
+        self.current().settings.server.clone()
+    }
+
     fn current(&self) -> Arc<State> {
         self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
     }

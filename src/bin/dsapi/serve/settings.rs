@@ -52,6 +52,47 @@ pub struct Settings {
     allow_overrides: [bool; 6],
     /// Ours: answer callers not on this host (`--allow-remote-callers` too).
     pub allow_remote_callers: bool,
+    /// How the server listens, read at start only (a reload keeps the listener and the pool).
+    pub server: ServerSettings,
+}
+
+/// `Urls` (ASP.NET's host setting, at the file's top level) and the `Sidecar` section's server
+/// options (ours); the command's flags win over them.
+#[derive(Clone, Debug, Default)]
+pub struct ServerSettings {
+    pub urls: Option<String>,
+    pub workers: Option<u64>,
+    pub max_connections: Option<u64>,
+    pub max_request_body_bytes: Option<u64>,
+    pub request_timeout_seconds: Option<u64>,
+    pub idle_timeout_seconds: Option<u64>,
+    pub drain_timeout_seconds: Option<u64>,
+}
+
+impl ServerSettings {
+    fn read(root: &Value, section: &Value) -> Result<ServerSettings, String> {
+        let number =
+            |name: &str| match section.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(value) => value.as_u64().filter(|n| *n > 0).map(Some).ok_or_else(|| {
+                    format!("Sidecar.{name}: {value} is not a positive whole number")
+                }),
+            };
+        let urls = match root.get("Urls").or_else(|| root.get("urls")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(urls)) => Some(urls.clone()),
+            Some(other) => return Err(format!("Urls: {other} is not a string")),
+        };
+        Ok(ServerSettings {
+            urls,
+            workers: number("Workers")?,
+            max_connections: number("MaxConnections")?,
+            max_request_body_bytes: number("MaxRequestBodyBytes")?,
+            request_timeout_seconds: number("RequestTimeoutSeconds")?,
+            idle_timeout_seconds: number("IdleTimeoutSeconds")?,
+            drain_timeout_seconds: number("DrainTimeoutSeconds")?,
+        })
+    }
 }
 
 impl Settings {
@@ -74,6 +115,7 @@ impl Settings {
                 )
             }),
             allow_remote_callers: false,
+            server: ServerSettings::read(&root, &section)?,
         };
         for (index, route) in Route::ALL.iter().enumerate() {
             let path = format!("/AllowOverrides/{}", route.setting());
