@@ -205,3 +205,27 @@ fn where_to_listen_from_the_file_the_environment_and_the_sidecar_section() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_client_that_never_reads_its_answer_holds_a_worker_no_longer_than_the_request_timeout() {
+    let setup = setup();
+    let sidecar = setup.serve("", &["--workers", "1", "--request-timeout", "2"]);
+    // A 24 MiB answer the client never reads: far more than the sockets' buffers.
+    let mut stuck = Connection::open(sidecar.address);
+    let body = vec![b'x'; 24 << 20];
+    let head = format!(
+        "POST /DownstreamApiRawUnauthenticated/Bytes HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stuck.send_raw(head.as_bytes());
+    stuck.send_raw(&body);
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let answer = sidecar.get("/AuthorizationHeaderUnauthenticated/App", &[]);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(4),
+        "the one worker came back after {waited:?}"
+    );
+}

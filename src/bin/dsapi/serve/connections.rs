@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
-use super::http::{Limits, Parsed, Request, Response};
+use super::http::{Limits, Parsed, Reader, Request, Response};
 use super::stream::{Listener, Stream};
 
 #[derive(Clone, Copy, Debug)]
@@ -27,6 +27,7 @@ pub struct Bounds {
 pub struct Connection {
     pub stream: Stream,
     buffer: Vec<u8>,
+    reader: Reader,
 }
 
 /// A request read whole, for a worker.
@@ -189,6 +190,7 @@ impl Poller {
                     connection: Connection {
                         stream,
                         buffer: Vec::new(),
+                        reader: Reader::default(),
                     },
                     deadline: Instant::now() + self.bounds.request_timeout,
                     continued: false,
@@ -230,7 +232,11 @@ impl Poller {
     /// answered and closed, a head expecting 100-continue gets it.
     fn advance(&mut self, index: usize) {
         let waiting = &mut self.waiting[index];
-        match super::http::parse(&waiting.connection.buffer, &self.bounds.limits) {
+        let connection = &mut waiting.connection;
+        match connection
+            .reader
+            .advance(&connection.buffer, &self.bounds.limits)
+        {
             Parsed::Incomplete { expects_continue } => {
                 if expects_continue && !waiting.continued {
                     waiting.continued = true;
@@ -294,15 +300,14 @@ fn pollfd(fd: i32) -> libc::pollfd {
 }
 
 /// A best-effort answer to a request refused before any worker saw it; the connection closes.
+/// One non-blocking write: the poller never waits on a client that does not read.
 fn refuse(stream: &mut Stream, status: u16, why: &str) {
     let problem = super::problem::Problem::new(status, why);
-    let bytes = problem.response().to_bytes(false, false);
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_write_timeout(Duration::from_secs(1));
-    let _ = stream.write_all(&bytes);
+    let _ = stream.write(&problem.response().to_bytes(false, false));
 }
 
-/// Writes `response` on the job's connection; returns the connection when it stays open.
+/// Writes `response` on the job's connection within `write_timeout` in all (a client that reads
+/// a byte now and then cannot hold the worker longer); returns the connection when it stays open.
 pub fn answer(job: Job, response: &Response, stopping: bool, write_timeout: Duration) -> Returned {
     let Job {
         mut connection,
@@ -311,10 +316,28 @@ pub fn answer(job: Job, response: &Response, stopping: bool, write_timeout: Dura
     let keep_alive = request.keep_alive && !stopping;
     let bytes = response.to_bytes(keep_alive, request.method == "HEAD");
     let stream = &mut connection.stream;
+    let deadline = Instant::now() + write_timeout;
     let written = stream
         .set_nonblocking(false)
-        .and_then(|()| stream.set_write_timeout(write_timeout))
-        .and_then(|()| stream.write_all(&bytes))
+        .and_then(|()| write_by(stream, &bytes, deadline))
         .and_then(|()| stream.set_nonblocking(true));
     (written.is_ok() && keep_alive).then_some(connection)
+}
+
+/// `write_all` that gives up at `deadline`.
+fn write_by(stream: &mut Stream, mut bytes: &[u8], deadline: Instant) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(left)?;
+        match stream.write(bytes) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }

@@ -51,32 +51,116 @@ pub enum Parsed {
     Refused(u16, &'static str),
 }
 
-/// Reads one request from the start of `buffer`.
+/// Reads one request from the start of `buffer` (all its bytes at once).
+#[cfg(test)]
 pub fn parse(buffer: &[u8], limits: &Limits) -> Parsed {
+    Reader::default().advance(buffer, limits)
+}
+
+/// Reads a connection's requests as their bytes arrive, keeping what it learnt between reads so
+/// that each byte is looked at a bounded number of times: a head is parsed only once the bytes
+/// hold an empty line, a chunked body is decoded from where the last read stopped.
+#[derive(Default)]
+pub struct Reader {
+    stage: Stage,
+    /// How many bytes of the head were looked at for its end.
+    looked: usize,
+}
+
+#[derive(Default)]
+enum Stage {
+    #[default]
+    Head,
+    Body(Box<Request>, Framing),
+}
+
+/// Where a request's body ends, and how far it was read.
+struct Framing {
+    head_len: usize,
+    expects_continue: bool,
+    kind: Frame,
+}
+
+enum Frame {
+    Length(usize),
+    Chunked(Dechunker),
+}
+
+impl Reader {
+    /// What `buffer` (every byte of this connection not taken by an earlier request) holds now.
+    pub fn advance(&mut self, buffer: &[u8], limits: &Limits) -> Parsed {
+        if let Stage::Head = self.stage {
+            let from = self.looked.saturating_sub(3);
+            self.looked = buffer.len();
+            let ended = buffer[from..].windows(2).any(|w| w == b"\n\n")
+                || buffer[from..].windows(3).any(|w| w == b"\n\r\n");
+            if !ended {
+                return if buffer.len() > limits.max_head_bytes {
+                    Parsed::Refused(431, "the request head is too large")
+                } else {
+                    Parsed::Incomplete {
+                        expects_continue: false,
+                    }
+                };
+            }
+            match parse_head(buffer, limits) {
+                Ok(Some((request, framing))) => self.stage = Stage::Body(request, framing),
+                Ok(None) => {
+                    return Parsed::Incomplete {
+                        expects_continue: false,
+                    };
+                }
+                Err((status, why)) => return Parsed::Refused(status, why),
+            }
+        }
+        self.body(buffer, limits)
+    }
+
+    fn body(&mut self, buffer: &[u8], limits: &Limits) -> Parsed {
+        let Stage::Body(_, framing) = &mut self.stage else {
+            unreachable!("body() follows a head");
+        };
+        let rest = &buffer[framing.head_len..];
+        let read = match &mut framing.kind {
+            Frame::Length(n) if rest.len() >= *n => Body::Complete(rest[..*n].to_vec(), *n),
+            Frame::Length(_) => Body::Incomplete,
+            Frame::Chunked(chunks) => chunks.feed(rest, limits.max_body_bytes),
+        };
+        let expects_continue = framing.expects_continue;
+        match read {
+            Body::Incomplete => Parsed::Incomplete { expects_continue },
+            Body::Complete(body, used) => {
+                let Stage::Body(mut request, framing) = std::mem::take(&mut self.stage) else {
+                    unreachable!("in the body stage");
+                };
+                self.looked = 0;
+                request.body = body;
+                Parsed::Complete(request, framing.head_len + used)
+            }
+            Body::TooLarge => Parsed::Refused(413, "the request body is too large"),
+            Body::Malformed => Parsed::Refused(400, "the chunked body is malformed"),
+        }
+    }
+}
+
+/// The head at the start of `buffer`: `None` while incomplete, or the status refusing it.
+type Head = Result<Option<(Box<Request>, Framing)>, (u16, &'static str)>;
+
+fn parse_head(buffer: &[u8], limits: &Limits) -> Head {
     let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut head = httparse::Request::new(&mut fields);
     let head_len = match head.parse(buffer) {
         Ok(httparse::Status::Complete(len)) if len <= limits.max_head_bytes => len,
-        Ok(httparse::Status::Complete(_)) => {
-            return Parsed::Refused(431, "the request head is too large");
-        }
-        Ok(httparse::Status::Partial) if buffer.len() > limits.max_head_bytes => {
-            return Parsed::Refused(431, "the request head is too large");
-        }
-        Ok(httparse::Status::Partial) => {
-            return Parsed::Incomplete {
-                expects_continue: false,
-            };
-        }
+        Ok(httparse::Status::Partial) if buffer.len() <= limits.max_head_bytes => return Ok(None),
+        Ok(_) => return Err((431, "the request head is too large")),
         Err(httparse::Error::TooManyHeaders) => {
-            return Parsed::Refused(431, "the request has too many header fields");
+            return Err((431, "the request has too many header fields"));
         }
-        Err(_) => return Parsed::Refused(400, "the request is not HTTP/1.1"),
+        Err(_) => return Err((400, "the request is not HTTP/1.1")),
     };
-    let version = head.version.unwrap_or(1);
     let target = head.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let request = Request {
+    let mut request = Request {
         method: head.method.unwrap_or("GET").to_string(),
         path: path.to_string(),
         query: query.to_string(),
@@ -86,13 +170,19 @@ pub fn parse(buffer: &[u8], limits: &Limits) -> Parsed {
             .map(|h| (h.name.to_string(), h.value.to_vec()))
             .collect(),
         body: Vec::new(),
-        keep_alive: version == 1,
+        keep_alive: head.version.unwrap_or(1) == 1,
     };
-    finish(request, &buffer[head_len..], head_len, limits)
+    let framing = framing(&mut request, head_len, limits)?;
+    Ok(Some((Box::new(request), framing)))
 }
 
-/// Reads the body after the head (`rest`) as the head frames it.
-fn finish(mut request: Request, rest: &[u8], head_len: usize, limits: &Limits) -> Parsed {
+/// How the head frames its body (refusing what would let two readers disagree on where it ends),
+/// and whether the connection stays open.
+fn framing(
+    request: &mut Request,
+    head_len: usize,
+    limits: &Limits,
+) -> Result<Framing, (u16, &'static str)> {
     let connection = request
         .header("connection")
         .unwrap_or("")
@@ -102,38 +192,41 @@ fn finish(mut request: Request, rest: &[u8], head_len: usize, limits: &Limits) -
     } else if connection.split(',').any(|t| t.trim() == "keep-alive") {
         request.keep_alive = true;
     }
+    let count = |name: &str| {
+        request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    };
+    if count("content-length") > 1 || count("transfer-encoding") > 1 {
+        return Err((400, "Content-Length or Transfer-Encoding given twice"));
+    }
     let chunked = request
         .header("transfer-encoding")
-        .map(|te| te.to_ascii_lowercase());
+        .map(|te| te.trim().to_ascii_lowercase());
     let length = request.header("content-length").map(str::trim);
+    let kind = match (chunked.as_deref(), length) {
+        (Some(_), Some(_)) => return Err((400, "Content-Length and Transfer-Encoding together")),
+        (Some("chunked"), None) => Frame::Chunked(Dechunker::default()),
+        (Some(_), None) => return Err((501, "a transfer coding other than chunked")),
+        (None, Some(length)) => match length.parse::<usize>() {
+            Ok(n) if n > limits.max_body_bytes => {
+                return Err((413, "the request body is too large"));
+            }
+            Ok(n) => Frame::Length(n),
+            Err(_) => return Err((400, "Content-Length is not a number")),
+        },
+        (None, None) => Frame::Length(0),
+    };
     let expects_continue = request
         .header("expect")
         .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
-    let framed = match (chunked.as_deref(), length) {
-        (Some(_), Some(_)) => {
-            return Parsed::Refused(400, "Content-Length and Transfer-Encoding together");
-        }
-        (Some("chunked"), None) => dechunk(rest, limits.max_body_bytes),
-        (Some(_), None) => return Parsed::Refused(501, "a transfer coding other than chunked"),
-        (None, Some(length)) => match length.parse::<usize>() {
-            Ok(n) if n > limits.max_body_bytes => {
-                return Parsed::Refused(413, "the request body is too large");
-            }
-            Ok(n) if rest.len() >= n => Body::Complete(rest[..n].to_vec(), n),
-            Ok(_) => Body::Incomplete,
-            Err(_) => return Parsed::Refused(400, "Content-Length is not a number"),
-        },
-        (None, None) => Body::Complete(Vec::new(), 0),
-    };
-    match framed {
-        Body::Complete(body, used) => {
-            request.body = body;
-            Parsed::Complete(Box::new(request), head_len + used)
-        }
-        Body::Incomplete => Parsed::Incomplete { expects_continue },
-        Body::TooLarge => Parsed::Refused(413, "the request body is too large"),
-        Body::Malformed => Parsed::Refused(400, "the chunked body is malformed"),
-    }
+    Ok(Framing {
+        head_len,
+        expects_continue,
+        kind,
+    })
 }
 
 enum Body {
@@ -143,50 +236,62 @@ enum Body {
     Malformed,
 }
 
-/// A chunked body from the start of `rest`: the data and the bytes it took, trailers skipped.
-fn dechunk(rest: &[u8], max: usize) -> Body {
-    let mut body = Vec::new();
-    let mut at = 0;
-    loop {
-        let (used, size) = match httparse::parse_chunk_size(&rest[at..]) {
-            Ok(httparse::Status::Complete(found)) => found,
-            Ok(httparse::Status::Partial) => return Body::Incomplete,
-            Err(_) => return Body::Malformed,
-        };
-        at += used;
-        let Ok(size) = usize::try_from(size) else {
-            return Body::TooLarge;
-        };
-        if size == 0 {
-            return skip_trailers(rest, at, body);
+/// A chunked body decoded as it arrives: `at` is where the next chunk's size line starts.
+#[derive(Default)]
+struct Dechunker {
+    at: usize,
+    body: Vec<u8>,
+}
+
+impl Dechunker {
+    /// Decodes the chunks of `rest` (the bytes after the head) from where it stopped.
+    fn feed(&mut self, rest: &[u8], max: usize) -> Body {
+        loop {
+            let (used, size) = match httparse::parse_chunk_size(&rest[self.at..]) {
+                Ok(httparse::Status::Complete(found)) => found,
+                Ok(httparse::Status::Partial) if rest.len() - self.at > 1024 => {
+                    return Body::Malformed;
+                }
+                Ok(httparse::Status::Partial) => return Body::Incomplete,
+                Err(_) => return Body::Malformed,
+            };
+            let Ok(size) = usize::try_from(size) else {
+                return Body::TooLarge;
+            };
+            let data = self.at + used;
+            if size == 0 {
+                return match trailers_end(rest, data) {
+                    Some(Ok(end)) => Body::Complete(std::mem::take(&mut self.body), end),
+                    Some(Err(())) => Body::Malformed,
+                    None => Body::Incomplete,
+                };
+            }
+            if self.body.len().saturating_add(size) > max {
+                return Body::TooLarge;
+            }
+            if rest.len() < data + size + 2 {
+                return Body::Incomplete;
+            }
+            if &rest[data + size..data + size + 2] != b"\r\n" {
+                return Body::Malformed;
+            }
+            self.body.extend_from_slice(&rest[data..data + size]);
+            self.at = data + size + 2;
         }
-        if body.len().saturating_add(size) > max {
-            return Body::TooLarge;
-        }
-        if rest.len() < at + size + 2 {
-            return Body::Incomplete;
-        }
-        if &rest[at + size..at + size + 2] != b"\r\n" {
-            return Body::Malformed;
-        }
-        body.extend_from_slice(&rest[at..at + size]);
-        at += size + 2;
     }
 }
 
-/// After the last chunk: trailer lines up to an empty one.
-fn skip_trailers(rest: &[u8], mut at: usize, body: Vec<u8>) -> Body {
+/// After the last chunk: where the trailer lines end (the empty line), at most 8 KiB of them;
+/// `None` while they are still arriving.
+fn trailers_end(rest: &[u8], mut at: usize) -> Option<Result<usize, ()>> {
+    let start = at;
     loop {
         let Some(end) = rest[at..].windows(2).position(|w| w == b"\r\n") else {
-            return if rest.len() - at > 8192 {
-                Body::Malformed
-            } else {
-                Body::Incomplete
-            };
+            return (rest.len() - start > 8192).then_some(Err(()));
         };
         at += end + 2;
         if end == 0 {
-            return Body::Complete(body, at);
+            return Some(Ok(at));
         }
     }
 }

@@ -117,3 +117,45 @@ fn a_response_carries_its_length_and_connection() {
         "{text}"
     );
 }
+
+#[test]
+fn a_chunked_body_arriving_byte_by_byte_is_decoded_once() {
+    let bytes =
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    let mut reader = Reader::default();
+    let limits = Limits {
+        max_body_bytes: 1 << 20,
+        ..LIMITS
+    };
+    for end in 1..bytes.len() {
+        assert!(
+            matches!(
+                reader.advance(&bytes[..end], &limits),
+                Parsed::Incomplete { .. }
+            ),
+            "{end}"
+        );
+    }
+    match reader.advance(bytes, &limits) {
+        Parsed::Complete(request, used) => {
+            assert_eq!(
+                (request.body.as_slice(), used),
+                (&b"abcde"[..], bytes.len())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The reader starts over for the next request on the connection.
+    assert!(matches!(
+        reader.advance(b"GET / HTTP/1.1\r\n\r\n", &limits),
+        Parsed::Complete(..)
+    ));
+}
+
+#[test]
+fn framing_given_twice_is_refused() {
+    let twice = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
+    assert_eq!(refused(twice), 400);
+    let te = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(refused(te), 400);
+}
