@@ -27,11 +27,11 @@ impl Rules {
     /// The rules of the `AzureAd` section; an error when it names no audience at all.
     pub fn from_options(identity: &IdentityOptions) -> Result<Rules> {
         let mut audiences = Vec::new();
-        if let Some(client_id) = identity.client_id.as_deref().map(str::trim) {
-            if !client_id.is_empty() {
-                audiences.push(client_id.to_string());
-                audiences.push(format!("api://{client_id}"));
-            }
+        if let Some(client_id) = identity.client_id.as_deref().map(str::trim)
+            && !client_id.is_empty()
+        {
+            audiences.push(client_id.to_string());
+            audiences.push(format!("api://{client_id}"));
         }
         audiences.extend(identity.audiences.iter().filter(|a| !a.is_empty()).cloned());
         if audiences.is_empty() {

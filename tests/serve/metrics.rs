@@ -95,7 +95,12 @@ fn metrics_after_a_few_calls_as_prometheus_text_to_local_callers_only() {
         .filter(|(series, _)| series.starts_with("dsapi_certificate_days_left{"))
         .collect();
     assert_eq!(gauge.len(), 1, "{text}");
-    assert!(gauge[0].0.contains(r#"subject="O=Contoso, CN=sidecar-app""#), "{text}");
+    assert!(
+        gauge[0]
+            .0
+            .contains(r#"subject="O=Contoso, CN=sidecar-app""#),
+        "{text}"
+    );
     assert!((360.0..366.0).contains(gauge[0].1), "{text}");
     // The scrape itself is counted for the next one.
     let again = parse_samples(&sidecar.get("/metrics", &[]).text());

@@ -35,10 +35,12 @@ pub fn handle(
     let client = &state.client;
     // An agent's token is the agent's (or its user's), never the caller's on-behalf-of token.
     let caller = if agent { None } else { caller };
-    if caller.is_none() && !agent && !route.authenticated() {
-        if let Some(refusal) = needs_a_user(client, api, &overrides) {
-            return refusal;
-        }
+    if caller.is_none()
+        && !agent
+        && !route.authenticated()
+        && let Some(refusal) = needs_a_user(client, api, &overrides)
+    {
+        return refusal;
     }
     let result = match route {
         Route::AuthorizationHeader | Route::AuthorizationHeaderUnauthenticated => {
