@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::error::ErrorKind;
 use crate::remedy::Remedy;
 
-/// The protocol of a counted call.
+/// The protocol of a counted call. In the order of [`PROTOCOLS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CallProtocol {
     Mtls,
@@ -77,7 +77,8 @@ pub(crate) fn api_calls(name: &str) -> Arc<ApiCalls> {
     created
 }
 
-/// What a token request asked for, as its wire grant says (agents' legs apart).
+/// What a token request asked for, as its wire grant says (agents' legs apart). In the order of
+/// [`GRANTS`], which names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokenGrant {
     /// The app's own token (MTLS_POP's bound tokens included).
@@ -113,7 +114,7 @@ pub(crate) fn token_request(grant: TokenGrant) {
     TOKEN_REQUESTS[grant as usize].fetch_add(1, Ordering::Relaxed);
 }
 
-/// Where a token was looked for, and whether it was found.
+/// Where a token was looked for, and whether it was found. In the order of [`LOOKUPS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CacheLookup {
     /// A token served from the process's cache without waiting for a request.
