@@ -19,6 +19,7 @@ const FFI_SOURCES: &[&str] = &[
     "src/ffi/token.rs",
     "src/ffi/validation.rs",
     "src/ffi/credentials.rs",
+    "src/ffi/metrics.rs",
     "src/ffi/options.rs",
     "src/ffi/strings.rs",
 ];

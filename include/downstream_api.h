@@ -454,6 +454,25 @@ dsapi_status dsapi_client_set_credential(const struct dsapi_client *client,
                                          size_t len,
                                          const char *password);
 
+// The process's counters and this client's certificates as a JSON object:
+// `calls` (`[{"api", "protocol", "outcome", "count"}]`: every API, protocol — `MTLS`, `Bearer`,
+// `MTLS_POP` — and outcome counted at least once; the outcome is `response` when any HTTP status
+// came back, else the error's kind in snake_case, such as `certificate_rejected` or `timeout`),
+// `tokenRequests` (`[{"grant", "count"}]`, each grant: `client_credentials`,
+// `client_credentials_fmi`, `agent_client_credentials`, `on_behalf_of`, `refresh_token`,
+// `user_fic`, `managed_identity`), `tokenCache` (`[{"layer", "result", "count"}]`: `memory` and
+// `distributed`, `hit`, `miss`, and `distributed` `unavailable`), `tlsHandshakes`
+// (`{"full", "resumed"}`), `retries` (`[{"remedy", "count"}]`, each remedy by its name, such as
+// `StaleConnection`) and `certificates` (`[{"subject", "thumbprint", "daysLeft"}]`: the
+// certificates this client has selected, `daysLeft` until `notAfter` with a fraction, computed
+// now). Counts are the whole process's since it started (every client's), and only grow.
+// Nothing is loaded or selected by this call.
+//
+// On success `*json_out` receives a NUL-terminated string the caller owns and frees with
+// `dsapi_string_free`. Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client` or `json_out`).
+// Thread-safe, and cheap enough to call at every scrape.
+dsapi_status dsapi_client_metrics(const struct dsapi_client *client, char **json_out);
+
 // The options a call to `api_name` would use, as a JSON object in Id.Web's key names: the API's
 // `DownstreamApis` entry with the library's defaults filled in and `overrides_json` (may be NULL;
 // as for `dsapi_client_call`) applied. Keys: `BaseUrl`, `RelativePath`, `HttpMethod`, `Scopes`,
@@ -474,7 +493,7 @@ dsapi_status dsapi_client_api_options(const struct dsapi_client *client,
 
 // Frees a string returned by this library (`dsapi_client_authorization_header`,
 // `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`,
-// `dsapi_client_validate_token`). `NULL` is a no-op. Takes
+// `dsapi_client_metrics`, `dsapi_client_validate_token`). `NULL` is a no-op. Takes
 // ownership: the pointer is invalid afterwards. Thread-safe for different strings; free each
 // string once.
 void dsapi_string_free(char *string);

@@ -291,6 +291,15 @@ class Client {
     return std::string(detail::OwnedString(json).get());
   }
 
+  // The library's counters and this client's certificates as a JSON object (see
+  // dsapi_client_metrics): calls, tokenRequests, tokenCache, tlsHandshakes, retries and
+  // certificates. Loads nothing.
+  std::string metrics_json() const {
+    char *json = nullptr;
+    detail::check(dsapi_client_metrics(handle_.get(), &json));
+    return std::string(detail::OwnedString(json).get());
+  }
+
   // An app token for space-separated `scopes`; `options_json` is an AcquireTokenOptions object.
   Token acquire_token(std::string_view scopes, std::string_view options_json = {}) const {
     std::string options(options_json);

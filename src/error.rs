@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::remedy::Remedy;
 
 /// What went wrong, coarse enough for a caller to act on. Each kind maps to one `dsapi_status`.
+/// A new kind goes at the end, and into [`ErrorKind::ALL`] (its name is in [`ErrorKind::name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// A NULL pointer, invalid UTF-8 or otherwise unusable argument.
@@ -45,6 +46,51 @@ pub enum ErrorKind {
     /// not signed by the issuer's keys, expired, or not for this API (the message says which
     /// rule, never the token).
     TokenInvalid,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order (`ALL[kind as usize] == kind`): the outcomes the call
+    /// counters of [`crate::metrics`] keep.
+    pub const ALL: [ErrorKind; 16] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::Config,
+        ErrorKind::Io,
+        ErrorKind::UnknownApi,
+        ErrorKind::CredentialUnavailable,
+        ErrorKind::CertificateRejected,
+        ErrorKind::Tls,
+        ErrorKind::Network,
+        ErrorKind::Timeout,
+        ErrorKind::InsecureUrl,
+        ErrorKind::Protocol,
+        ErrorKind::Unsupported,
+        ErrorKind::NotFound,
+        ErrorKind::TokenAcquisition,
+        ErrorKind::UserInteractionRequired,
+        ErrorKind::TokenInvalid,
+    ];
+
+    /// The kind's name in snake_case (`certificate_rejected`), as metrics label it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Config => "config",
+            ErrorKind::Io => "io",
+            ErrorKind::UnknownApi => "unknown_api",
+            ErrorKind::CredentialUnavailable => "credential_unavailable",
+            ErrorKind::CertificateRejected => "certificate_rejected",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Network => "network",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::InsecureUrl => "insecure_url",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::TokenAcquisition => "token_acquisition",
+            ErrorKind::UserInteractionRequired => "user_interaction_required",
+            ErrorKind::TokenInvalid => "token_invalid",
+        }
+    }
 }
 
 /// An error with its full cause chain rendered as text, and what is known of it as data: the HTTP
@@ -181,4 +227,19 @@ pub fn cause_chain(error: &dyn std::error::Error) -> String {
         current = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    #[test]
+    fn every_kind_is_listed_once_at_its_own_index() {
+        for (index, kind) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, index, "{kind:?}");
+        }
+        let mut names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
+        names.dedup();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
+    }
 }

@@ -16,7 +16,7 @@
 //! transport    ureq agents (one per certificate), server trust, error classification
 //! credentials  ClientCredentials loaded into certificates and secrets; selection, rotation, events
 //! config       the Id.Web appsettings.json sections, environment overrides, JSON paths in errors
-//! remedy, error, clock, encoding, log, files, retry     leaves every layer may use
+//! remedy, error, clock, encoding, log, files, metrics, retry     leaves every layer may use
 //! ```
 //!
 //! # Rust API
@@ -24,7 +24,8 @@
 //! Modules are private; what Rust callers use is re-exported here: [`DownstreamApi`], its
 //! [`Response`] and [`AccessToken`], the [`Error`] type, credential events ([`CredentialEvent`]),
 //! what each credential loaded into ([`CredentialReport`]) and whether each API can be called
-//! ([`ApiReadiness`]), the log sink ([`log`]) and the C functions themselves ([`ffi`]).
+//! ([`ApiReadiness`]), the log sink ([`log`]), the process's counters ([`metrics`]) and the C
+//! functions themselves ([`ffi`]).
 
 mod clock;
 mod config;
@@ -35,6 +36,7 @@ mod error;
 pub mod ffi;
 mod files;
 pub mod log;
+pub mod metrics;
 mod remedy;
 mod retry;
 mod token;

@@ -139,6 +139,7 @@ impl<'a> Driver<'a> {
             });
         }
         self.spent[slot] += 1;
+        crate::metrics::retry(slot);
         log_retry(self.subject, &retry.reason, remedy, (nth + 1, wait));
         if !wait.is_zero() {
             std::thread::sleep(wait);

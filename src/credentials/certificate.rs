@@ -14,7 +14,8 @@ use crate::clock::format_time;
 /// A client certificate ready for the TLS handshake and for signing assertions.
 pub struct Certificate {
     chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    /// The private key, loaded by the crypto provider: what signs handshakes and assertions (its
+    /// DER is not kept).
     signing_key: Arc<dyn SigningKey>,
     /// What identifies it in messages, events and reports.
     pub facts: CertificateFacts,
@@ -117,7 +118,6 @@ impl Certificate {
                 not_after: validity.not_after.timestamp(),
             },
             chain,
-            key,
             signing_key,
         })
     }
@@ -128,10 +128,6 @@ impl Certificate {
 
     pub fn leaf(&self) -> &CertificateDer<'static> {
         &self.chain[0]
-    }
-
-    pub fn key(&self) -> PrivateKeyDer<'static> {
-        self.key.clone_key()
     }
 
     pub fn signing_key(&self) -> &Arc<dyn SigningKey> {

@@ -153,6 +153,24 @@ impl CredentialsProvider {
     }
 }
 
+impl CredentialsProvider {
+    /// The certificates selected now (for MTLS calls or token requests), each once, without
+    /// loading or selecting anything: what a metrics scrape may read as often as it likes.
+    pub fn selected_certificates(&self) -> Vec<CertificateFacts> {
+        let mut facts: Vec<CertificateFacts> = Vec::new();
+        for selection in self.state.read().in_use() {
+            if let Some(certificate) = selection.certificate()
+                && !facts
+                    .iter()
+                    .any(|f| f.thumbprint_sha256 == certificate.facts.thumbprint_sha256)
+            {
+                facts.push(certificate.facts.clone());
+            }
+        }
+        facts
+    }
+}
+
 /// Every entry as one JSON array, counted from the current time.
 pub fn reports_to_json(reports: &[CredentialReport]) -> String {
     let now = unix_now();

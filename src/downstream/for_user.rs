@@ -39,7 +39,9 @@ impl DownstreamApi {
 
 /// The options with the user's token as the assertion (none for an app-token API).
 fn for_user<'a>(resolved: Resolved<'a>, user_token: &str) -> Result<Resolved<'a>> {
-    let Resolved { mut options, .. } = resolved;
+    let Resolved {
+        mut options, calls, ..
+    } = resolved;
     if user_token.trim().is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
@@ -75,11 +77,13 @@ fn for_user<'a>(resolved: Resolved<'a>, user_token: &str) -> Result<Resolved<'a>
         return Ok(Resolved {
             options,
             prepared: None,
+            calls,
         });
     }
     options.to_mut().acquire_token_options.user_assertion = Some(user_token.to_string());
     Ok(Resolved {
         options,
         prepared: None,
+        calls,
     })
 }

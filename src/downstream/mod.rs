@@ -6,6 +6,7 @@
 mod bearer;
 mod call;
 mod challenge;
+mod counters;
 mod for_user;
 mod mtls;
 mod prepared;
@@ -24,6 +25,7 @@ use crate::credentials::{
 use crate::encoding::{list_some, quote};
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
+use crate::metrics::{ApiCalls, CallProtocol};
 use crate::token::{AccessToken, TokenCall, TokenProvider};
 use crate::transport::{RequestLine, Response, Transport};
 use crate::validation::TokenValidator;
@@ -40,6 +42,8 @@ pub struct DownstreamApi {
     config: Config,
     /// One per `config.apis` entry, in the same order.
     prepared: Vec<Prepared>,
+    /// The process's call counters of each `config.apis` entry, in the same order.
+    calls: Vec<Arc<ApiCalls>>,
     credentials: CredentialsProvider,
     transport: Transport,
     tokens: TokenProvider,
@@ -89,6 +93,11 @@ impl DownstreamApi {
                 .apis
                 .iter()
                 .map(|(_, api)| Prepared::new(api))
+                .collect(),
+            calls: config
+                .apis
+                .iter()
+                .map(|(name, _)| crate::metrics::api_calls(name))
                 .collect(),
             validator: TokenValidator::new(&config.identity),
             config,
@@ -190,7 +199,11 @@ impl DownstreamApi {
 
     /// One call with its resolved options.
     fn send(&self, api_name: &str, resolved: Resolved, body: &[u8]) -> Result<Response> {
-        let Resolved { options, prepared } = resolved;
+        let Resolved {
+            options,
+            prepared,
+            calls,
+        } = resolved;
         let prepared = match prepared {
             Some(prepared) => Cow::Borrowed(prepared),
             None => Cow::Owned(Prepared::new(&options)),
@@ -216,6 +229,10 @@ impl DownstreamApi {
             protocol => self.call_with_certificate(&call, protocol),
         };
         self.retire_replaced_certificates();
+        calls.count(
+            call_protocol(options.protocol_scheme),
+            outcome.as_ref().map(drop).map_err(Error::kind),
+        );
         let mut response = outcome
             .map_err(|e| e.context(format!("calling API {} ({shown_url})", quote(api_name))))?;
         response.request = RequestLine {
@@ -238,7 +255,9 @@ impl DownstreamApi {
 
     /// The `Authorization` header value for resolved options.
     fn header_for(&self, api_name: &str, resolved: Resolved) -> Result<String> {
-        let Resolved { options, prepared } = resolved;
+        let Resolved {
+            options, prepared, ..
+        } = resolved;
         if options.protocol_scheme == ProtocolScheme::Bearer
             && let Some(header) = prepared.and_then(|p| self.cached_header(&options, p))
         {
@@ -356,6 +375,7 @@ impl DownstreamApi {
             None => Ok(Resolved {
                 options: Cow::Borrowed(base),
                 prepared: Some(&self.prepared[index]),
+                calls: &self.calls[index],
             }),
             Some(json) => {
                 let options = base.with_overrides(json)?;
@@ -363,6 +383,7 @@ impl DownstreamApi {
                 Ok(Resolved {
                     options: Cow::Owned(options),
                     prepared: None,
+                    calls: &self.calls[index],
                 })
             }
         }
@@ -380,6 +401,15 @@ impl DownstreamApi {
                 quote(api_name)
             ),
         )
+    }
+}
+
+/// The label a call's protocol is counted under.
+fn call_protocol(protocol: ProtocolScheme) -> CallProtocol {
+    match protocol {
+        ProtocolScheme::Mtls => CallProtocol::Mtls,
+        ProtocolScheme::Bearer => CallProtocol::Bearer,
+        ProtocolScheme::MtlsPop => CallProtocol::MtlsPop,
     }
 }
 

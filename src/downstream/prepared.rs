@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use super::request::{build_url, request_headers};
 use crate::config::ApiOptions;
 use crate::encoding::redact_url;
+use crate::metrics::ApiCalls;
 use crate::token::CacheKey;
 
 #[derive(Clone)]
@@ -43,9 +44,10 @@ impl Prepared {
     }
 }
 
-/// An API's options for one call, and what the client prepared for it when the call has no
-/// overrides (a call with overrides prepares its own, when it needs it).
+/// An API's options for one call, what the client prepared for it when the call has no
+/// overrides (a call with overrides prepares its own, when it needs it), and its call counters.
 pub(super) struct Resolved<'a> {
     pub options: Cow<'a, ApiOptions>,
     pub prepared: Option<&'a Prepared>,
+    pub calls: &'a ApiCalls,
 }

@@ -14,7 +14,7 @@ pub(super) fn owned_string(text: String) -> crate::Result<*mut c_char> {
 
 /// Frees a string returned by this library (`dsapi_client_authorization_header`,
 /// `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`,
-/// `dsapi_client_validate_token`). `NULL` is a no-op. Takes
+/// `dsapi_client_metrics`, `dsapi_client_validate_token`). `NULL` is a no-op. Takes
 /// ownership: the pointer is invalid afterwards. Thread-safe for different strings; free each
 /// string once.
 #[unsafe(no_mangle)]

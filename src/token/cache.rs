@@ -13,6 +13,7 @@ use super::distributed::DistributedCache;
 use super::key::{CacheKey, Lookup};
 use crate::clock::{Deadline, unix_now};
 use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{CacheLookup, cache_lookup};
 
 #[derive(Clone)]
 struct Cached {
@@ -183,6 +184,8 @@ impl TokenCache {
         let tokens = self.tokens.read();
         let cached = tokens.get(key).filter(|c| c.fresh(now))?;
         self.touch(key, cached);
+        // A miss here is counted by the full path the caller takes next.
+        cache_lookup(CacheLookup::MemoryHit);
         Some(with(&cached.token))
     }
 
@@ -213,6 +216,7 @@ impl TokenCache {
             && let Some(cached) = self.tokens.read().get(key).filter(|c| c.fresh(now))
         {
             self.touch(key, cached);
+            cache_lookup(CacheLookup::MemoryHit);
             return Ok(cached.token.clone());
         }
         let fallback = usable(now);
@@ -221,7 +225,16 @@ impl TokenCache {
             // A token may have arrived while we waited for the lock.
             let fallback = usable(unix_now());
             if let Some(cached) = fallback.as_ref().filter(|c| c.fresh(unix_now())) {
+                cache_lookup(CacheLookup::MemoryHit);
                 return Ok(cached.token.clone());
+            }
+            if lookup == Lookup::UseCache {
+                // Served while another thread refreshes it: a hit, as no one waits.
+                let found = flights.contains_key(key) && fallback.is_some();
+                cache_lookup(match found {
+                    true => CacheLookup::MemoryHit,
+                    false => CacheLookup::MemoryMiss,
+                });
             }
             match (flights.get(key), lookup, &fallback) {
                 (Some(_), Lookup::UseCache, Some(cached)) => return Ok(cached.token.clone()),

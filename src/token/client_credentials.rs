@@ -12,6 +12,7 @@ use crate::credentials::{Certificate, Credential};
 use crate::encoding::percent_encode;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
+use crate::metrics::TokenGrant;
 use crate::retry::{Driver, Step};
 use crate::transport::{Request, Transport};
 
@@ -59,6 +60,20 @@ impl Grant<'_> {
     /// and a refusal may need the user.
     pub fn is_for_a_user(&self) -> bool {
         !matches!(self, Grant::ClientCredentials { .. })
+    }
+}
+
+impl Exchange<'_> {
+    /// What the request is counted as: its grant, agents' legs apart.
+    fn counted_grant(&self) -> TokenGrant {
+        match (self.grant, self.client_assertion) {
+            (Grant::ClientCredentials { fmi_path: Some(_) }, _) => TokenGrant::ClientCredentialsFmi,
+            (Grant::ClientCredentials { .. }, Some(_)) => TokenGrant::AgentClientCredentials,
+            (Grant::ClientCredentials { .. }, None) => TokenGrant::ClientCredentials,
+            (Grant::OnBehalfOf { .. }, _) => TokenGrant::OnBehalfOf,
+            (Grant::RefreshToken { .. }, _) => TokenGrant::RefreshToken,
+            (Grant::UserFic { .. }, _) => TokenGrant::UserFic,
+        }
     }
 }
 
@@ -115,6 +130,7 @@ pub fn exchange(
         Some(certificate) => transport.agent_for(certificate),
         None => transport.anonymous_agent(),
     };
+    crate::metrics::token_request(exchange.counted_grant());
     let response = transport.send(&agent, &request, exchange.deadline)?;
     let signed_with_certificate = exchange.client_assertion.is_none()
         && (matches!(credential, Credential::Certificate(_)) || exchange.over_mtls.is_some());

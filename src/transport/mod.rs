@@ -3,6 +3,7 @@
 //! bundle ([`tls`]), and failures classified into the kinds the retry logic needs ([`classify`]).
 
 mod classify;
+mod connector;
 mod message;
 mod pinned;
 mod proxy;
@@ -17,11 +18,10 @@ use std::time::Duration;
 use once_cell::sync::OnceCell;
 use parking_lot::RwLock;
 use rustls::crypto::CryptoProvider;
+use rustls::{ClientConfig, RootCertStore};
 use ureq::Agent;
 use ureq::config::ConfigBuilder;
-use ureq::tls::{ClientCert, RootCerts, TlsConfig};
 use ureq::typestate::AgentScope;
-use ureq::unversioned::transport::{Connector, DefaultConnector, TcpConnector};
 
 use crate::clock::Deadline;
 use crate::config::HttpOptions;
@@ -110,7 +110,7 @@ pub struct ClientAgent {
 
 pub struct Transport {
     crypto: Arc<CryptoProvider>,
-    roots: RootCerts,
+    roots: Arc<RootCertStore>,
     options: HttpOptions,
     /// Agents keyed by the certificate's SHA-256 thumbprint.
     agents: RwLock<HashMap<String, Agent>>,
@@ -199,7 +199,7 @@ impl Transport {
         self.platform
             .get_or_init(|| {
                 let config = self
-                    .base_config(self.tls_config(None))
+                    .base_config()
                     .https_only(false)
                     .proxy(None)
                     .timeout_connect(Some(
@@ -207,11 +207,7 @@ impl Transport {
                     ))
                     .build();
                 ClientAgent {
-                    agent: Agent::with_parts(
-                        config,
-                        ObservedConnector::<DefaultConnector>::default(),
-                        CachingResolver::default(),
-                    ),
+                    agent: self.agent_with(config, self.tls_config(None)),
                     presents_certificate: false,
                     proxied: false,
                 }
@@ -223,22 +219,15 @@ impl Transport {
     /// CA (Service Fabric's managed-identity endpoint, `IDENTITY_SERVER_THUMBPRINT`).
     pub fn pinned_agent(&self, sha1_thumbprint: &str) -> ClientAgent {
         let config = self
-            .base_config(self.tls_config(None))
+            .base_config()
             .proxy(None)
             .timeout_connect(Some(
                 self.options.connect_timeout.min(PLATFORM_CONNECT_TIMEOUT),
             ))
             .build();
-        let connector = TcpConnector::default().chain(pinned::PinnedTlsConnector::new(
-            self.crypto.clone(),
-            sha1_thumbprint,
-        ));
+        let tls = pinned::pinned_config(self.crypto.clone(), sha1_thumbprint);
         ClientAgent {
-            agent: Agent::with_parts(
-                config,
-                ObservedConnector(connector),
-                CachingResolver::default(),
-            ),
+            agent: self.agent_with(config, tls),
             presents_certificate: false,
             proxied: false,
         }
@@ -253,34 +242,26 @@ impl Transport {
     }
 
     fn build_agent(&self, certificate: Option<&Certificate>) -> Agent {
+        self.agent_with(self.base_config().build(), self.tls_config(certificate))
+    }
+
+    /// An agent with ureq's `config` and our TLS (see [`connector`]).
+    fn agent_with(&self, config: ureq::config::Config, tls: Arc<ClientConfig>) -> Agent {
         Agent::with_parts(
-            self.base_config(self.tls_config(certificate)).build(),
-            ObservedConnector::<DefaultConnector>::default(),
+            config,
+            ObservedConnector(connector::tls_chain(tls)),
             CachingResolver::default(),
         )
     }
 
-    fn tls_config(&self, certificate: Option<&Certificate>) -> TlsConfig {
-        let client_cert = certificate.map(|certificate| {
-            let chain: Vec<ureq::tls::Certificate<'static>> = certificate
-                .chain()
-                .iter()
-                .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
-                .collect();
-            ClientCert::new_with_certs(&chain, tls::ureq_private_key(certificate))
-        });
-        TlsConfig::builder()
-            .client_cert(client_cert)
-            .root_certs(self.roots.clone())
-            .unversioned_rustls_crypto_provider(self.crypto.clone())
-            .build()
+    fn tls_config(&self, certificate: Option<&Certificate>) -> Arc<ClientConfig> {
+        tls::client_config(self.crypto.clone(), self.roots.clone(), certificate)
     }
 
     /// What every agent shares: https only, no redirects, the proxy, the timeouts and buffer
-    /// sizes.
-    fn base_config(&self, tls: TlsConfig) -> ConfigBuilder<AgentScope> {
+    /// sizes. (ureq's TLS settings are not among them: our connector makes the TLS.)
+    fn base_config(&self) -> ConfigBuilder<AgentScope> {
         Agent::config_builder()
-            .tls_config(tls)
             // Ours, never ureq's own reading of the environment (see config::proxy).
             .proxy(self.proxy.clone())
             // Every request carries a certificate or a credential: never over plain http.
@@ -364,9 +345,9 @@ impl Transport {
         let http_request = builder
             .body(request.body)
             .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid request: {e}")))?;
-        // A request-level config makes ureq rebuild its TLS config (and lose the TLS session
-        // cache) for each new connection: only a call whose time left differs from the agent's
-        // timeout needs one (a retry, or a call with its own TimeoutSeconds).
+        // A request-level config is a copy of the agent's per request: only a call whose time
+        // left differs from the agent's timeout needs one (a retry, or a call with its own
+        // TimeoutSeconds).
         if remaining.abs_diff(self.options.timeout) <= Duration::from_millis(100) {
             return Ok(http_request);
         }

@@ -12,9 +12,7 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use ureq::Error;
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout, Transport,
-};
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
 thread_local! {
     static CONNECTIONS_TRIED: Cell<u64> = const { Cell::new(0) };
@@ -29,10 +27,9 @@ fn read(counter: &'static std::thread::LocalKey<Cell<u64>>) -> u64 {
     counter.with(Cell::get)
 }
 
-/// A connector observed: ureq's default one (TCP, proxies, TLS), or another chain such as the
-/// pinned TLS of [`super::pinned`].
-#[derive(Debug, Default)]
-pub(super) struct ObservedConnector<C = DefaultConnector>(pub(super) C);
+/// A connector observed: an agent's chain (proxy tunnel, TCP, TLS: [`super::connector`]).
+#[derive(Debug)]
+pub(super) struct ObservedConnector<C>(pub(super) C);
 
 impl<C: Connector<()>> Connector<()> for ObservedConnector<C> {
     type Out = ObservedTransport;

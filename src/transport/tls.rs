@@ -1,39 +1,68 @@
-//! TLS material for agents: the server trust (a configured CA bundle or the OS store, never the
-//! absence of verification) and the client key in the form ureq takes.
+//! TLS configs for agents: the server trust (a configured CA bundle or the OS store, never the
+//! absence of verification) and the client certificate.
 
 use std::path::Path;
+use std::sync::Arc;
 
+use rustls::client::ResolvesClientCert;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use ureq::tls::{PrivateKey, RootCerts};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, RootCertStore, SignatureScheme};
 
 use crate::credentials::Certificate;
 use crate::encoding::quote;
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, check_regular_file, read_regular_file};
 
-/// ureq takes keys as its own type whose DER constructor needs a kind it does not export, so the
-/// key goes through PEM, which carries the kind in its label.
-pub(super) fn ureq_private_key(certificate: &Certificate) -> PrivateKey<'static> {
-    use base64::Engine;
-    use rustls::pki_types::PrivateKeyDer;
-    let key = certificate.key();
-    let (label, der) = match &key {
-        PrivateKeyDer::Pkcs1(k) => ("RSA PRIVATE KEY", k.secret_pkcs1_der()),
-        PrivateKeyDer::Sec1(k) => ("EC PRIVATE KEY", k.secret_sec1_der()),
-        _ => ("PRIVATE KEY", key.secret_der()),
+/// The TLS config of one agent: the server trust, and the client certificate it presents (if
+/// any), signing with the key loaded with it. Its session cache is the agent's own.
+pub(super) fn client_config(
+    crypto: Arc<CryptoProvider>,
+    roots: Arc<RootCertStore>,
+    certificate: Option<&Certificate>,
+) -> Arc<ClientConfig> {
+    let builder = ClientConfig::builder_with_provider(crypto)
+        .with_safe_default_protocol_versions()
+        .expect("the ring provider supports TLS 1.2 and 1.3")
+        .with_root_certificates(roots);
+    let config = match certificate {
+        Some(certificate) => {
+            let key = CertifiedKey::new(
+                certificate.chain().to_vec(),
+                certificate.signing_key().clone(),
+            );
+            builder.with_client_cert_resolver(Arc::new(PresentAlways(Arc::new(key))))
+        }
+        None => builder.with_no_client_auth(),
     };
-    let pem = format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        base64::engine::general_purpose::STANDARD.encode(der)
-    );
-    PrivateKey::from_pem(pem.as_bytes())
-        .expect("a PEM block built from a key that rustls already accepted")
+    Arc::new(config)
+}
+
+/// Presents one certificate whatever the server asks for, as `with_client_auth_cert` does, but
+/// with the signing key the certificate was loaded with (checked against it then), so that no
+/// key is parsed again per agent.
+#[derive(Debug)]
+struct PresentAlways(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for PresentAlways {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
 }
 
 /// Server trust: the configured CA bundle, else the OS store (which honours `SSL_CERT_FILE` and
 /// `SSL_CERT_DIR`). Never the absence of verification.
-pub(super) fn load_roots(ca_bundle_path: Option<&str>) -> Result<RootCerts> {
+pub(super) fn load_roots(ca_bundle_path: Option<&str>) -> Result<Arc<RootCertStore>> {
     let certificates: Vec<CertificateDer<'static>> = match ca_bundle_path {
         Some(path) => {
             let config_error =
@@ -71,10 +100,8 @@ pub(super) fn load_roots(ca_bundle_path: Option<&str>) -> Result<RootCerts> {
             "Http.CaBundlePath: the file holds no PEM certificates",
         ));
     }
-    Ok(RootCerts::new_with_certs(
-        &certificates
-            .iter()
-            .map(|der| ureq::tls::Certificate::from_der(der.as_ref()).to_owned())
-            .collect::<Vec<_>>(),
-    ))
+    let mut roots = RootCertStore::empty();
+    // What ureq did with them: certificates rustls cannot use as anchors are skipped.
+    roots.add_parsable_certificates(certificates);
+    Ok(Arc::new(roots))
 }

@@ -161,6 +161,7 @@ void test_reentrancy(void);
 /* credentials.c */
 void test_credential_failures(struct logged *log);
 void test_describe_credentials(void);
+void test_metrics(void);
 void test_pushed_credentials(void);
 
 /* tokens.c */

@@ -1,6 +1,6 @@
 /*
  * Credentials: loading failures (a missing file, a wrong PFX password that appears nowhere),
- * dsapi_client_describe_credentials, and pushed credentials (dsapi_client_set_credential,
+ * dsapi_client_describe_credentials, dsapi_client_metrics, and pushed credentials (dsapi_client_set_credential,
  * dsapi_client_reload_credentials).
  */
 #include "common.h"
@@ -96,6 +96,35 @@ void test_describe_credentials(void) {
               "the failed entry and its reason: %s", json);
         CHECK(strstr(json, "CertificatePassword") != NULL, "the reason names the password field: %s", json);
         CHECK(strstr(json, g_wrong_password) == NULL, "the password itself is not in the description");
+        dsapi_string_free(json);
+    }
+    dsapi_client_free(client);
+}
+
+/* dsapi_client_metrics: the call counted under its API, the selected certificate's days left. */
+void test_metrics(void) {
+    char *sentinel = (char *)(uintptr_t)0x5794;
+    char *json = sentinel;
+    dsapi_client *client = new_client_from("good.json");
+    CHECK_STATUS(dsapi_client_metrics(NULL, &json), DSAPI_INVALID_ARGUMENT);
+    CHECK_STATUS(dsapi_client_metrics(client, NULL), DSAPI_INVALID_ARGUMENT);
+    CHECK_LAST_ERROR("json_out");
+    CHECK(json == sentinel, "json_out not written on failure");
+    dsapi_response *response = NULL;
+    if (CHECK_STATUS(dsapi_client_call(client, "Orders", NULL, NULL, 0, &response), DSAPI_OK)) {
+        dsapi_response_free(response);
+    }
+    CHECK_STATUS(dsapi_client_metrics(client, &json), DSAPI_OK);
+    if (json != sentinel && json != NULL) {
+        char wanted[200];
+        snprintf(wanted, sizeof wanted, "\"thumbprint\":\"%s\"", g_thumbprint);
+        CHECK(strstr(json, wanted) != NULL, "the selected certificate: %s", json);
+        CHECK(strstr(json, "\"daysLeft\":") != NULL, "its days left: %s", json);
+        /* Earlier tests called Orders too: the count is theirs and this one's. */
+        CHECK(strstr(json, "{\"api\":\"Orders\",\"count\":") != NULL &&
+                  strstr(json, "\"outcome\":\"response\",\"protocol\":\"MTLS\"}") != NULL,
+              "Orders' MTLS calls answered: %s", json);
+        CHECK(strstr(json, "\"tlsHandshakes\":{\"full\":") != NULL, "handshakes: %s", json);
         dsapi_string_free(json);
     }
     dsapi_client_free(client);

@@ -113,6 +113,8 @@ int main(void) {
     test_validate_token();
     printf("== credential descriptions\n");
     test_describe_credentials();
+    printf("== metrics\n");
+    test_metrics();
     printf("== API options\n");
     test_api_options();
     printf("== MTLS_POP\n");

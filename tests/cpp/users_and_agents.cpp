@@ -1,7 +1,8 @@
 // The C++ layer's calls for users and agents, run by tests/users_and_agents/cpp.rs under
 // AddressSanitizer and UndefinedBehaviorSanitizer against the fake Entra endpoint:
 //   users_and_agents CONFIG USER_TOKEN_FILE AGENT AGENT_UPN AGENT_OID
-// Prints one line per flow ("name: answer"); the Rust test checks them and what the endpoint saw.
+// Prints one line per flow ("name: answer"), then the token requests the library counted; the Rust
+// test checks them and what the endpoint saw.
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -22,6 +23,14 @@ std::string read_file(const char *path) {
 
 void show(const char *flow, const downstream_api::Response &response) {
   std::cout << flow << ": " << response.status() << " " << response.text() << "\n";
+}
+
+// A grant's count in metrics_json() ({"count":N,"grant":"NAME"}: keys in order), or -1.
+long grant_count(const std::string &metrics, const std::string &grant) {
+  const auto end = metrics.find(",\"grant\":\"" + grant + "\"}");
+  if (end == std::string::npos) return -1;
+  const auto start = metrics.rfind(':', end) + 1;
+  return std::stol(metrics.substr(start, end - start));
 }
 
 }  // namespace
@@ -75,6 +84,14 @@ int main(int argc, char **argv) {
     } catch (const downstream_api::TokenInvalid &error) {
       std::cout << "malformed: " << error.status_name() << "\n";
     }
+
+    // The token requests above, by grant: this process's counters are this program's.
+    const std::string metrics = client.metrics_json();
+    std::cout << "metrics:";
+    for (const char *grant : {"on_behalf_of", "client_credentials_fmi", "agent_client_credentials", "user_fic"}) {
+      std::cout << " " << grant << " " << grant_count(metrics, grant);
+    }
+    std::cout << "\n";
   } catch (const downstream_api::Error &error) {
     std::cerr << error.status_name() << ": " << error.what() << "\n";
     return 1;

@@ -108,6 +108,14 @@ fn fleet_member() {
     for worker in workers {
         worker.join().unwrap();
     }
+    // This process's token cache lookups, for the tests that check where tokens came from.
+    let lookups: Vec<String> = downstream_api::metrics::snapshot()
+        .token_cache
+        .iter()
+        .filter(|lookup| lookup.count > 0)
+        .map(|lookup| format!("{}/{}={}", lookup.layer, lookup.result, lookup.count))
+        .collect();
+    println!("LOOKUPS {}", lookups.join(" "));
 }
 
 mod faults;
@@ -197,15 +205,28 @@ fn a_second_process_gets_its_token_from_redis_and_what_redis_holds_is_sealed() {
     let setup = setup();
     let redis = RedisServer::start(None);
     let config = setup.config_file("fleet.json", &redis.url(), "");
-    let (first, _) = finish(spawn_member(&config, 1, None, false));
+    let (first, first_output) = finish(spawn_member(&config, 1, None, false));
     assert_eq!(setup.requests(), 1);
-    let (second, _) = finish(spawn_member(&config, 1, None, false));
+    let (second, second_output) = finish(spawn_member(&config, 1, None, false));
     assert_eq!(
         setup.requests(),
         1,
         "the second process found the token in Redis"
     );
     assert_eq!(first, second);
+    // The counters (`downstream_api::metrics`) of each process say so too.
+    let lookups = |output: &str| {
+        let line = output.lines().find_map(|l| l.split_once("LOOKUPS "));
+        line.map(|(_, lookups)| lookups.to_string())
+    };
+    assert_eq!(
+        lookups(&first_output).as_deref(),
+        Some("memory/miss=1 distributed/miss=1")
+    );
+    assert_eq!(
+        lookups(&second_output).as_deref(),
+        Some("memory/miss=1 distributed/hit=1")
+    );
 
     let keys = redis.keys("dsapi:*");
     assert_eq!(keys.len(), 1, "one token, no lock left behind: {keys:?}");

@@ -1,11 +1,13 @@
 //! `dsapi serve` as a process, against the fake Entra endpoint (which verifies every grant),
 //! in-process resource servers and nginx for MTLS: every route and its shapes, the overrides
 //! and their gating, the caller's token, the loopback rule, bounded requests and slow clients,
-//! 200 concurrent callers, SIGTERM under load and SIGHUP. Nothing leaves 127.0.0.0/8.
+//! 200 concurrent callers, SIGTERM under load and SIGHUP, `GET /metrics`. Nothing leaves
+//! 127.0.0.0/8.
 
 mod auth;
 mod client;
 mod lifecycle;
+mod metrics;
 mod routes;
 mod transport;
 

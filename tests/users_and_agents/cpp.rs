@@ -51,6 +51,10 @@ fn a_user_a_session_an_agent_and_its_user_through_the_cpp_layer() {
         "odd agent: DSAPI_TOKEN_ACQUISITION_FAILED".to_string(),
         "validated: alice".to_string(),
         "malformed: DSAPI_TOKEN_INVALID".to_string(),
+        // As the endpoint counts them below (the agent's exchange and app tokens are both
+        // agent_client_credentials).
+        "metrics: on_behalf_of 2 client_credentials_fmi 2 agent_client_credentials 2 user_fic 2"
+            .to_string(),
     ];
     let lines: Vec<&str> = output.lines().take(expected.len()).collect();
     assert_eq!(lines, expected, "{output}");

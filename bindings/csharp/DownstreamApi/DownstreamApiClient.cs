@@ -415,6 +415,18 @@ namespace DownstreamApi
             return TakeString(json);
         }
 
+        /// <summary>The library's counters (the whole process's, every client's) and this client's
+        /// certificates as a JSON object, for a metrics endpoint: calls (api, protocol, outcome,
+        /// count), tokenRequests (grant, count), tokenCache (layer, result, count), tlsHandshakes
+        /// (full, resumed), retries (remedy, count) and certificates (subject, thumbprint, daysLeft:
+        /// those this client has selected). Loads nothing; cheap enough for every scrape.</summary>
+        public string GetMetricsJson()
+        {
+            IntPtr json;
+            Ensure.Success(NativeMethods.dsapi_client_metrics(Handle(), out json));
+            return TakeString(json);
+        }
+
         /// <summary>Reloads every ClientCredentials entry from its source now (when your secret
         /// store says a credential changed). Each is checked before it replaces the one in use.</summary>
         /// <exception cref="CredentialUnavailableException">Entries did not load (named); they keep their credential.</exception>

@@ -127,6 +127,9 @@ namespace DownstreamApi
         internal static extern uint dsapi_client_describe_credentials(ClientHandle client, out IntPtr json);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint dsapi_client_metrics(ClientHandle client, out IntPtr json);
+
+        [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]
         internal static extern uint dsapi_client_reload_credentials(ClientHandle client);
 
         [DllImport(Library, CallingConvention = CallingConvention.Cdecl)]

@@ -76,6 +76,7 @@ namespace DownstreamApi.Tests
             add("CertificateChanged handler exceptions are swallowed", HandlerExceptionsAreSwallowed);
             add("log handler receives messages", LogHandler);
             add("credentials described as JSON, selection shown after a call", DescribeCredentials);
+            add("metrics as JSON: a call counted, the certificate's days left (MetricsTests.cs)", MetricsJson);
             // Errors and lifetime (ErrorTests.cs)
             add("every exception type from a real bad input", EveryExceptionFromARealBadInput);
             add("argument errors", ArgumentErrors);

@@ -108,6 +108,9 @@ class AsyncClient:
     async def describe_credentials(self) -> List[Dict[str, Any]]:
         return await self._run(self._client.describe_credentials)
 
+    async def metrics(self) -> Dict[str, Any]:
+        return await self._run(self._client.metrics)
+
     def on_credential_event(self, observer: Callable[[CredentialEvent], None]) -> None:
         """As :meth:`Client.on_credential_event`: the observer runs on the pool's threads."""
         self._client.on_credential_event(observer)

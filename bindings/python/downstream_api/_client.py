@@ -523,6 +523,22 @@ class Client:
         entries: List[Dict[str, Any]] = _json.loads(_native.take_string(described))
         return entries
 
+    def metrics(self) -> Dict[str, Any]:
+        """The library's counters (the whole process's, every client's) and this client's
+        certificates: ``calls`` (``api``, ``protocol``, ``outcome``, ``count``),
+        ``tokenRequests`` (``grant``, ``count``), ``tokenCache`` (``layer``, ``result``,
+        ``count``), ``tlsHandshakes`` (``full``, ``resumed``), ``retries`` (``remedy``,
+        ``count``) and ``certificates`` (``subject``, ``thumbprint``, ``daysLeft``: those this
+        client has selected). Loads nothing; cheap enough for every scrape."""
+        json_out = c_void_p()
+        handle = self._enter()
+        try:
+            _native.lib.dsapi_client_metrics(handle, byref(json_out))
+        finally:
+            self._exit()
+        metrics: Dict[str, Any] = _json.loads(_native.take_string(json_out))
+        return metrics
+
     def api_options(self, api_name: str, overrides: Optional[JsonObject] = None) -> Dict[str, Any]:
         """The options a call to ``api_name`` would use (its ``DownstreamApis`` entry with the
         defaults filled in and ``overrides`` applied) in Id.Web's key names: ``BaseUrl``,

@@ -417,6 +417,7 @@ _declare_status(
 # The access token a web API received (a secret), and the claims JSON on success.
 _declare_status("dsapi_client_validate_token", [ClientPtr, c_char_p, POINTER(c_void_p)])
 _declare_status("dsapi_client_describe_credentials", [ClientPtr, POINTER(c_void_p)])
+_declare_status("dsapi_client_metrics", [ClientPtr, POINTER(c_void_p)])
 _declare_status("dsapi_client_reload_credentials", [ClientPtr])
 _declare_status("dsapi_client_set_credential", [ClientPtr, c_size_t, c_char_p, c_size_t, c_char_p])
 _declare_status("dsapi_client_api_options", [ClientPtr, c_char_p, c_char_p, POINTER(c_void_p)])

@@ -314,6 +314,32 @@ def test_describe_credentials_before_and_after_a_call(config_path, config, tmp_p
         assert "gone.pem" in entry["error"]
 
 
+def test_metrics_count_a_call_and_show_the_selected_certificate(config_path):
+    def mtls_responses(metrics):
+        return sum(
+            call["count"]
+            for call in metrics["calls"]
+            if (call["api"], call["protocol"], call["outcome"]) == ("Mtls", "MTLS", "response")
+        )
+
+    with downstream_api.Client.from_file(config_path) as client:
+        before = client.metrics()
+        assert before["certificates"] == []
+        assert client.call("Mtls").status_code == 200
+        after = client.metrics()
+        # The counters are the process's: only this test's call is compared.
+        assert mtls_responses(after) == mtls_responses(before) + 1
+        assert set(after) == {
+            "calls", "tokenRequests", "tokenCache", "tlsHandshakes", "retries", "certificates"
+        }
+        assert after["tlsHandshakes"]["full"] >= 1
+        (certificate,) = after["certificates"]
+        described = client.describe_credentials()[0]
+        assert certificate["thumbprint"] == described["thumbprint"]
+        assert certificate["subject"] == described["subject"]
+        assert int(certificate["daysLeft"] // 1) == described["daysLeft"]
+
+
 def test_managed_identity_token_from_the_platform_endpoint(config_path, monkeypatch):
     # The variables App Service sets, pointing at the loopback servers' fake endpoint; a client
     # reads them when it is created.

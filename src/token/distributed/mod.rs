@@ -26,6 +26,7 @@ use super::key::{CacheKey, Lookup, Sharing};
 use crate::clock::Deadline;
 use crate::config::DistributedCacheOptions;
 use crate::error::{Error, Result};
+use crate::metrics::{CacheLookup, cache_lookup};
 use crate::remedy::Remedy;
 use crate::retry::{Driver, Step};
 use seal::SealingKey;
@@ -134,7 +135,15 @@ impl DistributedCache {
         }
         let owner = random_owner();
         let started = Instant::now();
-        match self.wait_for_the_fleet(&keys, key, &owner, deadline) {
+        let fleet = self.wait_for_the_fleet(&keys, key, &owner, deadline);
+        cache_lookup(match fleet {
+            Fleet::Stored(_) => CacheLookup::DistributedHit,
+            Fleet::Unavailable => CacheLookup::DistributedUnavailable,
+            // The lock holder's own read, just after taking it, may still find the token; it is
+            // counted as the miss that sent this process to take the lock.
+            Fleet::LockTaken | Fleet::Failed(_) | Fleet::GaveUp => CacheLookup::DistributedMiss,
+        });
+        match fleet {
             Fleet::Stored(entry) => Ok(entry),
             Fleet::Failed(error) => Err(error),
             Fleet::LockTaken => self.fetch_for_the_fleet(&keys, (key, &owner), deadline, fetch),

@@ -224,6 +224,7 @@ impl ManagedIdentity {
         agent: &ClientAgent,
         request: &source::PlatformRequest,
     ) -> Result<Response> {
+        crate::metrics::token_request(crate::metrics::TokenGrant::ManagedIdentity);
         let outcome = call.transport.send(
             agent,
             &Request {

@@ -2,11 +2,12 @@
 //! this binary, with its HTTP interface, on the Rust API. The layers, each in its file:
 //! `stream` (TCP or Unix socket), `http` (requests and responses as bytes), `connections` (one
 //! poller thread for every waiting connection), `workers` (the pool that answers), `routes`
-//! (the sidecar's routes), `signals` (SIGTERM drains, SIGHUP reloads).
+//! (the sidecar's routes), `metrics` (`GET /metrics`), `signals` (SIGTERM drains, SIGHUP reloads).
 
 mod connections;
 mod handlers;
 mod http;
+mod metrics;
 mod overrides;
 mod problem;
 mod routes;

@@ -9,6 +9,7 @@ use downstream_api::{DownstreamApi, ErrorKind};
 
 use super::handlers;
 use super::http::{Request, Response};
+use super::metrics::{self, Requests};
 use super::settings::{Route, Settings};
 use crate::exit::Failure;
 
@@ -22,6 +23,8 @@ pub struct State {
 pub struct Shared {
     state: RwLock<Arc<State>>,
     allow_remote_callers: bool,
+    /// The requests answered, for `GET /metrics`: kept across reloads.
+    requests: Requests,
 }
 
 impl Shared {
@@ -30,6 +33,7 @@ impl Shared {
         Ok(Shared {
             state: RwLock::new(Arc::new(state)),
             allow_remote_callers,
+            requests: Requests::default(),
         })
     }
 
@@ -52,6 +56,8 @@ impl Shared {
     /// Answers one request; `local`: the caller is on this host.
     pub fn answer(&self, request: &Request, local: bool) -> Response {
         let mut response = self.route(request, local);
+        self.requests
+            .count(metrics::route_label(&request.path), response.status);
         // As the original: no 2xx answer may be cached (it may hold a token).
         if (200..300).contains(&response.status) {
             response.headers.extend(
@@ -83,6 +89,7 @@ impl Shared {
         let Some((route, method)) = route_of(&first, api.is_some()) else {
             return match (first.as_str(), segments.len()) {
                 ("validate", 1) => self.validate(&state, request),
+                ("metrics", 1) => self.metrics(&state, request),
                 _ => empty(404),
             };
         };
@@ -110,6 +117,15 @@ impl Shared {
             Ok(token) => handlers::validated(&state.client, &token),
             Err(refusal) => refusal,
         }
+    }
+
+    /// `GET /metrics` (ours): the client's counters and the requests answered, as Prometheus
+    /// text.
+    fn metrics(&self, state: &State, request: &Request) -> Response {
+        if request.method != "GET" {
+            return empty(405).with_header("Allow", "GET");
+        }
+        metrics::page(&state.client.metrics(), &self.requests)
     }
 }
 
