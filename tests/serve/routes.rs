@@ -297,3 +297,46 @@ fn a_managed_identitys_token_through_the_sidecar() {
     );
     endpoint.assert_no_failures();
 }
+
+/// MTLS_POP through the sidecar (the original cannot: its caller never holds the bound key): the
+/// token asked over mTLS, bound to the certificate, presented with it to the resource.
+#[test]
+fn an_mtls_pop_api_through_the_sidecar() {
+    use test_support::pki::{TestCa, Validity};
+    use test_support::server::{ClientAuth, TestServer};
+    use test_support::token_server::{TokenIssuer, TokenServer, bound_resource_handler};
+    let ca = TestCa::new("PoP CA");
+    let client = ca.client("pop-sidecar", Validity::CURRENT);
+    let issuer = TokenIssuer::new("pop-sidecar-app");
+    issuer.set_certificate(Some(client.cert_der.as_ref()));
+    let tokens = TokenServer::start_mtls(&ca, issuer.clone());
+    let roots = [ca.cert_der.clone()];
+    let resource = TestServer::start(
+        ca.server(),
+        ClientAuth::Optional(&roots),
+        bound_resource_handler(issuer.clone(), "mtls_pop"),
+    );
+    let dir = test_support::TempDir::new("serve-pop");
+    let config = dir.write(
+        "appsettings.json",
+        format!(
+            r#"{{"AzureAd": {{"Instance": {}, "TenantId": "pop-tenant", "ClientId": "pop-sidecar-app",
+                  "ClientCredentials": [{{"SourceType": "Path", "CertificateDiskPath": {}}}]}},
+                "DownstreamApis": {{"Pop": {{"BaseUrl": {}, "RelativePath": "orders",
+                  "ProtocolScheme": "MTLS_POP", "RequestAppToken": true,
+                  "Scopes": ["api://pop/.default"]}}}},
+                "Http": {{"CaBundlePath": {}}}}}"#,
+            test_support::json_str(&tokens.instance()),
+            test_support::json_str(&dir.write("client.pem", client.bundle_pem())),
+            test_support::json_str(&resource.url()),
+            test_support::json_str(&dir.write("ca.pem", &ca.cert_pem)),
+        ),
+    );
+    let sidecar = Sidecar::start(&config, &[], &[]);
+    for _ in 0..2 {
+        let answer = sidecar.post("/DownstreamApiUnauthenticated/Pop", &[], b"");
+        assert_eq!(answer.json()["statusCode"], 200, "{}", answer.text());
+    }
+    assert_eq!(issuer.token_request_count(), 1, "the bound token is cached");
+    issuer.assert_no_failures();
+}
