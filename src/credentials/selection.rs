@@ -3,7 +3,6 @@
 //! calls go on with the selection they have while a source is read.
 
 use super::credential::{Credential, Purpose, Selection};
-use super::loader::load_credential;
 use super::observer::Usage;
 use super::provider::CredentialsProvider;
 use super::state::Changing;
@@ -81,7 +80,7 @@ impl CredentialsProvider {
         let description = &self.entries[index].description;
         // Seen before reading: a change while loading is found at the next check.
         let seen = watch::fingerprint(description);
-        let credential = load_credential(description, &self.crypto)?;
+        let credential = self.load_source(description)?;
         let mut state = self.state.write();
         let entry = &mut state.entries[index];
         entry.loaded = Some(credential.clone());
