@@ -9,7 +9,7 @@ use rustls::crypto::CryptoProvider;
 use super::certificate::Certificate;
 use super::credential::{Credential, FederatedIdentity};
 use super::sources::{self, StoreCriterion};
-use super::vault::{VaultReader, load_from_vault};
+use super::vault::{VaultReader, load_from_vault, read_apart};
 use crate::clock::unix_now;
 use crate::config::{
     CredentialDescription, DEFAULT_TOKEN_EXCHANGE_URL, ManagedIdentityId, SourceType,
@@ -47,7 +47,7 @@ pub(super) fn load_credential(
                 SourceType::KeyVault => {
                     // Made with the client whenever an entry is a KeyVault one.
                     let reader = vault.ok_or("no Key Vault reader was set up")?;
-                    load_from_vault(reader, description, crypto, now)?
+                    read_apart(|| load_from_vault(reader, description, crypto, now))?
                 }
                 _ => load_certificate(certificate_source, description, crypto, now)?,
             };

@@ -152,7 +152,12 @@ impl CredentialsProvider {
             let cached = self.state.read().entries[index].loaded.clone();
             match cached {
                 Some(credential) => Ok(credential),
-                None => self.load(index, &self.state.begin_change()),
+                None => {
+                    let (loaded, lines) =
+                        crate::log::collecting(|| self.load(index, &self.state.begin_change()));
+                    crate::log::replay(lines);
+                    loaded
+                }
             }
         });
         let state = self.state.read();

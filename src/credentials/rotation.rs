@@ -26,13 +26,14 @@ impl CredentialsProvider {
         usage: &Usage,
         reason: &str,
     ) -> Result<Selection> {
-        let (first_report, result, is_new) = {
+        // Lines logged while the lock is held (a vault's reader's) are sent once it is not.
+        let (rotated, lines) = crate::log::collecting(|| {
             let change = self.state.begin_change();
             let current = self.state.read().selected(purpose).cloned();
             if let Some(current) = current
                 && !current.same_as(rejected)
             {
-                return Ok(current);
+                return Err(current);
             }
             // Only the first report of this loaded credential (from either purpose) deselects it;
             // a later one finds the entry already reloaded, or being retried after a failure.
@@ -43,7 +44,12 @@ impl CredentialsProvider {
             if result.is_ok() {
                 self.state.write().deselect(rejected);
             }
-            (first_report, result, is_new)
+            Ok((first_report, result, is_new))
+        });
+        crate::log::replay(lines);
+        let (first_report, result, is_new) = match rotated {
+            Err(another_threads) => return Ok(another_threads),
+            Ok(rotated) => rotated,
         };
         // Observers and the log sink run without our locks held: they may call back into the
         // library (even on this client) without deadlocking.

@@ -171,6 +171,25 @@ pub fn certificate_from_secret(
     Ok(certificate)
 }
 
+/// Runs `read` (a read of the vault) on a thread of its own, its log lines sent after it.
+///
+/// A load runs under the provider's change lock, and the vault's identity has a credentials
+/// provider of its own: on another thread its locks are not ranked against ours (the order is
+/// checked per thread), and its log lines wait until our caller has let go of the lock (the sink
+/// may call back into this client). The caller's own lock-held section collects them too.
+pub fn read_apart<T: Send>(
+    read: impl FnOnce() -> Result<T, String> + Send,
+) -> Result<T, String> {
+    let (result, lines) = std::thread::scope(|scope| {
+        scope
+            .spawn(|| crate::log::collecting(read))
+            .join()
+            .unwrap_or_else(|_| (Err("reading the vault failed (a panic)".to_string()), Vec::new()))
+    });
+    crate::log::replay(lines);
+    result
+}
+
 /// Steps 1 and 2 for `description`: the current version's certificate with its key, checked.
 pub fn load_from_vault(
     reader: &dyn VaultReader,
