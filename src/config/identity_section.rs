@@ -130,9 +130,8 @@ impl CredentialDescription {
 /// call: an https vault URL without a path, and a certificate name Key Vault allows
 /// (letters, digits and dashes), which is put in URL paths.
 fn check_key_vault(node: &Node, description: &CredentialDescription) -> Result<()> {
-    let error = |key: &str, why: &str| {
-        Error::new(ErrorKind::Config, format!("{}: {why}", node.join(key)))
-    };
+    let error =
+        |key: &str, why: &str| Error::new(ErrorKind::Config, format!("{}: {why}", node.join(key)));
     let url = description
         .key_vault_url
         .as_deref()

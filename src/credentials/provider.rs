@@ -96,7 +96,11 @@ impl CredentialsProvider {
         &self,
         description: &CredentialDescription,
     ) -> std::result::Result<Credential, String> {
-        load_credential(description, &self.crypto, self.vault.get().map(|v| v.as_ref()))
+        load_credential(
+            description,
+            &self.crypto,
+            self.vault.get().map(|v| v.as_ref()),
+        )
     }
 
     /// The credential to use for `purpose`, selecting (and loading) one on first use: for MTLS

@@ -121,9 +121,9 @@ impl CredentialsProvider {
         let at = nanos(self.created.elapsed()).saturating_add(nanos(after));
         let next = self.next_check.load(Ordering::Relaxed);
         if at < next {
-            let _ = self
-                .next_check
-                .compare_exchange(next, at, Ordering::Relaxed, Ordering::Relaxed);
+            let _ =
+                self.next_check
+                    .compare_exchange(next, at, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
 }

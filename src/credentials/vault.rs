@@ -177,14 +177,17 @@ pub fn certificate_from_secret(
 /// provider of its own: on another thread its locks are not ranked against ours (the order is
 /// checked per thread), and its log lines wait until our caller has let go of the lock (the sink
 /// may call back into this client). The caller's own lock-held section collects them too.
-pub fn read_apart<T: Send>(
-    read: impl FnOnce() -> Result<T, String> + Send,
-) -> Result<T, String> {
+pub fn read_apart<T: Send>(read: impl FnOnce() -> Result<T, String> + Send) -> Result<T, String> {
     let (result, lines) = std::thread::scope(|scope| {
         scope
             .spawn(|| crate::log::collecting(read))
             .join()
-            .unwrap_or_else(|_| (Err("reading the vault failed (a panic)".to_string()), Vec::new()))
+            .unwrap_or_else(|_| {
+                (
+                    Err("reading the vault failed (a panic)".to_string()),
+                    Vec::new(),
+                )
+            })
     });
     crate::log::replay(lines);
     result
@@ -237,7 +240,10 @@ mod tests {
         assert!(check_version(&version(now - 10, now + 10, Some(true)), now).is_ok());
         let future = check_version(&version(now + 86_400, now + 90_000, Some(true)), now);
         let future = future.unwrap_err();
-        assert!(future.contains("not valid yet") && future.contains("valid from 20"), "{future}");
+        assert!(
+            future.contains("not valid yet") && future.contains("valid from 20"),
+            "{future}"
+        );
         let expired = check_version(&version(now - 90_000, now - 86_400, Some(true)), now);
         assert!(expired.unwrap_err().contains("has expired"));
         let locked = check_version(&version(now - 10, now + 10, Some(false)), now);
@@ -246,7 +252,11 @@ mod tests {
             enabled: false,
             ..version(now - 10, now + 10, Some(true))
         };
-        assert!(check_version(&disabled, now).unwrap_err().contains("disabled"));
+        assert!(
+            check_version(&disabled, now)
+                .unwrap_err()
+                .contains("disabled")
+        );
     }
 
     #[test]
@@ -257,15 +267,18 @@ mod tests {
             value: "top-secret-value".into(),
         };
         assert!(!format!("{secret:?}").contains("top-secret"));
-        let error = certificate_from_secret(secret, &version(0, 1, Some(true)), &crypto)
-            .unwrap_err();
-        assert!(error.contains("text/plain") && !error.contains("top-secret"), "{error}");
+        let error =
+            certificate_from_secret(secret, &version(0, 1, Some(true)), &crypto).unwrap_err();
+        assert!(
+            error.contains("text/plain") && !error.contains("top-secret"),
+            "{error}"
+        );
         let not_base64 = VaultSecret {
             content_type: "application/x-pkcs12".into(),
             value: "%%%".into(),
         };
-        let error = certificate_from_secret(not_base64, &version(0, 1, Some(true)), &crypto)
-            .unwrap_err();
+        let error =
+            certificate_from_secret(not_base64, &version(0, 1, Some(true)), &crypto).unwrap_err();
         assert!(error.contains("not base64"), "{error}");
     }
 }

@@ -47,8 +47,8 @@ pub fn secret_path(secret_id: &str) -> Result<(String, String), String> {
 
 /// Step 2's answer.
 pub fn secret_bundle(body: &[u8]) -> Result<VaultSecret, String> {
-    let json: Value = serde_json::from_slice(body)
-        .map_err(|_| "the secret's answer is not JSON".to_string())?;
+    let json: Value =
+        serde_json::from_slice(body).map_err(|_| "the secret's answer is not JSON".to_string())?;
     let value = json["value"]
         .as_str()
         .ok_or("the secret's answer has no value")?
@@ -118,9 +118,7 @@ fn vault_error(body: &[u8]) -> Option<String> {
 fn last_segment(url: &str) -> Option<String> {
     let (_, _, path) = split_url(url);
     let path = path.split(['?', '#']).next().unwrap_or_default();
-    path.rsplit('/')
-        .find(|s| !s.is_empty())
-        .map(str::to_string)
+    path.rsplit('/').find(|s| !s.is_empty()).map(str::to_string)
 }
 
 #[cfg(test)]
@@ -153,7 +151,10 @@ mod tests {
             "innererror": {"code": "AccessDenied"}}}"#;
         let text = refusal(403, body, "certificate", "managed identity system-assigned");
         assert!(text.contains("may not read the certificate"), "{text}");
-        assert!(text.contains("403 Forbidden: Forbidden/AccessDenied"), "{text}");
+        assert!(
+            text.contains("403 Forbidden: Forbidden/AccessDenied"),
+            "{text}"
+        );
         assert!(refusal(404, b"", "certificate", "x").contains("no such certificate"));
     }
 }

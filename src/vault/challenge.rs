@@ -139,9 +139,13 @@ mod tests {
             "https://contoso.vault.azure.net",
             "https://ault.azure.net",
         ] {
-            let header = format!(r#"Bearer authorization="https://login/t", resource="{resource}""#);
+            let header =
+                format!(r#"Bearer authorization="https://login/t", resource="{resource}""#);
             let error = read_challenge([header.as_str()].into_iter(), VAULT).unwrap_err();
-            assert!(error.contains("not in the vault's domain"), "{resource}: {error}");
+            assert!(
+                error.contains("not in the vault's domain"),
+                "{resource}: {error}"
+            );
         }
         assert!(read_challenge(["Basic realm=x"].into_iter(), VAULT).is_err());
         assert!(read_challenge(["Bearer authorization=\"x\""].into_iter(), VAULT).is_err());

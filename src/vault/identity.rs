@@ -80,12 +80,7 @@ impl VaultIdentity {
             ..IdentityOptions::default()
         };
         Ok(VaultIdentity {
-            credentials: CredentialsProvider::new(
-                &identity.client_credentials,
-                crypto,
-                0,
-                None,
-            ),
+            credentials: CredentialsProvider::new(&identity.client_credentials, crypto, 0, None),
             tokens: TokenProvider::new(&identity, platform, (None, None), 0)?,
             default_client_id: platform.get("AZURE_CLIENT_ID").map(str::to_string),
             kind,
@@ -110,7 +105,10 @@ impl VaultIdentity {
             .managed_identity_client_id
             .clone()
             .or_else(|| self.default_client_id.clone())
-            .map_or(ManagedIdentityId::SystemAssigned, ManagedIdentityId::ClientId)
+            .map_or(
+                ManagedIdentityId::SystemAssigned,
+                ManagedIdentityId::ClientId,
+            )
     }
 
     /// A token for `scope` (the challenge's resource) in `tenant` (the challenge's), for the
@@ -175,7 +173,8 @@ fn choose(platform: &PlatformEnvironment) -> (Kind, Option<CredentialDescription
         Some(description)
     };
     if let (Some(tenant), Some(client_id)) = (tenant.clone(), client_id.clone()) {
-        let named = |what: &str| format!("environment {what} (AZURE_CLIENT_ID {})", quote(&client_id));
+        let named =
+            |what: &str| format!("environment {what} (AZURE_CLIENT_ID {})", quote(&client_id));
         if let Some(secret) = platform.get("AZURE_CLIENT_SECRET") {
             let credential = entry(SourceType::ClientSecret, &|d| {
                 d.client_secret = Some(secret.to_string());
@@ -230,7 +229,10 @@ mod tests {
         ];
         let (kind, _, shown) = choose(&platform(&both));
         assert!(matches!(kind, Kind::Environment { .. }), "{kind:?}");
-        assert!(shown.contains("client secret") && !shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("client secret") && !shown.contains("s3cret"),
+            "{shown}"
+        );
         let (kind, _, shown) = choose(&platform(&[both[0], both[1], both[3]]));
         assert!(matches!(kind, Kind::Workload { .. }), "{kind:?}");
         assert!(shown.contains("workload identity"), "{shown}");

@@ -82,7 +82,12 @@ impl KeyVaultClient {
     /// `GET url` of `source`'s vault with the token its challenge asks for; the body of a 200.
     /// A 401 to a token is met once with a fresh token (after a new challenge, when the vault
     /// moved to another tenant); other statuses are refusals naming `what`.
-    fn read(&self, source: &VaultSource, url: &str, what: &str) -> std::result::Result<Vec<u8>, String> {
+    fn read(
+        &self,
+        source: &VaultSource,
+        url: &str,
+        what: &str,
+    ) -> std::result::Result<Vec<u8>, String> {
         let deadline = Deadline::after(self.timeout);
         let vault = source.vault.to_ascii_lowercase();
         let who = self.identity.describe(source);
@@ -164,7 +169,11 @@ impl VaultReader for KeyVaultClient {
         answers::certificate_bundle(&body)
     }
 
-    fn secret(&self, source: &VaultSource, version: &VaultVersion) -> std::result::Result<VaultSecret, String> {
+    fn secret(
+        &self,
+        source: &VaultSource,
+        version: &VaultVersion,
+    ) -> std::result::Result<VaultSecret, String> {
         let (name, secret_version) = answers::secret_path(&version.secret_id)?;
         let url = format!(
             "{}/secrets/{name}/{secret_version}?api-version={API_VERSION}",

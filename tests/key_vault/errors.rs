@@ -89,9 +89,10 @@ fn versions_that_cannot_be_used_are_refused_naming_why() {
 #[test]
 fn a_challenge_naming_another_domain_gets_no_token() {
     let setup = setup(Reader::EnvironmentSecret);
-    setup
-        .vault
-        .add_version("elsewhere", StoredVersion::pkcs12("1", &setup.certificate("x")));
+    setup.vault.add_version(
+        "elsewhere",
+        StoredVersion::pkcs12("1", &setup.certificate("x")),
+    );
     setup.vault.set_challenge_resource("https://evil.example");
     let api = setup.client("elsewhere", "0");
     let message = failure(&setup, &api, "elsewhere");
@@ -106,9 +107,10 @@ fn a_challenge_naming_another_domain_gets_no_token() {
 #[test]
 fn a_token_that_cannot_be_had_names_its_source() {
     let setup = setup(Reader::EnvironmentSecret);
-    setup
-        .vault
-        .add_version("no-token", StoredVersion::pkcs12("1", &setup.certificate("x")));
+    setup.vault.add_version(
+        "no-token",
+        StoredVersion::pkcs12("1", &setup.certificate("x")),
+    );
     // A wrong secret: the token endpoint refuses the reader.
     let mut environment = setup.environment();
     for (name, value) in &mut environment {

@@ -90,14 +90,14 @@ fn output_of(mut child: Child) -> String {
 fn four_processes_renewing_together_reach_the_vault_one_turn_at_a_time() {
     let setup = setup(Reader::EnvironmentSecret);
     let redis = RedisServer::start(None);
-    setup
-        .vault
-        .add_version(NAME, StoredVersion::pkcs12("f1", &setup.certificate("fleet-1")));
+    setup.vault.add_version(
+        NAME,
+        StoredVersion::pkcs12("f1", &setup.certificate("fleet-1")),
+    );
     let new = StoredVersion::pkcs12("f2", &setup.certificate("fleet-2"));
     let secret_prefix = new.secret[..40].to_string();
     let key_path = setup.dir.write("cache.key", [7u8; 32]);
-    let mut config: serde_json::Value =
-        serde_json::from_str(&setup.config(NAME, "", "1")).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&setup.config(NAME, "", "1")).unwrap();
     config["TokenCache"] = serde_json::from_str(&format!(
         r#"{{"Distributed": {{"Redis": {}, "EncryptionKeyFile": {}, "LockMilliseconds": {SPACING_MS}}}}}"#,
         json_str(&redis.url()),
@@ -112,7 +112,10 @@ fn four_processes_renewing_together_reach_the_vault_one_turn_at_a_time() {
     // Every instance loaded version f1 (a cold start is not held back by the turns).
     let started = std::time::Instant::now();
     while setup.vault.served("secret") < 4 {
-        assert!(started.elapsed() < Duration::from_secs(8), "the fleet did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "the fleet did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     setup.vault.add_version(NAME, new);
@@ -129,7 +132,11 @@ fn four_processes_renewing_together_reach_the_vault_one_turn_at_a_time() {
         .map(|r| r.at)
         .collect();
     fetched.sort();
-    assert_eq!(fetched.len(), 4, "one fetch of the new version per instance");
+    assert_eq!(
+        fetched.len(),
+        4,
+        "one fetch of the new version per instance"
+    );
     let gaps: Vec<Duration> = fetched.windows(2).map(|w| w[1] - w[0]).collect();
     eprintln!("gaps between the fleet's fetches of the new version: {gaps:?}");
     for gap in &gaps {

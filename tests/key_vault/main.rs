@@ -115,10 +115,7 @@ impl Setup {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-            environment.push((
-                "AZURE_AUTHORITY_HOST".to_string(),
-                self.tokens.instance(),
-            ));
+            environment.push(("AZURE_AUTHORITY_HOST".to_string(), self.tokens.instance()));
         }
         environment
     }
@@ -290,8 +287,9 @@ fn a_pem_certificate_is_loaded_with_the_entrys_managed_identity() {
     assert!(setup.vault.refused_tokens().is_empty());
     let read_as = log_lines("'orders-pem': read as");
     assert!(
-        read_as.iter().any(|line| line.contains("managed identity")
-            && line.contains("vault-reader-mi")),
+        read_as
+            .iter()
+            .any(|line| line.contains("managed identity") && line.contains("vault-reader-mi")),
         "{read_as:?}"
     );
     assert_eq!(api.credentials()[0].version.as_deref(), Some("9a8b"));

@@ -16,9 +16,10 @@ use super::{Reader, call, log_lines, logs, selections, setup};
 fn a_new_version_is_picked_up_by_the_proactive_check_while_8_threads_call() {
     let setup = setup(Reader::EnvironmentSecret);
     let name = "orders-renewed";
-    setup
-        .vault
-        .add_version(name, StoredVersion::pkcs12("v1", &setup.certificate("before")));
+    setup.vault.add_version(
+        name,
+        StoredVersion::pkcs12("v1", &setup.certificate("before")),
+    );
     let api = Arc::new(setup.client(name, "0.4"));
     assert_eq!(call(&api), "hello before");
     let stop = Arc::new(AtomicBool::new(false));
@@ -42,9 +43,10 @@ fn a_new_version_is_picked_up_by_the_proactive_check_while_8_threads_call() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    setup
-        .vault
-        .add_version(name, StoredVersion::pkcs12("v2", &setup.certificate("after")));
+    setup.vault.add_version(
+        name,
+        StoredVersion::pkcs12("v2", &setup.certificate("after")),
+    );
     let renewed_at = Instant::now();
     while call(&api) != "hello after" {
         assert!(
@@ -71,9 +73,10 @@ fn a_new_version_is_picked_up_by_the_proactive_check_while_8_threads_call() {
 fn a_rejected_certificate_is_reloaded_from_the_vault() {
     let setup = setup(Reader::EnvironmentSecret);
     let name = "orders-rotated";
-    setup
-        .vault
-        .add_version(name, StoredVersion::pkcs12("r1", &setup.certificate("rejected")));
+    setup.vault.add_version(
+        name,
+        StoredVersion::pkcs12("r1", &setup.certificate("rejected")),
+    );
     // No proactive check: only the rejection makes the library ask the vault again.
     let api = setup.client(name, "0");
     let events = selections(&api);
@@ -89,7 +92,10 @@ fn a_rejected_certificate_is_reloaded_from_the_vault() {
     let other = TestCa::new("Key Vault renewed CA");
     setup.vault.add_version(
         name,
-        StoredVersion::pkcs12("r2", &other.client("rotated", test_support::pki::Validity::CURRENT)),
+        StoredVersion::pkcs12(
+            "r2",
+            &other.client("rotated", test_support::pki::Validity::CURRENT),
+        ),
     );
     setup
         .api
@@ -107,9 +113,10 @@ fn a_vault_that_is_down_keeps_the_certificate_and_warns_once() {
     logs();
     let setup = setup(Reader::EnvironmentSecret);
     let name = "orders-outage";
-    setup
-        .vault
-        .add_version(name, StoredVersion::pkcs12("o1", &setup.certificate("kept")));
+    setup.vault.add_version(
+        name,
+        StoredVersion::pkcs12("o1", &setup.certificate("kept")),
+    );
     let api = setup.client(name, "0.2");
     assert_eq!(call(&api), "hello kept");
     setup.vault.set_down(true);
@@ -130,12 +137,21 @@ fn a_vault_that_is_down_keeps_the_certificate_and_warns_once() {
     assert!(outage_checks >= 2, "checked {outage_checks} times");
     let warnings: Vec<String> = log_lines("'orders-outage': the vault cannot be read now");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].starts_with("Warn") && warnings[0].contains("503"), "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("Warn") && warnings[0].contains("503"),
+        "{warnings:?}"
+    );
     setup.vault.set_down(false);
     let back = Instant::now();
     while call(&api) != "hello new" {
-        assert!(back.elapsed() < Duration::from_secs(3), "not renewed after the outage");
+        assert!(
+            back.elapsed() < Duration::from_secs(3),
+            "not renewed after the outage"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(log_lines("'orders-outage': the vault answers again").len(), 1);
+    assert_eq!(
+        log_lines("'orders-outage': the vault answers again").len(),
+        1
+    );
 }

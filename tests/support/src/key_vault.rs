@@ -213,7 +213,10 @@ impl FakeKeyVault {
                 return Err(format!("a token for '{}', not the vault", issued.scope));
             }
             if issued.tenant.as_deref() != Some(tenant.as_str()) {
-                return Err(format!("a token of tenant {:?}, not {tenant}", issued.tenant));
+                return Err(format!(
+                    "a token of tenant {:?}, not {tenant}",
+                    issued.tenant
+                ));
             }
             if issued.expired() {
                 return Err("an expired token".to_string());
@@ -241,7 +244,11 @@ fn error_reply(status: u16, code: &str, message: &str) -> Reply {
 }
 
 fn challenge(state: &State) -> Reply {
-    let mut reply = error_reply(401, "Unauthorized", "AKV10000: Request is missing a Bearer token.");
+    let mut reply = error_reply(
+        401,
+        "Unauthorized",
+        "AKV10000: Request is missing a Bearer token.",
+    );
     reply.headers.push((
         "WWW-Authenticate".into(),
         format!(
@@ -272,14 +279,21 @@ fn answer(state: &Arc<Mutex<State>>, seen: &Seen) -> Reply {
     }
     let authorized = matches!(verdict, Some(Ok(())));
     let reply = if seen.method != "GET" || !query.split('&').any(|p| p == "api-version=7.5") {
-        state.log.fail(format!("{} {}: not a GET with api-version=7.5", seen.method, seen.target));
+        state.log.fail(format!(
+            "{} {}: not a GET with api-version=7.5",
+            seen.method, seen.target
+        ));
         error_reply(400, "BadParameter", "api-version")
     } else if state.down {
         error_reply(503, "ServiceUnavailable", "The service is unavailable.")
     } else if !authorized {
         challenge(&state)
     } else if state.deny {
-        error_reply(403, "Forbidden", "The user, group or application does not have certificates get permission.")
+        error_reply(
+            403,
+            "Forbidden",
+            "The user, group or application does not have certificates get permission.",
+        )
     } else {
         serve(&mut state, &segments)
     };
@@ -299,7 +313,11 @@ fn serve(state: &mut State, segments: &[&str]) -> Reply {
     match segments {
         ["certificates", name] => match state.versions.get(*name).and_then(|v| v.last()) {
             Some(current) => json_reply(200, certificate_bundle(&host, name, current)),
-            None => error_reply(404, "CertificateNotFound", "A certificate with (name/id) was not found in this key vault."),
+            None => error_reply(
+                404,
+                "CertificateNotFound",
+                "A certificate with (name/id) was not found in this key vault.",
+            ),
         },
         ["secrets", name, version] => {
             let found = state
@@ -318,11 +336,17 @@ fn serve(state: &mut State, segments: &[&str]) -> Reply {
                         "attributes": {"enabled": true, "nbf": stored.not_before, "exp": stored.expires},
                     }),
                 ),
-                _ => error_reply(404, "SecretNotFound", "A secret with (name/id) was not found in this key vault."),
+                _ => error_reply(
+                    404,
+                    "SecretNotFound",
+                    "A secret with (name/id) was not found in this key vault.",
+                ),
             }
         }
         _ => {
-            state.log.fail(format!("unexpected path /{}", segments.join("/")));
+            state
+                .log
+                .fail(format!("unexpected path /{}", segments.join("/")));
             error_reply(404, "NotFound", "no such path")
         }
     }
