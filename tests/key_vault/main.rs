@@ -1,6 +1,7 @@
 //! Key Vault certificates (`SourceType: "KeyVault"`) against a fake vault over TLS on 127.0.0.1,
-//! reached under its real name (`contoso.vault.azure.net`) through `Http.Resolve`, as is the
-//! API (`orders.contoso.test`). The vault verifies every token (issued by the fake token endpoint
+//! reached under its real name (`contoso.vault.azure.net`) through `Http.Resolve`, as are the
+//! API (`orders.contoso.test`), the token endpoint (`login.contoso.test`) and the
+//! managed-identity endpoint (`identity.contoso.test`). The vault verifies every token (issued by the fake token endpoint
 //! for `https://vault.azure.net/.default` in its tenant, or by the fake managed-identity
 //! endpoint), answers the challenge first, and serves versions. Nothing leaves loopback.
 //!
@@ -25,6 +26,9 @@ const TENANT: &str = "vault-tenant";
 const READER: &str = "vault-reader";
 const READER_SECRET: &str = "reader-secret-value";
 const API_HOST: &str = "orders.contoso.test";
+/// The token endpoint's and the managed-identity endpoint's names, reached through Http.Resolve.
+const LOGIN_HOST: &str = "login.contoso.test";
+const IDENTITY_HOST: &str = "identity.contoso.test";
 
 /// A vault, the token endpoint of the identity that reads it, and an MTLS API that accepts the
 /// clients CA's certificates.
@@ -35,8 +39,10 @@ struct Setup {
     api: TestServer,
     dir: TempDir,
     ca_path: String,
-    /// Extra environment (a managed-identity endpoint's).
+    /// Extra environment (a managed-identity endpoint's, under its name).
     environment: Vec<(String, String)>,
+    /// The managed-identity endpoint's port (1, unused, without one).
+    identity_port: u16,
 }
 
 /// Where the reader's tokens come from.
@@ -52,12 +58,20 @@ fn setup(reader: Reader) -> Setup {
     let clients = TestCa::new("Key Vault client certificates");
     let issuer = TokenIssuer::new(READER);
     issuer.set_client_secret(Some(READER_SECRET));
-    let tokens = TokenServer::start(&servers, issuer.clone());
+    let tokens = TokenServer::start_for_names(&servers, issuer.clone(), &[LOGIN_HOST]);
+    let identity_port = match &reader {
+        Reader::Managed(endpoint) => endpoint.server.port,
+        Reader::EnvironmentSecret => 1,
+    };
     let (check, environment): (TokenCheck, _) = match reader {
         Reader::EnvironmentSecret => (FakeKeyVault::tokens_of(issuer, TENANT), Vec::new()),
         Reader::Managed(endpoint) => (
             FakeKeyVault::tokens_of_managed_identity(endpoint.clone()),
-            endpoint.environment(),
+            endpoint
+                .environment()
+                .into_iter()
+                .map(|(name, value)| (name, value.replace("127.0.0.1", IDENTITY_HOST)))
+                .collect(),
         ),
     };
     let vault = FakeKeyVault::start(&servers, TENANT, check);
@@ -76,6 +90,7 @@ fn setup(reader: Reader) -> Setup {
         dir,
         ca_path,
         environment,
+        identity_port,
     }
 }
 
@@ -95,10 +110,13 @@ impl Setup {
                 "DownstreamApis": {{"Orders": {{"BaseUrl": "https://{API_HOST}:{port}/",
                   "ProtocolScheme": "MTLS"}}}},
                 "Http": {{"CaBundlePath": {ca}, "TimeoutSeconds": 20,
-                  "Resolve": [{vault_pin}, "{API_HOST}:{port}:127.0.0.1"]}}}}"#,
+                  "Resolve": [{vault_pin}, "{API_HOST}:{port}:127.0.0.1",
+                    "{LOGIN_HOST}:{login}:127.0.0.1", "{IDENTITY_HOST}:{identity}:127.0.0.1"]}}}}"#,
             vault = json_str(&self.vault.url()),
             vault_pin = json_str(&self.vault.resolve_entry()),
             port = self.api.port,
+            login = self.tokens.server.port,
+            identity = self.identity_port,
             ca = json_str(&self.ca_path),
         )
     }
@@ -115,7 +133,8 @@ impl Setup {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-            environment.push(("AZURE_AUTHORITY_HOST".to_string(), self.tokens.instance()));
+            let login = format!("https://{LOGIN_HOST}:{}/", self.tokens.server.port);
+            environment.push(("AZURE_AUTHORITY_HOST".to_string(), login));
         }
         environment
     }
