@@ -19,7 +19,7 @@ use test_support::identity_endpoint::{IdentityEndpoint, Platform};
 use test_support::key_vault::{FakeKeyVault, StoredVersion, TokenCheck};
 use test_support::pki::{Issued, TestCa, Validity};
 use test_support::server::{ClientAuth, TestServer};
-use test_support::token_server::{TokenIssuer, TokenServer};
+use test_support::token_server::{TokenIssuer, TokenServer, bearer_resource_handler};
 use test_support::{TempDir, json_str};
 
 const TENANT: &str = "vault-tenant";
@@ -33,6 +33,7 @@ const IDENTITY_HOST: &str = "identity.contoso.test";
 /// A vault, the token endpoint of the identity that reads it, and an MTLS API that accepts the
 /// clients CA's certificates.
 struct Setup {
+    servers: TestCa,
     clients: TestCa,
     tokens: TokenServer,
     vault: FakeKeyVault,
@@ -83,6 +84,7 @@ fn setup(reader: Reader) -> Setup {
     let dir = TempDir::new("key-vault");
     let ca_path = dir.write("ca.pem", &servers.cert_pem);
     Setup {
+        servers,
         clients,
         tokens,
         vault,
@@ -338,4 +340,46 @@ fn sixteen_threads_starting_cold_make_one_fetch() {
     assert_eq!(setup.vault.served("certificate"), 1);
     assert_eq!(setup.vault.served("secret"), 1);
     assert_eq!(setup.tokens.issuer.token_request_count(), 1);
+}
+
+#[test]
+fn the_vaults_certificate_signs_the_apps_client_assertions() {
+    let setup = setup(Reader::EnvironmentSecret);
+    let issued = setup.certificate("assertion-signer");
+    setup
+        .vault
+        .add_version("orders-app", StoredVersion::pkcs12("a55e", &issued));
+    // The app's own Entra endpoint, which registered the vault's certificate.
+    let app = TokenIssuer::new("orders-app-id");
+    app.set_certificate(Some(&issued.cert_der));
+    let app_tokens = TokenServer::start(&setup.servers, app.clone());
+    let resource = TestServer::start(
+        setup.servers.server(),
+        ClientAuth::None,
+        bearer_resource_handler(app.clone()),
+    );
+    let mut config: serde_json::Value =
+        serde_json::from_str(&setup.config("orders-app", "", "0")).unwrap();
+    config["AzureAd"]["Instance"] = app_tokens.instance().into();
+    config["AzureAd"]["TenantId"] = "app-tenant".into();
+    config["AzureAd"]["ClientId"] = "orders-app-id".into();
+    config["DownstreamApis"]["Graph"] = serde_json::json!({
+        "BaseUrl": resource.url(), "Scopes": ["api://orders/.default"], "RequestAppToken": true
+    });
+    let api = DownstreamApi::from_json_with_environment(&config.to_string(), setup.environment())
+        .unwrap();
+    let response = api.call("Graph", None, b"").expect("Bearer call");
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    app.assert_no_failures();
+    let request = &app.token_requests()[0];
+    assert!(
+        request.assertion_claims.is_some(),
+        "signed with the vault's key"
+    );
+    assert_eq!(setup.vault.served("secret"), 1);
 }
