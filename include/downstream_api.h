@@ -414,8 +414,9 @@ dsapi_status dsapi_client_validate_token(const struct dsapi_client *client,
                                          char **claims_json_out);
 
 // Describes every `AzureAd.ClientCredentials` entry as a JSON array, one object per entry in
-// configuration order: `index`, `sourceType`, `location` (file or store folder, or null),
-// `skipped`, `loaded`, `kind` (`"certificate"`, `"clientSecret"`, `"signedAssertionFile"`,
+// configuration order: `index`, `sourceType`, `location` (file or store folder, the vault's
+// certificate URL for `KeyVault`, or null), `version` (a Key Vault certificate's version, only
+// then), `skipped`, `loaded`, `kind` (`"certificate"`, `"clientSecret"`, `"signedAssertionFile"`,
 // `"managedIdentityAssertion"` or null), `selectedFor` (`["MTLS", "token"]`, the purposes it is in use for), and for a
 // certificate `thumbprint` (SHA-1), `thumbprintSha256`, `subject`, `issuer`, `notBefore`,
 // `notAfter` (RFC 3339) and `daysLeft`; for an entry that failed to load, `error` (the reason,

@@ -12,6 +12,7 @@
 //! ffi          the C ABI: the only unsafe code; handles, statuses, last error, panic boundary
 //! downstream   DownstreamApi: options and overrides, URL and headers, MTLS and Bearer calls, retries
 //! validation   incoming access tokens: signature with the issuer's keys, lifetime, audience, issuer
+//! vault        Azure Key Vault: certificates for KeyVault credentials, read with the host's identity
 //! token        app tokens: authorities, assertions, client credentials, the cache
 //! transport    ureq agents (one per certificate), server trust, error classification
 //! credentials  ClientCredentials loaded into certificates and secrets; selection, rotation, events
@@ -42,6 +43,7 @@ mod retry;
 mod token;
 mod transport;
 mod validation;
+mod vault;
 
 pub use credentials::{
     CertificateFacts, CredentialEvent, CredentialReport, EventKind, LoadState, Observer,

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use serde_json::Value;
+use test_support::key_vault::{FakeKeyVault, StoredVersion};
 use test_support::pki::{TestCa, Validity};
 use test_support::server::{ClientAuth, Reply, Seen, TestServer, subject_cn};
 use test_support::token_server::{
@@ -29,8 +30,14 @@ struct Run {
 }
 
 fn dsapi_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Run {
+    dsapi_with_env(dir, args, stdin, &[])
+}
+
+/// [`dsapi_in`] with more environment variables.
+fn dsapi_with_env(dir: &Path, args: &[&str], stdin: &[u8], environment: &[(&str, String)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dsapi"))
         .args(args)
+        .envs(environment.iter().map(|(n, v)| (*n, v.as_str())))
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -390,6 +397,59 @@ fn credentials_lists_every_entry_with_its_facts_or_reason() {
     assert!(run.stdout.contains("days left)"), "{}", run.stdout);
     assert!(run.stdout.contains("[3] Path missing.pfx: not loaded: "));
     assert!(run.stdout.contains("[4] Path x.pem: skipped\n"));
+}
+
+/// A Key Vault entry shows its vault and certificate, the version loaded and its expiry; the
+/// vault is a fake reached under its real name through `Http.Resolve`, read with the
+/// environment's client secret.
+#[test]
+fn credentials_shows_a_key_vault_certificate_with_its_version() {
+    let ca = TestCa::new("CLI vault CA");
+    let issuer = TokenIssuer::new(CLIENT_ID);
+    issuer.set_client_secret(Some(SECRET));
+    let tokens = TokenServer::start(&ca, issuer.clone());
+    let vault = FakeKeyVault::start(&ca, "tenant", FakeKeyVault::tokens_of(issuer, "tenant"));
+    let client = ca.client("vault-cli", Validity::CURRENT);
+    vault.add_version("orders-client", StoredVersion::pkcs12("0a1b2c", &client));
+    let dir = TempDir::new("cli-vault");
+    let ca_path = dir.write("ca.pem", &ca.cert_pem);
+    dir.write(
+        "appsettings.json",
+        format!(
+            r#"{{"AzureAd": {{"ClientCredentials": [{{"SourceType": "KeyVault",
+                  "KeyVaultUrl": {url}, "KeyVaultCertificateName": "orders-client"}}]}},
+                "Http": {{"CaBundlePath": {ca}, "Resolve": [{pin}]}}}}"#,
+            url = json_str(&vault.url()),
+            ca = json_str(&ca_path),
+            pin = json_str(&vault.resolve_entry()),
+        ),
+    );
+    let environment = [
+        ("AZURE_TENANT_ID", "tenant".to_string()),
+        ("AZURE_CLIENT_ID", CLIENT_ID.to_string()),
+        ("AZURE_CLIENT_SECRET", SECRET.to_string()),
+        ("AZURE_AUTHORITY_HOST", tokens.instance()),
+    ];
+    let run = dsapi_with_env(dir.path(), &["credentials"], b"", &environment);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let head = format!(
+        "[0] KeyVault {}/certificates/orders-client: certificate\n    version     0a1b2c\n",
+        vault.url()
+    );
+    assert!(run.stdout.starts_with(&head), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("subject     O=Contoso, CN=vault-cli"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("days left)"), "{}", run.stdout);
+    assert!(!run.stdout.contains(SECRET) && !run.stderr.contains(SECRET));
+    let run = dsapi_with_env(dir.path(), &["credentials", "--json"], b"", &environment);
+    let entries: Vec<Value> = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(entries[0]["version"], "0a1b2c");
+    assert_eq!(entries[0]["sourceType"], "KeyVault");
+    assert!(entries[0]["notAfter"].as_str().unwrap().ends_with('Z'));
+    vault.assert_no_failures();
 }
 
 #[test]

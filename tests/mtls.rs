@@ -272,8 +272,8 @@ fn loading_errors_name_the_entry_and_the_reason_but_never_the_password() {
             "no time-valid certificate with thumbprint 00",
         ),
         (
-            r#"{"SourceType": "KeyVault"}"#.to_string(),
-            "KeyVault is not supported",
+            r#"{"SourceType": "CustomSignedAssertion"}"#.to_string(),
+            "CustomSignedAssertion is not supported",
         ),
     ];
     for (credential, reason) in cases {

@@ -85,12 +85,17 @@ impl CredentialDescription {
             use_bound_credential: node.boolean("UseBoundCredential")?.unwrap_or(false),
             managed_identity_client_id: node.string("ManagedIdentityClientId")?,
             token_exchange_url: node.string("TokenExchangeUrl")?,
+            key_vault_url: optional_url(node, "KeyVaultUrl")?,
+            key_vault_certificate_name: node.string("KeyVaultCertificateName")?,
             skip: node.boolean("Skip")?.unwrap_or(false),
         };
         description.source_type = match node.child("SourceType") {
             Some(source) => Some(parse_source_type(&source)?),
             None => description.inferred_source_type(),
         };
+        if description.source_type == Some(SourceType::KeyVault) && !description.skip {
+            check_key_vault(node, &description)?;
+        }
         if description.source_type.is_none() && !description.skip {
             return Err(Error::new(
                 ErrorKind::Config,
@@ -113,10 +118,45 @@ impl CredentialDescription {
             Some(SourceType::ClientSecret)
         } else if self.signed_assertion_file_disk_path.is_some() {
             Some(SourceType::SignedAssertionFilePath)
+        } else if self.key_vault_url.is_some() {
+            Some(SourceType::KeyVault)
         } else {
             None
         }
     }
+}
+
+/// What a `KeyVault` entry needs, checked when the configuration is read rather than at the first
+/// call: an https vault URL without a path, and a certificate name Key Vault allows
+/// (letters, digits and dashes), which is put in URL paths.
+fn check_key_vault(node: &Node, description: &CredentialDescription) -> Result<()> {
+    let error =
+        |key: &str, why: &str| Error::new(ErrorKind::Config, format!("{}: {why}", node.join(key)));
+    let url = description
+        .key_vault_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| error("KeyVaultUrl", "missing; a KeyVault entry needs its vault"))?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| error("KeyVaultUrl", "must be an https:// URL"))?;
+    if rest.trim_end_matches('/').contains(['/', '?']) {
+        return Err(error(
+            "KeyVaultUrl",
+            "must be the vault alone (https://NAME.vault.azure.net), without a path",
+        ));
+    }
+    let name = description
+        .key_vault_certificate_name
+        .as_deref()
+        .unwrap_or_default();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(error(
+            "KeyVaultCertificateName",
+            "missing, or not a Key Vault name (letters, digits and dashes)",
+        ));
+    }
+    Ok(())
 }
 
 /// `TokenEndpointAuthMethod`, named after RFC 7591's metadata: `tls_client_auth`, or the methods
@@ -177,6 +217,7 @@ fn parse_source_type(node: &Node) -> Result<SourceType> {
         "clientsecret" => SourceType::ClientSecret,
         "signedassertionfilepath" => SourceType::SignedAssertionFilePath,
         "signedassertionfrommanagedidentity" => SourceType::SignedAssertionFromManagedIdentity,
+        "keyvault" => SourceType::KeyVault,
         _ if by_number
             .iter()
             .any(|known| known.eq_ignore_ascii_case(&name)) =>

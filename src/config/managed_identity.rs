@@ -109,6 +109,10 @@ impl PlatformEnvironment {
         "AZURE_FEDERATED_TOKEN_FILE",
         "AZURE_AUTHORITY_HOST",
         "DSAPI_ARC_TOKEN_DIRECTORY",
+        // The Azure SDKs' environment credential, for the identity that reads a Key Vault.
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
     ];
 
     /// Keeps the non-empty values of [`PlatformEnvironment::NAMES`] from `environment`.
@@ -134,7 +138,7 @@ impl PlatformEnvironment {
     }
 }
 
-// IDENTITY_HEADER and MSI_SECRET are secrets: Debug output names the variables only.
+// IDENTITY_HEADER, MSI_SECRET, AZURE_CLIENT_SECRET and the certificate password are secrets: Debug output names the variables only.
 impl std::fmt::Debug for PlatformEnvironment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()

@@ -14,6 +14,7 @@ mod node;
 mod options;
 mod options_json;
 mod proxy;
+mod resolve;
 mod sections;
 mod token_cache;
 
@@ -26,6 +27,7 @@ pub use options::{
     HttpOptions, IdentityOptions, ManagedIdentityId, ProtocolScheme, SourceType, TokenEndpointAuth,
 };
 pub use proxy::ProxyOptions;
+pub use resolve::ResolveEntry;
 pub use token_cache::{DistributedCacheOptions, redact_redis_url};
 
 /// The whole parsed configuration.

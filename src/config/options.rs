@@ -5,6 +5,7 @@ use std::time::Duration;
 
 pub use super::managed_identity::ManagedIdentityId;
 pub use super::proxy::ProxyOptions;
+pub use super::resolve::ResolveEntry;
 
 /// The `AzureAd` section.
 #[derive(Debug, Clone)]
@@ -77,7 +78,10 @@ pub enum SourceType {
     /// A managed identity's token for `TokenExchangeUrl` as the client assertion (a federated
     /// identity credential).
     SignedAssertionFromManagedIdentity,
-    /// A source Id.Web knows that this library does not load (Key Vault, custom assertions, ...).
+    /// A certificate (with its private key) from Azure Key Vault: `KeyVaultUrl` and
+    /// `KeyVaultCertificateName`, read with the host's identity.
+    KeyVault,
+    /// A source Id.Web knows that this library does not load (custom assertions, ...).
     NotSupported(String),
 }
 
@@ -91,6 +95,7 @@ impl SourceType {
                 | SourceType::StoreWithThumbprint
                 | SourceType::StoreWithDistinguishedName
                 | SourceType::StoreWithSubjectName
+                | SourceType::KeyVault
         )
     }
 
@@ -105,6 +110,7 @@ impl SourceType {
             SourceType::ClientSecret => "ClientSecret",
             SourceType::SignedAssertionFilePath => "SignedAssertionFilePath",
             SourceType::SignedAssertionFromManagedIdentity => "SignedAssertionFromManagedIdentity",
+            SourceType::KeyVault => "KeyVault",
             SourceType::NotSupported(name) => name,
         }
     }
@@ -130,8 +136,12 @@ pub struct CredentialDescription {
     /// host) and their tokens are kept apart, bound to it.
     pub use_bound_credential: bool,
     /// For `SignedAssertionFromManagedIdentity`: the user-assigned identity's client id; absent,
-    /// the system-assigned identity.
+    /// the system-assigned identity. For `KeyVault`: the managed identity that reads the vault
+    /// (else `AZURE_CLIENT_ID`).
     pub managed_identity_client_id: Option<String>,
+    /// For `KeyVault`: the vault (`https://contoso.vault.azure.net`) and the certificate's name.
+    pub key_vault_url: Option<String>,
+    pub key_vault_certificate_name: Option<String>,
     /// For `SignedAssertionFromManagedIdentity`: the audience of the managed-identity token.
     pub token_exchange_url: Option<String>,
     pub skip: bool,
@@ -156,13 +166,28 @@ impl CredentialDescription {
         format!("ClientCredentials[{}]", self.index)
     }
 
-    /// "ClientCredentials[2] (Path)", the source named in observer events.
+    /// "ClientCredentials[2] (Path)", the source named in observer events; a Key Vault entry
+    /// names its vault and certificate ("ClientCredentials[0] (KeyVault
+    /// https://contoso.vault.azure.net/certificates/orders-client)").
     pub fn source_name(&self) -> String {
         let kind = self
             .source_type
             .as_ref()
             .map_or("unknown", SourceType::name);
-        format!("{} ({kind})", self.label())
+        match self.key_vault_location() {
+            Some(location) => format!("{} ({kind} {location})", self.label()),
+            None => format!("{} ({kind})", self.label()),
+        }
+    }
+
+    /// `{KeyVaultUrl}/certificates/{KeyVaultCertificateName}` of a Key Vault entry.
+    pub fn key_vault_location(&self) -> Option<String> {
+        if self.source_type != Some(SourceType::KeyVault) {
+            return None;
+        }
+        let vault = self.key_vault_url.as_deref()?.trim_end_matches('/');
+        let name = self.key_vault_certificate_name.as_deref()?;
+        Some(format!("{vault}/certificates/{name}"))
     }
 }
 
@@ -304,6 +329,8 @@ pub struct HttpOptions {
     pub max_response_bytes: u64,
     /// `Http.Proxy`, else the environment's `HTTPS_PROXY` / `ALL_PROXY`, with `NO_PROXY`.
     pub proxy: Option<ProxyOptions>,
+    /// `Http.Resolve`: addresses for host names, curl's `--resolve` strings, for every connection.
+    pub resolve: Vec<ResolveEntry>,
 }
 
 impl Default for HttpOptions {
@@ -315,6 +342,7 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(100),
             max_response_bytes: 64 * 1024 * 1024,
             proxy: None,
+            resolve: Vec::new(),
         }
     }
 }

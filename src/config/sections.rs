@@ -269,6 +269,7 @@ impl HttpOptions {
             },
             // Read with the environment's proxy variables by the caller.
             proxy: None,
+            resolve: super::resolve::read_resolve(node)?,
         })
     }
 }

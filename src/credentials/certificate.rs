@@ -19,6 +19,8 @@ pub struct Certificate {
     signing_key: Arc<dyn SigningKey>,
     /// What identifies it in messages, events and reports.
     pub facts: CertificateFacts,
+    /// The version its source gave it (Key Vault's certificate version); `None` for files.
+    pub source_version: Option<String>,
 }
 
 /// The public facts of a loaded certificate: no key material.
@@ -119,6 +121,7 @@ impl Certificate {
             },
             chain,
             signing_key,
+            source_version: None,
         })
     }
 

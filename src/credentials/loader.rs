@@ -9,6 +9,7 @@ use rustls::crypto::CryptoProvider;
 use super::certificate::Certificate;
 use super::credential::{Credential, FederatedIdentity};
 use super::sources::{self, StoreCriterion};
+use super::vault::{VaultReader, load_from_vault, read_apart};
 use crate::clock::unix_now;
 use crate::config::{
     CredentialDescription, DEFAULT_TOKEN_EXCHANGE_URL, ManagedIdentityId, SourceType,
@@ -21,9 +22,11 @@ fn required<'a>(value: Option<&'a String>, field: &str) -> std::result::Result<&
         .ok_or_else(|| format!("{field} is missing"))
 }
 
+/// Entry `description`'s credential; `vault` reads `KeyVault` entries.
 pub(super) fn load_credential(
     description: &CredentialDescription,
     crypto: &CryptoProvider,
+    vault: Option<&dyn VaultReader>,
 ) -> std::result::Result<Credential, String> {
     match description.source_type.as_ref() {
         Some(SourceType::ClientSecret) => {
@@ -40,7 +43,14 @@ pub(super) fn load_credential(
         None => Err("SourceType is missing".to_string()),
         Some(certificate_source) => {
             let now = unix_now();
-            let certificate = load_certificate(certificate_source, description, crypto, now)?;
+            let certificate = match certificate_source {
+                SourceType::KeyVault => {
+                    // Made with the client whenever an entry is a KeyVault one.
+                    let reader = vault.ok_or("no Key Vault reader was set up")?;
+                    read_apart(|| load_from_vault(reader, description, crypto, now))?
+                }
+                _ => load_certificate(certificate_source, description, crypto, now)?,
+            };
             certificate.check_time(now)?;
             Ok(Credential::Certificate(Arc::new(certificate)))
         }

@@ -16,11 +16,13 @@ mod lock_order_tests;
 mod observer;
 mod provider;
 mod pushed;
+mod renewal;
 mod report;
 mod rotation;
 mod selection;
 mod sources;
 mod state;
+mod vault;
 mod watch;
 
 pub use certificate::{Certificate, CertificateFacts};
@@ -28,5 +30,6 @@ pub use credential::{Credential, Purpose, Selection};
 pub use observer::{CredentialEvent, EventKind, Observer, Usage, deferring_events};
 pub use provider::CredentialsProvider;
 pub use report::{CredentialReport, LoadState, reports_to_json};
+pub use vault::{VaultReader, VaultSecret, VaultSource, VaultVersion};
 #[cfg(fuzzing)]
 pub(crate) use {formats::parse_certificate_file, sources::load_base64};

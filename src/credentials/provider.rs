@@ -3,17 +3,19 @@
 //! proactive watch (`rotation.rs`), pushed credentials (`pushed.rs`), events (`events.rs`) and
 //! reports (`report.rs`).
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rustls::crypto::CryptoProvider;
 
 use super::certificate::Certificate;
-use super::credential::{Purpose, Selection};
+use super::credential::{Credential, Purpose, Selection};
+use super::loader::load_credential;
 use super::observer::Usage;
 use super::state::Guarded;
-use crate::config::CredentialDescription;
+use super::vault::VaultReader;
+use crate::config::{CredentialDescription, SourceType};
 use crate::error::Result;
 
 /// One `ClientCredentials` entry as configured; what changes about it is in the state.
@@ -41,6 +43,11 @@ pub struct CredentialsProvider {
     /// exactly one thread claims each check and none waits for it.
     pub(super) next_check: AtomicU64,
     pub(super) created: Instant,
+    /// Reads `KeyVault` entries; set once by the client, which has the transport and tokens.
+    pub(super) vault: OnceLock<Arc<dyn VaultReader>>,
+    /// Whether checks are spread at random over the interval: with a vault among the sources,
+    /// so that a fleet started together does not ask the vault in the same second.
+    pub(super) jitter: bool,
 }
 
 impl CredentialsProvider {
@@ -50,6 +57,10 @@ impl CredentialsProvider {
         expiry_warning_days: u32,
         reload_interval: Option<Duration>,
     ) -> Self {
+        let jitter = descriptions
+            .iter()
+            .any(|d| !d.skip && d.source_type == Some(SourceType::KeyVault));
+        let first_check = reload_interval.map_or(0, |i| nanos(spread(i, jitter)));
         let entries = descriptions
             .iter()
             .map(|description| Entry {
@@ -63,9 +74,33 @@ impl CredentialsProvider {
             state: Guarded::new(descriptions.len()),
             expiry_warning_days: i64::from(expiry_warning_days),
             reload_interval: reload_interval.filter(|i| !i.is_zero()),
-            next_check: AtomicU64::new(nanos(reload_interval.unwrap_or_default())),
+            next_check: AtomicU64::new(first_check),
             created: Instant::now(),
+            vault: OnceLock::new(),
+            jitter,
         }
+    }
+
+    /// Gives the provider what reads `KeyVault` entries (once; a second call is ignored).
+    pub fn set_vault_reader(&self, reader: Arc<dyn VaultReader>) {
+        let _ = self.vault.set(reader);
+    }
+
+    /// Whether an entry reads a vault (the client then sets a [`VaultReader`]).
+    pub fn has_vault_entries(&self) -> bool {
+        self.jitter
+    }
+
+    /// Loads `description` from its source (the vault reader included).
+    pub(super) fn load_source(
+        &self,
+        description: &CredentialDescription,
+    ) -> std::result::Result<Credential, String> {
+        load_credential(
+            description,
+            &self.crypto,
+            self.vault.get().map(|v| v.as_ref()),
+        )
     }
 
     /// The credential to use for `purpose`, selecting (and loading) one on first use: for MTLS
@@ -94,6 +129,19 @@ impl CredentialsProvider {
         }
         std::mem::take(&mut self.state.write().retired)
     }
+}
+
+/// The wait until the next check: `interval`, or with `jitter` a random time between half of it
+/// and all of it (never later than configured, on average three quarters).
+pub(super) fn spread(interval: Duration, jitter: bool) -> Duration {
+    if !jitter {
+        return interval;
+    }
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 8];
+    let _ = ring::rand::SystemRandom::new().fill(&mut bytes);
+    let fraction = (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64;
+    interval.mul_f64(0.5 + fraction / 2.0)
 }
 
 /// A duration as nanoseconds, saturating (584 years).

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::credential::Credential;
 use super::events::log_info;
 use super::formats::parse_certificate_file;
-use super::loader::load_credential;
 use super::observer::Usage;
 use super::provider::{CredentialsProvider, Entry};
 use super::watch;
@@ -34,7 +33,7 @@ impl CredentialsProvider {
                 continue;
             }
             let seen = watch::fingerprint(&entry.description);
-            match load_credential(&entry.description, &self.crypto) {
+            match self.load_source(&entry.description) {
                 Ok(fresh) => {
                     self.state.write().entries[index].fingerprint = seen;
                     let unchanged = before.as_ref().is_some_and(|b| b.same_value(&fresh));

@@ -17,8 +17,12 @@ pub struct CredentialReport {
     pub index: usize,
     /// The entry's `SourceType` as configured ("Path", "ClientSecret", …), or "unknown".
     pub source_type: String,
-    /// The file or store folder it is read from; `None` for values held in the configuration.
+    /// The file or store folder it is read from, or the vault's certificate
+    /// (`https://contoso.vault.azure.net/certificates/orders-client`); `None` for values held in
+    /// the configuration.
     pub location: Option<String>,
+    /// The version of the certificate loaded, for sources that have versions (Key Vault).
+    pub version: Option<String>,
     /// `Skip: true` in the configuration: not loaded, never selected.
     pub skipped: bool,
     /// What the entry loaded into, or why it did not.
@@ -46,6 +50,10 @@ impl CredentialReport {
         loaded: Option<Result<Credential, String>>,
         selected_for: Vec<&'static str>,
     ) -> CredentialReport {
+        let version = match &loaded {
+            Some(Ok(Credential::Certificate(c))) => c.source_version.clone(),
+            _ => None,
+        };
         let state = match loaded {
             None => LoadState::NotLoaded,
             Some(Err(reason)) => LoadState::Failed(reason),
@@ -66,6 +74,7 @@ impl CredentialReport {
             Some(SourceType::SignedAssertionFilePath) => {
                 description.signed_assertion_file_disk_path.clone()
             }
+            Some(SourceType::KeyVault) => description.key_vault_location(),
             _ => None,
         };
         CredentialReport {
@@ -76,6 +85,7 @@ impl CredentialReport {
                 .map_or("unknown", SourceType::name)
                 .to_string(),
             location,
+            version,
             skipped: description.skip,
             state,
             selected_for,
@@ -98,6 +108,9 @@ impl CredentialReport {
             "loaded": self.loaded(),
             "selectedFor": self.selected_for,
         });
+        if let Some(version) = &self.version {
+            entry["version"] = json!(version);
+        }
         let kind = match &self.state {
             LoadState::NotLoaded => None,
             LoadState::Failed(reason) => {
@@ -139,7 +152,12 @@ impl CredentialsProvider {
             let cached = self.state.read().entries[index].loaded.clone();
             match cached {
                 Some(credential) => Ok(credential),
-                None => self.load(index, &self.state.begin_change()),
+                None => {
+                    let (loaded, lines) =
+                        crate::log::collecting(|| self.load(index, &self.state.begin_change()));
+                    crate::log::replay(lines);
+                    loaded
+                }
             }
         });
         let state = self.state.read();

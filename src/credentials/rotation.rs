@@ -8,10 +8,10 @@ use std::sync::atomic::Ordering;
 use super::certificate::Certificate;
 use super::credential::{Credential, Purpose, Selection};
 use super::events::{EventDetails, log_info, log_warn};
-use super::loader::load_credential;
 use super::observer::{EventKind, Usage};
-use super::provider::{CredentialsProvider, nanos};
+use super::provider::{CredentialsProvider, nanos, spread};
 use super::watch::{self, Fingerprint};
+use crate::config::SourceType;
 use crate::error::Result;
 
 impl CredentialsProvider {
@@ -26,13 +26,14 @@ impl CredentialsProvider {
         usage: &Usage,
         reason: &str,
     ) -> Result<Selection> {
-        let (first_report, result, is_new) = {
+        // Lines logged while the lock is held (a vault's reader's) are sent once it is not.
+        let (rotated, lines) = crate::log::collecting(|| {
             let change = self.state.begin_change();
             let current = self.state.read().selected(purpose).cloned();
             if let Some(current) = current
                 && !current.same_as(rejected)
             {
-                return Ok(current);
+                return Err(current);
             }
             // Only the first report of this loaded credential (from either purpose) deselects it;
             // a later one finds the entry already reloaded, or being retried after a failure.
@@ -43,7 +44,12 @@ impl CredentialsProvider {
             if result.is_ok() {
                 self.state.write().deselect(rejected);
             }
-            (first_report, result, is_new)
+            Ok((first_report, result, is_new))
+        });
+        crate::log::replay(lines);
+        let (first_report, result, is_new) = match rotated {
+            Err(another_threads) => return Ok(another_threads),
+            Ok(rotated) => rotated,
         };
         // Observers and the log sink run without our locks held: they may call back into the
         // library (even on this client) without deadlocking.
@@ -121,7 +127,7 @@ impl CredentialsProvider {
             return false;
         }
         // Of the threads that found the check due, the one whose exchange succeeds checks.
-        let claimed = now.saturating_add(nanos(interval));
+        let claimed = now.saturating_add(nanos(spread(interval, self.jitter)));
         self.next_check
             .compare_exchange(next, claimed, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
@@ -147,6 +153,9 @@ impl CredentialsProvider {
         if self.state.read().entries[index].pushed.is_some() {
             return None;
         }
+        if description.source_type == Some(SourceType::KeyVault) {
+            return self.renew_from_vault(current, &old, usage);
+        }
         let Some(now_seen) = watch::fingerprint(description) else {
             // Removed or unreadable (a rename in progress, permissions): keep the certificate.
             let was_readable = self.state.read().entries[index].fingerprint.is_some();
@@ -160,7 +169,7 @@ impl CredentialsProvider {
         if unchanged {
             return None;
         }
-        let fresh = match load_credential(description, &self.crypto) {
+        let fresh = match self.load_source(description) {
             Ok(Credential::Certificate(fresh)) => fresh,
             Ok(other) => {
                 let reason = format!("it is {}", other.kind_name());
@@ -201,13 +210,8 @@ impl CredentialsProvider {
     /// Keeps the certificate in use when its source changed into something unusable, warning
     /// once per change (a check finding the same change again stays quiet).
     fn refuse_change(&self, index: usize, seen: &Fingerprint, reason: &str, kept: &Certificate) {
-        {
-            let mut state = self.state.write();
-            let refused = &mut state.entries[index].refused_change;
-            if refused.as_ref() == Some(seen) {
-                return;
-            }
-            *refused = Some(seen.clone());
+        if !self.first_refusal(index, seen) {
+            return;
         }
         log_warn(|| {
             format!(
@@ -217,5 +221,17 @@ impl CredentialsProvider {
                 kept.facts.thumbprint
             )
         });
+    }
+
+    /// Records `seen` as the entry's refused change; says whether it is news (to be warned
+    /// about) rather than the one refused at the last check.
+    pub(super) fn first_refusal(&self, index: usize, seen: &Fingerprint) -> bool {
+        let mut state = self.state.write();
+        let refused = &mut state.entries[index].refused_change;
+        if refused.as_ref() == Some(seen) {
+            return false;
+        }
+        *refused = Some(seen.clone());
+        true
     }
 }

@@ -3,7 +3,6 @@
 //! calls go on with the selection they have while a source is read.
 
 use super::credential::{Credential, Purpose, Selection};
-use super::loader::load_credential;
 use super::observer::Usage;
 use super::provider::CredentialsProvider;
 use super::state::Changing;
@@ -14,13 +13,19 @@ impl CredentialsProvider {
     /// `select` when `purpose` has no selection yet: selects and announces it, unless another
     /// thread did while this one waited.
     pub(super) fn select_first_time(&self, purpose: Purpose, usage: &Usage) -> Result<Selection> {
-        let (result, is_new) = {
+        // Lines logged while the lock is held (a vault's reader's) are sent once it is not.
+        let (selected, lines) = crate::log::collecting(|| {
             let change = self.state.begin_change();
             let current = self.state.read().selected(purpose).cloned();
-            if let Some(selection) = current {
-                return Ok(selection);
+            match current {
+                Some(selection) => Err(selection),
+                None => Ok(self.select_first_usable(purpose, &change)),
             }
-            self.select_first_usable(purpose, &change)
+        });
+        crate::log::replay(lines);
+        let (result, is_new) = match selected {
+            Err(another_threads) => return Ok(another_threads),
+            Ok(selected) => selected,
         };
         // Observers and the log sink run without our locks held: they may call back into the
         // library (even on this client) without deadlocking.
@@ -81,7 +86,7 @@ impl CredentialsProvider {
         let description = &self.entries[index].description;
         // Seen before reading: a change while loading is found at the next check.
         let seen = watch::fingerprint(description);
-        let credential = load_credential(description, &self.crypto)?;
+        let credential = self.load_source(description)?;
         let mut state = self.state.write();
         let entry = &mut state.entries[index];
         entry.loaded = Some(credential.clone());

@@ -17,6 +17,11 @@ impl Fingerprint {
     pub fn unreadable() -> Fingerprint {
         Fingerprint(vec![("(unreadable)".to_string(), u64::MAX, None, u64::MAX)])
     }
+
+    /// Stands for a version a remote source (Key Vault) names as its current one.
+    pub fn version(version: &str) -> Fingerprint {
+        Fingerprint(vec![(version.to_string(), 0, None, 0)])
+    }
 }
 
 #[cfg(unix)]

@@ -29,6 +29,7 @@ use crate::metrics::{ApiCalls, CallProtocol};
 use crate::token::{AccessToken, TokenCall, TokenProvider};
 use crate::transport::{RequestLine, Response, Transport};
 use crate::validation::TokenValidator;
+use crate::vault::KeyVaultClient;
 use call::ApiCall;
 use prepared::{Prepared, Resolved};
 pub use readiness::ApiReadiness;
@@ -57,7 +58,7 @@ impl DownstreamApi {
         let transport = Transport::new(&config.http, crypto.clone())?;
         let credentials = CredentialsProvider::new(
             &config.identity.client_credentials,
-            crypto,
+            crypto.clone(),
             config.identity.certificate_expiry_warning_days,
             config.identity.certificate_reload_interval,
         );
@@ -70,6 +71,10 @@ impl DownstreamApi {
             ),
             _ => None,
         };
+        if credentials.has_vault_entries() {
+            let vault = KeyVaultClient::new(&config, crypto, ca_bundle.clone())?;
+            credentials.set_vault_reader(Arc::new(vault));
+        }
         let tokens = TokenProvider::new(
             &config.identity,
             &config.platform,
@@ -469,8 +474,8 @@ fn check_mtls_pop(
     if !has_certificate {
         return Err(Error::new(
             ErrorKind::Config,
-            "AzureAd.ClientCredentials: MTLS_POP needs a certificate (Path, Base64Encoded or a \
-             store); none is configured",
+            "AzureAd.ClientCredentials: MTLS_POP needs a certificate (Path, Base64Encoded, a \
+             store or KeyVault); none is configured",
         ));
     }
     tokens

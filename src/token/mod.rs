@@ -9,7 +9,7 @@
 //! plan                 how one token is requested and kept: grant, client, mTLS, cache key
 //! managed_identity     tokens from the platform's managed identity, and federated assertions
 //! cache                the in-process cache: early expiry, proactive refresh, single flight
-//! distributed          the fleet-wide cache on Redis behind the in-process one
+//! distributed          the fleet-wide cache on Redis behind the in-process one; fleet turns
 //! client_credentials   one form post to the token endpoint; OpenID discovery
 //! authority            which token endpoint: Entra ID or a generic OpenID provider
 //! endpoint_answer      what a token endpoint's answer means, and the remedy its refusal calls for
@@ -55,6 +55,7 @@ pub use authority::Authority;
 use cache::TokenCache;
 pub use call::TokenCall;
 use distributed::DistributedCache;
+pub use distributed::FleetTurns;
 use fetch::Fetcher;
 pub use key::CacheKey;
 use managed_identity::{ConfiguredIdentity, ManagedIdentity};

@@ -24,7 +24,7 @@ use ureq::config::ConfigBuilder;
 use ureq::typestate::AgentScope;
 
 use crate::clock::Deadline;
-use crate::config::HttpOptions;
+use crate::config::{HttpOptions, ResolveEntry};
 use crate::credentials::Certificate;
 use crate::encoding::split_url;
 use crate::error::{Error, ErrorKind, Result};
@@ -120,6 +120,8 @@ pub struct Transport {
     platform: OnceCell<ClientAgent>,
     /// `Http.Proxy` or the environment's, as ureq takes it.
     proxy: Option<ureq::Proxy>,
+    /// `Http.Resolve`, given to every agent's resolver.
+    pinned: Arc<[ResolveEntry]>,
 }
 
 /// Managed-identity endpoints are on the host or its link-local network: a connection not made
@@ -136,6 +138,7 @@ impl Transport {
             anonymous: OnceCell::new(),
             platform: OnceCell::new(),
             proxy: options.proxy.as_ref().map(proxy::ureq_proxy).transpose()?,
+            pinned: options.resolve.clone().into(),
         })
     }
 
@@ -250,7 +253,7 @@ impl Transport {
         Agent::with_parts(
             config,
             ObservedConnector(connector::tls_chain(tls)),
-            CachingResolver::default(),
+            CachingResolver::with_pinned(self.pinned.clone()),
         )
     }
 

@@ -2,9 +2,12 @@
 //! pool, and with a timeout set it does so on a new thread: a thread per request, even for a
 //! pooled connection to `127.0.0.1`. IP literals need no lookup, and names are remembered briefly
 //! so that keep-alive calls cost no lookup, much as a client resolving once per connection would.
+//! `Http.Resolve` entries come before any lookup, for every agent (APIs, token, managed-identity
+//! and Key Vault endpoints alike), as curl's `--resolve` does.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -13,6 +16,8 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
 
+use crate::config::ResolveEntry;
+
 /// How long a looked-up name is reused. Short, so DNS changes are followed within half a minute.
 const NAME_TTL: Duration = Duration::from_secs(30);
 
@@ -20,6 +25,17 @@ const NAME_TTL: Duration = Duration::from_secs(30);
 pub struct CachingResolver {
     lookup: DefaultResolver,
     names: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
+    /// `Http.Resolve`, shared by every agent of a transport.
+    pinned: Arc<[ResolveEntry]>,
+}
+
+impl CachingResolver {
+    pub fn with_pinned(pinned: Arc<[ResolveEntry]>) -> CachingResolver {
+        CachingResolver {
+            pinned,
+            ..CachingResolver::default()
+        }
+    }
 }
 
 impl Resolver for CachingResolver {
@@ -44,6 +60,14 @@ impl Resolver for CachingResolver {
         if let Ok(ip) = host.parse::<IpAddr>() {
             let mut addresses = self.lookup.empty();
             addresses.push(SocketAddr::new(ip, port));
+            return Ok(addresses);
+        }
+        if let Some(entry) = self.pinned.iter().find(|e| e.matches(host, port)) {
+            let mut addresses = self.lookup.empty();
+            // ureq keeps a fixed number of addresses; a longer list is cut as a lookup's would be.
+            for address in entry.addresses.iter().take(16) {
+                addresses.push(SocketAddr::new(*address, port));
+            }
             return Ok(addresses);
         }
         let key = format!("{host}:{port}");

@@ -405,7 +405,8 @@ namespace DownstreamApi
         }
 
         /// <summary>Every AzureAd.ClientCredentials entry as a JSON array, for a health endpoint:
-        /// index, sourceType, location, skipped, loaded, kind, selectedFor and, for a certificate,
+        /// index, sourceType, location, version (Key Vault entries), skipped, loaded, kind, selectedFor
+        /// and, for a certificate,
         /// thumbprint, thumbprintSha256, subject, issuer, notBefore, notAfter, daysLeft; error for an
         /// entry that failed to load. Entries not loaded yet are loaded now. Holds no secret.</summary>
         public string DescribeCredentials()

@@ -510,7 +510,8 @@ class Client:
 
     def describe_credentials(self) -> List[Dict[str, Any]]:
         """Every ``AzureAd.ClientCredentials`` entry, in order, as a dict for a health endpoint:
-        ``index``, ``sourceType``, ``location``, ``skipped``, ``loaded``, ``kind``,
+        ``index``, ``sourceType``, ``location``, ``version`` (Key Vault entries), ``skipped``,
+        ``loaded``, ``kind``,
         ``selectedFor`` and, for a certificate, ``thumbprint``, ``thumbprintSha256``,
         ``subject``, ``issuer``, ``notBefore``, ``notAfter``, ``daysLeft``; ``error`` for an
         entry that failed to load. Entries not loaded yet are loaded now. Holds no secret."""

@@ -53,6 +53,9 @@ fn describe_entry(entry: &Value) -> String {
         text += &format!(", selected for {}", selected.join(", "));
     }
     text.push('\n');
+    if let Some(version) = entry["version"].as_str() {
+        text += &format!("    version     {version}\n");
+    }
     if entry["kind"] == "certificate" {
         text += &format!(
             "    thumbprint  {} (SHA-1)\n                {} (SHA-256)\n    subject     {}\n    \

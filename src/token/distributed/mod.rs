@@ -17,6 +17,7 @@ mod pool;
 mod records;
 mod seal;
 mod store;
+mod turns;
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -31,6 +32,7 @@ use crate::remedy::Remedy;
 use crate::retry::{Driver, Step};
 use seal::SealingKey;
 use store::{Budget, Lock, RedisStore};
+pub use turns::FleetTurns;
 
 /// A token and when to refresh it, as the in-process cache keeps it.
 type Entry = (AccessToken, Option<i64>);

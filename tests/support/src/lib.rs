@@ -1,11 +1,13 @@
 //! Test support shared by the integration tests, the demo and the benchmarks: certificates made
 //! with rcgen, temporary directories, an in-process HTTPS server with client-certificate
 //! verification on 127.0.0.1, a fake token endpoint that verifies what it receives, and the
-//! external servers (openssl s_server, nginx) the tests start. Everything listens on loopback.
+//! external servers (openssl s_server, nginx) the tests start, and a fake Key Vault. Everything
+//! listens on loopback.
 
 pub mod credentials;
 pub mod external;
 pub mod identity_endpoint;
+pub mod key_vault;
 pub mod pki;
 pub mod redis_server;
 pub mod request_log;

@@ -536,6 +536,19 @@ impl TokenServer {
         TokenServer { server, issuer }
     }
 
+    /// [`TokenServer::start`] presenting a certificate for `names` only, for clients that reach
+    /// it under a name through `Http.Resolve` (its `instance()` still names 127.0.0.1).
+    pub fn start_for_names(ca: &TestCa, issuer: Arc<TokenIssuer>, names: &[&str]) -> TokenServer {
+        let handler_issuer = issuer.clone();
+        let server = TestServer::start(
+            ca.server_for(names),
+            ClientAuth::None,
+            Arc::new(move |seen: &Seen| handler_issuer.handle(seen, false)),
+        );
+        issuer.state().port = Some(server.port);
+        TokenServer { server, issuer }
+    }
+
     /// The mTLS token endpoint of an issuer: the same paths on a server that asks for a client
     /// certificate chaining to `ca` (a request without one reaches the endpoint, which refuses a
     /// bound request). Discovery, served by the plain endpoint ([`TokenServer::start`]), then names
