@@ -103,6 +103,14 @@ fn option(requested: &mut Requested, key: &str, value: &str) {
         _ if lower.starts_with("acquiretokenoptions.") => {
             token_option(requested, &key["acquiretokenoptions.".len()..], value);
         }
+        _ if lower.starts_with("extraheaderparameters.")
+            && reserved_header(&key["extraheaderparameters.".len()..]) =>
+        {
+            requested.ignored.push(format!(
+                "optionsOverride.{} (a reserved header)",
+                printable(key)
+            ));
+        }
         _ if lower.starts_with("extraheaderparameters.") => {
             named(
                 overrides,
@@ -123,6 +131,24 @@ fn option(requested: &mut Requested, key: &str, value: &str) {
             .ignored
             .push(format!("optionsOverride.{}", printable(key))),
     }
+}
+
+/// The headers Id.Web's DownstreamApi never takes from `ExtraHeaderParameters` (its credentials,
+/// the host, and the identity headers a proxy in front of the API may trust).
+fn reserved_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization"
+            | "cookie"
+            | "host"
+            | "x-original-url"
+            | "x-ms-client-principal"
+            | "x-ms-client-principal-id"
+            | "x-ms-client-principal-name"
+            | "x-ms-client-principal-idp"
+    ) || name.starts_with("x-forwarded-")
+        || name.starts_with("x-ms-token-")
 }
 
 /// `ExtraHeaderParameters.<Name>` and `ExtraQueryParameters.<name>`: the name keeps its case.
@@ -277,6 +303,22 @@ mod tests {
                 "optionsOverride.ProtocolScheme"
             ]
         );
+    }
+
+    #[test]
+    fn reserved_headers_are_never_taken() {
+        let requested = parse(
+            "optionsOverride.ExtraHeaderParameters.Authorization=x\
+             &optionsOverride.ExtraHeaderParameters.host=evil\
+             &optionsOverride.ExtraHeaderParameters.X-Forwarded-For=1.2.3.4\
+             &optionsOverride.ExtraHeaderParameters.X-MS-CLIENT-PRINCIPAL-NAME=admin\
+             &optionsOverride.ExtraHeaderParameters.X-Fine=ok",
+        );
+        assert_eq!(
+            Value::Object(requested.overrides),
+            json!({"ExtraHeaderParameters": {"X-Fine": "ok"}})
+        );
+        assert_eq!(requested.ignored.len(), 4, "{:?}", requested.ignored);
     }
 
     #[test]
