@@ -24,6 +24,18 @@ fn validate_answers_the_callers_token_and_its_claims() {
         "claims keep their JSON types"
     );
 
+    let twice = sidecar.get(
+        "/Validate",
+        &[("Authorization", &bearer), ("Authorization", &bearer)],
+    );
+    assert_eq!(twice.status, 401);
+    assert!(
+        twice
+            .header("WWW-Authenticate")
+            .unwrap()
+            .contains("invalid_request")
+    );
+
     let missing = sidecar.get("/Validate", &[]);
     assert_eq!((missing.status, missing.body.len()), (401, 0));
     assert_eq!(missing.header("WWW-Authenticate"), Some("Bearer"));

@@ -17,7 +17,19 @@ fn a_caller_not_on_127_0_0_1_is_refused_except_for_healthz() {
     let mut remote = Connection::open_from("127.0.0.2", sidecar.address);
     let refused = remote.request("GET", "/AuthorizationHeaderUnauthenticated/App", &[], b"");
     assert_eq!((refused.status, refused.body.len()), (403, 0));
-    assert_eq!(remote.request("GET", "/healthz", &[], b"").status, 200);
+    assert!(
+        remote.closed(),
+        "a caller not on this host gets no keep-alive"
+    );
+    let mut health = Connection::open_from("127.0.0.2", sidecar.address);
+    assert_eq!(health.request("GET", "/healthz", &[], b"").status, 200);
+    // Its body is never read: the refusal comes after the head, while 29 MB are still unsent.
+    let mut poster = Connection::open_from("127.0.0.2", sidecar.address);
+    poster.send_raw(
+        b"POST /DownstreamApiUnauthenticated/Mtls HTTP/1.1\r\nContent-Length: 29000000\r\n\r\n",
+    );
+    let refused = poster.read_answer().expect("an answer before the body");
+    assert_eq!((refused.status, refused.body.len()), (403, 0));
     let open = setup.serve("", &["--allow-remote-callers"]);
     let mut remote = Connection::open_from("127.0.0.2", open.address);
     assert_eq!(
@@ -26,6 +38,29 @@ fn a_caller_not_on_127_0_0_1_is_refused_except_for_healthz() {
             .status,
         200
     );
+}
+
+#[test]
+fn callers_not_on_this_host_get_an_eighth_of_the_connections() {
+    let setup = setup();
+    let sidecar = setup.serve("", &["--max-connections", "16"]);
+    // Two slots for them; the rest are closed at once and the local caller is still served.
+    let held: Vec<Connection> = (0..10)
+        .map(|_| Connection::open_from("127.0.0.2", sidecar.address))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut closed = 0;
+    for mut connection in held {
+        connection.send_raw(b"GET /healthz HTTP/1.1\r\n\r\n");
+        if connection.read_answer().is_none() {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed, 8,
+        "connections beyond the remote callers' eighth are closed"
+    );
+    assert_eq!(sidecar.get("/healthz", &[]).status, 200);
 }
 
 #[test]
@@ -188,13 +223,25 @@ fn where_to_listen_from_the_file_the_environment_and_the_sidecar_section() {
     );
     let other = test_support::free_port();
     let url = format!("http://127.0.0.1:{other}");
+    let ports = other.to_string();
+    let environment = [
+        ("ASPNETCORE_URLS", url.as_str()),
+        ("ASPNETCORE_HTTP_PORTS", &ports),
+    ];
     assert_eq!(
-        listening_line(&config, &[("ASPNETCORE_URLS", &url)]),
+        listening_line(&config, &environment),
+        format!("dsapi serve: listening on http://127.0.0.1:{port}"),
+        "the file wins over the ASPNETCORE_ variables, as in ASP.NET (an image's inherited \
+         ASPNETCORE_HTTP_PORTS never opens every address)"
+    );
+    let bare = setup.config_file("");
+    assert_eq!(
+        listening_line(&bare, &environment),
         format!("dsapi serve: listening on {url}"),
-        "the environment wins over the file, as in ASP.NET"
+        "ASPNETCORE_URLS over ASPNETCORE_HTTP_PORTS"
     );
     assert_eq!(
-        listening_line(&config, &[("ASPNETCORE_HTTP_PORTS", &other.to_string())]),
+        listening_line(&bare, &[("ASPNETCORE_HTTP_PORTS", &ports)]),
         format!("dsapi serve: listening on http://0.0.0.0:{other}"),
         ".NET container images' form: every address"
     );

@@ -18,6 +18,8 @@ use super::stream::{Listener, Stream};
 #[derive(Clone, Copy, Debug)]
 pub struct Bounds {
     pub limits: Limits,
+    /// Whether callers not on this host are answered (else only their `/healthz`).
+    pub allow_remote_callers: bool,
     pub request_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
@@ -28,6 +30,8 @@ pub struct Connection {
     pub stream: Stream,
     buffer: Vec<u8>,
     reader: Reader,
+    /// Whether the caller is on this host (`Stream::is_local`), decided once at accept.
+    pub local: bool,
 }
 
 /// A request read whole, for a worker.
@@ -36,8 +40,11 @@ pub struct Job {
     pub request: Request,
 }
 
-/// A connection's way back from a worker: `None` when the worker closed it.
-pub type Returned = Option<Connection>;
+/// A connection's way back from a worker: `connection` is `None` when the worker closed it.
+pub struct Returned {
+    pub connection: Option<Connection>,
+    pub local: bool,
+}
 
 /// Wakes the poller (a worker returned a connection, or shutdown began).
 #[derive(Clone)]
@@ -66,6 +73,10 @@ pub struct Poller {
     returns: Receiver<Returned>,
     wake_read: UnixStream,
     stopping: Arc<AtomicBool>,
+    /// Connections open from callers not on this host: at most an eighth of the slots.
+    remote: usize,
+    /// After the process ran out of descriptors, accepting waits until then (no busy loop).
+    accept_paused_until: Option<Instant>,
 }
 
 impl Poller {
@@ -89,6 +100,8 @@ impl Poller {
             returns,
             wake_read,
             stopping,
+            remote: 0,
+            accept_paused_until: None,
         };
         Ok((poller, Waker(Arc::new(wake_write))))
     }
@@ -120,8 +133,15 @@ impl Poller {
 
     fn poll(&mut self, drain_until: Option<Instant>) -> Ready {
         let mut fds = vec![pollfd(self.wake_read.as_raw_fd())];
-        let accepting =
-            self.listener.is_some() && self.waiting.len() + self.busy < self.bounds.max_connections;
+        if self
+            .accept_paused_until
+            .is_some_and(|until| Instant::now() >= until)
+        {
+            self.accept_paused_until = None;
+        }
+        let accepting = self.listener.is_some()
+            && self.accept_paused_until.is_none()
+            && self.waiting.len() + self.busy < self.bounds.max_connections;
         if let (true, Some(listener)) = (accepting, &self.listener) {
             fds.push(pollfd(listener.as_raw_fd()));
         }
@@ -136,6 +156,7 @@ impl Poller {
             .iter()
             .map(|w| w.deadline)
             .chain(drain_until)
+            .chain(self.accept_paused_until)
             .min();
         let timeout = next.map_or(1000, |at| {
             at.saturating_duration_since(Instant::now())
@@ -163,11 +184,20 @@ impl Poller {
         while matches!((&self.wake_read).read(&mut wake), Ok(n) if n > 0) {}
         while let Ok(returned) = self.returns.try_recv() {
             self.busy -= 1;
-            let Some(connection) = returned else { continue };
+            let Some(connection) = returned.connection else {
+                self.remote -= usize::from(!returned.local);
+                continue;
+            };
             if self.stopping.load(Ordering::SeqCst) {
                 continue;
             }
-            let deadline = Instant::now() + self.bounds.idle_timeout;
+            // A request already begun (pipelined) has the request's time, not an idle one's.
+            let wait = if connection.buffer.is_empty() {
+                self.bounds.idle_timeout
+            } else {
+                self.bounds.request_timeout
+            };
+            let deadline = Instant::now() + wait;
             self.waiting.push(Waiting {
                 connection,
                 deadline,
@@ -186,21 +216,46 @@ impl Poller {
                 return;
             };
             match listener.accept() {
-                Ok(stream) => self.waiting.push(Waiting {
-                    connection: Connection {
-                        stream,
-                        buffer: Vec::new(),
-                        reader: Reader::default(),
-                    },
-                    deadline: Instant::now() + self.bounds.request_timeout,
-                    continued: false,
-                }),
+                Ok(stream) => self.admit(stream),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                // Out of descriptors or a connection reset before it was accepted: try later.
-                Err(_) => return,
+                // Out of descriptors (or a connection reset before it was accepted): the
+                // listener stays readable, so polling it again at once would spin.
+                Err(_) => {
+                    self.accept_paused_until = Some(Instant::now() + Duration::from_millis(100));
+                    return;
+                }
             }
         }
+    }
+
+    /// A new connection, unless it is one more than an eighth of the slots from callers not on
+    /// this host (they may only ask for /healthz: they must not starve the local application).
+    fn admit(&mut self, stream: Stream) {
+        let local = stream.is_local() || self.bounds.allow_remote_callers;
+        if !local {
+            if self.remote >= (self.bounds.max_connections / 8).max(1) {
+                return; // dropped: closed at once
+            }
+            self.remote += 1;
+        }
+        self.waiting.push(Waiting {
+            connection: Connection {
+                stream,
+                buffer: Vec::new(),
+                reader: Reader::default(),
+                local,
+            },
+            deadline: Instant::now() + self.bounds.request_timeout,
+            continued: false,
+        });
+    }
+
+    /// Removes connection `index` from those waiting, closing it.
+    fn close(&mut self, index: usize) -> Waiting {
+        let waiting = self.waiting.swap_remove(index);
+        self.remote -= usize::from(!waiting.connection.local);
+        waiting
     }
 
     /// Reads what each ready connection has; those done with (closed, refused, dispatched) are
@@ -211,7 +266,7 @@ impl Poller {
             let waiting = &mut self.waiting[index];
             match waiting.connection.stream.read(&mut chunk) {
                 Ok(0) => {
-                    self.waiting.swap_remove(index);
+                    self.close(index);
                 }
                 Ok(n) => {
                     if waiting.connection.buffer.is_empty() {
@@ -222,33 +277,39 @@ impl Poller {
                 }
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
                 Err(_) => {
-                    self.waiting.swap_remove(index);
+                    self.close(index);
                 }
             }
         }
     }
 
     /// Parses the bytes of connection `index`: a whole request goes to a worker, a refused one is
-    /// answered and closed, a head expecting 100-continue gets it.
+    /// answered and closed, a head expecting 100-continue gets it. A caller not on this host may
+    /// send no body (it could only be refused): its body is never read, and its connection closes
+    /// after the answer.
     fn advance(&mut self, index: usize) {
         let waiting = &mut self.waiting[index];
         let connection = &mut waiting.connection;
-        match connection
-            .reader
-            .advance(&connection.buffer, &self.bounds.limits)
-        {
+        let limits = if connection.local {
+            self.bounds.limits
+        } else {
+            Limits {
+                max_body_bytes: 0,
+                ..self.bounds.limits
+            }
+        };
+        match connection.reader.advance(&connection.buffer, &limits) {
             Parsed::Incomplete { expects_continue } => {
                 if expects_continue && !waiting.continued {
                     waiting.continued = true;
-                    let _ = waiting
-                        .connection
-                        .stream
-                        .write(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    let _ = connection.stream.write(b"HTTP/1.1 100 Continue\r\n\r\n");
                 }
             }
-            Parsed::Complete(request, used) => {
+            Parsed::Complete(mut request, used) => {
+                // Still counted as remote while a worker has it (see take_returns).
                 let mut waiting = self.waiting.swap_remove(index);
                 waiting.connection.buffer.drain(..used);
+                request.keep_alive &= waiting.connection.local;
                 let job = Job {
                     connection: waiting.connection,
                     request: *request,
@@ -258,8 +319,14 @@ impl Poller {
                 }
             }
             Parsed::Refused(status, why) => {
-                let mut waiting = self.waiting.swap_remove(index);
-                refuse(&mut waiting.connection.stream, status, why);
+                let mut waiting = self.close(index);
+                if waiting.connection.local {
+                    refuse(&mut waiting.connection.stream, status, why);
+                } else {
+                    let forbidden =
+                        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                    let _ = waiting.connection.stream.write(forbidden);
+                }
             }
         }
     }
@@ -273,7 +340,7 @@ impl Poller {
                 index += 1;
                 continue;
             }
-            let mut waiting = self.waiting.swap_remove(index);
+            let mut waiting = self.close(index);
             if !waiting.connection.buffer.is_empty() {
                 refuse(
                     &mut waiting.connection.stream,
@@ -321,7 +388,11 @@ pub fn answer(job: Job, response: &Response, stopping: bool, write_timeout: Dura
         .set_nonblocking(false)
         .and_then(|()| write_by(stream, &bytes, deadline))
         .and_then(|()| stream.set_nonblocking(true));
-    (written.is_ok() && keep_alive).then_some(connection)
+    let local = connection.local;
+    Returned {
+        connection: (written.is_ok() && keep_alive).then_some(connection),
+        local,
+    }
 }
 
 /// `write_all` that gives up at `deadline`.

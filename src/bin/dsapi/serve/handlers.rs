@@ -196,6 +196,18 @@ fn envelope(response: &downstream_api::Response) -> Response {
 /// The raw routes' answer: the downstream status, headers and bytes (hop-by-hop headers and the
 /// length, which this server writes itself, left out).
 fn raw(response: downstream_api::Response) -> Response {
+    // A 1xx (or a status no client knows) relayed as the final answer would leave the caller's
+    // connection expecting another; 2xx to 5xx pass as they came.
+    if !(200..=599).contains(&response.status) {
+        return Problem::new(
+            502,
+            &format!(
+                "the API answered HTTP {}, which cannot be relayed as a final answer",
+                response.status
+            ),
+        )
+        .response();
+    }
     const HOP_BY_HOP: [&str; 8] = [
         "connection",
         "keep-alive",

@@ -172,7 +172,8 @@ fn parse_head(buffer: &[u8], limits: &Limits) -> Head {
         body: Vec::new(),
         keep_alive: head.version.unwrap_or(1) == 1,
     };
-    let framing = framing(&mut request, head_len, limits)?;
+    let http_1_0 = head.version == Some(0);
+    let framing = framing(&mut request, (head_len, http_1_0), limits)?;
     Ok(Some((Box::new(request), framing)))
 }
 
@@ -180,7 +181,7 @@ fn parse_head(buffer: &[u8], limits: &Limits) -> Head {
 /// and whether the connection stays open.
 fn framing(
     request: &mut Request,
-    head_len: usize,
+    (head_len, http_1_0): (usize, bool),
     limits: &Limits,
 ) -> Result<Framing, (u16, &'static str)> {
     let connection = request
@@ -199,6 +200,13 @@ fn framing(
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .count()
     };
+    // A framing header that is not text would be "absent" to `header()`: refuse it instead.
+    let framing_text = ["content-length", "transfer-encoding"]
+        .iter()
+        .all(|name| count(name) == 0 || request.header(name).is_some());
+    if !framing_text {
+        return Err((400, "Content-Length or Transfer-Encoding is not text"));
+    }
     if count("content-length") > 1 || count("transfer-encoding") > 1 {
         return Err((400, "Content-Length or Transfer-Encoding given twice"));
     }
@@ -208,8 +216,17 @@ fn framing(
     let length = request.header("content-length").map(str::trim);
     let kind = match (chunked.as_deref(), length) {
         (Some(_), Some(_)) => return Err((400, "Content-Length and Transfer-Encoding together")),
+        // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request means faulty framing.
+        (Some(_), None) if http_1_0 => {
+            return Err((400, "Transfer-Encoding in an HTTP/1.0 request"));
+        }
         (Some("chunked"), None) => Frame::Chunked(Dechunker::default()),
         (Some(_), None) => return Err((501, "a transfer coding other than chunked")),
+        (None, Some(length))
+            if !length.bytes().all(|b| b.is_ascii_digit()) || length.is_empty() =>
+        {
+            return Err((400, "Content-Length is not a number"));
+        }
         (None, Some(length)) => match length.parse::<usize>() {
             Ok(n) if n > limits.max_body_bytes => {
                 return Err((413, "the request body is too large"));

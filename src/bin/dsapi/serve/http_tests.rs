@@ -159,3 +159,21 @@ fn framing_given_twice_is_refused() {
     let te = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n";
     assert_eq!(refused(te), 400);
 }
+
+#[test]
+fn lenient_framing_is_refused() {
+    assert_eq!(
+        refused(b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc"),
+        400
+    );
+    assert_eq!(
+        refused(b"POST / HTTP/1.1\r\nContent-Length: \xff\r\n\r\n"),
+        400
+    );
+    assert_eq!(
+        refused(b"POST / HTTP/1.1\r\nTransfer-Encoding: \xffchunked\r\n\r\n"),
+        400
+    );
+    let http_1_0 = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_eq!(refused(http_1_0), 400);
+}

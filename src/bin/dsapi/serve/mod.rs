@@ -80,7 +80,11 @@ struct Options {
 }
 
 impl Options {
-    fn resolve(args: &ServeArgs, file: &ServerSettings) -> Result<Options, Failure> {
+    fn resolve(
+        args: &ServeArgs,
+        file: &ServerSettings,
+        allow_remote_callers: bool,
+    ) -> Result<Options, Failure> {
         let pick = |flag: Option<u64>, setting: Option<u64>, default: u64, name: &str| match flag
             .or(setting)
             .unwrap_or(default)
@@ -91,16 +95,18 @@ impl Options {
             )),
             n => Ok(n),
         };
+        // ASP.NET's order: the command line, the file, then the ASPNETCORE_ variables (a
+        // container image's inherited ASPNETCORE_HTTP_PORTS never overrides the file's Urls).
         let url = args
             .urls
             .clone()
+            .or_else(|| file.urls.clone())
             .or_else(|| std::env::var("ASPNETCORE_URLS").ok())
             .or_else(|| {
                 std::env::var("ASPNETCORE_HTTP_PORTS")
                     .ok()
                     .map(|p| http_ports(&p))
             })
-            .or_else(|| file.urls.clone())
             .unwrap_or_else(|| DEFAULT_URL.to_string());
         let seconds = |flag, setting, default, name| {
             pick(flag, setting, default, name).map(Duration::from_secs)
@@ -119,6 +125,7 @@ impl Options {
                         "max-body-bytes",
                     )? as usize,
                 },
+                allow_remote_callers,
                 request_timeout: seconds(
                     args.request_timeout,
                     file.request_timeout_seconds,
@@ -134,7 +141,7 @@ impl Options {
                 max_connections: pick(
                     args.max_connections,
                     file.max_connections,
-                    1024,
+                    default_max_connections(),
                     "max-connections",
                 )? as usize,
             },
@@ -146,6 +153,23 @@ impl Options {
             )?,
         })
     }
+}
+
+/// 1024, or fewer when the process may open fewer descriptors: each connection takes one, and
+/// the downstream calls, the certificate files and the log need theirs (running out makes every
+/// call fail).
+fn default_max_connections() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit structure, which `limit` is.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        limit.rlim_cur
+    } else {
+        1024
+    };
+    (soft.saturating_sub(64) / 2).clamp(16, 1024)
 }
 
 /// ASPNETCORE_HTTP_PORTS ("8080" or "8080;8081", as .NET's container images set it): every
@@ -160,7 +184,11 @@ fn http_ports(ports: &str) -> String {
 /// Serves until SIGTERM or SIGINT; SIGHUP re-reads `config`.
 pub fn run(args: &ServeArgs, config: &Path) -> Result<(), Failure> {
     let shared = Arc::new(Shared::load(config, args.allow_remote_callers)?);
-    let options = Options::resolve(args, &shared.server_settings())?;
+    let options = Options::resolve(
+        args,
+        &shared.server_settings(),
+        shared.allows_remote_callers(),
+    )?;
     // A list of URLs (ASPNETCORE_URLS may give several, separated by ';'): the first is served.
     let first = options
         .url
@@ -174,6 +202,20 @@ pub fn run(args: &ServeArgs, config: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::Usage(format!("cannot listen on {first}: {e}")))?;
     let mut signals = Signals::install().map_err(|e| Failure::Usage(format!("signals: {e}")))?;
     eprintln!("dsapi serve: listening on {}", listener.url());
+    if let Endpoint::Tcp(address) = &endpoint
+        && !address.ip().is_loopback()
+    {
+        eprintln!(
+            "warning dsapi serve: listening on every address of {} ({first}): callers not on this \
+             host get 403, except /healthz{}",
+            address.ip(),
+            if shared.allows_remote_callers() {
+                "; --allow-remote-callers answers them all"
+            } else {
+                ""
+            }
+        );
+    }
     serve(&options, shared, listener, config, &mut signals)
 }
 
@@ -213,11 +255,24 @@ fn serve(
         reload(&shared, config);
     }
     eprintln!("dsapi serve: stopping: no new connections; answering the requests in progress");
+    let drain_until = std::time::Instant::now() + drain;
     stopping.store(true, Ordering::SeqCst);
     waker.wake();
-    let _ = poller.join(); // the poller drops the job queue: the workers end
-    for worker in workers {
-        let _ = worker.join();
+    let _ = poller.join(); // the poller drops the job queue: idle workers end at once
+    // A worker still inside a downstream call at the drain's end is left to the process's exit
+    // (idle ones get a moment to see the queue closed).
+    let until = drain_until.max(std::time::Instant::now() + Duration::from_millis(200));
+    while !workers.iter().all(std::thread::JoinHandle::is_finished)
+        && std::time::Instant::now() < until
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let cut = workers.iter().filter(|w| !w.is_finished()).count();
+    if cut > 0 {
+        eprintln!(
+            "warning dsapi serve: {cut} call(s) still in progress at the end of --drain-timeout \
+             were cut"
+        );
     }
     eprintln!("dsapi serve: stopped");
     Ok(())
@@ -226,7 +281,11 @@ fn serve(
 /// SIGHUP: the configuration read anew; a file that does not load keeps the running one.
 fn reload(shared: &Shared, config: &Path) {
     match shared.reload(config) {
-        Ok(()) => eprintln!("dsapi serve: reloaded {}", config.display()),
+        Ok(true) => eprintln!("dsapi serve: reloaded {}", config.display()),
+        Ok(false) => eprintln!(
+            "dsapi serve: {} is unchanged: the running configuration and its tokens stay",
+            config.display()
+        ),
         Err(why) => eprintln!(
             "warning dsapi serve: {} was not reloaded, the running configuration stays: {why}",
             config.display()

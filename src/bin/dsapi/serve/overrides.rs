@@ -147,6 +147,17 @@ fn reserved_header(name: &str) -> bool {
             | "x-ms-client-principal-id"
             | "x-ms-client-principal-name"
             | "x-ms-client-principal-idp"
+            // And the ones that frame the message or the connection, which are the server's.
+            | "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "content-length"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "expect"
+            | "proxy-authorization"
+            | "proxy-connection"
     ) || name.starts_with("x-forwarded-")
         || name.starts_with("x-ms-token-")
 }
@@ -177,7 +188,14 @@ fn token_option(requested: &mut Requested, key: &str, value: &str) {
         }
     };
     match key.to_ascii_lowercase().as_str() {
-        "tenant" => entry("Tenant", json!(value), requested),
+        // A tenant is a GUID or a domain name: it becomes a segment of the token endpoint's path.
+        "tenant"
+            if value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') =>
+        {
+            entry("Tenant", json!(value), requested)
+        }
         "claims" => entry("Claims", json!(value), requested),
         "longrunningwebapisessionkey" => {
             entry("LongRunningWebApiSessionKey", json!(value), requested)

@@ -18,6 +18,9 @@ use crate::exit::Failure;
 pub struct State {
     pub client: DownstreamApi,
     pub settings: Settings,
+    /// The file's bytes this state was made from: a reload of the same bytes keeps the client
+    /// (and its tokens and TLS sessions).
+    source: Vec<u8>,
 }
 
 pub struct Shared {
@@ -37,11 +40,21 @@ impl Shared {
         })
     }
 
-    /// Reads `config` anew; on any failure the running configuration stays.
-    pub fn reload(&self, config: &Path) -> Result<(), String> {
+    /// Reads `config` anew; on any failure the running configuration stays. `Ok(false)`: the file
+    /// is unchanged, nothing was replaced.
+    pub fn reload(&self, config: &Path) -> Result<bool, String> {
+        let bytes = std::fs::read(config).map_err(|e| format!("{}: {e}", config.display()))?;
+        if bytes == self.current().source {
+            return Ok(false);
+        }
         let state = load_state(config)?;
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(state);
-        Ok(())
+        Ok(true)
+    }
+
+    /// Whether callers not on this host are answered (the flag, or the file read at start).
+    pub fn allows_remote_callers(&self) -> bool {
+        self.allow_remote_callers || self.current().settings.allow_remote_callers
     }
 
     /// How the server listens, as the file read at start says.
@@ -130,10 +143,15 @@ impl Shared {
 }
 
 fn load_state(config: &Path) -> Result<State, String> {
+    let source = std::fs::read(config).map_err(|e| format!("{}: {e}", config.display()))?;
     let client = DownstreamApi::from_file(config).map_err(|e| e.message().to_string())?;
     let environment: Vec<(String, String)> = std::env::vars().collect();
     let settings = Settings::read(config, &environment)?;
-    Ok(State { client, settings })
+    Ok(State {
+        client,
+        settings,
+        source,
+    })
 }
 
 /// The route and its method for a first path segment followed by an API name.
@@ -155,6 +173,15 @@ fn route_of(first: &str, has_api: bool) -> Option<(Route, &'static str)> {
 /// The caller's validated bearer token, or the JwtBearer challenge the original answers with:
 /// 401, an empty body and `WWW-Authenticate` (with `invalid_token` for a token that fails).
 fn caller_token(client: &DownstreamApi, request: &Request) -> Result<String, Response> {
+    let authorizations = request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        .count();
+    if authorizations > 1 {
+        let challenge = "Bearer error=\"invalid_request\", error_description=\"more than one Authorization header\"";
+        return Err(empty(401).with_header("WWW-Authenticate", challenge));
+    }
     let token = request
         .header("authorization")
         .and_then(|value| value.split_once(' '))

@@ -47,7 +47,7 @@ impl Pool {
             else {
                 return;
             };
-            let local = job.connection.stream.is_local();
+            let local = job.connection.local;
             // A panic in a handler is a 500 for that request, never a dead worker.
             let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 handler(&job.request, local)
