@@ -49,6 +49,22 @@ fn hello(presented: Arc<Mutex<Vec<String>>>) -> Handler {
     })
 }
 
+/// The Bearer API "Resource" behind the fake token endpoint, the app holding a client secret.
+fn bearer_config(tokens: &TokenServer, resource: &TestServer, ca_path: &str) -> String {
+    format!(
+        r#"{{
+  "AzureAd": {{"Instance": {instance}, "TenantId": "{TENANT}", "ClientId": "{CLIENT_ID}",
+              "ClientCredentials": [{credential}]}},
+  "DownstreamApis": {{"Resource": {{"BaseUrl": {base}, "RelativePath": "me", "Scopes": ["{SCOPE}"]}}}},
+  "Http": {{"CaBundlePath": {ca}}}
+}}"#,
+        instance = json_str(&tokens.instance()),
+        credential = client_secret(SECRET),
+        base = json_str(&resource.url()),
+        ca = json_str(ca_path),
+    )
+}
+
 impl Fixture {
     pub(crate) fn new() -> Fixture {
         let ca = TestCa::new("C++ Layer CA");
@@ -113,21 +129,7 @@ impl Fixture {
             "encrypted.pem",
             std::fs::read(fixture("rsa-client.encrypted.pem")).expect("fixture"),
         );
-        dir.write(
-            "bearer.json",
-            format!(
-                r#"{{
-  "AzureAd": {{"Instance": {instance}, "TenantId": "{TENANT}", "ClientId": "{CLIENT_ID}",
-              "ClientCredentials": [{credential}]}},
-  "DownstreamApis": {{"Resource": {{"BaseUrl": {base}, "RelativePath": "me", "Scopes": ["{SCOPE}"]}}}},
-  "Http": {{"CaBundlePath": {ca}}}
-}}"#,
-                instance = json_str(&tokens.instance()),
-                credential = client_secret(SECRET),
-                base = json_str(&resource.url()),
-                ca = json_str(&ca_path),
-            ),
-        );
+        dir.write("bearer.json", bearer_config(&tokens, &resource, &ca_path));
         Fixture {
             dir,
             presented,
