@@ -32,7 +32,7 @@ impl Header {
         let lines: Vec<&str> = self.0.lines().collect();
         let declaration = lines
             .iter()
-            .position(|line| !comment(&line) && line.contains(&format!(" {function}(")))
+            .position(|line| !comment(line) && line.contains(&format!(" {function}(")))
             .unwrap_or_else(|| panic!("{function} is not declared in the header"));
         let mut doc: Vec<&str> = lines[..declaration]
             .iter()
