@@ -393,8 +393,7 @@ fn no_source_file_is_over_500_lines() {
 fn the_architecture_page_names_the_same_order() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_rs = std::fs::read_to_string(root.join("src/lib.rs")).expect("read lib.rs");
-    let page =
-        std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("read ARCHITECTURE.md");
+    let page = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("read ARCHITECTURE.md");
     let (layers, leaves) = layers_from_lib_rs(&lib_rs);
     let mut stack: Vec<(usize, String)> = layers
         .into_iter()

@@ -3,7 +3,9 @@
 //! UndefinedBehaviorSanitizer with leak detection, by the C tests' harness, and run against
 //! in-process servers on 127.0.0.1: RAII on every path, exceptions carrying the status and the
 //! message, observers and the log callback, pushed and reloaded credentials, the expiry event.
+//! `docs` runs the C and C++ examples of the README and compiles those of the guide.
 
+mod docs;
 mod fixture;
 // The C programs' compiler and runner, shared with the C ABI's tests.
 #[path = "../c_abi/program.rs"]
