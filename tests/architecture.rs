@@ -452,3 +452,7 @@ fn the_checker_catches_upward_and_sideways_uses() {
     assert_eq!(check("bottom", "// see crate::top", 1), 0);
     assert_eq!(check("stray", "", 1), 1);
 }
+
+// The documentation's links, checked like the layers: see the module's own comment.
+#[path = "architecture/links.rs"]
+mod links;
