@@ -456,3 +456,7 @@ fn the_checker_catches_upward_and_sideways_uses() {
 // The documentation's links, checked like the layers: see the module's own comment.
 #[path = "architecture/links.rs"]
 mod links;
+
+// The JSON examples of the README and the guides, read as written.
+#[path = "architecture/json_examples.rs"]
+mod json_examples;

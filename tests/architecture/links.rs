@@ -67,7 +67,7 @@ fn link_targets(line: &str) -> Vec<String> {
 }
 
 /// GitHub's anchor for a heading's text.
-pub fn anchor(heading: &str) -> String {
+fn anchor(heading: &str) -> String {
     heading
         .trim()
         .to_lowercase()
