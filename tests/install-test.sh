@@ -94,7 +94,8 @@ output=$("$dsapi" call -c "$config" Mtls --fail)
 [ "$output" = "hello wrapper-client" ] || { echo "install-test: dsapi call printed '$output'" >&2; exit 1; }
 "$dsapi" credentials -c "$config" | grep -q "thumbprint" || { echo "install-test: dsapi credentials" >&2; exit 1; }
 # The man page renders without a warning (groff -ww), and names the commands and exit codes.
-man_text=$(groff -man -Tutf8 -ww "$prefix/share/man/man1/dsapi.1" 2>"$work/groff.err")
+# -P-cbou: plain text, without the overstrikes or escapes that bold and underline would add.
+man_text=$(groff -man -Tutf8 -ww -P-cbou "$prefix/share/man/man1/dsapi.1" 2>"$work/groff.err")
 [ ! -s "$work/groff.err" ] || { cat "$work/groff.err"; echo "install-test: groff warned on dsapi.1" >&2; exit 1; }
 for word in dsapi-call "EXIT STATUS" appsettings.json; do
   grep -q "$word" <<<"$man_text" || { echo "install-test: dsapi.1 lacks '$word'" >&2; exit 1; }
