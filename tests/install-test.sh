@@ -111,4 +111,4 @@ grep -q "complete -c dsapi" "$prefix/share/fish/vendor_completions.d/dsapi.fish"
 if strings "$prefix/lib/libdownstream_api.so.$version" | grep -q clap; then
   echo "install-test: the shared library links clap" >&2; exit 1
 fi
-echo "install-test: 5 builds (C and C++, pkg-config and CMake, shared and static) and dsapi installed, linked and run"
+echo "install-test: 5 builds (C and C++, pkg-config and CMake, shared and static) and dsapi installed, linked and run; its man pages render and its completions load"
