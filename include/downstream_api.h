@@ -24,239 +24,379 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// A client built from an `appsettings.json`: its APIs, credentials, connection pools and caches.
-//
-// Thread safety: a `const dsapi_client *` may be used from many threads at once
-// (`dsapi_client_call`, `dsapi_client_add_observer`). Only `dsapi_client_free` needs exclusive
-// access: call it once, after every other call on the client has returned.
+/**
+ * A client built from an `appsettings.json`: its APIs, credentials, connection pools and caches.
+ *
+ * Thread safety: a `const dsapi_client *` may be used from many threads at once
+ * (`dsapi_client_call`, `dsapi_client_add_observer`). Only `dsapi_client_free` needs exclusive
+ * access: call it once, after every other call on the client has returned.
+ */
 typedef struct dsapi_client dsapi_client;
 
-// An HTTP response. Immutable: a `const dsapi_response *` may be read from several threads.
-// Strings and bytes it returns are borrowed until `dsapi_response_free`.
+/**
+ * An HTTP response. Immutable: a `const dsapi_response *` may be read from several threads.
+ * Strings and bytes it returns are borrowed until `dsapi_response_free`.
+ */
 typedef struct dsapi_response dsapi_response;
 
-// Result of every fallible function. `DSAPI_OK` (0) is success; the other values are stable and
-// never renumbered; new ones may be added.
+/**
+ * Result of every fallible function. `DSAPI_OK` (0) is success; the other values are stable and
+ * never renumbered; new ones may be added.
+ */
 typedef uint32_t dsapi_status;
 
-// Log severity; a callback installed at a level also receives the more severe ones.
+/**
+ * Log severity; a callback installed at a level also receives the more severe ones.
+ */
 typedef uint32_t dsapi_log_level;
 
-// Log callback: `message` is NUL-terminated UTF-8, borrowed for the duration of the call. Called
-// from whichever thread logs, possibly several at once: it must be thread-safe. Messages never
-// contain secrets, keys, tokens or passwords.
+/**
+ * Log callback: `message` is NUL-terminated UTF-8, borrowed for the duration of the call. Called
+ * from whichever thread logs, possibly several at once: it must be thread-safe. Messages never
+ * contain secrets, keys, tokens or passwords.
+ */
 typedef void (*dsapi_log_callback)(void *user_data, dsapi_log_level level, const char *message);
 
-// Kind of a credential event (`dsapi_credential_event.kind`).
+/**
+ * Kind of a credential event (`dsapi_credential_event.kind`).
+ */
 typedef uint32_t dsapi_event_kind;
 
-// What an observer receives. All strings are NUL-terminated UTF-8, borrowed for the duration of
-// the callback only: copy what you keep. `error` is NULL unless `kind` is
-// `DSAPI_EVENT_DESELECTED`.
+/**
+ * What an observer receives. All strings are NUL-terminated UTF-8, borrowed for the duration of
+ * the callback only: copy what you keep. `error` is NULL unless `kind` is
+ * `DSAPI_EVENT_DESELECTED`.
+ */
 typedef struct dsapi_credential_event {
   dsapi_event_kind kind;
-  // SHA-1 thumbprint of the certificate, upper-case hex.
+  /**
+   * SHA-1 thumbprint of the certificate, upper-case hex.
+   */
   const char *thumbprint;
   const char *subject;
-  // Which `ClientCredentials` entry, e.g. `"ClientCredentials[0] (Path)"`.
+  /**
+   * Which `ClientCredentials` entry, e.g. `"ClientCredentials[0] (Path)"`.
+   */
   const char *source;
-  // `"MTLS"`, `"Bearer"`, ...
+  /**
+   * `"MTLS"`, `"Bearer"`, ...
+   */
   const char *protocol;
   const char *api_url;
   const char *error;
-  // Whole days until the certificate expires with `DSAPI_EVENT_EXPIRING_SOON`; -1 otherwise.
-  // The last member: callbacks compiled against a header without it read the others as before.
+  /**
+   * Whole days until the certificate expires with `DSAPI_EVENT_EXPIRING_SOON`; -1 otherwise.
+   * The last member: callbacks compiled against a header without it read the others as before.
+   */
   int64_t days_left;
 } dsapi_credential_event;
 
-// Observer callback. Called on the thread making the call, possibly on several threads at once:
-// it must be thread-safe and must not call `dsapi_client_free` on the same client. It is called
-// with no internal lock held, so it may call other functions of this library.
+/**
+ * Observer callback. Called on the thread making the call, possibly on several threads at once:
+ * it must be thread-safe and must not call `dsapi_client_free` on the same client. It is called
+ * with no internal lock held, so it may call other functions of this library.
+ */
 typedef void (*dsapi_observer_callback)(void *user_data, const struct dsapi_credential_event *event);
 
-// Success.
+/**
+ * Success.
+ */
 #define DSAPI_OK 0
 
-// A NULL pointer where one is required, a string that is not UTF-8, or another unusable argument.
+/**
+ * A NULL pointer where one is required, a string that is not UTF-8, or another unusable argument.
+ */
 #define DSAPI_INVALID_ARGUMENT 1
 
-// The configuration (or per-call overrides) is malformed JSON, has a value of the wrong type, or
-// misses a required value. The message names the JSON path.
+/**
+ * The configuration (or per-call overrides) is malformed JSON, has a value of the wrong type, or
+ * misses a required value. The message names the JSON path.
+ */
 #define DSAPI_CONFIG_INVALID 2
 
-// A file named by the caller (the configuration file) could not be read.
+/**
+ * A file named by the caller (the configuration file) could not be read.
+ */
 #define DSAPI_IO_ERROR 3
 
-// The API name is not a key of `DownstreamApis`.
+/**
+ * The API name is not a key of `DownstreamApis`.
+ */
 #define DSAPI_UNKNOWN_API 4
 
-// No configured credential could be loaded (missing file, wrong password, key not matching the
-// certificate, expired certificate, ...). The message lists each entry and why.
+/**
+ * No configured credential could be loaded (missing file, wrong password, key not matching the
+ * certificate, expired certificate, ...). The message lists each entry and why.
+ */
 #define DSAPI_CREDENTIAL_UNAVAILABLE 5
 
-// The server rejected the client certificate, also after it was reloaded and the call retried once.
+/**
+ * The server rejected the client certificate, also after it was reloaded and the call retried once.
+ */
 #define DSAPI_CERTIFICATE_REJECTED 6
 
-// Another TLS failure, for example an untrusted server certificate.
+/**
+ * Another TLS failure, for example an untrusted server certificate.
+ */
 #define DSAPI_TLS_ERROR 7
 
-// Connection refused or reset, or the host name could not be resolved.
+/**
+ * Connection refused or reset, or the host name could not be resolved.
+ */
 #define DSAPI_NETWORK_ERROR 8
 
-// The connect timeout or the call's overall timeout elapsed.
+/**
+ * The connect timeout or the call's overall timeout elapsed.
+ */
 #define DSAPI_TIMEOUT 9
 
-// A client certificate or token would have been sent over plain `http://`; nothing was sent.
+/**
+ * A client certificate or token would have been sent over plain `http://`; nothing was sent.
+ */
 #define DSAPI_INSECURE_URL 10
 
-// The server's answer was not valid HTTP or exceeded `Http.MaxResponseBytes`.
+/**
+ * The server's answer was not valid HTTP or exceeded `Http.MaxResponseBytes`.
+ */
 #define DSAPI_PROTOCOL_ERROR 11
 
-// The configuration asks for something this build does not support.
+/**
+ * The configuration asks for something this build does not support.
+ */
 #define DSAPI_UNSUPPORTED 12
 
-// The looked-up item (a response header) does not exist.
+/**
+ * The looked-up item (a response header) does not exist.
+ */
 #define DSAPI_NOT_FOUND 13
 
-// The caller's buffer is too small; the size needed was written.
+/**
+ * The caller's buffer is too small; the size needed was written.
+ */
 #define DSAPI_BUFFER_TOO_SMALL 14
 
-// A bug inside the library was caught at the C boundary; the message says where.
+/**
+ * A bug inside the library was caught at the C boundary; the message says where.
+ */
 #define DSAPI_PANIC 15
 
-// The token endpoint refused to issue a token (the message has its `error`, `error_description`
-// and AADSTS code), or OpenID discovery failed.
+/**
+ * The token endpoint refused to issue a token (the message has its `error`, `error_description`
+ * and AADSTS code), or OpenID discovery failed.
+ */
 #define DSAPI_TOKEN_ACQUISITION_FAILED 16
 
-// A token for the user needs the user to act (multi-factor authentication, consent, a
-// Conditional Access policy, an expired session): the message says why, and the claims
-// challenge to send back to the user's client comes with it. Never retried.
+/**
+ * A token for the user needs the user to act (multi-factor authentication, consent, a
+ * Conditional Access policy, an expired session): the message says why, and the claims
+ * challenge to send back to the user's client comes with it. Never retried.
+ */
 #define DSAPI_USER_INTERACTION_REQUIRED 17
 
-// An incoming access token was refused by `dsapi_client_validate_token`: malformed, `alg` none or
-// not RS256/ES256, signed by no key of the issuer, expired or not yet valid, or its issuer,
-// audience, scopes or roles are not accepted. The message names the rule, never the token.
+/**
+ * An incoming access token was refused by `dsapi_client_validate_token`: malformed, `alg` none or
+ * not RS256/ES256, signed by no key of the issuer, expired or not yet valid, or its issuer,
+ * audience, scopes or roles are not accepted. The message names the rule, never the token.
+ */
 #define DSAPI_TOKEN_INVALID 18
 
-// A call failed in a way the host should know about.
+/**
+ * A call failed in a way the host should know about.
+ */
 #define DSAPI_LOG_ERROR 1
 
-// Something went wrong and was handled: a rejected certificate reloaded, a failed token refresh.
+/**
+ * Something went wrong and was handled: a rejected certificate reloaded, a failed token refresh.
+ */
 #define DSAPI_LOG_WARN 2
 
-// What was selected and retried.
+/**
+ * What was selected and retried.
+ */
 #define DSAPI_LOG_INFO 3
 
-// Connection pools and tokens, per request.
+/**
+ * Connection pools and tokens, per request.
+ */
 #define DSAPI_LOG_DEBUG 4
 
-// A certificate became the one in use (first use or after a rotation).
+/**
+ * A certificate became the one in use (first use or after a rotation).
+ */
 #define DSAPI_EVENT_SELECTED 1
 
-// The certificate in use was rejected by a server and dropped; `error` says why.
+/**
+ * The certificate in use was rejected by a server and dropped; `error` says why.
+ */
 #define DSAPI_EVENT_DESELECTED 2
 
-// A call presenting the certificate got a response that was not a certificate rejection.
+/**
+ * A call presenting the certificate got a response that was not a certificate rejection.
+ */
 #define DSAPI_EVENT_SUCCESSFULLY_USED 3
 
-// The certificate in use expires within `AzureAd.CertificateExpiryWarningDays` (default 14);
-// raised at most once a day per certificate, `days_left` says how soon.
+/**
+ * The certificate in use expires within `AzureAd.CertificateExpiryWarningDays` (default 14);
+ * raised at most once a day per certificate, `days_left` says how soon.
+ */
 #define DSAPI_EVENT_EXPIRING_SOON 4
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
-// The name of a status, such as `"DSAPI_TIMEOUT"`, or `"DSAPI_UNKNOWN_STATUS"`.
-//
-// Returns a static NUL-terminated string: never free it. Thread-safe.
+/**
+ * The name of a status, such as `"DSAPI_TIMEOUT"`, or `"DSAPI_UNKNOWN_STATUS"`.
+ *
+ * Returns a static NUL-terminated string: never free it. Thread-safe.
+ */
 const char *dsapi_status_str(dsapi_status status);
 
-// Copies the calling thread's last error message — the full cause chain of the most recent
-// failed call on this thread, or `""` when the last call succeeded — into `buf` as a
-// NUL-terminated UTF-8 string.
-//
-// `needed_out` (may be NULL) receives the buffer size needed, terminator included, whether or
-// not `buf` was large enough. With `buf` NULL or `buf_len` too small nothing is copied and
-// `DSAPI_BUFFER_TOO_SMALL` is returned, so passing `(NULL, 0, &needed)` asks for the size.
-// Calling this function does not change the last error. Thread-safe: each thread has its own.
+/**
+ * Copies the calling thread's last error message — the full cause chain of the most recent
+ * failed call on this thread, or `""` when the last call succeeded — into `buf` as a
+ * NUL-terminated UTF-8 string.
+ *
+ * `needed_out` (may be NULL) receives the buffer size needed, terminator included, whether or
+ * not `buf` was large enough. With `buf` NULL or `buf_len` too small nothing is copied and
+ * `DSAPI_BUFFER_TOO_SMALL` is returned, so passing `(NULL, 0, &needed)` asks for the size.
+ * Calling this function does not change the last error. Thread-safe: each thread has its own.
+ *
+ * ```c
+ * size_t needed = 0;
+ * dsapi_last_error_message(NULL, 0, &needed);   // the size, terminator included
+ * char *message = malloc(needed);
+ * if (message != NULL && dsapi_last_error_message(message, needed, NULL) == DSAPI_OK) {
+ *     fprintf(stderr, "%s\n", message);           // the whole cause chain, never a secret
+ * }
+ * free(message);
+ * ```
+ */
 dsapi_status dsapi_last_error_message(char *buf, size_t buf_len, size_t *needed_out);
 
-// Copies the calling thread's last error's **claims challenge** — the JSON of Entra's `claims`
-// when the last failed call returned `DSAPI_USER_INTERACTION_REQUIRED`, `""` otherwise — into
-// `buf` as a NUL-terminated string, for a web API's own `WWW-Authenticate` answer to its
-// caller. `buf`, `buf_len` and `needed_out` as for `dsapi_last_error_message`: returns
-// `DSAPI_BUFFER_TOO_SMALL` when `buf` is NULL or too small. Calling it changes neither the last
-// error nor its claims. Thread-safe: each thread has its own.
+/**
+ * Copies the calling thread's last error's **claims challenge** — the JSON of Entra's `claims`
+ * when the last failed call returned `DSAPI_USER_INTERACTION_REQUIRED`, `""` otherwise — into
+ * `buf` as a NUL-terminated string, for a web API's own `WWW-Authenticate` answer to its
+ * caller. `buf`, `buf_len` and `needed_out` as for `dsapi_last_error_message`: returns
+ * `DSAPI_BUFFER_TOO_SMALL` when `buf` is NULL or too small. Calling it changes neither the last
+ * error nor its claims. Thread-safe: each thread has its own.
+ */
 dsapi_status dsapi_last_error_claims(char *buf, size_t buf_len, size_t *needed_out);
 
-// The library version, e.g. `"0.1.0"`. Static: never free it. Thread-safe.
+/**
+ * The library version, e.g. `"0.1.0"`. Static: never free it. Thread-safe.
+ */
 const char *dsapi_version(void);
 
-// Installs the process-wide log callback receiving messages up to `max_level`
-// (`DSAPI_LOG_ERROR` .. `DSAPI_LOG_DEBUG`), replacing any previous one; a NULL `callback` removes
-// it. `user_data` is borrowed until the callback is replaced or removed. After this returns, the
-// previous callback may still be running on other threads for a message already being delivered.
-// Errors: `DSAPI_INVALID_ARGUMENT` for a level outside 1..4. Thread-safe.
+/**
+ * Installs the process-wide log callback receiving messages up to `max_level`
+ * (`DSAPI_LOG_ERROR` .. `DSAPI_LOG_DEBUG`), replacing any previous one; a NULL `callback` removes
+ * it. `user_data` is borrowed until the callback is replaced or removed. After this returns, the
+ * previous callback may still be running on other threads for a message already being delivered.
+ * Errors: `DSAPI_INVALID_ARGUMENT` for a level outside 1..4. Thread-safe.
+ */
 dsapi_status dsapi_set_log_callback(dsapi_log_callback callback,
                                     void *user_data,
                                     dsapi_log_level max_level);
 
-// Creates a client from the JSON text of an `appsettings.json` (`AzureAd` or `MicrosoftIdentity`
-// section, `DownstreamApis`, optional `Http`). The text is copied; credentials are loaded lazily on
-// first use, so a missing certificate file is reported by the first call, not here.
-//
-// On success `*client_out` receives a client the caller owns and frees with `dsapi_client_free`;
-// on failure it is not written. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
-// `DSAPI_CONFIG_INVALID` (malformed JSON, wrong type, missing value; the message names the JSON
-// path), `DSAPI_TLS_ERROR` (no trusted CA certificates found). Thread-safe.
+/**
+ * Creates a client from the JSON text of an `appsettings.json` (`AzureAd` or `MicrosoftIdentity`
+ * section, `DownstreamApis`, optional `Http`). The text is copied; credentials are loaded lazily on
+ * first use, so a missing certificate file is reported by the first call, not here.
+ *
+ * On success `*client_out` receives a client the caller owns and frees with `dsapi_client_free`;
+ * on failure it is not written. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
+ * `DSAPI_CONFIG_INVALID` (malformed JSON, wrong type, missing value; the message names the JSON
+ * path), `DSAPI_TLS_ERROR` (no trusted CA certificates found). Thread-safe.
+ */
 dsapi_status dsapi_client_new(const char *config_json, struct dsapi_client **client_out);
 
-// Like `dsapi_client_new`, reading the JSON from the file at `path` (UTF-8).
-//
-// Ownership as for `dsapi_client_new`. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
-// `DSAPI_IO_ERROR` (the file cannot be read, is not a regular file, or is larger than 4 MiB),
-// `DSAPI_CONFIG_INVALID` (content that is not UTF-8,
-// or as for `dsapi_client_new`), `DSAPI_TLS_ERROR` (no trusted CA certificates found).
-// Thread-safe.
+/**
+ * Like `dsapi_client_new`, reading the JSON from the file at `path` (UTF-8).
+ *
+ * Ownership as for `dsapi_client_new`. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
+ * `DSAPI_IO_ERROR` (the file cannot be read, is not a regular file, or is larger than 4 MiB),
+ * `DSAPI_CONFIG_INVALID` (content that is not UTF-8,
+ * or as for `dsapi_client_new`), `DSAPI_TLS_ERROR` (no trusted CA certificates found).
+ * Thread-safe.
+ *
+ * ```c
+ * dsapi_client *client = NULL;
+ * if (dsapi_client_new_from_file("appsettings.json", &client) != DSAPI_OK) {
+ *     char message[1024];
+ *     dsapi_last_error_message(message, sizeof message, NULL);
+ *     fprintf(stderr, "cannot configure: %s\n", message);   // names the file or JSON path
+ *     return;
+ * }
+ * // ... one client for the whole process: share it with every thread ...
+ * dsapi_client_free(client);
+ * ```
+ */
 dsapi_status dsapi_client_new_from_file(const char *path, struct dsapi_client **client_out);
 
-// Frees a client, its connections and cached credentials. `NULL` is a no-op. Takes ownership:
-// the pointer is invalid afterwards. Not thread-safe with other calls on the same client.
+/**
+ * Frees a client, its connections and cached credentials. `NULL` is a no-op. Takes ownership:
+ * the pointer is invalid afterwards. Not thread-safe with other calls on the same client.
+ *
+ * ```c
+ * dsapi_response_free(response);   // first what came from the client, in any order
+ * dsapi_client_free(client);       // once every other call on it has returned
+ * client = NULL;                   // freeing NULL again would be a no-op
+ * ```
+ */
 void dsapi_client_free(struct dsapi_client *client);
 
-// Calls the API named `api_name` (a key of `DownstreamApis`, compared ignoring case).
-//
-// `overrides_json` (may be NULL) is a JSON object whose keys replace the API's configuration for
-// this call: `HttpMethod`, `RelativePath`, `ExtraHeaderParameters`, `ExtraQueryParameters`,
-// `ContentType`, `AcceptHeader`, and the other `DownstreamApis` keys, and `TimeoutSeconds` (this
-// call's bound, retries included, instead of `Http.TimeoutSeconds`). `ExtraHeaderParameters` and
-// `ExtraQueryParameters` merge name by name as a JSON merge patch: a null value removes a
-// configured name. `body`/`body_len` is the
-// request body (`body` may be NULL when `body_len` is 0); it is copied and resent as is if the
-// call is retried.
-//
-// With `ProtocolScheme: "MTLS"` the selected client certificate is presented in the TLS handshake
-// and no `Authorization` header is sent. When the server rejects the certificate (TLS alert, HTTP
-// 495/496/401, or nginx's 400 about the SSL certificate) the certificate is reloaded from its
-// source and the call is retried once. A request on a kept-alive connection that the server
-// closed before answering is resent once. With `"Bearer"` (the default) an app token for the API's
-// `Scopes` (from the cache, else from the token endpoint) is sent as `Authorization: Bearer ...`
-// and no client certificate; a 401 claims challenge gets a token with those claims and one resend.
-// With `"MTLS_POP"` the selected certificate is presented and a token bound to it (requested over
-// mTLS with that certificate) is sent as `Authorization: mtls_pop ...` (Entra ID) or `Bearer ...`
-// (an RFC 8705 provider); a rejection reloads the certificate and gets a token for the new one.
-//
-// Any HTTP status, 4xx and 5xx included, is a success: `*response_out` receives a response the
-// caller owns and frees with `dsapi_response_free`; on failure it is not written. Errors:
-// `DSAPI_INVALID_ARGUMENT` (also a request whose URL and headers exceed 16 KiB: nothing is sent),
-// `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
-// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_CERTIFICATE_REJECTED`, `DSAPI_TLS_ERROR`,
-// `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_INSECURE_URL`, `DSAPI_PROTOCOL_ERROR`,
-// `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer, MTLS_POP: the token endpoint refused),
-// `DSAPI_USER_INTERACTION_REQUIRED` (overrides naming a long-running session or an agent's user:
-// the user must act, see `dsapi_last_error_claims`). Thread-safe: many threads may call one
-// client at once.
+/**
+ * Calls the API named `api_name` (a key of `DownstreamApis`, compared ignoring case).
+ *
+ * `overrides_json` (may be NULL) is a JSON object whose keys replace the API's configuration for
+ * this call: `HttpMethod`, `RelativePath`, `ExtraHeaderParameters`, `ExtraQueryParameters`,
+ * `ContentType`, `AcceptHeader`, and the other `DownstreamApis` keys, and `TimeoutSeconds` (this
+ * call's bound, retries included, instead of `Http.TimeoutSeconds`). `ExtraHeaderParameters` and
+ * `ExtraQueryParameters` merge name by name as a JSON merge patch: a null value removes a
+ * configured name. `body`/`body_len` is the
+ * request body (`body` may be NULL when `body_len` is 0); it is copied and resent as is if the
+ * call is retried.
+ *
+ * With `ProtocolScheme: "MTLS"` the selected client certificate is presented in the TLS handshake
+ * and no `Authorization` header is sent. When the server rejects the certificate (TLS alert, HTTP
+ * 495/496/401, or nginx's 400 about the SSL certificate) the certificate is reloaded from its
+ * source and the call is retried once. A request on a kept-alive connection that the server
+ * closed before answering is resent once. With `"Bearer"` (the default) an app token for the API's
+ * `Scopes` (from the cache, else from the token endpoint) is sent as `Authorization: Bearer ...`
+ * and no client certificate; a 401 claims challenge gets a token with those claims and one resend.
+ * With `"MTLS_POP"` the selected certificate is presented and a token bound to it (requested over
+ * mTLS with that certificate) is sent as `Authorization: mtls_pop ...` (Entra ID) or `Bearer ...`
+ * (an RFC 8705 provider); a rejection reloads the certificate and gets a token for the new one.
+ *
+ * Any HTTP status, 4xx and 5xx included, is a success: `*response_out` receives a response the
+ * caller owns and frees with `dsapi_response_free`; on failure it is not written. Errors:
+ * `DSAPI_INVALID_ARGUMENT` (also a request whose URL and headers exceed 16 KiB: nothing is sent),
+ * `DSAPI_CONFIG_INVALID` (bad overrides), `DSAPI_UNKNOWN_API`,
+ * `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_CERTIFICATE_REJECTED`, `DSAPI_TLS_ERROR`,
+ * `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_INSECURE_URL`, `DSAPI_PROTOCOL_ERROR`,
+ * `DSAPI_TOKEN_ACQUISITION_FAILED` (Bearer, MTLS_POP: the token endpoint refused),
+ * `DSAPI_USER_INTERACTION_REQUIRED` (overrides naming a long-running session or an agent's user:
+ * the user must act, see `dsapi_last_error_claims`). Thread-safe: many threads may call one
+ * client at once.
+ *
+ * ```c
+ * const char *overrides = "{\"HttpMethod\": \"POST\", \"RelativePath\": \"orders/42\"}";
+ * const char body[] = "{\"id\": 42}";
+ * dsapi_response *response = NULL;
+ * dsapi_status status = dsapi_client_call(client, "Orders", overrides, (const uint8_t *)body,
+ *                                         strlen(body), &response);
+ * if (status == DSAPI_OK) {
+ *     printf("HTTP %u\n", dsapi_response_status(response));   // 4xx and 5xx included
+ *     dsapi_response_free(response);
+ * } else {
+ *     char message[1024];
+ *     dsapi_last_error_message(message, sizeof message, NULL);
+ *     fprintf(stderr, "%s: %s\n", dsapi_status_str(status), message);
+ * }
+ * ```
+ */
 dsapi_status dsapi_client_call(const struct dsapi_client *client,
                                const char *api_name,
                                const char *overrides_json,
@@ -264,18 +404,20 @@ dsapi_status dsapi_client_call(const struct dsapi_client *client,
                                size_t body_len,
                                struct dsapi_response **response_out);
 
-// [`dsapi_client_call`] on behalf of a user (Id.Web's `CallApiForUserAsync`): `user_token` is the
-// access token the caller itself received (NUL-terminated, copied; a secret, never logged), and
-// the API's token is one for that user (on-behalf-of), cached for that user only — unless the
-// API's `RequestAppToken` is true. A long-running session (`AcquireTokenOptions.
-// LongRunningWebApiSessionKey` in `overrides_json`) keeps the user's refresh token for later
-// `dsapi_client_call`s naming the session alone.
-//
-// Ownership, `body` and `*response_out` as for `dsapi_client_call`. Errors: those of
-// `dsapi_client_call`, and `DSAPI_USER_INTERACTION_REQUIRED` when Entra ID needs the user (MFA,
-// consent, an expired session): never retried; `dsapi_last_error_claims` gives the claims
-// challenge. `DSAPI_CONFIG_INVALID` for an MTLS or MTLS_POP API, or a generic OpenID provider
-// (on-behalf-of is Entra ID's); `DSAPI_INVALID_ARGUMENT` for an empty `user_token`. Thread-safe.
+/**
+ * [`dsapi_client_call`] on behalf of a user (Id.Web's `CallApiForUserAsync`): `user_token` is the
+ * access token the caller itself received (NUL-terminated, copied; a secret, never logged), and
+ * the API's token is one for that user (on-behalf-of), cached for that user only — unless the
+ * API's `RequestAppToken` is true. A long-running session (`AcquireTokenOptions.
+ * LongRunningWebApiSessionKey` in `overrides_json`) keeps the user's refresh token for later
+ * `dsapi_client_call`s naming the session alone.
+ *
+ * Ownership, `body` and `*response_out` as for `dsapi_client_call`. Errors: those of
+ * `dsapi_client_call`, and `DSAPI_USER_INTERACTION_REQUIRED` when Entra ID needs the user (MFA,
+ * consent, an expired session): never retried; `dsapi_last_error_claims` gives the claims
+ * challenge. `DSAPI_CONFIG_INVALID` for an MTLS or MTLS_POP API, or a generic OpenID provider
+ * (on-behalf-of is Entra ID's); `DSAPI_INVALID_ARGUMENT` for an empty `user_token`. Thread-safe.
+ */
 dsapi_status dsapi_client_call_for_user(const struct dsapi_client *client,
                                         const char *api_name,
                                         const char *user_token,
@@ -284,219 +426,275 @@ dsapi_status dsapi_client_call_for_user(const struct dsapi_client *client,
                                         size_t body_len,
                                         struct dsapi_response **response_out);
 
-// Registers an observer of credential events (Id.Web's `ICredentialsObserver`): `Selected` when
-// the certificate in use changes, `Deselected` when a server rejected it, `SuccessfullyUsed` after
-// each call it served. Observers stay registered until the client is freed; `user_data` is
-// borrowed until then and passed back unchanged.
-//
-// Errors: `DSAPI_INVALID_ARGUMENT` when `client` or `callback` is NULL. Thread-safe.
+/**
+ * Registers an observer of credential events (Id.Web's `ICredentialsObserver`): `Selected` when
+ * the certificate in use changes, `Deselected` when a server rejected it, `SuccessfullyUsed` after
+ * each call it served. Observers stay registered until the client is freed; `user_data` is
+ * borrowed until then and passed back unchanged.
+ *
+ * Errors: `DSAPI_INVALID_ARGUMENT` when `client` or `callback` is NULL. Thread-safe.
+ */
 dsapi_status dsapi_client_add_observer(const struct dsapi_client *client,
                                        dsapi_observer_callback callback,
                                        void *user_data);
 
-// The HTTP status code, or 0 when `response` is NULL. Thread-safe.
+/**
+ * The HTTP status code, or 0 when `response` is NULL. Thread-safe.
+ *
+ * ```c
+ * uint16_t status = dsapi_response_status(response);
+ * if (status >= 400) {
+ *     fprintf(stderr, "the API answered HTTP %u\n", status);
+ * }
+ * ```
+ */
 uint16_t dsapi_response_status(const struct dsapi_response *response);
 
-// The response body: returns a pointer to `*len_out` bytes, borrowed until
-// `dsapi_response_free`; never NULL for a valid response, even when the body is empty. The body
-// is not NUL-terminated. When `response` is NULL, returns NULL
-// and writes 0. `len_out` may be NULL. Thread-safe.
+/**
+ * The response body: returns a pointer to `*len_out` bytes, borrowed until
+ * `dsapi_response_free`; never NULL for a valid response, even when the body is empty. The body
+ * is not NUL-terminated. When `response` is NULL, returns NULL
+ * and writes 0. `len_out` may be NULL. Thread-safe.
+ *
+ * ```c
+ * size_t len = 0;
+ * const uint8_t *body = dsapi_response_body(response, &len);
+ * printf("HTTP %u: %.*s\n", dsapi_response_status(response), (int)len, (const char *)body);
+ * ```
+ */
 const uint8_t *dsapi_response_body(const struct dsapi_response *response, size_t *len_out);
 
-// Looks up a response header by name, ignoring ASCII case; with repeated headers, the first.
-// On success `*value_out` receives a NUL-terminated string borrowed until `dsapi_response_free`.
-// Errors: `DSAPI_INVALID_ARGUMENT` (a NULL argument, name not UTF-8), `DSAPI_NOT_FOUND`.
-// Thread-safe.
+/**
+ * Looks up a response header by name, ignoring ASCII case; with repeated headers, the first.
+ * On success `*value_out` receives a NUL-terminated string borrowed until `dsapi_response_free`.
+ * Errors: `DSAPI_INVALID_ARGUMENT` (a NULL argument, name not UTF-8), `DSAPI_NOT_FOUND`.
+ * Thread-safe.
+ */
 dsapi_status dsapi_response_header(const struct dsapi_response *response,
                                    const char *name,
                                    const char **value_out);
 
-// The number of response headers (0 when `response` is NULL). Thread-safe.
+/**
+ * The number of response headers (0 when `response` is NULL). Thread-safe.
+ */
 size_t dsapi_response_header_count(const struct dsapi_response *response);
 
-// The header at `index` (0-based; names in lower case; repeated names are adjacent, in the order
-// they were received). On success
-// `*name_out` and `*value_out` receive strings borrowed until `dsapi_response_free`.
-// Errors: `DSAPI_INVALID_ARGUMENT` (NULL argument), `DSAPI_NOT_FOUND` (index out of range).
-// Thread-safe.
+/**
+ * The header at `index` (0-based; names in lower case; repeated names are adjacent, in the order
+ * they were received). On success
+ * `*name_out` and `*value_out` receive strings borrowed until `dsapi_response_free`.
+ * Errors: `DSAPI_INVALID_ARGUMENT` (NULL argument), `DSAPI_NOT_FOUND` (index out of range).
+ * Thread-safe.
+ */
 dsapi_status dsapi_response_header_at(const struct dsapi_response *response,
                                       size_t index,
                                       const char **name_out,
                                       const char **value_out);
 
-// The request this response answers: `*method_out` (e.g. `"POST"`) and `*url_out`, the URL
-// redacted as the library's messages show it (query values hidden as `?…`, no user
-// information), for logs and for wrappers that expose the request (.NET's `RequestMessage`).
-// Either out pointer may be NULL; strings are borrowed until `dsapi_response_free`. Errors:
-// `DSAPI_INVALID_ARGUMENT` (NULL `response`). Thread-safe.
+/**
+ * The request this response answers: `*method_out` (e.g. `"POST"`) and `*url_out`, the URL
+ * redacted as the library's messages show it (query values hidden as `?…`, no user
+ * information), for logs and for wrappers that expose the request (.NET's `RequestMessage`).
+ * Either out pointer may be NULL; strings are borrowed until `dsapi_response_free`. Errors:
+ * `DSAPI_INVALID_ARGUMENT` (NULL `response`). Thread-safe.
+ */
 dsapi_status dsapi_response_request(const struct dsapi_response *response,
                                     const char **method_out,
                                     const char **url_out);
 
-// Frees a response. `NULL` is a no-op. Takes ownership: the response and every pointer obtained
-// from it are invalid afterwards. Not thread-safe with other calls on the same response; different
-// responses may be freed on different threads.
+/**
+ * Frees a response. `NULL` is a no-op. Takes ownership: the response and every pointer obtained
+ * from it are invalid afterwards. Not thread-safe with other calls on the same response; different
+ * responses may be freed on different threads.
+ *
+ * ```c
+ * size_t len = 0;
+ * const uint8_t *body = dsapi_response_body(response, &len);
+ * fwrite(body, 1, len, stdout);
+ * dsapi_response_free(response);   // `body` is invalid from here on
+ * ```
+ */
 void dsapi_response_free(struct dsapi_response *response);
 
-// The value of the `Authorization` header a call to `api_name` would carry (Id.Web's
-// `IAuthorizationHeaderProvider`), e.g. `"Bearer eyJ..."` for a Bearer API, or `"mtls_pop eyJ..."`
-// for an MTLS_POP API (usable only on a connection presenting the selected certificate). The token comes from
-// the cache when fresh, else from the token endpoint. `overrides_json` (may be NULL) is as for
-// `dsapi_client_call`, e.g. `{"Scopes": [...], "AcquireTokenOptions": {"ForceRefresh": true}}`.
-//
-// On success `*header_out` receives a NUL-terminated string the caller owns and frees with
-// `dsapi_string_free`; it is a secret: do not log it. Errors: `DSAPI_INVALID_ARGUMENT`,
-// `DSAPI_CONFIG_INVALID`, `DSAPI_UNKNOWN_API`, `DSAPI_UNSUPPORTED` (an MTLS API has no such header),
-// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
-// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (the token
-// endpoint's answer was not valid HTTP or too large), `DSAPI_USER_INTERACTION_REQUIRED` (a
-// session or an agent's user named in the overrides: the user must act). Thread-safe.
+/**
+ * The value of the `Authorization` header a call to `api_name` would carry (Id.Web's
+ * `IAuthorizationHeaderProvider`), e.g. `"Bearer eyJ..."` for a Bearer API, or `"mtls_pop eyJ..."`
+ * for an MTLS_POP API (usable only on a connection presenting the selected certificate). The token comes from
+ * the cache when fresh, else from the token endpoint. `overrides_json` (may be NULL) is as for
+ * `dsapi_client_call`, e.g. `{"Scopes": [...], "AcquireTokenOptions": {"ForceRefresh": true}}`.
+ *
+ * On success `*header_out` receives a NUL-terminated string the caller owns and frees with
+ * `dsapi_string_free`; it is a secret: do not log it. Errors: `DSAPI_INVALID_ARGUMENT`,
+ * `DSAPI_CONFIG_INVALID`, `DSAPI_UNKNOWN_API`, `DSAPI_UNSUPPORTED` (an MTLS API has no such header),
+ * `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
+ * `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR` (the token
+ * endpoint's answer was not valid HTTP or too large), `DSAPI_USER_INTERACTION_REQUIRED` (a
+ * session or an agent's user named in the overrides: the user must act). Thread-safe.
+ */
 dsapi_status dsapi_client_authorization_header(const struct dsapi_client *client,
                                                const char *api_name,
                                                const char *overrides_json,
                                                char **header_out);
 
-// [`dsapi_client_authorization_header`] for a call on behalf of the holder of `user_token` (the
-// access token the caller received; copied, never logged): Id.Web's
-// `CreateAuthorizationHeaderForUserAsync`. Ownership of `*header_out` as for
-// `dsapi_client_authorization_header`. Errors: those of `dsapi_client_authorization_header`, and
-// `DSAPI_USER_INTERACTION_REQUIRED` when Entra ID needs the user (`dsapi_last_error_claims` gives
-// the claims challenge); `DSAPI_CONFIG_INVALID` for an MTLS or MTLS_POP API or a generic OpenID
-// provider; `DSAPI_INVALID_ARGUMENT` for an empty `user_token`. Thread-safe.
+/**
+ * [`dsapi_client_authorization_header`] for a call on behalf of the holder of `user_token` (the
+ * access token the caller received; copied, never logged): Id.Web's
+ * `CreateAuthorizationHeaderForUserAsync`. Ownership of `*header_out` as for
+ * `dsapi_client_authorization_header`. Errors: those of `dsapi_client_authorization_header`, and
+ * `DSAPI_USER_INTERACTION_REQUIRED` when Entra ID needs the user (`dsapi_last_error_claims` gives
+ * the claims challenge); `DSAPI_CONFIG_INVALID` for an MTLS or MTLS_POP API or a generic OpenID
+ * provider; `DSAPI_INVALID_ARGUMENT` for an empty `user_token`. Thread-safe.
+ */
 dsapi_status dsapi_client_authorization_header_for_user(const struct dsapi_client *client,
                                                         const char *api_name,
                                                         const char *user_token,
                                                         const char *overrides_json,
                                                         char **header_out);
 
-// An app token (client credentials) for `scopes`, space-separated (e.g.
-// `"api://orders/.default"`). `options_json` (may be NULL) is an `AcquireTokenOptions` object:
-// `{"Tenant": "...", "ForceRefresh": true, "Claims": "...", "CorrelationId": "..."}`, and
-// `"ManagedIdentity": {}` (or `{"UserAssignedClientId": "..."}`) for a token of the platform's
-// managed identity instead of the app's (one scope: a managed identity's token is for one
-// resource).
-//
-// On success `*token_out` receives the access token, owned by the caller and freed with
-// `dsapi_string_free` (a secret: do not log it), and `*expires_on_out` (may be NULL) its expiry in
-// Unix seconds. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8, no scope),
-// `DSAPI_CONFIG_INVALID` (bad options, or no authority or client id configured),
-// `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
-// `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR`,
-// `DSAPI_USER_INTERACTION_REQUIRED` (as for `dsapi_client_authorization_header`). Thread-safe.
+/**
+ * An app token (client credentials) for `scopes`, space-separated (e.g.
+ * `"api://orders/.default"`). `options_json` (may be NULL) is an `AcquireTokenOptions` object:
+ * `{"Tenant": "...", "ForceRefresh": true, "Claims": "...", "CorrelationId": "..."}`, and
+ * `"ManagedIdentity": {}` (or `{"UserAssignedClientId": "..."}`) for a token of the platform's
+ * managed identity instead of the app's (one scope: a managed identity's token is for one
+ * resource).
+ *
+ * On success `*token_out` receives the access token, owned by the caller and freed with
+ * `dsapi_string_free` (a secret: do not log it), and `*expires_on_out` (may be NULL) its expiry in
+ * Unix seconds. Errors: `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8, no scope),
+ * `DSAPI_CONFIG_INVALID` (bad options, or no authority or client id configured),
+ * `DSAPI_CREDENTIAL_UNAVAILABLE`, `DSAPI_TOKEN_ACQUISITION_FAILED`, `DSAPI_INSECURE_URL`,
+ * `DSAPI_TLS_ERROR`, `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR`,
+ * `DSAPI_USER_INTERACTION_REQUIRED` (as for `dsapi_client_authorization_header`). Thread-safe.
+ */
 dsapi_status dsapi_client_acquire_token(const struct dsapi_client *client,
                                         const char *scopes,
                                         const char *options_json,
                                         char **token_out,
                                         int64_t *expires_on_out);
 
-// Validates `token`, the access token a web API received (`Authorization: Bearer <token>`,
-// without the scheme; copied, never logged), as Id.Web's `AddMicrosoftIdentityWebApi` does:
-// its signature (RS256 or ES256, with the key its `kid` names among those the configured
-// authority publishes through OpenID discovery; read with the client's transport, kept, read
-// again at most once a minute for an unknown `kid`), its lifetime (`exp`, `nbf`, 5 minutes of
-// clock skew), its audience (`AzureAd.ClientId`, `api://{ClientId}`, `AzureAd.Audience`,
-// `AzureAd.Audiences`), its issuer (the token's tenant's v2 or v1 issuer on Entra ID, the
-// provider's own otherwise) and, when `AzureAd.Scopes` or `AzureAd.Roles` is configured, one of
-// them in its `scp` or `roles`.
-//
-// On success `*claims_json_out` receives the token's claims as a JSON object (NUL-terminated
-// UTF-8), owned by the caller and freed with `dsapi_string_free`; nothing is written on failure.
-// Errors: `DSAPI_TOKEN_INVALID` (the message names the rule broken: malformed, alg none refused,
-// unknown key id, signature does not verify, expired at, audience or issuer not accepted, a
-// required scope or role missing; never the token), `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
-// `DSAPI_CONFIG_INVALID` (no authority, or no client id nor audience configured), and while
-// reading the issuer's keys (the message names the URL): `DSAPI_TOKEN_ACQUISITION_FAILED` (an
-// answer that is not a discovery document or JWK Set), `DSAPI_INSECURE_URL`, `DSAPI_TLS_ERROR`,
-// `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR`. Thread-safe: many threads may
-// validate with one client; the keys are read once for all.
+/**
+ * Validates `token`, the access token a web API received (`Authorization: Bearer <token>`,
+ * without the scheme; copied, never logged), as Id.Web's `AddMicrosoftIdentityWebApi` does:
+ * its signature (RS256 or ES256, with the key its `kid` names among those the configured
+ * authority publishes through OpenID discovery; read with the client's transport, kept, read
+ * again at most once a minute for an unknown `kid`), its lifetime (`exp`, `nbf`, 5 minutes of
+ * clock skew), its audience (`AzureAd.ClientId`, `api://{ClientId}`, `AzureAd.Audience`,
+ * `AzureAd.Audiences`), its issuer (the token's tenant's v2 or v1 issuer on Entra ID, the
+ * provider's own otherwise) and, when `AzureAd.Scopes` or `AzureAd.Roles` is configured, one of
+ * them in its `scp` or `roles`.
+ *
+ * On success `*claims_json_out` receives the token's claims as a JSON object (NUL-terminated
+ * UTF-8), owned by the caller and freed with `dsapi_string_free`; nothing is written on failure.
+ * Errors: `DSAPI_TOKEN_INVALID` (the message names the rule broken: malformed, alg none refused,
+ * unknown key id, signature does not verify, expired at, audience or issuer not accepted, a
+ * required scope or role missing; never the token), `DSAPI_INVALID_ARGUMENT` (NULL, not UTF-8),
+ * `DSAPI_CONFIG_INVALID` (no authority, or no client id nor audience configured), and while
+ * reading the issuer's keys (the message names the URL): `DSAPI_TOKEN_ACQUISITION_FAILED` (an
+ * answer that is not a discovery document or JWK Set), `DSAPI_INSECURE_URL`, `DSAPI_TLS_ERROR`,
+ * `DSAPI_NETWORK_ERROR`, `DSAPI_TIMEOUT`, `DSAPI_PROTOCOL_ERROR`. Thread-safe: many threads may
+ * validate with one client; the keys are read once for all.
+ */
 dsapi_status dsapi_client_validate_token(const struct dsapi_client *client,
                                          const char *token,
                                          char **claims_json_out);
 
-// Describes every `AzureAd.ClientCredentials` entry as a JSON array, one object per entry in
-// configuration order: `index`, `sourceType`, `location` (file or store folder, the vault's
-// certificate URL for `KeyVault`, or null), `version` (a Key Vault certificate's version, only
-// then), `skipped`, `loaded`, `kind` (`"certificate"`, `"clientSecret"`, `"signedAssertionFile"`,
-// `"managedIdentityAssertion"` or null), `selectedFor` (`["MTLS", "token"]`, the purposes it is in use for), and for a
-// certificate `thumbprint` (SHA-1), `thumbprintSha256`, `subject`, `issuer`, `notBefore`,
-// `notAfter` (RFC 3339) and `daysLeft`; for an entry that failed to load, `error` (the reason,
-// naming the field or file). Entries not loaded yet are loaded now, as a call would load them.
-// No secret, key or password is ever part of it.
-//
-// On success `*json_out` receives a NUL-terminated string the caller owns and frees with
-// `dsapi_string_free`. An entry that fails to load is described, not an error. Errors:
-// `DSAPI_INVALID_ARGUMENT` (NULL `client` or `json_out`). Thread-safe.
+/**
+ * Describes every `AzureAd.ClientCredentials` entry as a JSON array, one object per entry in
+ * configuration order: `index`, `sourceType`, `location` (file or store folder, the vault's
+ * certificate URL for `KeyVault`, or null), `version` (a Key Vault certificate's version, only
+ * then), `skipped`, `loaded`, `kind` (`"certificate"`, `"clientSecret"`, `"signedAssertionFile"`,
+ * `"managedIdentityAssertion"` or null), `selectedFor` (`["MTLS", "token"]`, the purposes it is in use for), and for a
+ * certificate `thumbprint` (SHA-1), `thumbprintSha256`, `subject`, `issuer`, `notBefore`,
+ * `notAfter` (RFC 3339) and `daysLeft`; for an entry that failed to load, `error` (the reason,
+ * naming the field or file). Entries not loaded yet are loaded now, as a call would load them.
+ * No secret, key or password is ever part of it.
+ *
+ * On success `*json_out` receives a NUL-terminated string the caller owns and frees with
+ * `dsapi_string_free`. An entry that fails to load is described, not an error. Errors:
+ * `DSAPI_INVALID_ARGUMENT` (NULL `client` or `json_out`). Thread-safe.
+ */
 dsapi_status dsapi_client_describe_credentials(const struct dsapi_client *client,
                                                char **json_out);
 
-// Reloads every `AzureAd.ClientCredentials` entry from its source now: for hosts that get a
-// signal from their secret store. Each entry is loaded and checked (key matches, time-valid)
-// before it replaces the credential in use; new calls use it, the old certificate's pooled
-// connections and bound tokens are dropped, observers see `DSAPI_EVENT_SELECTED`.
-//
-// Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client`), `DSAPI_CREDENTIAL_UNAVAILABLE` (an entry did
-// not load: the message names each one and why; those entries keep their credential, the others
-// are reloaded). Thread-safe: calls in flight finish with the credential they started with.
+/**
+ * Reloads every `AzureAd.ClientCredentials` entry from its source now: for hosts that get a
+ * signal from their secret store. Each entry is loaded and checked (key matches, time-valid)
+ * before it replaces the credential in use; new calls use it, the old certificate's pooled
+ * connections and bound tokens are dropped, observers see `DSAPI_EVENT_SELECTED`.
+ *
+ * Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client`), `DSAPI_CREDENTIAL_UNAVAILABLE` (an entry did
+ * not load: the message names each one and why; those entries keep their credential, the others
+ * are reloaded). Thread-safe: calls in flight finish with the credential they started with.
+ */
 dsapi_status dsapi_client_reload_credentials(const struct dsapi_client *client);
 
-// Replaces entry `index` of `AzureAd.ClientCredentials` with a credential given in memory: for a
-// certificate entry, `data` is a PFX/PKCS#12 or a PEM (chain and key) of `len` bytes, opened
-// with `password` (may be NULL); for a `ClientSecret` entry, `data` is the secret (UTF-8). It is
-// checked before the swap, and it replaces the entry's source from then on (a later reload keeps
-// it). The caller keeps ownership of `data` and `password`: they are copied.
-//
-// Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client` or `data`, `len` 0, `password` not UTF-8, an
-// `index` past the entries), `DSAPI_CREDENTIAL_UNAVAILABLE` (it does not load: wrong password,
-// mismatched key, expired; the old credential stays in use), `DSAPI_UNSUPPORTED` (an entry of
-// another kind). The password and the secret never appear in messages. Thread-safe.
+/**
+ * Replaces entry `index` of `AzureAd.ClientCredentials` with a credential given in memory: for a
+ * certificate entry, `data` is a PFX/PKCS#12 or a PEM (chain and key) of `len` bytes, opened
+ * with `password` (may be NULL); for a `ClientSecret` entry, `data` is the secret (UTF-8). It is
+ * checked before the swap, and it replaces the entry's source from then on (a later reload keeps
+ * it). The caller keeps ownership of `data` and `password`: they are copied.
+ *
+ * Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client` or `data`, `len` 0, `password` not UTF-8, an
+ * `index` past the entries), `DSAPI_CREDENTIAL_UNAVAILABLE` (it does not load: wrong password,
+ * mismatched key, expired; the old credential stays in use), `DSAPI_UNSUPPORTED` (an entry of
+ * another kind). The password and the secret never appear in messages. Thread-safe.
+ */
 dsapi_status dsapi_client_set_credential(const struct dsapi_client *client,
                                          size_t index,
                                          const uint8_t *data,
                                          size_t len,
                                          const char *password);
 
-// The process's counters and this client's certificates as a JSON object:
-// `calls` (`[{"api", "protocol", "outcome", "count"}]`: every API, protocol — `MTLS`, `Bearer`,
-// `MTLS_POP` — and outcome counted at least once; the outcome is `response` when any HTTP status
-// came back, else the error's kind in snake_case, such as `certificate_rejected` or `timeout`),
-// `tokenRequests` (`[{"grant", "count"}]`, each grant: `client_credentials`,
-// `client_credentials_fmi`, `agent_client_credentials`, `on_behalf_of`, `refresh_token`,
-// `user_fic`, `managed_identity`), `tokenCache` (`[{"layer", "result", "count"}]`: `memory` and
-// `distributed`, `hit`, `miss`, and `distributed` `unavailable`), `tlsHandshakes`
-// (`{"full", "resumed"}`), `retries` (`[{"remedy", "count"}]`, each remedy by its name, such as
-// `StaleConnection`) and `certificates` (`[{"subject", "thumbprint", "daysLeft"}]`: the
-// certificates this client has selected, `daysLeft` until `notAfter` with a fraction, computed
-// now). Counts are the whole process's since it started (every client's), and only grow.
-// Nothing is loaded or selected by this call.
-//
-// On success `*json_out` receives a NUL-terminated string the caller owns and frees with
-// `dsapi_string_free`. Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client` or `json_out`).
-// Thread-safe, and cheap enough to call at every scrape.
+/**
+ * The process's counters and this client's certificates as a JSON object:
+ * `calls` (`[{"api", "protocol", "outcome", "count"}]`: every API, protocol — `MTLS`, `Bearer`,
+ * `MTLS_POP` — and outcome counted at least once; the outcome is `response` when any HTTP status
+ * came back, else the error's kind in snake_case, such as `certificate_rejected` or `timeout`),
+ * `tokenRequests` (`[{"grant", "count"}]`, each grant: `client_credentials`,
+ * `client_credentials_fmi`, `agent_client_credentials`, `on_behalf_of`, `refresh_token`,
+ * `user_fic`, `managed_identity`), `tokenCache` (`[{"layer", "result", "count"}]`: `memory` and
+ * `distributed`, `hit`, `miss`, and `distributed` `unavailable`), `tlsHandshakes`
+ * (`{"full", "resumed"}`), `retries` (`[{"remedy", "count"}]`, each remedy by its name, such as
+ * `StaleConnection`) and `certificates` (`[{"subject", "thumbprint", "daysLeft"}]`: the
+ * certificates this client has selected, `daysLeft` until `notAfter` with a fraction, computed
+ * now). Counts are the whole process's since it started (every client's), and only grow.
+ * Nothing is loaded or selected by this call.
+ *
+ * On success `*json_out` receives a NUL-terminated string the caller owns and frees with
+ * `dsapi_string_free`. Errors: `DSAPI_INVALID_ARGUMENT` (NULL `client` or `json_out`).
+ * Thread-safe, and cheap enough to call at every scrape.
+ */
 dsapi_status dsapi_client_metrics(const struct dsapi_client *client, char **json_out);
 
-// The options a call to `api_name` would use, as a JSON object in Id.Web's key names: the API's
-// `DownstreamApis` entry with the library's defaults filled in and `overrides_json` (may be NULL;
-// as for `dsapi_client_call`) applied. Keys: `BaseUrl`, `RelativePath`, `HttpMethod`, `Scopes`,
-// `RequestAppToken`, `ProtocolScheme` (`"Bearer"`, `"MTLS"` or `"MTLS_POP"`), `AcceptHeader`,
-// `ContentType`, `ExtraHeaderParameters`, `ExtraQueryParameters`, `AcquireTokenOptions`
-// (`Tenant`, `ForceRefresh`, `Claims`, `CorrelationId`) and `TimeoutSeconds` (null when
-// `Http.TimeoutSeconds` applies). Header and query parameter values may be keys, so they are left
-// out: each name maps to null, and a query in `BaseUrl` reads `?…`. No credential is part of it.
-// Nothing is loaded or sent.
-//
-// On success `*json_out` receives a NUL-terminated string the caller owns and frees with
-// `dsapi_string_free`. Errors: `DSAPI_INVALID_ARGUMENT` (a NULL argument, not UTF-8),
-// `DSAPI_UNKNOWN_API`, `DSAPI_CONFIG_INVALID` (bad overrides, naming the field). Thread-safe.
+/**
+ * The options a call to `api_name` would use, as a JSON object in Id.Web's key names: the API's
+ * `DownstreamApis` entry with the library's defaults filled in and `overrides_json` (may be NULL;
+ * as for `dsapi_client_call`) applied. Keys: `BaseUrl`, `RelativePath`, `HttpMethod`, `Scopes`,
+ * `RequestAppToken`, `ProtocolScheme` (`"Bearer"`, `"MTLS"` or `"MTLS_POP"`), `AcceptHeader`,
+ * `ContentType`, `ExtraHeaderParameters`, `ExtraQueryParameters`, `AcquireTokenOptions`
+ * (`Tenant`, `ForceRefresh`, `Claims`, `CorrelationId`) and `TimeoutSeconds` (null when
+ * `Http.TimeoutSeconds` applies). Header and query parameter values may be keys, so they are left
+ * out: each name maps to null, and a query in `BaseUrl` reads `?…`. No credential is part of it.
+ * Nothing is loaded or sent.
+ *
+ * On success `*json_out` receives a NUL-terminated string the caller owns and frees with
+ * `dsapi_string_free`. Errors: `DSAPI_INVALID_ARGUMENT` (a NULL argument, not UTF-8),
+ * `DSAPI_UNKNOWN_API`, `DSAPI_CONFIG_INVALID` (bad overrides, naming the field). Thread-safe.
+ */
 dsapi_status dsapi_client_api_options(const struct dsapi_client *client,
                                       const char *api_name,
                                       const char *overrides_json,
                                       char **json_out);
 
-// Frees a string returned by this library (`dsapi_client_authorization_header`,
-// `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`,
-// `dsapi_client_metrics`, `dsapi_client_validate_token`). `NULL` is a no-op. Takes
-// ownership: the pointer is invalid afterwards. Thread-safe for different strings; free each
-// string once.
+/**
+ * Frees a string returned by this library (`dsapi_client_authorization_header`,
+ * `dsapi_client_acquire_token`, `dsapi_client_describe_credentials`,
+ * `dsapi_client_metrics`, `dsapi_client_validate_token`). `NULL` is a no-op. Takes
+ * ownership: the pointer is invalid afterwards. Thread-safe for different strings; free each
+ * string once.
+ */
 void dsapi_string_free(char *string);
 
 #ifdef __cplusplus

@@ -4,7 +4,8 @@
 // std::string_view and come out as std::string or std::vector<std::uint8_t>.
 //
 // Thread safety is the C library's: a const Client may be used from many threads at once; a
-// Response is immutable. Written by hand (not generated): keep it in step with downstream_api.h.
+// Response is immutable. Written by hand (not generated); tests/bindings_parity.rs fails when a
+// function of downstream_api.h is used nowhere here, and tests/cpp/ runs it under the sanitizers.
 #ifndef DOWNSTREAM_API_HPP
 #define DOWNSTREAM_API_HPP
 
@@ -174,7 +175,8 @@ class Response {
   std::unique_ptr<dsapi_response, detail::ResponseFree> handle_;
 };
 
-// A credential event, copied out of the callback.
+// A credential event, copied out of the callback. `kind` is one of DSAPI_EVENT_SELECTED,
+// DSAPI_EVENT_DESELECTED, DSAPI_EVENT_SUCCESSFULLY_USED, DSAPI_EVENT_EXPIRING_SOON.
 struct CredentialEvent {
   dsapi_event_kind kind;
   std::string thumbprint;
@@ -182,7 +184,10 @@ struct CredentialEvent {
   std::string source;
   std::string protocol;
   std::string api_url;
+  // Why the certificate was dropped: only with DSAPI_EVENT_DESELECTED.
   std::optional<std::string> error;
+  // Whole days until the certificate expires: only with DSAPI_EVENT_EXPIRING_SOON.
+  std::optional<std::int64_t> days_left;
 };
 
 // An app token and its expiry in Unix seconds. The value is a secret: do not log it.
@@ -200,13 +205,13 @@ class Client {
   static Client from_json(std::string_view json) {
     dsapi_client *handle = nullptr;
     detail::check(dsapi_client_new(detail::terminated(json).c_str(), &handle));
-    return Client(handle);
+    return Client(Handle(handle));
   }
 
   static Client from_file(std::string_view path) {
     dsapi_client *handle = nullptr;
     detail::check(dsapi_client_new_from_file(detail::terminated(path).c_str(), &handle));
-    return Client(handle);
+    return Client(Handle(handle));
   }
 
   // Calls the API named `api`; `overrides_json` (empty: none) replaces DownstreamApis keys for this
@@ -311,35 +316,76 @@ class Client {
     return Token{std::string(detail::OwnedString(token).get()), expires_on};
   }
 
+  // Reloads every AzureAd.ClientCredentials entry from its source now (when a secret store says
+  // a credential changed). Each is checked before it replaces the one in use; throws Error
+  // (DSAPI_CREDENTIAL_UNAVAILABLE) naming the entries that did not load, which keep theirs.
+  void reload_credentials() const { detail::check(dsapi_client_reload_credentials(handle_.get())); }
+
+  // Replaces ClientCredentials[index] with a credential given in memory: a PFX or PEM (chain and
+  // key) opened with `password` for a certificate entry, the secret for a ClientSecret entry.
+  // Checked first: on failure (Error, DSAPI_CREDENTIAL_UNAVAILABLE) the old one stays in use.
+  void set_credential(std::size_t index, const std::vector<std::uint8_t> &data,
+                      std::optional<std::string_view> password = std::nullopt) const {
+    std::optional<std::string> terminated_password;
+    if (password) terminated_password = detail::terminated(*password);
+    detail::check(dsapi_client_set_credential(
+        handle_.get(), index, data.data(), data.size(),
+        terminated_password ? terminated_password->c_str() : nullptr));
+  }
+
+  // set_credential with the credential as text (a PEM bundle, a client secret).
+  void set_credential(std::size_t index, std::string_view data,
+                      std::optional<std::string_view> password = std::nullopt) const {
+    set_credential(index, std::vector<std::uint8_t>(data.begin(), data.end()), password);
+  }
+
   // Registers an observer for the client's lifetime. It is called on the calling threads, maybe
-  // several at once; an exception it throws is swallowed (it cannot cross the C library).
-  void add_observer(Observer observer) {
+  // several at once; an exception it throws is swallowed (it cannot cross the C library). Const,
+  // as dsapi_client_add_observer: threads sharing a const Client may register observers.
+  void add_observer(Observer observer) const {
+    if (!handle_) throw Error(DSAPI_INVALID_ARGUMENT, "add_observer on a moved-from Client");
     auto owned = std::make_unique<Observer>(std::move(observer));
-    detail::check(dsapi_client_add_observer(handle_.get(), &Client::deliver, owned.get()));
-    observers_.push_back(std::move(owned));
+    Observer *target = owned.get();
+    {
+      // Kept before registering: an event may arrive on another thread as soon as it is.
+      std::lock_guard<std::mutex> guard(*observers_lock_);
+      observers_->push_back(std::move(owned));
+    }
+    detail::check(dsapi_client_add_observer(handle_.get(), &Client::deliver, target));
   }
 
   // The C handle, for functions this header does not wrap. Borrowed.
   const dsapi_client *get() const noexcept { return handle_.get(); }
 
  private:
-  explicit Client(dsapi_client *handle) noexcept : handle_(handle) {}
+  using Handle = std::unique_ptr<dsapi_client, detail::ClientFree>;
+
+  // Takes the handle already owned: if an allocation below throws, the parameter frees it.
+  explicit Client(Handle handle)
+      : observers_(std::make_unique<std::vector<std::unique_ptr<Observer>>>()),
+        observers_lock_(std::make_unique<std::mutex>()),
+        handle_(std::move(handle)) {}
 
   static void deliver(void *user_data, const dsapi_credential_event *event) noexcept {
     try {
       CredentialEvent copy{event->kind,    event->thumbprint, event->subject, event->source,
-                           event->protocol, event->api_url,   std::nullopt};
+                           event->protocol, event->api_url,   std::nullopt,   std::nullopt};
       if (event->error != nullptr) {
         copy.error = std::string(event->error);
+      }
+      if (event->days_left >= 0) {
+        copy.days_left = event->days_left;
       }
       (*static_cast<Observer *>(user_data))(copy);
     } catch (...) {
     }
   }
 
-  // Declared first so that they are destroyed last, after the client that calls them.
-  std::vector<std::unique_ptr<Observer>> observers_;
-  std::unique_ptr<dsapi_client, detail::ClientFree> handle_;
+  // Declared first so that they are destroyed last, after the client that calls them. Behind
+  // pointers so that a moved Client keeps them where the C library was told they are.
+  std::unique_ptr<std::vector<std::unique_ptr<Observer>>> observers_;
+  std::unique_ptr<std::mutex> observers_lock_;
+  Handle handle_;
 };
 
 // Installs the process-wide log callback (messages up to `max_level`), replacing any previous one;

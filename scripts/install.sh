@@ -4,7 +4,10 @@
 #   include/downstream_api.h and the C++17 layer downstream_api.hpp, lib/pkgconfig/downstream_api.pc,
 #   and the CMake package
 #   lib/cmake/downstream_api/ (downstream_apiConfig.cmake, downstream_apiConfigVersion.cmake)
-#   defining the imported target downstream_api::downstream_api, and the command bin/dsapi.
+#   defining the imported target downstream_api::downstream_api, and the command bin/dsapi with
+#   its man pages share/man/man1/dsapi.1 (and dsapi-<command>.1) and its completions for bash
+#   (share/bash-completion/completions/dsapi), zsh (share/zsh/site-functions/_dsapi) and fish
+#   (share/fish/vendor_completions.d/dsapi.fish).
 #
 #   bash scripts/install.sh --prefix /usr/local      (DESTDIR is honoured, as by make install)
 set -euo pipefail
@@ -15,7 +18,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
     --prefix=*) prefix=${1#--prefix=}; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument '$1' (use --prefix DIR)" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +56,17 @@ if [ "$real" != "$shared" ]; then
 fi
 install -m 0644 target/release/libdownstream_api.a "$lib/libdownstream_api.a"
 install -m 0644 include/downstream_api.h include/downstream_api.hpp "$root/include/"
+
+# The man pages and completions come from the command's own clap definitions (its hidden `man`
+# and `completions` commands), so they describe exactly the options this build takes.
+share="$root/share"
+mkdir -p "$share/man/man1" "$share/bash-completion/completions" "$share/zsh/site-functions" \
+  "$share/fish/vendor_completions.d"
+target/release/dsapi man --out-dir "$share/man/man1"
+chmod 0644 "$share"/man/man1/dsapi*.1
+target/release/dsapi completions bash >"$share/bash-completion/completions/dsapi"
+target/release/dsapi completions zsh >"$share/zsh/site-functions/_dsapi"
+target/release/dsapi completions fish >"$share/fish/vendor_completions.d/dsapi.fish"
 
 # What a static link needs besides the archive: the system libraries of the Rust standard library
 # (`rustc --print native-static-libs` on Linux).

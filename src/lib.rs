@@ -54,6 +54,12 @@ pub use remedy::{Budget, Remedy};
 pub use token::AccessToken;
 pub use transport::Response;
 
+// The README's Rust quick start, compiled by `cargo test` as a doctest. Its other examples are
+// run by the wrappers' tests, tests/cpp_layer and tests/command_docs.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// Entry points for `cargo fuzz` (`fuzz/`): the parsers, fed arbitrary input. Compiled only with
 /// `--cfg fuzzing`, which cargo fuzz sets; not part of the API.
 #[cfg(fuzzing)]

@@ -2,7 +2,7 @@
 //! it, as the diagram in `src/lib.rs` draws them (top layer first, leaves last; a leaf may use the
 //! leaves written before it on the leaves' line). This test reads
 //! that diagram, then every `crate::…` (and `super::` path reaching the crate root) in every source
-//! file, and fails on a reference that points up or sideways. It also checks that the README
+//! file, and fails on a reference that points up or sideways. It also checks that ARCHITECTURE.md
 //! names the same order.
 
 use std::collections::BTreeMap;
@@ -390,10 +390,10 @@ fn no_source_file_is_over_500_lines() {
 }
 
 #[test]
-fn the_readme_names_the_same_order() {
+fn the_architecture_page_names_the_same_order() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_rs = std::fs::read_to_string(root.join("src/lib.rs")).expect("read lib.rs");
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
+    let page = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("read ARCHITECTURE.md");
     let (layers, leaves) = layers_from_lib_rs(&lib_rs);
     let mut stack: Vec<(usize, String)> = layers
         .into_iter()
@@ -407,8 +407,8 @@ fn the_readme_names_the_same_order() {
         .collect::<Vec<_>>()
         .join(" → ");
     assert!(
-        readme.contains(&chain),
-        "README.md should show the layers bottom to top as {chain}"
+        page.contains(&chain),
+        "ARCHITECTURE.md should show the layers bottom to top as {chain}"
     );
 }
 
@@ -452,3 +452,11 @@ fn the_checker_catches_upward_and_sideways_uses() {
     assert_eq!(check("bottom", "// see crate::top", 1), 0);
     assert_eq!(check("stray", "", 1), 1);
 }
+
+// The documentation's links, checked like the layers: see the module's own comment.
+#[path = "architecture/links.rs"]
+mod links;
+
+// The JSON examples of the README and the guides, read as written.
+#[path = "architecture/json_examples.rs"]
+mod json_examples;

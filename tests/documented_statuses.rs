@@ -23,17 +23,21 @@ impl Header {
         Header(std::fs::read_to_string(path).expect("read the header"))
     }
 
-    /// The `//` comment block right above the declaration of `function`.
+    /// The doxygen comment block (`/** … */`, cbindgen's "doxy" style) right above the
+    /// declaration of `function`.
     fn doc_of(&self, function: &str) -> String {
+        fn comment(line: &&str) -> bool {
+            line.starts_with("/**") || line.starts_with(" *")
+        }
         let lines: Vec<&str> = self.0.lines().collect();
         let declaration = lines
             .iter()
-            .position(|line| !line.starts_with("//") && line.contains(&format!(" {function}(")))
+            .position(|line| !comment(line) && line.contains(&format!(" {function}(")))
             .unwrap_or_else(|| panic!("{function} is not declared in the header"));
         let mut doc: Vec<&str> = lines[..declaration]
             .iter()
             .rev()
-            .take_while(|line| line.starts_with("//"))
+            .take_while(|line| comment(line))
             .copied()
             .collect();
         doc.reverse();

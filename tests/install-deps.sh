@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (as root): the servers the tests
-# start (nginx, openssl s_server, redis-server, tinyproxy), valgrind, a C compiler, cmake and pkg-config for the install test,
+# start (nginx, openssl s_server, redis-server, tinyproxy), valgrind, a C compiler, cmake, pkg-config and groff/man for the install test,
 # curl for the benchmark, Mono for the C#
 # wrapper, and pytest, mypy and venv for the Python wrapper. Already-present tools are left alone.
 set -euo pipefail
@@ -16,6 +16,9 @@ command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+# The install test renders dsapi's man page (groff -man, and man -l from man-db).
+command -v groff >/dev/null 2>&1 || need_apt+=(groff-base)
+command -v man >/dev/null 2>&1 || need_apt+=(man-db)
 command -v mcs >/dev/null 2>&1 || need_apt+=(mono-mcs)
 command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
 # The C# wrapper's HttpResponseMessage and its DataContractJsonSerializer (not in mono-runtime).

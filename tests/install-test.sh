@@ -16,7 +16,8 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 for file in "lib/libdownstream_api.so.$version" lib/libdownstream_api.so.0.1 lib/libdownstream_api.so \
   lib/libdownstream_api.a include/downstream_api.h include/downstream_api.hpp lib/pkgconfig/downstream_api.pc \
   lib/cmake/downstream_api/downstream_apiConfig.cmake lib/cmake/downstream_api/downstream_apiConfigVersion.cmake \
-  bin/dsapi; do
+  bin/dsapi share/man/man1/dsapi.1 share/man/man1/dsapi-call.1 share/bash-completion/completions/dsapi \
+  share/zsh/site-functions/_dsapi share/fish/vendor_completions.d/dsapi.fish; do
   [ -e "$prefix/$file" ] || { echo "install-test: $file was not installed" >&2; exit 1; }
 done
 soname=$(readelf -d "$prefix/lib/libdownstream_api.so.$version" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
@@ -92,8 +93,22 @@ dsapi="$prefix/bin/dsapi"
 output=$("$dsapi" call -c "$config" Mtls --fail)
 [ "$output" = "hello wrapper-client" ] || { echo "install-test: dsapi call printed '$output'" >&2; exit 1; }
 "$dsapi" credentials -c "$config" | grep -q "thumbprint" || { echo "install-test: dsapi credentials" >&2; exit 1; }
+# The man page renders without a warning (groff -ww), and names the commands and exit codes.
+# -P-cbou: plain text, without the overstrikes or escapes that bold and underline would add.
+man_text=$(groff -man -Tutf8 -ww -P-cbou "$prefix/share/man/man1/dsapi.1" 2>"$work/groff.err")
+[ ! -s "$work/groff.err" ] || { cat "$work/groff.err"; echo "install-test: groff warned on dsapi.1" >&2; exit 1; }
+for word in dsapi-call "EXIT STATUS" appsettings.json; do
+  grep -q "$word" <<<"$man_text" || { echo "install-test: dsapi.1 lacks '$word'" >&2; exit 1; }
+done
+man -l "$prefix/share/man/man1/dsapi-call.1" 2>/dev/null | grep -q -- "--user-token" ||
+  { echo "install-test: man -l dsapi-call.1 did not render its options" >&2; exit 1; }
+# The completions load in their shells and complete the commands.
+bash -c ". '$prefix/share/bash-completion/completions/dsapi' && complete -p dsapi" >/dev/null ||
+  { echo "install-test: the bash completion does not load" >&2; exit 1; }
+grep -q "#compdef dsapi" "$prefix/share/zsh/site-functions/_dsapi"
+grep -q "complete -c dsapi" "$prefix/share/fish/vendor_completions.d/dsapi.fish"
 # The shared library does not carry the command's crates.
 if strings "$prefix/lib/libdownstream_api.so.$version" | grep -q clap; then
   echo "install-test: the shared library links clap" >&2; exit 1
 fi
-echo "install-test: 5 builds (C and C++, pkg-config and CMake, shared and static) and dsapi installed, linked and run"
+echo "install-test: 5 builds (C and C++, pkg-config and CMake, shared and static) and dsapi installed, linked and run; its man pages render and its completions load"

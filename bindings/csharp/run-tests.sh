@@ -24,8 +24,8 @@ references=(-r:System.Net.Http.dll -r:System.Runtime.Serialization.dll)
 mcs -langversion:7.2 -warn:4 -warnaserror+ -target:library -nologo "${references[@]}" \
     -doc:"$out/DownstreamApi.xml" -out:"$out/DownstreamApi.dll" "$here"/DownstreamApi/*.cs
 cp "$here/DownstreamApi/DownstreamApi.dll.config" "$out/"
-# The README's C# example is compiled and run as a test: extract it.
-python3 "$here/tests/readme_example.py" "$repo/README.md" "$out/ReadmeExample.cs"
+# The C# examples of the README and the package page are compiled and run as tests: extract them.
+python3 "$here/tests/readme_example.py" "$repo" "$out/ReadmeExample.cs"
 mcs -langversion:7.2 -warn:4 -warnaserror+ -target:exe -nologo \
     -r:"$out/DownstreamApi.dll" -r:System.Core.dll -r:System.Configuration.dll -r:System.Xml.dll "${references[@]}" \
     -out:"$out/DownstreamApi.Tests.exe" "$here"/tests/*.cs "$out/ReadmeExample.cs"

@@ -103,6 +103,18 @@ pub extern "C" fn dsapi_client_new(
 /// `DSAPI_CONFIG_INVALID` (content that is not UTF-8,
 /// or as for `dsapi_client_new`), `DSAPI_TLS_ERROR` (no trusted CA certificates found).
 /// Thread-safe.
+///
+/// ```c
+/// dsapi_client *client = NULL;
+/// if (dsapi_client_new_from_file("appsettings.json", &client) != DSAPI_OK) {
+///     char message[1024];
+///     dsapi_last_error_message(message, sizeof message, NULL);
+///     fprintf(stderr, "cannot configure: %s\n", message);   // names the file or JSON path
+///     return;
+/// }
+/// // ... one client for the whole process: share it with every thread ...
+/// dsapi_client_free(client);
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_new_from_file(
     path: *const c_char,
@@ -116,6 +128,12 @@ pub extern "C" fn dsapi_client_new_from_file(
 
 /// Frees a client, its connections and cached credentials. `NULL` is a no-op. Takes ownership:
 /// the pointer is invalid afterwards. Not thread-safe with other calls on the same client.
+///
+/// ```c
+/// dsapi_response_free(response);   // first what came from the client, in any order
+/// dsapi_client_free(client);       // once every other call on it has returned
+/// client = NULL;                   // freeing NULL again would be a no-op
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_free(client: *mut dsapi_client) {
     catch((), || {
@@ -158,6 +176,22 @@ pub extern "C" fn dsapi_client_free(client: *mut dsapi_client) {
 /// `DSAPI_USER_INTERACTION_REQUIRED` (overrides naming a long-running session or an agent's user:
 /// the user must act, see `dsapi_last_error_claims`). Thread-safe: many threads may call one
 /// client at once.
+///
+/// ```c
+/// const char *overrides = "{\"HttpMethod\": \"POST\", \"RelativePath\": \"orders/42\"}";
+/// const char body[] = "{\"id\": 42}";
+/// dsapi_response *response = NULL;
+/// dsapi_status status = dsapi_client_call(client, "Orders", overrides, (const uint8_t *)body,
+///                                         strlen(body), &response);
+/// if (status == DSAPI_OK) {
+///     printf("HTTP %u\n", dsapi_response_status(response));   // 4xx and 5xx included
+///     dsapi_response_free(response);
+/// } else {
+///     char message[1024];
+///     dsapi_last_error_message(message, sizeof message, NULL);
+///     fprintf(stderr, "%s: %s\n", dsapi_status_str(status), message);
+/// }
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_client_call(
     client: *const dsapi_client,

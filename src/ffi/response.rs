@@ -46,6 +46,13 @@ impl dsapi_response {
 }
 
 /// The HTTP status code, or 0 when `response` is NULL. Thread-safe.
+///
+/// ```c
+/// uint16_t status = dsapi_response_status(response);
+/// if (status >= 400) {
+///     fprintf(stderr, "the API answered HTTP %u\n", status);
+/// }
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_status(response: *const dsapi_response) -> u16 {
     catch(0, || {
@@ -57,6 +64,12 @@ pub extern "C" fn dsapi_response_status(response: *const dsapi_response) -> u16 
 /// `dsapi_response_free`; never NULL for a valid response, even when the body is empty. The body
 /// is not NUL-terminated. When `response` is NULL, returns NULL
 /// and writes 0. `len_out` may be NULL. Thread-safe.
+///
+/// ```c
+/// size_t len = 0;
+/// const uint8_t *body = dsapi_response_body(response, &len);
+/// printf("HTTP %u: %.*s\n", dsapi_response_status(response), (int)len, (const char *)body);
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_body(
     response: *const dsapi_response,
@@ -168,6 +181,13 @@ pub extern "C" fn dsapi_response_request(
 /// Frees a response. `NULL` is a no-op. Takes ownership: the response and every pointer obtained
 /// from it are invalid afterwards. Not thread-safe with other calls on the same response; different
 /// responses may be freed on different threads.
+///
+/// ```c
+/// size_t len = 0;
+/// const uint8_t *body = dsapi_response_body(response, &len);
+/// fwrite(body, 1, len, stdout);
+/// dsapi_response_free(response);   // `body` is invalid from here on
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_response_free(response: *mut dsapi_response) {
     catch((), || {

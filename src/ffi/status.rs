@@ -29,6 +29,16 @@ pub extern "C" fn dsapi_status_str(status: dsapi_status) -> *const c_char {
 /// not `buf` was large enough. With `buf` NULL or `buf_len` too small nothing is copied and
 /// `DSAPI_BUFFER_TOO_SMALL` is returned, so passing `(NULL, 0, &needed)` asks for the size.
 /// Calling this function does not change the last error. Thread-safe: each thread has its own.
+///
+/// ```c
+/// size_t needed = 0;
+/// dsapi_last_error_message(NULL, 0, &needed);   // the size, terminator included
+/// char *message = malloc(needed);
+/// if (message != NULL && dsapi_last_error_message(message, needed, NULL) == DSAPI_OK) {
+///     fprintf(stderr, "%s\n", message);           // the whole cause chain, never a secret
+/// }
+/// free(message);
+/// ```
 #[unsafe(no_mangle)]
 pub extern "C" fn dsapi_last_error_message(
     buf: *mut c_char,

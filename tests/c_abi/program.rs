@@ -123,6 +123,34 @@ pub(crate) fn compile_cpp(source: &str, out: &Path) {
     build(&compiler, "-std=c++17", &[root.join(source)], out, true);
 }
 
+/// Compiles the C++ program made of every `.cpp` file in `dir` (a folder under the crate's root,
+/// over include/downstream_api.hpp) into `out`, under the sanitizers (tests/cpp_layer).
+#[allow(dead_code)]
+pub(crate) fn compile_cpp_dir(dir: &str, out: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+        .unwrap_or_else(|e| panic!("read {dir}: {e}"))
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cpp"))
+        .collect();
+    sources.sort();
+    let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".to_string());
+    build(&compiler, "-std=c++17", &sources, out, true);
+}
+
+/// Compiles one C (`.c`) or C++ program `source` into `out`, under the sanitizers: the
+/// documentation's examples (tests/cpp_layer).
+#[allow(dead_code)]
+pub(crate) fn compile_example(source: &Path, out: &Path) {
+    let cpp = source.extension().is_some_and(|ext| ext != "c");
+    let (variable, default, standard) = match cpp {
+        true => ("CXX", "c++", "-std=c++17"),
+        false => ("CC", "cc", "-std=c11"),
+    };
+    let compiler = std::env::var(variable).unwrap_or_else(|_| default.to_string());
+    build(&compiler, standard, &[source.to_path_buf()], out, true);
+}
+
 /// Runs `compiler` on `sources` against the header and the shared library.
 fn build(compiler: &str, standard: &str, sources: &[PathBuf], out: &Path, sanitizers: bool) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -312,5 +312,31 @@ namespace DownstreamApi.Tests
             Assert.Contains("200 application/json", printed, "the POST's status and content type");
             Assert.Contains("GET https://127.0.0.1:", printed, "the synchronous call's RequestMessage");
         }
+
+        private void QuickStartRuns()
+        {
+            // The README's appsettings.json names "Orders": here the Inspect API under another name.
+            string example = Path.Combine(directory, "quick-start");
+            Directory.CreateDirectory(example);
+            string inspect = System.Text.RegularExpressions.Regex.Match(configJson, @"""Inspect"":\s*(\{[^}]*\}[^}]*\}[^}]*\})").Groups[1].Value;
+            Assert.True(inspect.Length > 0, "found the Inspect entry");
+            string settings = configJson.Replace("\"DownstreamApis\": {", "\"DownstreamApis\": {\n    \"Orders\": " + inspect + ",");
+            File.WriteAllText(Path.Combine(example, "appsettings.json"), settings);
+            string previous = Environment.CurrentDirectory;
+            TextWriter console = Console.Out;
+            var output = new StringWriter();
+            try
+            {
+                Environment.CurrentDirectory = example;
+                Console.SetOut(output);
+                QuickStart.RunAsync().GetAwaiter().GetResult();
+            }
+            finally
+            {
+                Console.SetOut(console);
+                Environment.CurrentDirectory = previous;
+            }
+            Assert.True(output.ToString().StartsWith("200 "), "the status and the body: " + output);
+        }
     }
 }

@@ -54,7 +54,8 @@ namespace DownstreamApi.Tests
             add("managed identity: a token from the platform's endpoint (ManagedIdentityTests.cs)", ManagedIdentityCall);
             add("TokenCache.Distributed: configuration only (SharedCacheTests.cs)", SharedTokenCacheConfiguration);
             add("pushed credentials: SetCredential and ReloadCredentials (PushedCredentialTests.cs)", PushedCredentials);
-            add("README C# example runs as written", ReadmeExampleRuns);
+            add("the package page's C# example runs as written", ReadmeExampleRuns);
+            add("the README's C# quick start runs as written", QuickStartRuns);
             // Users and agents (UserTests.cs)
             add("users: calls and headers for alice and bob", CallsAndHeadersForUsers);
             add("users: GetForUserAsync and a ClaimsPrincipal's bootstrap token", TypedAndPrincipalCallsForUsers);

@@ -287,10 +287,18 @@ def test_async_call_never_blocks_the_loop_and_cancels_at_once(config_path):
     asyncio.run(main())
 
 
-def test_readme_python_example_runs_as_written(config, tmp_path, monkeypatch):
-    readme = (REPO_ROOT / "README.md").read_text()
-    start = readme.index("<!-- python example -->")
-    block = readme[start:].split("```python\n", 1)[1].split("```", 1)[0]
+@pytest.mark.parametrize(
+    "page, marker",
+    [
+        ("bindings/python/README.md", "<!-- python example -->"),
+        ("README.md", "<!-- python quick start -->"),
+    ],
+)
+def test_documented_python_examples_run_as_written(config, tmp_path, monkeypatch, page, marker):
+    """The package page's example and the README's quick start, each run as the page shows it."""
+    text = (REPO_ROOT / page).read_text()
+    start = text.index(marker)
+    block = text[start:].split("```python\n", 1)[1].split("```", 1)[0]
     # The example's appsettings.json: the loopback servers' APIs, "Orders" answering as Inspect
     # does under any path, "Graph" being the Bearer one.
     settings = json.loads(json.dumps(config))
@@ -300,4 +308,4 @@ def test_readme_python_example_runs_as_written(config, tmp_path, monkeypatch):
     settings["DownstreamApis"]["Graph"] = settings["DownstreamApis"]["Bearer"]
     (tmp_path / "appsettings.json").write_text(json.dumps(settings))
     monkeypatch.chdir(tmp_path)
-    exec(compile(block, "README.md", "exec"), {"__name__": "readme_example"})
+    exec(compile(block, page, "exec"), {"__name__": "readme_example"})

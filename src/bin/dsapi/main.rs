@@ -9,6 +9,7 @@ mod body;
 mod call;
 mod exit;
 mod identity;
+mod manual;
 mod report;
 mod serve;
 
@@ -102,6 +103,12 @@ enum Command {
     /// what it needs (no request is sent)
     #[command(after_help = EXIT_CODES)]
     Check,
+    /// Print the man page dsapi.1 (roff), or write every page into a folder (scripts/install.sh)
+    #[command(hide = true)]
+    Man(manual::ManArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell)
+    #[command(hide = true)]
+    Completions(manual::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -162,6 +169,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Credentials { json } => report::credentials(&client()?, json, &mut out),
         Command::Check => report::check(&client()?, &mut out),
         Command::Serve(args) => serve::run(&args, &config),
+        Command::Man(args) => manual::run_man(&args, Cli::command(), &mut out),
+        Command::Completions(args) => manual::run_completions(&args, Cli::command(), &mut out),
     }
 }
 
