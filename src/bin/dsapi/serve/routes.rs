@@ -32,7 +32,10 @@ pub struct Shared {
 
 impl Shared {
     pub fn load(config: &Path, allow_remote_callers: bool) -> Result<Shared, Failure> {
-        let state = load_state(config).map_err(Failure::Usage)?;
+        // A configuration that does not load is the configuration's failure (exit 3), as for
+        // every other command.
+        let state = load_state(config)
+            .map_err(|why| Failure::Library(downstream_api::Error::new(ErrorKind::Config, why)))?;
         Ok(Shared {
             state: RwLock::new(Arc::new(state)),
             allow_remote_callers,
@@ -143,8 +146,8 @@ impl Shared {
 }
 
 fn load_state(config: &Path) -> Result<State, String> {
-    let source = std::fs::read(config).map_err(|e| format!("{}: {e}", config.display()))?;
     let client = DownstreamApi::from_file(config).map_err(|e| e.message().to_string())?;
+    let source = std::fs::read(config).map_err(|e| format!("{}: {e}", config.display()))?;
     let environment: Vec<(String, String)> = std::env::vars().collect();
     let settings = Settings::read(config, &environment)?;
     Ok(State {
