@@ -54,15 +54,19 @@ typedef uint32_t dsapi_event_kind;
 // the callback only: copy what you keep. `error` is NULL unless `kind` is
 // `DSAPI_EVENT_DESELECTED`.
 typedef struct dsapi_credential_event {
+  // What happened: one of the `DSAPI_EVENT_*` values.
   dsapi_event_kind kind;
   // SHA-1 thumbprint of the certificate, upper-case hex.
   const char *thumbprint;
+  // The certificate's subject, e.g. `"CN=orders-client"`.
   const char *subject;
   // Which `ClientCredentials` entry, e.g. `"ClientCredentials[0] (Path)"`.
   const char *source;
   // `"MTLS"`, `"Bearer"`, ...
   const char *protocol;
+  // The URL called, with its query redacted.
   const char *api_url;
+  // Why the credential was deselected; NULL for other kinds.
   const char *error;
   // Whole days until the certificate expires with `DSAPI_EVENT_EXPIRING_SOON`; -1 otherwise.
   // The last member: callbacks compiled against a header without it read the others as before.
