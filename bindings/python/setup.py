@@ -21,14 +21,14 @@ import os
 import shutil
 import sys
 
-from setuptools import setup
+from setuptools import Distribution, setup
 from setuptools.command.build_py import build_py
 from setuptools.command.sdist import sdist
 
-try:
-    from wheel.bdist_wheel import bdist_wheel
-except ImportError:  # setuptools >= 70.1 carries its own
-    from setuptools.command.bdist_wheel import bdist_wheel  # type: ignore[no-redef]
+try:  # setuptools >= 70.1 carries bdist_wheel, before that the `wheel` package
+    from setuptools.command.bdist_wheel import bdist_wheel
+except ImportError:
+    from wheel.bdist_wheel import bdist_wheel  # type: ignore[no-redef]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -38,8 +38,8 @@ PREBUILT = os.environ.get("DSAPI_WHEEL_LIBRARY", "")
 PLATFORM = os.environ.get("DSAPI_WHEEL_PLATFORM", "")
 LIBRARY_NAME = "libdownstream_api.so"
 
-if PREBUILT and not os.path.isfile(PREBUILT):
-    sys.exit(f"DSAPI_WHEEL_LIBRARY names '{PREBUILT}', which is not a file")
+if PREBUILT and not (os.path.isabs(PREBUILT) and os.path.isfile(PREBUILT)):
+    sys.exit(f"DSAPI_WHEEL_LIBRARY names '{PREBUILT}', which is not the absolute path of a file")
 if not (PREBUILT or os.path.isfile(SDIST_CRATE) or IN_CHECKOUT):
     sys.exit(
         "downstream-api builds its native library from the crate in native/ (an sdist) or from "
@@ -114,6 +114,14 @@ class SdistWithCrate(sdist):
             archive.extractall(destination, members=members)
 
 
+class PlatformDistribution(Distribution):
+    """A distribution with a native library: installed into platlib (a prebuilt library is
+    package data, which setuptools would otherwise treat as pure Python and put in purelib)."""
+
+    def has_ext_modules(self) -> bool:
+        return True
+
+
 def rust_extensions():  # type: ignore[no-untyped-def]
     if PREBUILT:
         return []
@@ -133,6 +141,7 @@ def rust_extensions():  # type: ignore[no-untyped-def]
 
 
 setup(
+    distclass=PlatformDistribution,
     rust_extensions=rust_extensions(),
     cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": WheelForEveryPython3, "sdist": SdistWithCrate},
     options={
