@@ -5,6 +5,7 @@
 #   - auditwheel show reports the wheel as manylinux_2_17; the sdist carries the crate;
 #   - cargo package --list holds the build's inputs and no test, fixture, key or certificate, and
 #     the packaged crate builds (cargo package); cargo doc --no-deps is clean (-D warnings);
+#   - the panic boundary's unit test passes when linked by Zig for glibc 2.17;
 #   - the NuGet package's pack items (tests/portable/nuget_layout.py; no .NET SDK here);
 # and inside Debian 11 "bullseye" (glibc 2.31, Python 3.9), debootstrapped once into
 # target/portable/ and reused (a copy of it kept in $DSAPI_ROOTFS_CACHE, default
@@ -120,6 +121,13 @@ cargo package --allow-dirty --offline --quiet 2>&1 | grep -v '^warning: ignoring
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 passed "cargo package ($(wc -l <"$work/crate-files") files, builds on its own) and cargo doc -D warnings"
 
+echo "== the panic boundary with Zig's link (glibc 2.17): its unit test, built the same way"
+# The shared library must unwind a panic to the boundary (never abort the host process); the Zig
+# link brings its own unwinder, so the boundary's test runs linked as the release is.
+cargo-zigbuild test --quiet --target x86_64-unknown-linux-gnu.$floor --lib panic 2>&1 | tee "$work/unwind.log" | grep 'test result'
+grep -q 'test result: ok. [1-9]' "$work/unwind.log" || { cat "$work/unwind.log"; fail "the panic boundary's test failed"; }
+passed "the panic boundary unwinds in the Zig-linked build"
+
 echo "== the NuGet package's layout (as far as no .NET SDK allows)"
 python3 tests/portable/nuget_layout.py "$repo"
 passed "NuGet pack items"
@@ -133,6 +141,7 @@ if [ ! -f "$pristine/.dsapi-rootfs-$key" ]; then
     echo "from the machine's cache $machine_cache/$suite-$key.tar"
     mkdir -p "$pristine"
     tar -xf "$machine_cache/$suite-$key.tar" -C "$pristine"
+    rootfs_state="restored from $machine_cache"
   else
     echo "debootstrap $suite ($packages) from $mirror"
     debootstrap --variant=minbase --include="$packages" "$suite" "$pristine.tmp" "$mirror" >"$work/debootstrap.log" 2>&1 ||
@@ -146,7 +155,7 @@ if [ ! -f "$pristine/.dsapi-rootfs-$key" ]; then
         mv "$machine_cache/$suite-$key.tar.tmp" "$machine_cache/$suite-$key.tar" || true
     fi
   fi
-  rootfs_state=made
+  rootfs_state=${rootfs_state:-debootstrapped}
 else
   rootfs_state=cached
 fi
