@@ -64,7 +64,7 @@ typedef struct dsapi_credential_event {
   const char *source;
   // `"MTLS"`, `"Bearer"`, ...
   const char *protocol;
-  // The URL called, with its query redacted.
+  // The URL called, with its query and user information redacted.
   const char *api_url;
   // Why the credential was deselected; NULL for other kinds.
   const char *error;

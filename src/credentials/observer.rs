@@ -33,7 +33,7 @@ pub struct CredentialEvent<'a> {
     pub source: &'a str,
     /// "MTLS", "Bearer", ...
     pub protocol: &'a str,
-    /// The URL called, with its query redacted.
+    /// The URL called, with its query and user information redacted.
     pub api_url: &'a str,
     /// Why the credential was deselected: with `Deselected` only.
     pub error: Option<&'a str>,

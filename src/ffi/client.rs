@@ -55,7 +55,7 @@ pub struct dsapi_credential_event {
     pub source: *const c_char,
     /// `"MTLS"`, `"Bearer"`, ...
     pub protocol: *const c_char,
-    /// The URL called, with its query redacted.
+    /// The URL called, with its query and user information redacted.
     pub api_url: *const c_char,
     /// Why the credential was deselected; NULL for other kinds.
     pub error: *const c_char,
