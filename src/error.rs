@@ -113,9 +113,11 @@ struct Detail {
     claims_challenge: Option<String>,
 }
 
+/// The result of the library's fallible functions.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// An error of `kind` with `message` (a message names a field or file, never a secret).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
             kind,
@@ -190,10 +192,12 @@ impl Error {
         self.detail.get_or_insert_with(Box::default)
     }
 
+    /// What kind of failure this is (the C ABI's status follows from it).
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
+    /// The message with its whole cause chain.
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! downstream-api: call downstream HTTPS APIs the way Microsoft.Identity.Web's `IDownstreamApi`
 //! does — with the app's client certificate in the TLS handshake (`MTLS`) or an app token
 //! (`Bearer`) — configured by the same `appsettings.json`, from any language through a C ABI
@@ -27,6 +28,32 @@
 //! what each credential loaded into ([`CredentialReport`]) and whether each API can be called
 //! ([`ApiReadiness`]), the log sink ([`log`]), the process's counters ([`metrics`]) and the C
 //! functions themselves ([`ffi`]).
+//!
+//! ```no_run
+//! use downstream_api::DownstreamApi;
+//!
+//! # fn main() -> downstream_api::Result<()> {
+//! let api = DownstreamApi::from_file("appsettings.json".as_ref())?;
+//! let response = api.call("Orders", None, b"")?;
+//! println!("HTTP {}: {}", response.status, String::from_utf8_lossy(&response.body));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! - `cli` (off by default): builds the `dsapi` command (`cargo install downstream-api --features
+//!   cli`, or `cargo build --release --features cli --bin dsapi`): call a configured API like
+//!   curl, print an authorization header or a token's expiry, list the credentials, check a
+//!   configuration (`dsapi check`), and `dsapi serve`, Microsoft's identity sidecar interface on
+//!   loopback. It adds clap and an HTTP/1.1 request parser to the command only: the library and
+//!   its C ABI are the same with or without it.
+//!
+//! # Building
+//!
+//! The crate builds a shared library (`cdylib`), a static library and an `rlib`; `build.rs`
+//! regenerates `include/downstream_api.h` with cbindgen from `src/ffi/`. TLS is rustls with
+//! *ring*: a C compiler is needed (for *ring*), no OpenSSL.
 
 mod clock;
 mod config;

@@ -11,12 +11,17 @@ use parking_lot::RwLock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u32)]
 pub enum Level {
+    /// A call or a credential failed.
     Error = 1,
+    /// Something was wrong but the call went on (a skipped credential, a retry).
     Warn = 2,
+    /// What happened once per call or less (a certificate selected, a token acquired).
     Info = 3,
+    /// Details for troubleshooting (never a secret, token or key).
     Debug = 4,
 }
 
+/// A callback receiving log messages ([`set_sink`]).
 pub type Sink = Arc<dyn Fn(Level, &str) + Send + Sync>;
 
 /// 0 means no sink; otherwise the most verbose level delivered.
@@ -92,14 +97,17 @@ fn emit(level: Level, message: impl FnOnce() -> String) {
     }
 }
 
+/// Emits a warning; `message` is only called when a sink takes warnings.
 pub fn warn(message: impl FnOnce() -> String) {
     emit(Level::Warn, message)
 }
 
+/// Emits an information message; `message` is only called when a sink takes them.
 pub fn info(message: impl FnOnce() -> String) {
     emit(Level::Info, message)
 }
 
+/// Emits a debug message; `message` is only called when a sink takes them.
 pub fn debug(message: impl FnOnce() -> String) {
     emit(Level::Debug, message)
 }

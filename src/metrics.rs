@@ -173,6 +173,7 @@ pub struct CallCount {
     /// `response` when any HTTP status came back, else the error's kind in snake_case
     /// (`certificate_rejected`, `timeout`, …: [`ErrorKind::name`]).
     pub outcome: &'static str,
+    /// How many calls ended so.
     pub count: u64,
 }
 
@@ -182,6 +183,7 @@ pub struct TokenRequestCount {
     /// `client_credentials`, `client_credentials_fmi`, `agent_client_credentials`,
     /// `on_behalf_of`, `refresh_token`, `user_fic` or `managed_identity`.
     pub grant: &'static str,
+    /// How many requests were made with it.
     pub count: u64,
 }
 
@@ -192,6 +194,7 @@ pub struct CacheLookupCount {
     pub layer: &'static str,
     /// `hit`, `miss`, or for `distributed` also `unavailable`.
     pub result: &'static str,
+    /// How many lookups had this result.
     pub count: u64,
 }
 
@@ -207,7 +210,9 @@ pub struct Handshakes {
 /// Retries granted for one remedy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryCount {
+    /// The remedy retried.
     pub remedy: Remedy,
+    /// How many retries it was granted.
     pub count: u64,
 }
 
@@ -215,6 +220,7 @@ pub struct RetryCount {
 /// valid: computed when read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CertificateDaysLeft {
+    /// The certificate's subject, e.g. "CN=orders-client".
     pub subject: String,
     /// SHA-1 of the DER, upper-case hex.
     pub thumbprint: String,
@@ -232,6 +238,7 @@ pub struct Snapshot {
     pub token_requests: Vec<TokenRequestCount>,
     /// Every layer and result, zeros included.
     pub token_cache: Vec<CacheLookupCount>,
+    /// TLS handshakes made, full and resumed.
     pub tls_handshakes: Handshakes,
     /// Every remedy, zeros included.
     pub retries: Vec<RetryCount>,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (as root): the servers the tests
 # start (nginx, openssl s_server, redis-server, tinyproxy), valgrind, a C compiler, cmake, pkg-config and groff/man for the install test,
-# curl for the benchmark, Mono for the C#
+# curl for the benchmark, debootstrap and the portable build's tools (Zig, cargo-zigbuild, auditwheel),
+# Mono for the C#
 # wrapper, and pytest, mypy and venv for the Python wrapper. Already-present tools are left alone.
 set -euo pipefail
 
@@ -27,6 +28,9 @@ command -v mono >/dev/null 2>&1 || need_apt+=(mono-runtime)
 [ -f /usr/lib/mono/4.5/System.Configuration.dll ] || need_apt+=(libmono-system-configuration4.0-cil)
 [ -f /usr/lib/mono/4.5/System.Xml.dll ] || need_apt+=(libmono-system-xml4.0-cil)
 dpkg -s ca-certificates >/dev/null 2>&1 || need_apt+=(ca-certificates)
+# The portable release's test (tests/portable/run.sh): Debian 11 in a chroot, objdump.
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)
+command -v objdump >/dev/null 2>&1 || need_apt+=(binutils)
 # The Python package is installed into a fresh virtual environment (Debian splits venv out).
 python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 
@@ -46,3 +50,14 @@ fi
 
 python3 -c 'import pytest' 2>/dev/null || python3 -m pip install -q pytest
 python3 -c 'import mypy' 2>/dev/null || python3 -m pip install -q mypy
+# The portable build (scripts/build-portable.sh): Zig as the linker for glibc 2.17, the wheel's
+# and sdist's build tools (used without isolation: nothing is fetched while building), and
+# auditwheel to check the wheel's tag.
+python3 - <<'PY' || python3 -m pip install -q ziglang==0.17.1 cargo-zigbuild==0.24.1 auditwheel==6.8.2 \
+  "setuptools>=70.1" "setuptools-rust>=1.9" wheel build
+import importlib.util, shutil, sys
+import setuptools
+missing = [m for m in ("ziglang", "setuptools_rust", "wheel", "build", "auditwheel") if importlib.util.find_spec(m) is None]
+old = tuple(int(p) for p in setuptools.__version__.split(".")[:2]) < (70, 1)
+sys.exit(1 if missing or old or shutil.which("cargo-zigbuild") is None else 0)
+PY

@@ -39,6 +39,8 @@ echo "== Microsoft's sidecar client (the Agents SDK's, from PyPI) against dsapi 
 bash tests/sidecar_client/run.sh
 echo "== install like a system library (soname, pkg-config, CMake); C and C++ examples built and run"
 bash tests/install-test.sh
+echo "== portable release: glibc 2.17 build, wheel, sdist, .debs, crate; installed in a Debian 11 chroot"
+bash tests/portable/run.sh
 echo "== demo (README)"
 cargo run --quiet --example demo
 echo "== fuzz smoke (cargo fuzz, ${FUZZ_SECONDS:-30} s per target)"

@@ -34,8 +34,9 @@ pub struct CertificateFacts {
     pub subject: String,
     /// The leaf's issuer, e.g. "CN=Contoso Issuing CA 1".
     pub issuer: String,
-    /// Validity in seconds since the Unix epoch.
+    /// Start of validity, in seconds since the Unix epoch.
     pub not_before: i64,
+    /// End of validity, in seconds since the Unix epoch.
     pub not_after: i64,
 }
 

@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+/// What happened to a credential (Id.Web's `CredentialDescription` events, plus expiry warnings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     /// A credential became the one in use (first use, or after a rotation).
@@ -22,19 +23,26 @@ pub enum EventKind {
 /// What an observer receives. Borrowed: copy what you keep.
 #[derive(Debug, Clone, Copy)]
 pub struct CredentialEvent<'a> {
+    /// What happened.
     pub kind: EventKind,
+    /// SHA-1 thumbprint of the certificate, upper-case hex (empty for a secret).
     pub thumbprint: &'a str,
+    /// The certificate's subject, e.g. "CN=orders-client".
     pub subject: &'a str,
-    /// "ClientCredentials[0] (Path)".
+    /// Which `ClientCredentials` entry, e.g. "ClientCredentials\[0\] (Path)".
     pub source: &'a str,
     /// "MTLS", "Bearer", ...
     pub protocol: &'a str,
+    /// The URL called, with its query and user information redacted.
     pub api_url: &'a str,
+    /// Why the credential was deselected: with `Deselected` only.
     pub error: Option<&'a str>,
     /// Whole days until the certificate expires: with `ExpiringSoon` only.
     pub days_left: Option<i64>,
 }
 
+/// A callback receiving credential events ([`DownstreamApi::add_observer`](crate::DownstreamApi::add_observer)),
+/// on the calling thread with no internal lock held.
 pub type Observer = Arc<dyn Fn(&CredentialEvent) + Send + Sync>;
 
 /// The call a credential event belongs to (its URL is redacted when an event is emitted).

@@ -31,12 +31,16 @@ pub struct CredentialReport {
     pub selected_for: Vec<&'static str>,
 }
 
+/// What one `ClientCredentials` entry loaded into, or why it did not.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadState {
     /// Not loaded because the entry is skipped.
     NotLoaded,
+    /// A certificate with its private key.
     Certificate(CertificateFacts),
+    /// A client secret (its value is never reported).
     ClientSecret,
+    /// A signed-assertion file (workload identity federation), read when a token is requested.
     SignedAssertionFile,
     /// A managed identity's token, exchanged as the client assertion.
     ManagedIdentityAssertion,

@@ -39,6 +39,37 @@ pub(crate) use {challenge::claims_challenge, request::build_url as fuzz_build_ur
 
 /// Calls the downstream APIs of one `appsettings.json`: it owns their credentials, connection
 /// pools and token cache, and is meant to be shared by all threads of a process.
+///
+/// # Example
+///
+/// An `appsettings.json` with the app's certificate and an API called over mTLS:
+///
+/// ```json
+/// {
+///   "AzureAd": {
+///     "Instance": "https://login.microsoftonline.com/", "TenantId": "contoso.onmicrosoft.com",
+///     "ClientId": "11111111-2222-3333-4444-555555555555",
+///     "ClientCredentials": [ { "SourceType": "Path", "CertificateDiskPath": "/etc/orders/client.pem" } ]
+///   },
+///   "DownstreamApis": {
+///     "Orders": { "BaseUrl": "https://orders.contoso.com/", "RelativePath": "api/orders", "ProtocolScheme": "MTLS" }
+///   }
+/// }
+/// ```
+///
+/// ```no_run
+/// use downstream_api::DownstreamApi;
+/// use std::path::Path;
+///
+/// # fn main() -> downstream_api::Result<()> {
+/// let api = DownstreamApi::from_file(Path::new("appsettings.json"))?;
+/// let response = api.call("Orders", None, b"")?;
+/// println!("HTTP {}: {}", response.status, String::from_utf8_lossy(&response.body));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Share one client between threads with an [`Arc`](std::sync::Arc): calls take `&self`.
 pub struct DownstreamApi {
     config: Config,
     /// One per `config.apis` entry, in the same order.
@@ -114,6 +145,25 @@ impl DownstreamApi {
 
     /// A client for the JSON text of an `appsettings.json`, with .NET-style environment
     /// overrides applied. Credentials are loaded on first use.
+    ///
+    /// Errors are [`ErrorKind::Config`] naming the JSON path of the wrong or missing value.
+    ///
+    /// ```
+    /// use downstream_api::{DownstreamApi, ErrorKind};
+    ///
+    /// let api = DownstreamApi::from_json(r#"{
+    ///   "AzureAd": { "Instance": "https://login.microsoftonline.com/", "TenantId": "contoso",
+    ///                "ClientId": "orders-app",
+    ///                "ClientCredentials": [ { "SourceType": "ClientSecret", "ClientSecret": "s3cret" } ] },
+    ///   "DownstreamApis": { "Orders": { "BaseUrl": "https://orders.contoso.com",
+    ///                                   "Scopes": [ "api://orders/.default" ] } }
+    /// }"#);
+    /// assert!(api.is_ok());
+    ///
+    /// let error = DownstreamApi::from_json(r#"{ "AzureAd": { "ClientId": 42 } }"#).err().unwrap();
+    /// assert_eq!(error.kind(), ErrorKind::Config);
+    /// assert!(error.message().contains("AzureAd.ClientId"));
+    /// ```
     pub fn from_json(json: &str) -> Result<Self> {
         DownstreamApi::new(Config::parse(json)?)
     }
@@ -137,6 +187,8 @@ impl DownstreamApi {
     }
 
     /// A client for the `appsettings.json` at `path`: a regular UTF-8 file of at most 4 MiB.
+    /// Errors: [`ErrorKind::Io`] when it cannot be read, [`ErrorKind::Config`] as
+    /// [`DownstreamApi::from_json`]. See the example on [`DownstreamApi`].
     pub fn from_file(path: &Path) -> Result<Self> {
         let shown = path.display();
         let data = read_regular_file(path, FileKind::Configuration)
@@ -185,13 +237,34 @@ impl DownstreamApi {
     }
 
     /// The options a call to `api_name` would use: its `DownstreamApis` entry with
-    /// `overrides_json` (may be `None`) applied. [`ApiOptions::to_json`] gives them to user code.
+    /// `overrides_json` (may be `None`) applied. Their `to_json` gives them to user code.
     pub fn api_options(&self, api_name: &str, overrides_json: Option<&str>) -> Result<ApiOptions> {
         Ok(self.resolve(api_name, overrides_json)?.options.into_owned())
     }
 
     /// Calls the API named `api_name` in `DownstreamApis`. Any HTTP status is a successful call;
     /// an error means no response could be had.
+    ///
+    /// `overrides_json` is a `DownstreamApiOptions` object merged onto the configured entry for
+    /// this call only (Id.Web's `options => ...`); `body` is sent as it is, with the entry's
+    /// `ContentType`. A certificate the server rejects is reloaded and the call retried once.
+    ///
+    /// ```no_run
+    /// # fn main() -> downstream_api::Result<()> {
+    /// # let api = downstream_api::DownstreamApi::from_file("appsettings.json".as_ref())?;
+    /// // POST /api/orders/42/items with a JSON body and an extra header for this call.
+    /// let response = api.call(
+    ///     "Orders",
+    ///     Some(r#"{ "HttpMethod": "POST", "RelativePath": "api/orders/42/items",
+    ///              "ExtraHeaderParameters": { "X-Request-Source": "batch" } }"#),
+    ///     br#"{ "sku": "A-17", "quantity": 2 }"#,
+    /// )?;
+    /// if response.status != 201 {
+    ///     eprintln!("HTTP {}: {:?}", response.status, response.header("content-type"));
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn call(
         &self,
         api_name: &str,
@@ -249,6 +322,16 @@ impl DownstreamApi {
 
     /// The `Authorization` header value a call to `api_name` would carry, for hosts that send
     /// requests with their own HTTP stack (Id.Web's `IAuthorizationHeaderProvider`).
+    ///
+    /// ```no_run
+    /// # fn main() -> downstream_api::Result<()> {
+    /// # let api = downstream_api::DownstreamApi::from_file("appsettings.json".as_ref())?;
+    /// let header = api.authorization_header("Orders", None)?; // "Bearer eyJ0eXAi..."
+    /// // ... send it with another HTTP client; never log it.
+    /// # drop(header);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn authorization_header(
         &self,
         api_name: &str,
@@ -308,6 +391,16 @@ impl DownstreamApi {
     }
 
     /// An app token for explicit scopes; `options_json` is an `AcquireTokenOptions` object.
+    /// Tokens come from the cache while they are fresh.
+    ///
+    /// ```no_run
+    /// # fn main() -> downstream_api::Result<()> {
+    /// # let api = downstream_api::DownstreamApi::from_file("appsettings.json".as_ref())?;
+    /// let token = api.acquire_token(&["api://orders/.default"], Some(r#"{ "Tenant": "fabrikam" }"#))?;
+    /// println!("expires at {} (Unix seconds)", token.expires_on);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn acquire_token(
         &self,
         scopes: &[&str],

@@ -45,15 +45,19 @@ pub const DSAPI_EVENT_EXPIRING_SOON: dsapi_event_kind = 4;
 /// `DSAPI_EVENT_DESELECTED`.
 #[repr(C)]
 pub struct dsapi_credential_event {
+    /// What happened: one of the `DSAPI_EVENT_*` values.
     pub kind: dsapi_event_kind,
     /// SHA-1 thumbprint of the certificate, upper-case hex.
     pub thumbprint: *const c_char,
+    /// The certificate's subject, e.g. `"CN=orders-client"`.
     pub subject: *const c_char,
     /// Which `ClientCredentials` entry, e.g. `"ClientCredentials[0] (Path)"`.
     pub source: *const c_char,
     /// `"MTLS"`, `"Bearer"`, ...
     pub protocol: *const c_char,
+    /// The URL called, with its query and user information redacted.
     pub api_url: *const c_char,
+    /// Why the credential was deselected; NULL for other kinds.
     pub error: *const c_char,
     /// Whole days until the certificate expires with `DSAPI_EVENT_EXPIRING_SOON`; -1 otherwise.
     /// The last member: callbacks compiled against a header without it read the others as before.

@@ -1,5 +1,5 @@
 //! The C ABI: the only unsafe code in the crate. Every export checks its pointers and runs inside
-//! a panic boundary ([`boundary`]); errors become a `dsapi_status` plus a per-thread message.
+//! a panic boundary (`boundary`); errors become a `dsapi_status` plus a per-thread message.
 //!
 //! Exports are plain `extern "C" fn`s taking raw pointers: a C caller cannot see Rust's `unsafe`,
 //! and each function validates what it dereferences, so the lint asking for `unsafe fn` is off.

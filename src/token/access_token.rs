@@ -6,7 +6,9 @@ pub const EXPIRY_MARGIN_SECONDS: i64 = 300;
 /// An access token and when it expires (Unix seconds). Never logged.
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken {
+    /// The token itself, as sent after `Bearer ` (a secret: never log it).
     pub token: String,
+    /// When it expires, in seconds since the Unix epoch.
     pub expires_on: i64,
 }
 

@@ -16,10 +16,12 @@ pub struct Request<'a> {
 /// A response of any HTTP status.
 #[derive(Clone, Default)]
 pub struct Response {
+    /// The HTTP status, e.g. 200.
     pub status: u16,
     /// As received (names in lower case, repeated names adjacent): kept as ureq parsed them, so a
     /// call that reads no header pays nothing for them.
     headers: HeaderMap,
+    /// The body, as received.
     pub body: Vec<u8>,
     /// The API call it answers, as wrappers show it (.NET's `RequestMessage`); set by
     /// `DownstreamApi::call`, empty on token endpoint answers.
