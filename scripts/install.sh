@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     --prefix=*) prefix=${1#--prefix=}; shift ;;
     --libdir) libdir=${2:?--libdir needs a folder under the prefix}; shift 2 ;;
     --libdir=*) libdir=${1#--libdir=}; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown argument '$1' (use --prefix DIR)" >&2; exit 2 ;;
   esac
 done
