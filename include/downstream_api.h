@@ -68,13 +68,17 @@ typedef uint32_t dsapi_event_kind;
  * `DSAPI_EVENT_DESELECTED`.
  */
 typedef struct dsapi_credential_event {
-  // What happened: one of the `DSAPI_EVENT_*` values.
+  /**
+   * What happened: one of the `DSAPI_EVENT_*` values.
+   */
   dsapi_event_kind kind;
   /**
    * SHA-1 thumbprint of the certificate, upper-case hex.
    */
   const char *thumbprint;
-  // The certificate's subject, e.g. `"CN=orders-client"`.
+  /**
+   * The certificate's subject, e.g. `"CN=orders-client"`.
+   */
   const char *subject;
   /**
    * Which `ClientCredentials` entry, e.g. `"ClientCredentials[0] (Path)"`.
@@ -84,9 +88,13 @@ typedef struct dsapi_credential_event {
    * `"MTLS"`, `"Bearer"`, ...
    */
   const char *protocol;
-  // The URL called, with its query and user information redacted.
+  /**
+   * The URL called, with its query and user information redacted.
+   */
   const char *api_url;
-  // Why the credential was deselected; NULL for other kinds.
+  /**
+   * Why the credential was deselected; NULL for other kinds.
+   */
   const char *error;
   /**
    * Whole days until the certificate expires with `DSAPI_EVENT_EXPIRING_SOON`; -1 otherwise.

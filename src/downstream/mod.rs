@@ -7,21 +7,20 @@ mod bearer;
 mod call;
 mod challenge;
 mod counters;
+mod credential_control;
 mod for_user;
 mod mtls;
 mod prepared;
 mod readiness;
 mod request;
+mod tokens;
 
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::clock::Deadline;
-use crate::config::{AcquireTokenOptions, ApiOptions, Config, ProtocolScheme};
-use crate::credentials::{
-    CredentialReport, CredentialsProvider, Observer, Purpose, Usage, reports_to_json,
-};
+use crate::config::{ApiOptions, Config, ProtocolScheme};
+use crate::credentials::{CredentialsProvider, Purpose, Usage};
 use crate::encoding::{list_some, quote};
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{FileKind, read_regular_file};
@@ -203,39 +202,6 @@ impl DownstreamApi {
             .map_err(|e| e.context(format!("configuration file '{shown}'")))
     }
 
-    /// Validates the access token a web API received (`Authorization: Bearer <token>`) as
-    /// Id.Web's `AddMicrosoftIdentityWebApi` does, and returns its claims (the JWT payload). The
-    /// signature must verify (RS256 or ES256) with the key its `kid` names among those the
-    /// configured authority publishes (OpenID discovery, read with this client's transport and
-    /// kept); `exp` and `nbf` allow 5 minutes of clock skew; `aud` must be `AzureAd.ClientId`,
-    /// `api://{ClientId}`, `AzureAd.Audience` or one of `AzureAd.Audiences`; `iss` the issuer of
-    /// the token's tenant (Entra v2 or v1) or the provider's; with `AzureAd.Scopes` or
-    /// `AzureAd.Roles`, `scp` or `roles` must hold one of them.
-    ///
-    /// Errors: [`ErrorKind::TokenInvalid`] naming the rule broken (never the token);
-    /// [`ErrorKind::Config`] without an authority or audience; reading the issuer's keys fails
-    /// with the transport's kinds or [`ErrorKind::TokenAcquisition`], naming the URL.
-    pub fn validate_token(&self, token: &str) -> Result<serde_json::Value> {
-        self.validator.validate(&self.transport, token)
-    }
-
-    /// Registers an observer of credential events; it stays until the client is dropped.
-    pub fn add_observer(&self, observer: Observer) {
-        self.credentials.add_observer(observer);
-    }
-
-    /// Every `ClientCredentials` entry: loaded now if no call has loaded it yet, with its
-    /// certificate's facts or the reason it failed.
-    pub fn credentials(&self) -> Vec<CredentialReport> {
-        self.credentials.report()
-    }
-
-    /// [`DownstreamApi::credentials`] as a JSON array (the C ABI's and `dsapi credentials --json`'s
-    /// format), `daysLeft` counted from now.
-    pub fn credentials_json(&self) -> String {
-        reports_to_json(&self.credentials.report())
-    }
-
     /// The options a call to `api_name` would use: its `DownstreamApis` entry with
     /// `overrides_json` (may be `None`) applied. Their `to_json` gives them to user code.
     pub fn api_options(&self, api_name: &str, overrides_json: Option<&str>) -> Result<ApiOptions> {
@@ -388,75 +354,6 @@ impl DownstreamApi {
             })
         });
         self.tokens.cached_with(key.as_ref()?, bearer_header)
-    }
-
-    /// An app token for explicit scopes; `options_json` is an `AcquireTokenOptions` object.
-    /// Tokens come from the cache while they are fresh.
-    ///
-    /// ```no_run
-    /// # fn main() -> downstream_api::Result<()> {
-    /// # let api = downstream_api::DownstreamApi::from_file("appsettings.json".as_ref())?;
-    /// let token = api.acquire_token(&["api://orders/.default"], Some(r#"{ "Tenant": "fabrikam" }"#))?;
-    /// println!("expires at {} (Unix seconds)", token.expires_on);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn acquire_token(
-        &self,
-        scopes: &[&str],
-        options_json: Option<&str>,
-    ) -> Result<AccessToken> {
-        let options = match options_json {
-            None => AcquireTokenOptions::default(),
-            Some(json) => AcquireTokenOptions::from_json(json)?,
-        };
-        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        self.token(&scopes, &options, self.transport.call_deadline(None))
-    }
-
-    /// An app token through the cache, bounded by the call's `deadline`.
-    fn token(
-        &self,
-        scopes: &[String],
-        options: &AcquireTokenOptions,
-        deadline: Deadline,
-    ) -> Result<AccessToken> {
-        let token = self.tokens.acquire(&TokenCall {
-            credentials: &self.credentials,
-            transport: &self.transport,
-            scopes,
-            options,
-            deadline,
-        });
-        self.retire_replaced_certificates();
-        token
-    }
-
-    /// Reloads every `ClientCredentials` entry from its source now (a host told by its secret
-    /// store that a credential changed). Each is checked before it replaces the one in use; an
-    /// entry that fails keeps its credential and is named in the error.
-    pub fn reload_credentials(&self) -> Result<()> {
-        let outcome = self.credentials.reload_all();
-        self.retire_replaced_certificates();
-        outcome
-    }
-
-    /// Replaces `ClientCredentials[index]` with a credential given in memory: a PFX or PEM
-    /// (opened with `password`) for a certificate entry, the secret for a `ClientSecret` entry.
-    /// Checked first; on failure the old credential stays in use.
-    pub fn set_credential(&self, index: usize, data: &[u8], password: Option<&str>) -> Result<()> {
-        let outcome = self.credentials.set_credential(index, data, password);
-        self.retire_replaced_certificates();
-        outcome
-    }
-
-    /// After a certificate file changed and its new certificate was swapped in: the old one's
-    /// pooled connections are closed and the tokens bound to it dropped.
-    fn retire_replaced_certificates(&self) {
-        for old in self.credentials.take_retired() {
-            self.transport.forget(&old);
-            self.tokens.forget_bound_to(&old.facts.thumbprint_sha256);
-        }
     }
 
     /// The options of `api_name` for one call, with `overrides_json` applied, and what the
