@@ -5,6 +5,8 @@ use super::DownstreamApi;
 use crate::clock::Deadline;
 use crate::config::AcquireTokenOptions;
 use crate::error::Result;
+#[cfg(doc)]
+use crate::error::ErrorKind;
 use crate::token::{AccessToken, TokenCall};
 
 impl DownstreamApi {

@@ -54,7 +54,7 @@ pub fn run_man(args: &ManArgs, command: Command, out: &mut impl Write) -> Result
     }
 }
 
-/// dsapi.1 and dsapi-<command>.1 for every command a user may type.
+/// `dsapi.1` and `dsapi-<command>.1` for every command a user may type.
 fn write_pages(command: &Command, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("dsapi.1"), page(command, true)?)?;
