@@ -4,9 +4,9 @@
 use super::DownstreamApi;
 use crate::clock::Deadline;
 use crate::config::AcquireTokenOptions;
-use crate::error::Result;
 #[cfg(doc)]
 use crate::error::ErrorKind;
+use crate::error::Result;
 use crate::token::{AccessToken, TokenCall};
 
 impl DownstreamApi {
