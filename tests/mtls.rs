@@ -523,7 +523,7 @@ fn a_rotated_certificate_is_reloaded_and_the_call_retried_once() {
         .call("orders", Some(r#"{"HttpMethod": "PUT"}"#), b"same bytes")
         .unwrap();
     assert_eq!(response.body, b"hello new");
-    assert_eq!(setup.server.failed_handshakes(), 1);
+    assert_eq!(setup.server.failed_handshakes_reaching(1), 1);
     let seen = setup.server.seen();
     assert_eq!(seen.last().unwrap().body, b"same bytes");
     let events = events.lock().unwrap().clone();
@@ -554,7 +554,7 @@ fn a_server_rejecting_every_certificate_costs_exactly_two_attempts() {
         "{error}"
     );
     assert!(error.message().to_lowercase().contains("alert"), "{error}");
-    assert_eq!(setup.server.failed_handshakes(), 2);
+    assert_eq!(setup.server.failed_handshakes_reaching(2), 2);
     assert!(setup.server.seen().is_empty());
     let deselected = events
         .lock()

@@ -248,6 +248,17 @@ impl TestServer {
         self.state.failed_handshakes.load(Ordering::SeqCst)
     }
 
+    /// The failed handshakes once there are `count` of them, or as many as after 2 s: the
+    /// server's thread counts a refusal after sending its alert, so the client may see the alert
+    /// first.
+    pub fn failed_handshakes_reaching(&self, count: usize) -> usize {
+        let started = std::time::Instant::now();
+        while self.failed_handshakes() < count && started.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.failed_handshakes()
+    }
+
     /// How many requests arrived (also while not recording).
     pub fn requests(&self) -> usize {
         self.state.requests.load(Ordering::SeqCst)
