@@ -31,8 +31,13 @@ pub fn handle(
     request: &Request,
     caller: Option<&str>,
 ) -> Response {
-    let (overrides, agent) = requested_options(state, route, request);
+    let (mut overrides, agent) = requested_options(state, route, request);
     let client = &state.client;
+    // The request's body goes downstream with its own type.
+    if let Some(content_type) = request.header("content-type") {
+        overrides.insert("ContentType".into(), json!(content_type));
+    }
+    let overrides = Value::Object(overrides).to_string();
     // An agent's token is the agent's (or its user's), never the caller's on-behalf-of token.
     let caller = if agent { None } else { caller };
     if caller.is_none()
@@ -47,10 +52,10 @@ pub fn handle(
             header(client, api, &overrides, caller)
         }
         Route::DownstreamApi | Route::DownstreamApiUnauthenticated => {
-            call(client, api, overrides, request, caller).map(|r| envelope(&r))
+            call(client, api, &overrides, request, caller).map(|r| envelope(&r))
         }
         Route::DownstreamApiRaw | Route::DownstreamApiRawUnauthenticated => {
-            call(client, api, overrides, request, caller).map(raw)
+            call(client, api, &overrides, request, caller).map(raw)
         }
     };
     result.unwrap_or_else(|error| match error.kind() {
@@ -96,13 +101,8 @@ fn requested_options(state: &State, route: Route, request: &Request) -> (Map<Str
 
 /// On a route without a caller, an API configured for a user's token cannot be served (the
 /// original answers 401 "No account or login hint was passed").
-fn needs_a_user(
-    client: &DownstreamApi,
-    api: &str,
-    overrides: &Map<String, Value>,
-) -> Option<Response> {
-    let json = Value::Object(overrides.clone()).to_string();
-    let options: Value = match client.api_options(api, Some(&json)) {
+fn needs_a_user(client: &DownstreamApi, api: &str, overrides: &str) -> Option<Response> {
+    let options: Value = match client.api_options(api, Some(overrides)) {
         Ok(options) => serde_json::from_str(&options.to_json()).ok()?,
         Err(error) if error.kind() == ErrorKind::UnknownApi => {
             return Some(Problem::new(400, &unknown_api(api)).response());
@@ -131,32 +131,27 @@ fn needs_a_user(
 fn header(
     client: &DownstreamApi,
     api: &str,
-    overrides: &Map<String, Value>,
+    overrides: &str,
     caller: Option<&str>,
 ) -> Result<Response, Error> {
-    let json = Value::Object(overrides.clone()).to_string();
     let header = match caller {
-        Some(token) => client.authorization_header_for_user(api, token, Some(&json))?,
-        None => client.authorization_header(api, Some(&json))?,
+        Some(token) => client.authorization_header_for_user(api, token, Some(overrides))?,
+        None => client.authorization_header(api, Some(overrides))?,
     };
     Ok(Response::json(200, &json!({"authorizationHeader": header})))
 }
 
-/// The downstream call: the request's body as it came, its Content-Type as the body's type.
+/// The downstream call: the request's body as it came.
 fn call(
     client: &DownstreamApi,
     api: &str,
-    mut overrides: Map<String, Value>,
+    overrides: &str,
     request: &Request,
     caller: Option<&str>,
 ) -> Result<downstream_api::Response, Error> {
-    if let Some(content_type) = request.header("content-type") {
-        overrides.insert("ContentType".into(), json!(content_type));
-    }
-    let json = Value::Object(overrides).to_string();
     match caller {
-        Some(token) => client.call_for_user(api, token, Some(&json), &request.body),
-        None => client.call(api, Some(&json), &request.body),
+        Some(token) => client.call_for_user(api, token, Some(overrides), &request.body),
+        None => client.call(api, Some(overrides), &request.body),
     }
 }
 
@@ -227,17 +222,6 @@ fn raw(response: downstream_api::Response) -> Response {
         status: response.status,
         headers,
         body: response.body,
-    }
-}
-
-/// `GET /Validate`'s answer for a token already validated by the route.
-pub fn validated(client: &DownstreamApi, token: &str) -> Response {
-    match client.validate_token(token) {
-        Ok(claims) => Response::json(
-            200,
-            &json!({"protocol": "Bearer", "token": token, "claims": claims}),
-        ),
-        Err(error) => problem_for(&error),
     }
 }
 

@@ -115,7 +115,7 @@ impl Shared {
         let api = api.unwrap_or_default();
         let caller = if route.authenticated() {
             match caller_token(&state.client, request) {
-                Ok(token) => Some(token),
+                Ok((token, _claims)) => Some(token),
                 Err(refusal) => return refusal,
             }
         } else {
@@ -130,7 +130,10 @@ impl Shared {
             return empty(405).with_header("Allow", "GET");
         }
         match caller_token(&state.client, request) {
-            Ok(token) => handlers::validated(&state.client, &token),
+            Ok((token, claims)) => Response::json(
+                200,
+                &serde_json::json!({"protocol": "Bearer", "token": token, "claims": claims}),
+            ),
             Err(refusal) => refusal,
         }
     }
@@ -173,9 +176,12 @@ fn route_of(first: &str, has_api: bool) -> Option<(Route, &'static str)> {
     })
 }
 
-/// The caller's validated bearer token, or the JwtBearer challenge the original answers with:
+/// The caller's validated bearer token and its claims, or the JwtBearer challenge the original answers with:
 /// 401, an empty body and `WWW-Authenticate` (with `invalid_token` for a token that fails).
-fn caller_token(client: &DownstreamApi, request: &Request) -> Result<String, Response> {
+fn caller_token(
+    client: &DownstreamApi,
+    request: &Request,
+) -> Result<(String, serde_json::Value), Response> {
     let authorizations = request
         .headers
         .iter()
@@ -195,7 +201,7 @@ fn caller_token(client: &DownstreamApi, request: &Request) -> Result<String, Res
         return Err(empty(401).with_header("WWW-Authenticate", "Bearer"));
     };
     match client.validate_token(&token) {
-        Ok(_) => Ok(token),
+        Ok(claims) => Ok((token, claims)),
         Err(error) if error.kind() == ErrorKind::TokenInvalid => {
             let why: String = error
                 .message()
