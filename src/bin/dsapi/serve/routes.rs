@@ -152,7 +152,7 @@ fn load_state(config: &Path) -> Result<State, String> {
     let client = DownstreamApi::from_file(config).map_err(|e| e.message().to_string())?;
     let source = std::fs::read(config).map_err(|e| format!("{}: {e}", config.display()))?;
     let environment: Vec<(String, String)> = std::env::vars().collect();
-    let settings = Settings::read(config, &environment)?;
+    let settings = Settings::read(config, &source, &environment)?;
     Ok(State {
         client,
         settings,

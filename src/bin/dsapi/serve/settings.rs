@@ -96,10 +96,14 @@ impl ServerSettings {
 }
 
 impl Settings {
-    /// The section of the configuration file at `path` (JSON with comments), then the
+    /// The section of `source`, the configuration file at `path` (JSON with comments), then the
     /// environment's values over it.
-    pub fn read(path: &Path, environment: &[(String, String)]) -> Result<Settings, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub fn read(
+        path: &Path,
+        source: &[u8],
+        environment: &[(String, String)],
+    ) -> Result<Settings, String> {
+        let text = String::from_utf8_lossy(source);
         let mut text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
         json_strip_comments::strip(&mut text).map_err(|e| format!("{}: {e}", path.display()))?;
         let root: Value = serde_json::from_str(&text)
