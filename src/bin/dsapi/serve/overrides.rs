@@ -324,6 +324,22 @@ mod tests {
     }
 
     #[test]
+    fn a_tenant_that_is_not_a_guid_or_domain_is_never_taken() {
+        let requested = parse(
+            "optionsOverride.AcquireTokenOptions.Tenant=..%2Fother%3Fx\
+             &optionsOverride.AcquireTokenOptions.Tenant=contoso.onmicrosoft.com",
+        );
+        assert_eq!(
+            Value::Object(requested.overrides),
+            json!({"AcquireTokenOptions": {"Tenant": "contoso.onmicrosoft.com"}})
+        );
+        assert_eq!(
+            requested.ignored,
+            ["optionsOverride.AcquireTokenOptions.Tenant"]
+        );
+    }
+
+    #[test]
     fn reserved_headers_are_never_taken() {
         let requested = parse(
             "optionsOverride.ExtraHeaderParameters.Authorization=x\
