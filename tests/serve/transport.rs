@@ -71,13 +71,20 @@ fn a_unix_socket_only_its_user_may_open() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dsapi"))
         .args(["serve", "-c", &config, "--urls"])
         .arg(format!("unix:{}", socket.display()))
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !socket.exists() && started.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The socket file appears at bind(2), before listen(2): wait for the listening line.
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stderr.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(
+        line.starts_with("dsapi serve: listening on unix:"),
+        "{line}"
+    );
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let mut stream = UnixStream::connect(&socket).unwrap();
